@@ -1,0 +1,231 @@
+"""Frozen, validated configurations with a JSON round-trip and a schema version.
+
+Every option that METHODS.md marks [RECON] is a named field whose docstring says "reconstructed".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from core.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+METHODS = ("adsh", "fcaenet", "multifusnet")
+BACKBONES = ("resnet18", "resnet34", "resnet50")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class AdshOptions:
+    """ADSH asymmetric hashing (METHODS.md section 1); shared by the ADSH baseline and FCAENet."""
+
+    num_samples: int = 2000  # m: images sampled from the database per outer iteration
+    inner_epochs: int = 20  # T_in: epochs over the m samples per outer iteration (FCAENet paper: 20)
+    gamma: float = 200.0  # quantisation weight; reconstructed for FCAENet (ADSH default)
+    loss_normalization: Literal["semicon", "jiangqy"] = "semicon"  # /(batch*n)*12/k or /(n*batch)
+    v_init: Literal["zeros", "randn"] = "zeros"  # initial database codes before the first sign
+    dcc_sign_u_in_s_term: bool = False  # MATLAB variant: sign(U) inside the S^T U term
+
+
+@dataclass(frozen=True)
+class FcaeOptions:
+    """FCAENet additions on top of ADSH (METHODS.md section 2). Table 2 ablations: use_srem/use_esrl."""
+
+    use_srem: bool = True  # erase the anchor with SREM and pull its code to the anchor's
+    use_esrl: bool = True  # positive-pair term L_pos
+    alpha: float = 1.0  # weight of L_pos; reconstructed (lost from the paper)
+    beta: float = 1.0  # weight of L_era; reconstructed (lost from the paper)
+    srem_regions: int = 50  # N top pixels, each the top-left corner of an erased square
+    srem_size: int = 32  # s: side of an erased square in pixels
+    erase_target: Literal["normalized_zero", "black"] = "normalized_zero"  # reconstructed
+    esrl_normalization: Literal["m_k", "batch_k"] = "m_k"  # reconstructed: 1/(m k) per Eq. 7-8
+
+
+@dataclass(frozen=True)
+class MultiFusOptions:
+    """Multi-FusNet (METHODS.md section 3). Table 6 ablations: use_cascade/use_fusion/use_attention."""
+
+    use_cascade: bool = True  # multi-level cascade (layer2/3/4); False = top level only
+    use_fusion: bool = True  # X + ECA(X) two-branch fusion
+    use_attention: bool = True  # hash-feature enhancement (transformer over level tokens); reconstructed
+    eca_kernel: Literal["adaptive", "shared_k3"] = "adaptive"  # paper rule vs published code
+    attention_type: Literal["mhsa"] = "mhsa"  # reconstructed: plain multi-head self-attention
+    attention_depth: int = 1
+    attention_heads: int = 8
+    attention_mlp_dim: int = 2048
+    proxy_sigma: float = 1.0
+    proxy_delta: float = 1e-4
+    proxy_iterations: int = 15
+    procrustes: Literal["fish_correct", "as_in_muiltnet"] = "fish_correct"
+    label_smoothing: float = 0.1  # q = 0.9 on the true class
+    use_zoom: bool = True  # saliency zoom augmentation (section 3.3)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to reproduce a training run. Defaults reproduce the FCAENet paper at 12 bits."""
+
+    dataset_kind: str = "demo"
+    dataset_root: str | None = None  # None for the built-in demo set
+    allow_missing: bool = False  # load subsets whose metadata lists absent images
+    method: Literal["adsh", "fcaenet", "multifusnet"] = "fcaenet"
+    bits: int = 12
+    backbone: str = "resnet50"
+    weights: str = "imagenet"  # "imagenet", "none", or a path to a local weights file
+    image_size: int = 224  # training crop / evaluation centre crop
+    resize_size: int = 256  # evaluation resize before the centre crop
+    device: str = "auto"
+    amp: bool = True  # mixed precision (CUDA only; ignored on CPU)
+    channels_last: bool = True  # CUDA only
+    seed: int = 68
+    epochs: int = 40  # outer iterations (ADSH/FCAENet) or epochs (Multi-FusNet)
+    batch_size: int = 64
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-5
+    lr_milestones: tuple[int, ...] = (20, 30)
+    lr_gamma: float = 0.1
+    eval_every: int = 5  # evaluate mAP every this many epochs (and after the last)
+    num_workers: int = 0
+    adsh: AdshOptions = field(default_factory=AdshOptions)
+    fcae: FcaeOptions = field(default_factory=FcaeOptions)
+    multifus: MultiFusOptions = field(default_factory=MultiFusOptions)
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            raise ConfigError(
+                f"config schema_version {version} is not supported (this fghash reads {SCHEMA_VERSION})"
+            )
+        return _build(cls, data, "config")
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("config JSON must be an object")
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+        try:
+            return cls.from_json(text)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build a (possibly nested) frozen dataclass from plain JSON data, rejecting unknown keys."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown {where} option(s): {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{name} must be an object")
+            value = _build(hint, value, f"{where}.{name}")
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = _check_type(value, hint, f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def _check_type(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            choices = ", ".join(map(str, typing.get_args(hint)))
+            raise ConfigError(f"{where} must be one of {choices}; got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(hint):
+            return None
+        for arg in typing.get_args(hint):
+            if arg is not type(None):
+                return _check_type(value, arg, where)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not (
+        isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{where} must be {hint.__name__}; got {value!r}")
+    return value
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise ConfigError with a readable message for the first invalid value."""
+    if cfg.method not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {cfg.method!r}")
+    if not 4 <= cfg.bits <= 256:
+        raise ConfigError(f"bits must be between 4 and 256; got {cfg.bits}")
+    if cfg.backbone not in BACKBONES:
+        raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}; got {cfg.backbone!r}")
+    if cfg.device not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {cfg.device!r}")
+    if cfg.image_size < 16 or cfg.resize_size < cfg.image_size:
+        raise ConfigError(
+            f"image_size must be >= 16 and resize_size >= image_size; got {cfg.image_size}/{cfg.resize_size}"
+        )
+    for name in ("epochs", "batch_size", "eval_every"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{name} must be >= 1; got {getattr(cfg, name)}")
+    if cfg.lr <= 0:
+        raise ConfigError(f"lr must be > 0; got {cfg.lr}")
+    if cfg.adsh.num_samples < 1 or cfg.adsh.inner_epochs < 1:
+        raise ConfigError("adsh.num_samples and adsh.inner_epochs must be >= 1")
+    if cfg.fcae.srem_regions < 0 or cfg.fcae.srem_size < 1:
+        raise ConfigError("fcae.srem_regions must be >= 0 and fcae.srem_size >= 1")
+    if cfg.multifus.attention_heads < 1 or cfg.multifus.attention_depth < 0:
+        raise ConfigError("multifus.attention_heads must be >= 1 and attention_depth >= 0")
+    if cfg.dataset_kind != "demo" and not cfg.dataset_root:
+        raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
+
+
+def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
+    """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5."""
+    if method == "multifusnet":
+        base = dict(
+            epochs=300, batch_size=128, lr=0.0035, momentum=0.91, weight_decay=5e-4,
+            lr_milestones=(80, 160, 240), image_size=336, resize_size=356, eval_every=10,
+        )
+    elif bits <= 24:
+        base = dict(epochs=40, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5, lr_milestones=(20, 30))
+    else:
+        base = dict(epochs=60, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5,
+                    lr_milestones=(30, 45, 55))
+    base.update(method=method, bits=bits)
+    base.update(overrides)
+    return TrainConfig(**base)

@@ -1,0 +1,19 @@
+"""The facade that the GUI and the CLI both drive. Long work is a generator of core.events."""
+
+from __future__ import annotations
+
+from core.runs import RunPaths, resolve_run
+from core.store import RunRecord, RunStore
+
+
+def list_runs(store: RunStore | None = None) -> list[RunRecord]:
+    """All runs in the store, newest first."""
+    if store is not None:
+        return store.list_runs()
+    with RunStore() as own:
+        return own.list_runs()
+
+
+def open_run(run: str) -> RunPaths:
+    """A run by folder, id, unique id prefix or "latest"."""
+    return resolve_run(run)

@@ -1,0 +1,62 @@
+"""The interface every training method implements; core/training.py drives it.
+
+One "epoch" is whatever a method calls its outer unit: an outer ADSH iteration (sample m images,
+T_in inner epochs, update the database codes V) or one pass over the train split (Multi-FusNet).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from core.config import TrainConfig
+from core.data.records import DatasetIndex
+from core.events import BatchEnd, Event
+
+
+class HashingMethod(ABC):
+    """A trainable hashing method over one dataset.
+
+    Subclasses own the network (`self.model`, whose `encode(images)` returns real-valued codes of
+    shape (B, bits)), the optimiser and the LR scheduler, and any method state (ADSH's V).
+    """
+
+    name: str = ""
+
+    def __init__(self, cfg: TrainConfig, dataset: DatasetIndex, device: torch.device) -> None:
+        self.cfg = cfg
+        self.dataset = dataset
+        self.device = device
+        self.model: nn.Module
+
+    @abstractmethod
+    def train_epoch(self, epoch: int, cancel: threading.Event) -> Iterator[BatchEnd | Event]:
+        """Run epoch `epoch` (1-based), yielding a BatchEnd per optimiser step.
+
+        Checks `cancel` between batches and returns early when it is set (the epoch is then
+        incomplete and the driver does not checkpoint it).
+        """
+
+    @abstractmethod
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        """Everything needed to resume bit-exactly: weights, optimiser, scheduler, method state, RNG."""
+
+    @abstractmethod
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of state_tensors."""
+
+    @abstractmethod
+    def database_codes(self) -> torch.Tensor:
+        """±1 codes (n_train, bits) for the database (= train split), in dataset order, on the CPU.
+
+        ADSH methods return the learned V; symmetric methods encode the train split.
+        """
+
+    @property
+    @abstractmethod
+    def current_lr(self) -> float:
+        """Learning rate of the first parameter group."""

@@ -1,0 +1,121 @@
+"""Run folders: the files of one training run, and how to create, find and validate them.
+
+Layout (DESIGN.md): config.json, checkpoints/*.safetensors (+ .json metadata), codes/, index.faiss,
+metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.atomic import append_line, atomic_write_text
+from core.config import TrainConfig
+from core.errors import ConfigError, RunError
+from core.store import RunStore, fghash_home
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Paths inside one run folder."""
+
+    root: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def codes(self) -> Path:
+        return self.root / "codes"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index.faiss"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    def last_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint (its metadata file written last marks it complete)."""
+        metas = sorted(self.checkpoints.glob("epoch-*.json"))
+        for meta in reversed(metas):
+            weights = meta.with_suffix(".safetensors")
+            if weights.exists():
+                return weights
+        return None
+
+    def load_config(self) -> TrainConfig:
+        if not self.config.exists():
+            raise RunError(f"{self.root} is not a run folder: config.json is missing")
+        try:
+            return TrainConfig.load(self.config)
+        except ConfigError as exc:
+            raise RunError(str(exc)) from None
+
+    def append_metrics(self, record: dict) -> None:
+        append_line(self.metrics, json.dumps(record, sort_keys=True))
+
+    def read_metrics(self) -> list[dict]:
+        if not self.metrics.exists():
+            return []
+        out = []
+        for line in self.metrics.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line torn by a crash: everything before it is intact
+        return out
+
+
+def runs_dir() -> Path:
+    return fghash_home() / "runs"
+
+
+def new_run_id(cfg: TrainConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{cfg.method}-{cfg.dataset_kind}-{cfg.bits}b-{secrets.token_hex(2)}"
+
+
+def create_run(cfg: TrainConfig, store: RunStore | None = None, parent: Path | None = None) -> RunPaths:
+    """Make a new run folder with its config.json and register it in the store."""
+    paths = RunPaths((parent or runs_dir()) / new_run_id(cfg))
+    paths.checkpoints.mkdir(parents=True)
+    paths.codes.mkdir()
+    atomic_write_text(paths.config, cfg.to_json())
+    if store is not None:
+        store.add_run(paths.run_id, paths.root, cfg.to_json())
+    return paths
+
+
+def resolve_run(run: str | Path, store: RunStore | None = None) -> RunPaths:
+    """Find a run by folder path, by run id, or by a unique run-id prefix ("latest" = newest run)."""
+    candidate = Path(run)
+    if candidate.is_dir():
+        return RunPaths(candidate.resolve())
+    folder = runs_dir()
+    if str(run) == "latest":
+        found = sorted(p for p in folder.glob("*") if (p / "config.json").exists()) if folder.exists() else []
+        if not found:
+            raise RunError(f"no runs yet in {folder}: train one with `fghash train` or `fghash demo`")
+        return RunPaths(found[-1])
+    if (folder / str(run)).is_dir():
+        return RunPaths(folder / str(run))
+    matches = sorted(folder.glob(f"{run}*")) if folder.exists() else []
+    if len(matches) == 1:
+        return RunPaths(matches[0])
+    if len(matches) > 1:
+        raise RunError(f"run id prefix {run!r} is ambiguous: {', '.join(m.name for m in matches[:5])}")
+    raise RunError(f"no run {run!r}: not a folder and not a run id in {folder}")
