@@ -23,3 +23,7 @@ class WeightsError(FghashError):
 
 class Cancelled(FghashError):
     """Long work was cancelled by the user."""
+
+
+class ImageDecodeError(FghashError):
+    """An image file cannot be decoded (names the file and the reason)."""
