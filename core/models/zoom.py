@@ -111,7 +111,7 @@ def sampling_grid(saliency: torch.Tensor, height: int, width: int) -> torch.Tens
     gy = F.conv2d(py * g, k) / den
     grid = torch.cat([gx, gy], dim=1).mul(2).sub(1).clamp(-1, 1)  # (B, 2, 31, 31)
     grid = F.interpolate(grid, size=(height, width), mode="bilinear", align_corners=True)
-    return grid.permute(0, 2, 3, 1)
+    return grid.permute(0, 2, 3, 1).to(saliency.dtype if saliency.is_floating_point() else torch.float32)
 
 
 def saliency_zoom(
