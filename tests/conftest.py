@@ -24,3 +24,12 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test images not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def fghash_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One cache dir per test session (the demo set is generated once, never into the user's cache)."""
+    cache = tmp_path_factory.getbasetemp() / "fghash_cache"
+    cache.mkdir(exist_ok=True)
+    monkeypatch.setenv("FGHASH_CACHE", str(cache))
+    return cache

@@ -9,11 +9,16 @@ SPLITS = ("train", "test")
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """One image: absolute path, 0-based class label, split ("train" = database, "test" = query)."""
+    """One image: absolute path, 0-based class label, split ("train" = database, "test" = query).
+
+    crop_bottom: pixels to cut from the bottom before any transform (FGVC-Aircraft's 20 px copyright
+    banner); it travels with the record so every consumer (training, encoding, browsing) honours it.
+    """
 
     path: str
     label: int
     split: str
+    crop_bottom: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,125 @@
+"""Robust image decoding: any file a user may point at becomes an RGB PIL image or an ImageDecodeError.
+
+Handles EXIF orientation, grayscale / CMYK / palette / alpha / 16-bit modes, animated images (first
+frame), very large images (downscaled while decoding, so a 20000 x 20000 JPEG never allocates 1.2 GB),
+and truncated or corrupt files (ImageDecodeError naming the file and the reason).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from core.errors import ImageDecodeError
+
+# Pillow warns above ~89 Mpx and refuses above ~179 Mpx (decompression-bomb guard). Real photos up to
+# 20000 x 20000 (400 Mpx) are legitimate here, and we never decode them at full size anyway (draft /
+# reduce below), so the guard is raised to 25000 x 25000 for our own calls only.
+MAX_PIXELS = 25_000 * 25_000
+
+# Modes Pillow can convert straight to RGB without losing meaning.
+_DIRECT_MODES = {"RGB", "L", "P", "CMYK", "YCbCr", "LAB", "HSV", "1"}
+
+
+def load_rgb(path: str | Path, max_side: int = 4096) -> Image.Image:
+    """Decode `path` to an RGB image whose longer side is at most `max_side` pixels.
+
+    Returns a fully loaded PIL image in mode "RGB" (H x W x 3, uint8), rotated by its EXIF orientation.
+    Alpha is composited on white; 16-bit and float images are rescaled to 8 bits.
+    Raises ImageDecodeError (naming the file) when the file is missing, empty, truncated or not an image.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImageDecodeError(f"cannot read image {path}: {exc.strerror or exc}") from None
+    return decode_rgb(data, name=str(path), max_side=max_side)
+
+
+def decode_rgb(data: bytes, name: str = "<bytes>", max_side: int = 4096) -> Image.Image:
+    """Decode encoded image bytes (JPEG, PNG, GIF, WebP, BMP, TIFF...) like `load_rgb`."""
+    if not data:
+        raise ImageDecodeError(f"cannot decode image {name}: the file is empty (0 bytes)")
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1; got {max_side}")
+    old_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            with Image.open(io.BytesIO(data)) as img:
+                return _to_rgb(img, max_side)
+    except ImageDecodeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(f"cannot decode image {name}: too large ({exc})") from None
+    except Image.DecompressionBombWarning as exc:
+        raise ImageDecodeError(f"cannot decode image {name}: too large ({exc})") from None
+    except UnidentifiedImageError:
+        raise ImageDecodeError(f"cannot decode image {name}: not a recognised image format") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError,
+            ZeroDivisionError, OverflowError, MemoryError, AttributeError, struct.error) as exc:
+        # Pillow's decoders raise a zoo of exception types on damaged files.
+        reason = str(exc) or type(exc).__name__
+        raise ImageDecodeError(f"cannot decode image {name}: {reason} (truncated or corrupt file?)") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+
+
+def _to_rgb(img: Image.Image, max_side: int) -> Image.Image:
+    if getattr(img, "is_animated", False):
+        img.seek(0)  # animated GIF/WebP/APNG: the first frame
+    # EXIF rotation swaps width/height for 90-degree orientations, but the longer side is unchanged,
+    # so draft/reduce before the transpose is safe.
+    w, h = img.size
+    if w < 1 or h < 1:
+        raise ImageDecodeError("image has zero size")
+    longer = max(w, h)
+    if img.format == "JPEG" and longer > max_side:
+        # DCT-domain downscale by 1/2, 1/4 or 1/8 while decoding: never allocates the full image.
+        img.draft("RGB", (max(1, w * max_side // longer), max(1, h * max_side // longer)))
+    img.load()
+    img = ImageOps.exif_transpose(img) or img
+    img = _mode_to_rgb(img)
+    w, h = img.size
+    longer = max(w, h)
+    if longer > max_side:
+        factor = longer // max_side
+        if factor >= 2:
+            img = img.reduce(factor)  # cheap box reduction first, then an exact resize
+        w, h = img.size
+        if max(w, h) > max_side:
+            scale = max_side / max(w, h)
+            img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
+    return img
+
+
+def _mode_to_rgb(img: Image.Image) -> Image.Image:
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode in _DIRECT_MODES:
+        return img.convert("RGB")
+    # 16-bit / 32-bit / float single-channel modes ("I;16", "I;16B", "I", "F"): stretch to 0..255 by
+    # the type's range, not by the image's own min/max, so dark images stay dark.
+    arr = np.asarray(img)
+    if arr.ndim == 3:  # e.g. 16-bit RGB delivered as a 3-channel array
+        arr = arr[..., :3]
+    if arr.dtype.kind == "f":
+        arr = np.clip(np.nan_to_num(arr), 0.0, 1.0 if arr.max(initial=0) <= 1.0 else 255.0)
+        scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
+        arr8 = (arr * scale).astype(np.uint8)
+    else:
+        maxval = 65535 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255
+        arr8 = (np.clip(arr, 0, maxval).astype(np.float64) * (255.0 / maxval)).round().astype(np.uint8)
+    out = Image.fromarray(arr8)
+    return out.convert("RGB")

@@ -1,0 +1,73 @@
+"""One entry point for every dataset layout: `load_dataset(kind, root, allow_missing, **options)`.
+
+Each kind is one module in core/data/ exposing `LAYOUT` (a one-paragraph description used in error
+messages and `fghash datasets list`) and `load(root, allow_missing=False, **options) -> DatasetIndex`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from core.data.records import DatasetIndex
+from core.errors import DatasetError
+
+DATASET_KINDS = ("demo", "cub", "aircraft", "nabirds", "vegfru", "food101", "dogs", "flowers", "folder")
+
+_MODULES = {
+    "demo": "core.data.demo",
+    "cub": "core.data.cub",
+    "aircraft": "core.data.aircraft",
+    "nabirds": "core.data.nabirds",
+    "vegfru": "core.data.vegfru",
+    "food101": "core.data.food101",
+    "dogs": "core.data.dogs",
+    "flowers": "core.data.flowers",
+    "folder": "core.data.folder",
+}
+
+TITLES = {
+    "demo": "built-in synthetic demo set (10 classes)",
+    "cub": "CUB-200-2011 (200 bird species)",
+    "aircraft": "FGVC-Aircraft 2013b, variant level (100 variants)",
+    "nabirds": "NABirds (555 leaf classes)",
+    "vegfru": "VegFru (292 vegetable and fruit classes)",
+    "food101": "Food-101 (101 dishes)",
+    "dogs": "Stanford Dogs (120 breeds)",
+    "flowers": "Oxford Flowers 102 (102 species)",
+    "folder": "generic folder layout (train/<class>, test/<class>)",
+}
+
+
+def loader_module(kind: str) -> ModuleType:
+    """The module implementing `kind`; DatasetError listing the known kinds if it is unknown."""
+    if kind not in _MODULES:
+        raise DatasetError(f"unknown dataset kind {kind!r}; known kinds: {', '.join(DATASET_KINDS)}")
+    return importlib.import_module(_MODULES[kind])
+
+
+def layout_of(kind: str) -> str:
+    """The expected-layout paragraph of `kind`."""
+    return str(loader_module(kind).LAYOUT)
+
+
+def load_dataset(kind: str, root: str | Path | None = None, allow_missing: bool = False,
+                 **options: Any) -> DatasetIndex:
+    """Load dataset `kind` from `root` (None only for "demo").
+
+    Raises DatasetError (naming the file and the expected layout) when the folder does not match,
+    when listed images are absent and allow_missing is False, or when an option is unknown.
+    Options per kind: aircraft crop_banner (bool, default True); demo seed (int, default 0).
+    """
+    module = loader_module(kind)
+    accepted = set(inspect.signature(module.load).parameters) - {"root", "allow_missing"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        known = ", ".join(sorted(accepted)) or "none"
+        raise DatasetError(f"{kind}: unknown option(s) {', '.join(unknown)}; options of this kind: {known}")
+    if root is None and kind != "demo":
+        raise DatasetError(f"{kind}: a dataset root folder is required. Expected layout: {module.LAYOUT}")
+    return module.load(root, allow_missing=allow_missing, **options)
