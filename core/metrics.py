@@ -1,0 +1,314 @@
+"""Retrieval metrics on Hamming ranking: mAP@all (FCAENet Eq. 18), mAP@k, precision@k, PR over radii.
+
+Ranking rule (METHODS.md §4, DESIGN.md "ties"): database items are ordered by (Hamming distance, database
+index), i.e. a stable sort, so the numbers equal the order the index, the GUI grid and the exports show.
+`tie_mode="average"` instead reports the expected AP over uniformly random orders inside every tie group,
+in closed form from the per-query distance histograms (distances take only bits + 1 values).
+
+How it is fast without sorting (the reference code sorts n items per query in a Python loop): for a
+relevant item t of query q,
+
+    position(t) = 1 + #{j : d_j < d_t} + #{j < t : d_j = d_t}
+
+The first count comes from the query's distance histogram. The second splits the database into blocks of
+B consecutive indices: whole blocks before t come from an exclusive prefix sum of per-block histograms,
+the rest from comparing t with the <= B items of its own block. One augmented matrix product yields, for
+every (query, item) pair, the flat histogram bin `row * nblocks * V + block * V + distance` (V = bits + 1)
+directly, exactly (all values are small integers), so one `bincount` builds every histogram of a chunk.
+Queries are processed in chunks to bound memory; everything runs on the CPU or the GPU.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+TIE_MODES = ("stable", "average")
+_CHUNK_ELEMENTS = 1 << 22  # pairs per chunk on the CPU: the (c, n) bin matrix stays around 16 MB
+_FLOAT32_EXACT = 1 << 24  # integers up to 2^24 are exact in float32, so the bin matrix is exact below it
+
+
+@dataclass(frozen=True)
+class RetrievalReport:
+    """Evaluation of one run's codes: query split vs database split.
+
+    map_all: mAP over the whole ranking (stable tie order); map_all_tie_averaged: the same with the
+    expected AP over random orders within tie groups. map_at_k / precision_at_k: {k: value}.
+    pr_curve: one (radius, precision, recall) triple per Hamming radius 0..bits.
+    per_query_ap: AP of every query (stable tie order), in query order.
+    """
+
+    run_id: str
+    method: str
+    dataset_kind: str
+    bits: int
+    num_queries: int
+    num_database: int
+    map_all: float
+    map_all_tie_averaged: float
+    map_at_k: dict[int, float]
+    precision_at_k: dict[int, float]
+    pr_curve: tuple[tuple[int, float, float], ...]
+    per_query_ap: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class _ChunkStats:
+    """Ranking facts of one chunk of queries (rows `start:stop`).
+
+    positions: (c, r_max) int64, 1-based ranking positions of each query's relevant items, ascending;
+    padding entries hold n + 1 and are excluded by `num_relevant`. hist_all / hist_relevant: (c, V) int64
+    counts of database items (all / relevant) at each Hamming distance.
+    """
+
+    start: int
+    stop: int
+    positions: torch.Tensor
+    num_relevant: torch.Tensor
+    hist_all: torch.Tensor
+    hist_relevant: torch.Tensor
+
+
+def _as_tensor(x, name: str, dtype: torch.dtype) -> torch.Tensor:
+    if isinstance(x, np.ndarray):
+        x = torch.from_numpy(np.ascontiguousarray(x))
+    if not isinstance(x, torch.Tensor):
+        x = torch.as_tensor(np.asarray(x))
+    return x.to(dtype)
+
+
+def _check_codes(codes: torch.Tensor, name: str) -> None:
+    if codes.ndim != 2:
+        raise ValueError(f"{name} must be a (count, bits) array of ±1; got shape {tuple(codes.shape)}")
+    if codes.numel() and not bool(((codes == 1) | (codes == -1)).all()):
+        raise ValueError(f"{name} must contain only -1 and +1 (binarise with sign() first)")
+
+
+def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels, *,
+                      device: str | torch.device | None = None,
+                      chunk_elements: int | None = None) -> Iterator[_ChunkStats]:
+    """Yield `_ChunkStats` for consecutive chunks of queries. Codes ±1 (q, bits) / (n, bits); labels (q,) / (n,)."""
+    qc = _as_tensor(query_codes, "query_codes", torch.float32)
+    dc = _as_tensor(database_codes, "database_codes", torch.float32)
+    _check_codes(qc, "query_codes")
+    _check_codes(dc, "database_codes")
+    if qc.shape[1] != dc.shape[1]:
+        raise ValueError(f"query codes have {qc.shape[1]} bits but database codes {dc.shape[1]}")
+    ql = _as_tensor(query_labels, "query_labels", torch.int64).reshape(-1)
+    dl = _as_tensor(database_labels, "database_labels", torch.int64).reshape(-1)
+    if ql.shape[0] != qc.shape[0] or dl.shape[0] != dc.shape[0]:
+        raise ValueError(f"labels ({ql.shape[0]}, {dl.shape[0]}) do not match codes ({qc.shape[0]}, {dc.shape[0]})")
+    dev = torch.device(device) if device is not None else qc.device
+    q, bits = qc.shape
+    n = dc.shape[0]
+    v = bits + 1
+    if n == 0:
+        raise ValueError("the database is empty")
+
+    # Relevant items of each class, ascending database index, padded to the largest class.
+    dl = dl.to(dev)
+    order = torch.argsort(dl, stable=True)
+    classes, counts = torch.unique_consecutive(dl[order], return_counts=True)
+    r_max = int(counts.max())
+    starts = torch.cumsum(counts, 0) - counts
+    slot = torch.arange(r_max, device=dev)
+    members = order[(starts[:, None] + slot).clamp(max=n - 1)]  # (num_classes, r_max)
+    member_ok = slot[None, :] < counts[:, None]
+
+    block = int(2 ** round(math.log2(max(16.0, min(1024.0, math.sqrt(n * v / max(1, r_max)))))))
+    nblocks = -(-n // block)
+    bins_per_row = nblocks * v
+    # float64 on the GPU: TF32 could round the bin numbers; float32 on the CPU while it stays exact.
+    per_chunk = chunk_elements or (_CHUNK_ELEMENTS if dev.type == "cpu" else 1 << 26)
+    rows = max(1, per_chunk // max(n, r_max * block))
+    if dev.type == "cpu" and (rows + 1) * bins_per_row < _FLOAT32_EXACT:
+        fdtype = torch.float32
+    else:
+        fdtype = torch.float64
+        rows = min(rows, max(1, (1 << 52) // bins_per_row))
+    rows = max(1, min(rows, q))
+
+    # Database side of the augmented product: [codes, 1, block * V].
+    db_index = torch.arange(n, device=dev)
+    db_aug = torch.cat([dc.to(dev, fdtype), torch.ones(n, 1, device=dev, dtype=fdtype),
+                        ((db_index // block) * v).to(fdtype)[:, None]], dim=1)
+    in_block = torch.arange(block, device=dev)
+
+    for start in range(0, q, rows):
+        stop = min(q, start + rows)
+        c = stop - start
+        row_offset = torch.arange(c, device=dev, dtype=torch.int64) * bins_per_row
+        # Query side: [-codes/2, bits/2 + row offset, 1]  ->  distance + block*V + row offset.
+        q_aug = torch.cat([qc[start:stop].to(dev, fdtype) * -0.5,
+                           (bits / 2 + row_offset.to(fdtype))[:, None],
+                           torch.ones(c, 1, device=dev, dtype=fdtype)], dim=1)
+        flat = (q_aug @ db_aug.T).round_().to(torch.int64)  # (c, n) flat bin of every pair
+        hist_blocks = torch.bincount(flat.view(-1), minlength=c * bins_per_row).view(c, nblocks, v)
+        before_block = torch.cumsum(hist_blocks, dim=1) - hist_blocks  # exclusive prefix over blocks
+        hist_all = before_block[:, -1] + hist_blocks[:, -1]  # (c, V)
+        closer = torch.cumsum(hist_all, dim=1) - hist_all  # #{j: d_j < value}
+
+        # Relevant items of each query (padded; padding points at item 0 and is masked).
+        cls = torch.searchsorted(classes, ql[start:stop].to(dev)).clamp(max=classes.numel() - 1)
+        has_class = classes[cls] == ql[start:stop].to(dev)
+        rel = members[cls]  # (c, r_max)
+        ok = member_ok[cls] & has_class[:, None]
+        rel_flat = flat.gather(1, rel)  # (c, r_max)
+        local = rel_flat - row_offset[:, None]
+        dist = local % v
+        same_before = before_block.view(c, -1).gather(1, local)  # equal distance, in earlier blocks
+        # Equal distance, same block, smaller index: compare with the block's items directly.
+        mates = (rel - rel % block)[:, :, None] + in_block  # (c, r_max, block)
+        mates_ok = mates < rel[:, :, None]
+        mates_flat = flat.gather(1, mates.clamp(max=n - 1).view(c, -1)).view(c, r_max, block)
+        same_in_block = ((mates_flat == rel_flat[:, :, None]) & mates_ok).sum(dim=2)
+        positions = 1 + closer.gather(1, dist) + same_before + same_in_block
+        positions = torch.where(ok, positions, torch.full_like(positions, n + 1))
+        positions, _ = torch.sort(positions, dim=1)
+        num_relevant = ok.sum(dim=1)
+        hist_rel = torch.zeros(c, v, dtype=torch.int64, device=dev)
+        hist_rel.scatter_add_(1, dist, ok.to(torch.int64))
+        yield _ChunkStats(start, stop, positions, num_relevant, hist_all, hist_rel)
+
+
+def _stable_ap(stats: _ChunkStats, k: int | None = None) -> torch.Tensor:
+    """AP per query (float64), ranking truncated at k if given (normalised by relevant items in the top k)."""
+    pos = stats.positions.to(torch.float64)
+    rank = torch.arange(1, pos.shape[1] + 1, device=pos.device, dtype=torch.float64)
+    valid = torch.arange(pos.shape[1], device=pos.device)[None, :] < stats.num_relevant[:, None]
+    if k is not None:
+        valid = valid & (stats.positions <= k)
+    terms = torch.where(valid, rank / pos, torch.zeros_like(pos))
+    count = valid.sum(dim=1).to(torch.float64)
+    return torch.where(count > 0, terms.sum(dim=1) / count.clamp(min=1), torch.zeros_like(count))
+
+
+def _harmonic(upto: int, device: torch.device) -> torch.Tensor:
+    """H[m] = sum_{i=1..m} 1/i for m = 0..upto (float64)."""
+    h = torch.zeros(upto + 1, dtype=torch.float64, device=device)
+    h[1:] = torch.cumsum(1.0 / torch.arange(1, upto + 1, dtype=torch.float64, device=device), 0)
+    return h
+
+
+def _tie_averaged_ap(stats: _ChunkStats, harmonic: torch.Tensor) -> torch.Tensor:
+    """Expected AP per query over random orders inside each tie group (closed form, float64).
+
+    For a group of m items (r relevant) after A items (R of them relevant), position p in the group is
+    relevant with probability r/m and then has on average (p-1)(r-1)/(m-1) relevant items before it in
+    the group, so the group adds sum_p (r/m)(R + 1 + (p-1)(r-1)/(m-1)) / (A + p)
+    = (r/m) [ (R + 1) dH + (r-1)/(m-1) (m - (A+1) dH) ],   dH = H(A+m) - H(A).
+    """
+    m = stats.hist_all.to(torch.float64)
+    r = stats.hist_relevant.to(torch.float64)
+    a = torch.cumsum(stats.hist_all, 1) - stats.hist_all
+    r_before = (torch.cumsum(stats.hist_relevant, 1) - stats.hist_relevant).to(torch.float64)
+    d_h = harmonic[a + stats.hist_all] - harmonic[a]
+    a = a.to(torch.float64)
+    spread = torch.where(m > 1, (r - 1) / (m - 1).clamp(min=1), torch.zeros_like(m))
+    group = torch.where(r > 0, (r / m.clamp(min=1)) * ((r_before + 1) * d_h + spread * (m - (a + 1) * d_h)),
+                        torch.zeros_like(m))
+    total = stats.num_relevant.to(torch.float64)
+    return torch.where(total > 0, group.sum(1) / total.clamp(min=1), torch.zeros_like(total))
+
+
+def per_query_ap(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "stable",
+                 device: str | torch.device | None = None) -> torch.Tensor:
+    """AP of every query over the whole ranking: (q,) float64 on the CPU. Queries without relevant items get 0."""
+    if tie_mode not in TIE_MODES:
+        raise ValueError(f"tie_mode must be one of {TIE_MODES}; got {tie_mode!r}")
+    out = []
+    harmonic = None
+    for stats in _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels, device=device):
+        if tie_mode == "stable":
+            out.append(_stable_ap(stats).cpu())
+        else:
+            if harmonic is None:
+                harmonic = _harmonic(int(stats.hist_all[0].sum()), stats.hist_all.device)
+            out.append(_tie_averaged_ap(stats, harmonic).cpu())
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+
+
+def map_all(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "stable",
+            device: str | torch.device | None = None) -> float:
+    """mAP@all (Eq. 18). Codes ±1 (q, bits) / (n, bits) as torch or numpy; labels int (q,) / (n,).
+
+    Default: stable (distance, database index) ranking. tie_mode="average": exact tie-averaged mAP.
+    Queries with no relevant database item contribute 0 and still count (as the reference code does).
+    """
+    aps = per_query_ap(query_codes, database_codes, query_labels, database_labels, tie_mode=tie_mode, device=device)
+    return float(aps.mean()) if aps.numel() else 0.0
+
+
+@dataclass(frozen=True)
+class _Summary:
+    map_all: float
+    map_all_tie_averaged: float
+    map_at_k: dict[int, float]
+    precision_at_k: dict[int, float]
+    pr_curve: tuple[tuple[int, float, float], ...]
+    per_query_ap: tuple[float, ...]
+
+
+def summarize(query_codes, database_codes, query_labels, database_labels, ks: Sequence[int] = (10, 20, 50, 100), *,
+              device: str | torch.device | None = None) -> _Summary:
+    """Every metric in one pass over the queries (see RetrievalReport for the fields).
+
+    precision@k = relevant items in the top k / k. PR curve at radius r: precision = relevant items
+    within distance r / items within distance r, averaged over queries that retrieve at least one item;
+    recall = relevant items within r / all relevant items, averaged over queries with relevant items.
+    """
+    ks = tuple(int(k) for k in ks)
+    if any(k < 1 for k in ks):
+        raise ValueError(f"every k must be >= 1; got {ks}")
+    ap, ap_avg = [], []
+    ap_k = {k: [] for k in ks}
+    p_k = {k: [] for k in ks}
+    pr_prec = pr_prec_n = pr_rec = pr_rec_n = None
+    harmonic = None
+    for stats in _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels, device=device):
+        if harmonic is None:
+            harmonic = _harmonic(int(stats.hist_all[0].sum()), stats.hist_all.device)
+        ap.append(_stable_ap(stats).cpu())
+        ap_avg.append(_tie_averaged_ap(stats, harmonic).cpu())
+        for k in ks:
+            ap_k[k].append(_stable_ap(stats, k).cpu())
+            within = (stats.positions <= k) & (stats.positions <= stats.hist_all.sum(1, keepdim=True))
+            p_k[k].append((within.sum(1).to(torch.float64) / k).cpu())
+        retrieved = torch.cumsum(stats.hist_all, 1).to(torch.float64)
+        hits = torch.cumsum(stats.hist_relevant, 1).to(torch.float64)
+        total = stats.num_relevant.to(torch.float64)[:, None]
+        prec = torch.where(retrieved > 0, hits / retrieved.clamp(min=1), torch.zeros_like(hits))
+        rec = torch.where(total > 0, hits / total.clamp(min=1), torch.zeros_like(hits))
+        parts = (prec.sum(0), (retrieved > 0).sum(0), rec.sum(0), (total > 0).sum(0).expand(hits.shape[1]))
+        if pr_prec is None:
+            pr_prec, pr_prec_n, pr_rec, pr_rec_n = (p.cpu() for p in parts)
+        else:
+            pr_prec, pr_prec_n, pr_rec, pr_rec_n = (old + p.cpu() for old, p in
+                                                    zip((pr_prec, pr_prec_n, pr_rec, pr_rec_n), parts))
+    aps = torch.cat(ap) if ap else torch.zeros(0, dtype=torch.float64)
+    mean = (lambda xs: float(torch.cat(xs).mean()) if xs else 0.0)
+    curve = tuple(
+        (radius, float(pr_prec[radius] / max(1, int(pr_prec_n[radius]))),
+         float(pr_rec[radius] / max(1, int(pr_rec_n[radius]))))
+        for radius in range(pr_prec.shape[0])
+    ) if pr_prec is not None else ()
+    return _Summary(map_all=float(aps.mean()) if aps.numel() else 0.0, map_all_tie_averaged=mean(ap_avg),
+                    map_at_k={k: mean(ap_k[k]) for k in ks}, precision_at_k={k: mean(p_k[k]) for k in ks},
+                    pr_curve=curve, per_query_ap=tuple(float(x) for x in aps))
+
+
+def map_at_k(query_codes, database_codes, query_labels, database_labels, k: int, *,
+             device: str | torch.device | None = None) -> float:
+    """mAP@k: ranking truncated at k, each AP normalised by the relevant items within the top k (SEMICON, jiangqy)."""
+    return summarize(query_codes, database_codes, query_labels, database_labels, (k,), device=device).map_at_k[k]
+
+
+def precision_at_k(query_codes, database_codes, query_labels, database_labels, k: int, *,
+                   device: str | torch.device | None = None) -> float:
+    """Mean fraction of relevant items among the top k (stable tie order)."""
+    return summarize(query_codes, database_codes, query_labels, database_labels, (k,),
+                     device=device).precision_at_k[k]
