@@ -66,6 +66,13 @@ class MultiFusOptions:
     procrustes: Literal["fish_correct", "as_in_muiltnet"] = "fish_correct"
     label_smoothing: float = 0.1  # q = 0.9 on the true class
     use_zoom: bool = True  # saliency zoom augmentation (section 3.3)
+    # how grid_sample reads the zoom grid: "pixel_centres" (align_corners=True, the Saliency Sampler's
+    # PyTorch < 1.3 behaviour: a flat saliency map is the identity) or "as_in_muiltnet"
+    # (align_corners=False, what the published code ran under PyTorch >= 1.3); reconstructed
+    zoom_grid: Literal["pixel_centres", "as_in_muiltnet"] = "pixel_centres"
+    # training augmentation: "code" = RandomResizedCrop + HFlip (published code), "paper" = crop,
+    # +-30 deg rotation, HFlip 0.7, ColorJitter 0.5 (paper section 3.5; order reconstructed)
+    train_augment: Literal["code", "paper"] = "code"
 
 
 @dataclass(frozen=True)
@@ -217,15 +224,47 @@ def validate(cfg: TrainConfig) -> None:
 def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
     """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5."""
     if method == "multifusnet":
-        base = dict(
-            epochs=300, batch_size=128, lr=0.0035, momentum=0.91, weight_decay=5e-4,
-            lr_milestones=(80, 160, 240), image_size=336, resize_size=356, eval_every=10,
-        )
-    elif bits <= 24:
+        return multifusnet_preset("paper", bits, **overrides)
+    if bits <= 24:
         base = dict(epochs=40, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5, lr_milestones=(20, 30))
     else:
         base = dict(epochs=60, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5,
                     lr_milestones=(30, 45, 55))
     base.update(method=method, bits=bits)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+# Multi-FusNet's published code (main.py) sets lr / batch per dataset; other datasets use CUB's.
+_MULTIFUS_CODE_LR_BATCH = {"cub": (0.008, 128), "aircraft": (0.0035, 32), "vegfru": (0.005, 128),
+                           "nabirds": (0.008, 128), "food101": (0.008, 128)}
+
+
+def multifusnet_preset(kind: str, bits: int, dataset: str | None = None, **overrides: Any) -> TrainConfig:
+    """Multi-FusNet settings of METHODS.md section 3.5, as two presets.
+
+    "paper": 336 crop / 356 resize with the paper's augmentation, SGD momentum 0.91, wd 5e-4,
+    lr 0.0035, batch 128, 300 epochs (x0.1 every 80, the code's StepLR), the paper's model options.
+    "code": the published code: 224 / 256, RandomResizedCrop + HFlip, SGD momentum 0.9, wd 5e-4,
+    lr / batch per dataset, 300 epochs, StepLR(80, 0.1), AMP, validation every epoch, and its
+    variants: one shared k=3 ECA, R = P Q Procrustes, align_corners=False zoom, no transformer
+    (no commit of the code applies one to the hash feature).
+    `dataset` (a DATASET_KINDS name) picks the code's lr / batch and is stored as dataset_kind.
+    """
+    common = dict(method="multifusnet", bits=bits, epochs=300, weight_decay=5e-4,
+                  lr_milestones=(80, 160, 240), lr_gamma=0.1)
+    if dataset is not None:
+        common["dataset_kind"] = dataset
+    if kind == "paper":
+        base = dict(common, batch_size=128, lr=0.0035, momentum=0.91, image_size=336, resize_size=356,
+                    eval_every=10, multifus=MultiFusOptions(train_augment="paper"))
+    elif kind == "code":
+        lr, batch = _MULTIFUS_CODE_LR_BATCH.get(dataset or "cub", _MULTIFUS_CODE_LR_BATCH["cub"])
+        base = dict(common, batch_size=batch, lr=lr, momentum=0.9, image_size=224, resize_size=256,
+                    eval_every=1, amp=True, multifus=MultiFusOptions(
+                        eca_kernel="shared_k3", procrustes="as_in_muiltnet", zoom_grid="as_in_muiltnet",
+                        use_attention=False, train_augment="code"))
+    else:
+        raise ConfigError(f"Multi-FusNet preset must be 'paper' or 'code'; got {kind!r}")
     base.update(overrides)
     return TrainConfig(**base)

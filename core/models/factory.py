@@ -21,6 +21,7 @@ ModelBuilder = Callable[[TrainConfig, int], nn.Module]
 MODEL_BUILDERS: dict[str, str | ModelBuilder] = {
     "adsh": "core.models.factory:build_adsh_model",
     "fcaenet": "core.models.factory:build_adsh_model",
+    "multifusnet": "core.models.multifusnet:build_multifusnet_model",
 }
 
 

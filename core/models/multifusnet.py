@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from core.config import MultiFusOptions
+from core.config import MultiFusOptions, TrainConfig
 from core.models.backbones import build_backbone
 from core.models.eca import ECA, eca_kernel_size
 
@@ -188,3 +188,8 @@ def build_multifusnet(backbone: str, weights: str, bits: int, num_classes: int,
                       options: MultiFusOptions | None = None) -> MultiFusNet:
     """Multi-FusNet over build_backbone(backbone, weights) ("imagenet", "none" or a weights file)."""
     return MultiFusNet(build_backbone(backbone, weights), bits, num_classes, options)
+
+
+def build_multifusnet_model(cfg: TrainConfig, num_classes: int) -> MultiFusNet:
+    """core.models.factory builder: the network a TrainConfig describes."""
+    return build_multifusnet(cfg.backbone, cfg.weights, cfg.bits, num_classes, cfg.multifus)
