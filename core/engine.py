@@ -17,3 +17,8 @@ def list_runs(store: RunStore | None = None) -> list[RunRecord]:
 def open_run(run: str) -> RunPaths:
     """A run by folder, id, unique id prefix or "latest"."""
     return resolve_run(run)
+
+
+# Run housekeeping (GUI Runs tab): metric history, delete, export.
+from core.run_admin import delete_run, export_run, map_history  # noqa: E402,F401
+from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)

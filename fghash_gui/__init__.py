@@ -1,0 +1,1 @@
+"""fghash desktop app: a PySide6 workbench over the Qt-free engine in ``core``."""

@@ -1,0 +1,119 @@
+"""The main window: four tabs (Train, Browse, Explain, Runs), a status bar, and the shared workers."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+
+from fghash_gui.panels.browse import BrowsePanel
+from fghash_gui.panels.explain import ExplainPanel
+from fghash_gui.panels.runs import RunsPanel
+from fghash_gui.panels.training import TrainingPanel
+from fghash_gui.workers import RequestRunner
+
+
+class MainWindow(QMainWindow):
+    """Owns the request worker (encode/search/CAM) that Browse, Explain and Runs share.
+
+    Training has its own thread inside the Train panel. Errors from any worker end up in ``show_error``:
+    a window-modal message box that does not block the event loop, so training keeps drawing behind it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWindowTitle("fghash: fine-grained hashing workbench")
+        self.resize(1280, 820)
+        self.last_error: str | None = None  # the last message shown to the user (tests read it)
+        self._error_box: QMessageBox | None = None
+
+        self.requests = RequestRunner(self)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(False)
+        self.training = TrainingPanel(self.requests, self)
+        self.browse = BrowsePanel(self.requests, self)
+        self.explain = ExplainPanel(self.requests, self)
+        self.runs = RunsPanel(self.requests, self)
+        self.tabs.addTab(self.training, "Train")
+        self.tabs.addTab(self.browse, "Browse")
+        self.tabs.addTab(self.explain, "Explain")
+        self.tabs.addTab(self.runs, "Runs")
+        self.setCentralWidget(self.tabs)
+
+        self._busy = QLabel("")
+        self.statusBar().addPermanentWidget(self._busy)
+        self.statusBar().showMessage("Ready", 3000)
+        self.requests.busy_changed.connect(self._on_busy_changed)
+
+        for panel in (self.training, self.browse, self.explain, self.runs):
+            panel.error.connect(self.show_error)
+            panel.status.connect(self._on_status)
+        self.training.run_finished.connect(self._on_training_finished)
+        self.training.run_started.connect(lambda _run: self.runs.refresh())
+        self.runs.open_requested.connect(self.open_run)
+        self.browse.explain_requested.connect(self._on_explain_requested)
+
+        for index in range(4):
+            QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, activated=lambda i=index: self.tabs.setCurrentIndex(i))
+
+    # --- navigation -------------------------------------------------------------------------------
+
+    @Slot(str)
+    def open_run(self, run: str) -> None:
+        """Open a run in Browse (and Explain) and switch to Browse."""
+        self.browse.open_run(run)
+        self.explain.open_run(run)
+        self.tabs.setCurrentWidget(self.browse)
+
+    @Slot(str, str)
+    def _on_explain_requested(self, run: str, image_path: str) -> None:
+        self.explain.open_run(run)
+        self.explain.set_image(image_path)
+        self.tabs.setCurrentWidget(self.explain)
+
+    @Slot(object)
+    def _on_training_finished(self, finished: object) -> None:
+        self.runs.refresh()
+
+    # --- feedback ---------------------------------------------------------------------------------
+
+    @Slot(str)
+    def show_error(self, message: str) -> None:
+        self.last_error = message
+        self.statusBar().showMessage(message.splitlines()[0] if message else "error", 10_000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "fghash", message, QMessageBox.StandardButton.Ok, self)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._error_box = box
+        box.open()  # not exec(): the event loop (and a running training) keeps going
+
+    @Slot(str)
+    def _on_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+
+    @Slot(bool)
+    def _on_busy_changed(self, busy: bool) -> None:
+        self._busy.setText("working…" if busy else "")
+
+    # --- closing ----------------------------------------------------------------------------------
+
+    def confirm_stop_training(self) -> bool:
+        """Ask whether to stop the running training (tests replace this method)."""
+        answer = QMessageBox.question(
+            self,
+            "Training in progress",
+            "A training run is in progress. Stop it (a checkpoint lets you resume later) and quit?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if self.training.is_training():
+            if not self.confirm_stop_training():
+                event.ignore()
+                return
+            self.statusBar().showMessage("Stopping training…")
+            self.training.stop_and_wait()
+        self.requests.shutdown()
+        event.accept()

@@ -1,0 +1,1 @@
+"""One panel per main-window tab: training, browse, explain, runs."""

@@ -1,0 +1,355 @@
+"""Browse tab: open a run, pick a query (a test image or any file), see the top-k Hamming results.
+
+Left: the run, a searchable list of the run's query images (thumbnails), "Open image…" (or drop a file).
+Centre: k, the query's AP and P@k, the result grid (green frame = same class, red = other class) and,
+optionally, the same query answered by a second run beside it (FCAENet Fig. 6). Bottom: the histogram of the
+query's Hamming distances to the whole database, correct and wrong stacked.
+
+``engine.query`` (encode + search) runs on the request worker; a newer query makes older ones stale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import engine
+from core.errors import FghashError
+from fghash_gui.panels.browse_data import QueryCatalog, QueryListModel, cells_from_result, distance_histogram
+from fghash_gui.widgets.result_grid import ResultGrid
+from fghash_gui.widgets.thumbnails import ThumbnailLoader
+from fghash_gui.workers import RequestRunner
+
+K_CHOICES = (10, 20, 50, 100)
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
+
+
+class BrowsePanel(QWidget):
+    error = Signal(str)
+    status = Signal(str)
+    explain_requested = Signal(str, str)  # run id, image path
+    results_shown = Signal()  # the main grid shows a new result (tests wait on it)
+    catalog_loaded = Signal()
+
+    def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._requests = requests
+        self.thumbnails = ThumbnailLoader(requests, parent=self)
+        self.run_id: str | None = None
+        self.compare_run_id: str | None = None
+        self.catalog: QueryCatalog | None = None
+        self.query_path: str | None = None
+        self.result = None  # the engine's QueryResult now on screen
+        self.compare_result = None
+        self.setAcceptDrops(True)
+
+        # Left: run and queries -------------------------------------------------------------------
+        self.run_combo = QComboBox()
+        self.run_combo.setMinimumContentsLength(24)
+        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.run_combo.activated.connect(lambda _i: self._on_run_chosen())
+        refresh_runs = QPushButton("↻")
+        refresh_runs.setFixedWidth(30)
+        refresh_runs.setToolTip("reload the run list")
+        refresh_runs.clicked.connect(self.refresh_runs)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.run_combo, 1)
+        run_row.addWidget(refresh_runs)
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("search queries (file or class name)")
+        self.query_model = QueryListModel(self.thumbnails, self)
+        self.query_proxy = QSortFilterProxyModel(self)
+        self.query_proxy.setSourceModel(self.query_model)
+        self.query_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.query_proxy.setFilterRole(Qt.ItemDataRole.ToolTipRole)
+        self.search_edit.textChanged.connect(self.query_proxy.setFilterFixedString)
+        self.query_list = QListView()
+        self.query_list.setModel(self.query_proxy)
+        self.query_list.setIconSize(self.query_model.icon_size)
+        self.query_list.setUniformItemSizes(True)
+        self.query_list.selectionModel().currentChanged.connect(self._on_query_row_changed)
+        self.open_image_button = QPushButton("Open image…")
+        self.open_image_button.clicked.connect(self._pick_file)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(QLabel("Run"))
+        left_layout.addLayout(run_row)
+        left_layout.addWidget(QLabel("Queries (test split) — or drop an image here"))
+        left_layout.addWidget(self.search_edit)
+        left_layout.addWidget(self.query_list, 1)
+        left_layout.addWidget(self.open_image_button)
+        left.setMinimumWidth(260)
+
+        # Centre: results ---------------------------------------------------------------------------
+        self.k_combo = QComboBox()
+        for k in K_CHOICES:
+            self.k_combo.addItem(str(k), k)
+        self.k_combo.currentIndexChanged.connect(lambda _i: self.run_query())
+        self.compare_combo = QComboBox()
+        self.compare_combo.setMinimumContentsLength(20)
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_combo.activated.connect(lambda _i: self._on_compare_chosen())
+        self.explain_button = QPushButton("Explain…")
+        self.explain_button.setToolTip("open the query (or the selected result) in Explain")
+        self.explain_button.clicked.connect(self._request_explain)
+        self.query_label = QLabel("No query yet")
+        self.ap_label = QLabel("AP –   P@k –")
+        self.ap_label.setObjectName("metric")
+        header = QHBoxLayout()
+        header.addWidget(QLabel("k"))
+        header.addWidget(self.k_combo)
+        header.addWidget(self.query_label, 1)
+        header.addWidget(self.ap_label)
+        header.addWidget(QLabel("compare with"))
+        header.addWidget(self.compare_combo)
+        header.addWidget(self.explain_button)
+
+        self.grid = ResultGrid(self.thumbnails)
+        self.grid.activated_path.connect(lambda path: self._request_explain(path))
+        self.compare_grid = ResultGrid(self.thumbnails)
+        self.compare_label = QLabel("")
+        self.main_label = QLabel("")
+        main_box = _titled(self.main_label, self.grid)
+        self.compare_box = _titled(self.compare_label, self.compare_grid)
+        self.compare_box.setVisible(False)
+        grids = QSplitter(Qt.Orientation.Horizontal)
+        grids.addWidget(main_box)
+        grids.addWidget(self.compare_box)
+
+        self.histogram = pg.PlotWidget(title="Hamming distance of the database to the query")
+        self.histogram.setLabel("bottom", "Hamming distance")
+        self.histogram.setLabel("left", "database images")
+        self.histogram.addLegend(offset=(-10, 10))
+        self.correct_bars: pg.BarGraphItem | None = None
+        self.wrong_bars: pg.BarGraphItem | None = None
+        self.histogram.setMaximumHeight(230)
+
+        centre = QWidget()
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.addLayout(header)
+        centre_split = QSplitter(Qt.Orientation.Vertical)
+        centre_split.addWidget(grids)
+        centre_split.addWidget(self.histogram)
+        centre_split.setStretchFactor(0, 3)
+        centre_layout.addWidget(centre_split, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(centre)
+        split.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+        self.refresh_runs()
+
+    # --- runs -------------------------------------------------------------------------------------
+
+    @Slot()
+    def refresh_runs(self) -> None:
+        """Fill both run menus with the runs that have codes to search."""
+        try:
+            records = engine.list_runs()
+        except FghashError as exc:
+            self.error.emit(str(exc))
+            return
+        for combo, current in ((self.run_combo, self.run_id), (self.compare_combo, self.compare_run_id)):
+            combo.blockSignals(True)
+            combo.clear()
+            if combo is self.compare_combo:
+                combo.addItem("(none)", None)
+            for r in records:
+                combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]} ({r.status})", r.run_id)
+            index = combo.findData(current)
+            combo.setCurrentIndex(index if index >= 0 else 0)
+            combo.blockSignals(False)
+
+    def open_run(self, run: str) -> None:
+        """Open a run: its query list loads on the worker, then the first query is searched."""
+        try:
+            run_id = engine.open_run(run).run_id
+        except FghashError as exc:
+            self.error.emit(str(exc))
+            return
+        self.run_id = run_id
+        self.refresh_runs()
+        self.run_combo.setCurrentIndex(max(self.run_combo.findData(run_id), 0))
+        self.result = None
+        self.query_model.set_catalog(None)
+        self.status.emit(f"opening {run_id}…")
+        self._requests.submit("catalog", QueryCatalog.load, run_id, on_result=self._on_catalog,
+                              on_error=self.error.emit)
+
+    def _on_run_chosen(self) -> None:
+        run_id = self.run_combo.currentData()
+        if run_id and run_id != self.run_id:
+            self.open_run(run_id)
+
+    def _on_catalog(self, catalog: QueryCatalog) -> None:
+        if catalog.run_id != self.run_id:
+            return
+        self.catalog = catalog
+        self.query_model.set_catalog(catalog)
+        self.main_label.setText(catalog.title)
+        self.status.emit(f"{catalog.run_id}: {len(catalog.paths)} query images")
+        self.catalog_loaded.emit()
+        if self.query_path and not Path(self.query_path).exists():
+            self.query_path = None
+        if self.query_path is None and catalog.paths:
+            self.select_query_row(0)
+        else:
+            self.run_query()
+
+    def _on_compare_chosen(self) -> None:
+        self.set_compare_run(self.compare_combo.currentData())
+
+    def set_compare_run(self, run_id: str | None) -> None:
+        """Answer every query with a second run as well and show its grid beside the first."""
+        self.compare_run_id = run_id or None
+        index = self.compare_combo.findData(self.compare_run_id)
+        self.compare_combo.setCurrentIndex(max(index, 0))
+        self.compare_box.setVisible(self.compare_run_id is not None)
+        self.compare_result = None
+        self.compare_grid.set_cells([])
+        self.compare_label.setText(self.compare_run_id or "")
+        if self.compare_run_id is None:
+            self._requests.invalidate("query-compare")
+        else:
+            self._submit_compare()
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    def select_query_row(self, row: int) -> None:
+        """Select the row-th image of the (filtered) query list, which searches it."""
+        index = self.query_proxy.index(row, 0)
+        if index.isValid():
+            self.query_list.setCurrentIndex(index)
+
+    def _on_query_row_changed(self, current, _previous) -> None:
+        path = current.data(Qt.ItemDataRole.UserRole) if current.isValid() else None
+        if path:
+            self.set_query(path)
+
+    def set_query(self, path: str) -> None:
+        self.query_path = path
+        self.run_query()
+
+    def k(self) -> int:
+        return int(self.k_combo.currentData())
+
+    @Slot()
+    def run_query(self) -> None:
+        if self.run_id is None or self.query_path is None:
+            return
+        self.query_label.setText(f"searching {Path(self.query_path).name}…")
+        self._requests.submit("query", engine.query, self.query_path, self.run_id, self.k(),
+                              on_result=self._on_result, on_error=self._on_query_error)
+        if self.compare_run_id:
+            self._submit_compare()
+
+    def _submit_compare(self) -> None:
+        if self.query_path is None or self.compare_run_id is None:
+            return
+        self._requests.submit("query-compare", engine.query, self.query_path, self.compare_run_id, self.k(),
+                              on_result=self._on_compare_result, on_error=self._on_query_error)
+
+    def _on_query_error(self, message: str) -> None:
+        self.query_label.setText("query failed")
+        self.error.emit(message)
+
+    def _on_result(self, result) -> None:
+        self.result = result
+        cells = cells_from_result(result)
+        self.grid.set_cells(cells)
+        self.query_label.setText(_query_text(result))
+        k = self.k()
+        ap = getattr(result, "average_precision", None)
+        precision = getattr(result, "precision_at_k", None)
+        ap_text = f"AP {100 * ap:.1f}%" if ap is not None else "AP –"
+        p_text = f"P@{k} {100 * precision:.1f}%" if precision is not None else f"P@{k} –"
+        self.ap_label.setText(f"{ap_text}   {p_text}")
+        self._draw_histogram(result)
+        self.results_shown.emit()
+
+    def _on_compare_result(self, result) -> None:
+        self.compare_result = result
+        self.compare_grid.set_cells(cells_from_result(result))
+        ap = getattr(result, "average_precision", None)
+        self.compare_label.setText(f"{self.compare_run_id}" + (f" · AP {100 * ap:.1f}%" if ap is not None else ""))
+
+    def _draw_histogram(self, result) -> None:
+        self.histogram.clear()
+        hist = distance_histogram(result)
+        if hist is None:
+            return
+        distances, correct, wrong = hist
+        self.correct_bars = pg.BarGraphItem(x=distances, height=correct, width=0.8, brush="#1f9d3a", pen=None,
+                                            name="same class")
+        self.wrong_bars = pg.BarGraphItem(x=distances, y0=correct, height=wrong, width=0.8, brush="#d62d2d",
+                                          pen=None, name="other class")
+        self.histogram.addItem(self.correct_bars)
+        self.histogram.addItem(self.wrong_bars)
+        k_distance = max((c.distance for c in self.grid.result_model.cells), default=None)
+        if k_distance is not None:
+            self.histogram.addItem(pg.InfiniteLine(pos=k_distance + 0.5, angle=90,
+                                                   pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine)))
+
+    # --- files ------------------------------------------------------------------------------------
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Query image", "", IMAGE_FILTER)
+        if path:
+            self.query_list.clearSelection()
+            self.set_query(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.set_query(url.toLocalFile())
+                break
+
+    def _request_explain(self, path: str | None = None) -> None:
+        if self.run_id is None or self.query_path is None:
+            return
+        self.explain_requested.emit(self.run_id, path or self.grid.selected_path() or self.query_path)
+
+    def explain_sources(self) -> list[tuple[str, str]]:
+        """(label, path) of the results on screen, for the Explain tab's image menu."""
+        return [(f"#{c.rank} {'✓' if c.same_class else '✗'} {c.class_name} (d={c.distance})", c.path)
+                for c in self.grid.result_model.cells]
+
+
+def _titled(label: QLabel, widget: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    label.setWordWrap(True)
+    layout.addWidget(label)
+    layout.addWidget(widget, 1)
+    return box
+
+
+def _query_text(result) -> str:
+    name = Path(getattr(result, "query_path", "") or "").name or "query"
+    cls = getattr(result, "query_class_name", None)
+    return f"{name}" + (f" · {cls}" if cls else " · class unknown (external image)")
+

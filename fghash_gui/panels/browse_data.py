@@ -1,0 +1,108 @@
+"""Data helpers of the Browse tab: the run's query list, its model, and engine results -> grid cells.
+
+Kept apart from browse.py so the widget code stays about layout and signals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
+
+from core import engine
+from fghash_gui.widgets.result_grid import ResultCell
+from fghash_gui.widgets.thumbnails import ThumbnailLoader
+
+QUERY_ICON = QSize(48, 48)
+
+
+@dataclass(frozen=True)
+class QueryCatalog:
+    """The query (test split) images of a run: paths, labels and class names, and a title for the grid."""
+
+    run_id: str
+    title: str
+    paths: tuple[str, ...]
+    labels: tuple[int, ...]
+    class_names: tuple[str, ...]
+
+    @classmethod
+    def load(cls, run_id: str) -> "QueryCatalog":
+        """Runs on the worker: reads the run's config and its query split through the engine."""
+        paths = engine.open_run(run_id)
+        cfg = paths.load_config()
+        images = engine.query_images(run_id)
+        title = f"{run_id}: {cfg.method}, {cfg.bits} bits, {cfg.dataset_kind}"
+        return cls(run_id, title, tuple(images.paths), tuple(int(x) for x in images.labels),
+                   tuple(images.class_names))
+
+    def class_name(self, label: int) -> str:
+        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
+
+
+class QueryListModel(QAbstractListModel):
+    """The query list: file name + class, a small thumbnail; UserRole = path, ToolTipRole = searchable text."""
+
+    icon_size = QUERY_ICON
+
+    def __init__(self, thumbnails: ThumbnailLoader, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._thumbnails = thumbnails
+        self.catalog: QueryCatalog | None = None
+        self._rows: dict[str, int] = {}
+        thumbnails.ready.connect(self._on_thumbnails_ready)
+
+    def set_catalog(self, catalog: QueryCatalog | None) -> None:
+        self.beginResetModel()
+        self.catalog = catalog
+        self._rows = {p: i for i, p in enumerate(catalog.paths)} if catalog else {}
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() or self.catalog is None else len(self.catalog.paths)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if self.catalog is None or not index.isValid():
+            return None
+        path = self.catalog.paths[index.row()]
+        class_name = self.catalog.class_name(self.catalog.labels[index.row()])
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{Path(path).name}\n{class_name}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnails.get(path) or self._thumbnails.loading
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{path} · {class_name}"
+        if role == Qt.ItemDataRole.UserRole:
+            return path
+        return None
+
+    def _on_thumbnails_ready(self, paths: list[str]) -> None:
+        rows = sorted(self._rows[p] for p in paths if p in self._rows)
+        if rows:
+            self.dataChanged.emit(self.index(rows[0]), self.index(rows[-1]), [Qt.ItemDataRole.DecorationRole])
+
+
+def cells_from_result(result: Any) -> list[ResultCell]:
+    """The engine's QueryResult as grid cells (rank 1 first)."""
+    return [
+        ResultCell(rank=hit.rank, path=hit.path, distance=int(hit.distance), label=int(hit.label),
+                   class_name=hit.class_name, same_class=bool(hit.same_class))
+        for hit in result.hits
+    ]
+
+
+def distance_histogram(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(distances 0..bits, same-class counts, other-class counts) over the whole database, or None.
+
+    Needs the query's label: an external image has no class, so there is no correct/wrong split.
+    """
+    counts_same = getattr(result, "histogram_same", None)
+    counts_other = getattr(result, "histogram_other", None)
+    if counts_same is None or counts_other is None:
+        return None
+    same = np.asarray(counts_same, dtype=float)
+    other = np.asarray(counts_other, dtype=float)
+    return np.arange(len(same)), same, other

@@ -1,0 +1,320 @@
+"""Explain tab: the query or any result of Browse, with CAM / Grad-CAM / SREM / Multi-FusNet overlays.
+
+Explanations are computed by ``engine.explain`` on the request worker (channel "explain"), cached per
+(image, kind, options), and drawn by OverlayView. Opacity and colormap changes never recompute anything;
+the SREM N and s sliders request a new mask after a short pause (debounced), and older requests are dropped.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from core import engine
+from core.errors import FghashError
+from core.explain.types import Explanation
+from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
+from fghash_gui.workers import RequestRunner
+
+# What the user picks -> (engine explanation kind, what to draw from it).
+OVERLAYS = {
+    "none": (None, "none"),
+    "CAM (channel mean)": ("cam", "heatmap"),
+    "Grad-CAM (target: query code)": ("gradcam", "heatmap"),
+    "SREM mask": ("srem", "mask"),
+    "SREM erased image": ("srem", "erased"),
+    "Multi-FusNet levels": ("levels", "level"),
+}
+SREM_DEBOUNCE_MS = 150
+CACHE_SIZE = 48
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
+
+
+class ExplainPanel(QWidget):
+    error = Signal(str)
+    status = Signal(str)
+    explanation_shown = Signal(object)  # the Explanation now on screen (tests wait on it)
+
+    def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._requests = requests
+        self.run_id: str | None = None
+        self.method: str | None = None
+        self.query_path: str | None = None
+        self.current: Explanation | None = None
+        self._cache: OrderedDict[tuple, Explanation] = OrderedDict()
+        self.setAcceptDrops(True)
+
+        self.run_label = QLabel("No run open: open one in Runs or Browse.")
+        self.source_combo = QComboBox()
+        self.source_combo.setMinimumContentsLength(30)
+        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.open_button = QPushButton("Open image…")
+        self.open_button.clicked.connect(self._pick_file)
+        source_row = QHBoxLayout()
+        source_row.addWidget(QLabel("Image"))
+        source_row.addWidget(self.source_combo, 1)
+        source_row.addWidget(self.open_button)
+
+        self.overlay_combo = QComboBox()
+        self.overlay_combo.addItems(list(OVERLAYS))
+        self.level_combo = QComboBox()
+        self.opacity_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0.0, 1.0)
+        self.opacity_slider.setValue(0.5)
+        self.colormap_combo = QComboBox()
+        self.colormap_combo.addItems(list(COLORMAPS))
+        self.regions_slider = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.regions_slider.setRange(0, 200)
+        self.regions_slider.setValue(50)
+        self.size_slider = QLabeledSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(1, 128)
+        self.size_slider.setValue(32)
+        self.info_label = QLabel("")
+        self.info_label.setWordWrap(True)
+
+        controls = QGroupBox("Overlay")
+        form = QFormLayout(controls)
+        form.addRow("Show", self.overlay_combo)
+        form.addRow("Level map", self.level_combo)
+        form.addRow("Opacity", self.opacity_slider)
+        form.addRow("Colormap", self.colormap_combo)
+        form.addRow("SREM regions N", self.regions_slider)
+        form.addRow("SREM square s (px)", self.size_slider)
+        form.addRow(self.info_label)
+        side = QVBoxLayout()
+        side.addWidget(controls)
+        side.addStretch(1)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setMaximumWidth(380)
+
+        self.view = OverlayView()
+        body = QHBoxLayout()
+        body.addWidget(self.view, 1)
+        body.addWidget(side_widget)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.run_label)
+        layout.addLayout(source_row)
+        layout.addLayout(body, 1)
+
+        self._srem_timer = QTimer(self)
+        self._srem_timer.setSingleShot(True)
+        self._srem_timer.setInterval(SREM_DEBOUNCE_MS)
+        self._srem_timer.timeout.connect(self.refresh)
+        self.source_combo.currentIndexChanged.connect(self._on_source_changed)
+        self.overlay_combo.currentIndexChanged.connect(self.refresh)
+        self.level_combo.currentIndexChanged.connect(self._draw_current)
+        self.opacity_slider.valueChanged.connect(self.view.set_opacity)
+        self.colormap_combo.currentTextChanged.connect(self.view.set_colormap)
+        self.regions_slider.valueChanged.connect(self._srem_timer.start)
+        self.size_slider.valueChanged.connect(self._srem_timer.start)
+        self._update_controls()
+
+    # --- inputs -----------------------------------------------------------------------------------
+
+    def open_run(self, run: str) -> None:
+        """Explain images with this run's model (the last checkpoint; never the model being trained)."""
+        try:
+            paths = engine.open_run(run)
+            cfg = paths.load_config()
+        except FghashError as exc:
+            self.error.emit(str(exc))
+            return
+        if paths.run_id == self.run_id:
+            return
+        self.run_id = paths.run_id
+        self.method = cfg.method
+        self._cache.clear()
+        self._requests.invalidate("explain")
+        self.regions_slider.blockSignals(True)
+        self.size_slider.blockSignals(True)
+        self.regions_slider.setValue(cfg.fcae.srem_regions)
+        self.size_slider.setMaximum(max(128, cfg.image_size))
+        self.size_slider.setValue(cfg.fcae.srem_size)
+        self.regions_slider.blockSignals(False)
+        self.size_slider.blockSignals(False)
+        self.run_label.setText(f"Run {self.run_id}: {cfg.method}, {cfg.bits} bits, {cfg.backbone}, "
+                               f"{cfg.dataset_kind}, image {cfg.image_size}px")
+        self._update_controls()
+        self.refresh()
+
+    def set_sources(self, query_path: str, result_paths: list[tuple[str, str]]) -> None:
+        """The query and Browse's results ((label, path) pairs) become the image menu."""
+        self.query_path = query_path
+        self.source_combo.blockSignals(True)
+        self.source_combo.clear()
+        self.source_combo.addItem(f"query: {Path(query_path).name}", query_path)
+        for label, path in result_paths:
+            self.source_combo.addItem(label, path)
+        self.source_combo.blockSignals(False)
+        self.source_combo.setCurrentIndex(0)
+        self._on_source_changed()
+
+    def set_image(self, path: str) -> None:
+        """Show this image (selecting it if it is in the menu, else adding it)."""
+        index = self.source_combo.findData(path)
+        if index < 0:
+            if self.query_path is None:
+                self.query_path = path
+            self.source_combo.addItem(Path(path).name, path)
+            index = self.source_combo.count() - 1
+        if index == self.source_combo.currentIndex():
+            self._on_source_changed()
+        else:
+            self.source_combo.setCurrentIndex(index)
+
+    def current_path(self) -> str | None:
+        return self.source_combo.currentData()
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Image to explain", "", IMAGE_FILTER)
+        if path:
+            self.set_image(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.set_image(url.toLocalFile())
+                break
+
+    # --- requests ---------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_source_changed(self) -> None:
+        self.current = None
+        self.view.set_image(None)
+        self.refresh()
+
+    def overlay_choice(self) -> str:
+        return self.overlay_combo.currentText()
+
+    def set_overlay(self, name: str) -> None:
+        self.overlay_combo.setCurrentText(name)
+
+    def _request_key(self) -> tuple | None:
+        path = self.current_path()
+        if path is None or self.run_id is None:
+            return None
+        kind, _ = OVERLAYS[self.overlay_choice()]
+        kind = kind or "cam"  # "none" still needs the evaluation view of the image: a CAM gives it
+        options: dict = {}
+        if kind == "srem":
+            options = {"regions": self.regions_slider.value(), "size": self.size_slider.value()}
+        elif kind == "gradcam" and self.query_path and path != self.query_path:
+            options = {"target_image": self.query_path}
+        return (path, kind, tuple(sorted(options.items())))
+
+    @Slot()
+    def refresh(self) -> None:
+        """Show the current image with the current overlay, computing the explanation if needed."""
+        self._update_controls()
+        key = self._request_key()
+        if key is None:
+            return
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            self._show(key, self._cache[key])
+            return
+        path, kind, options = key
+        self.info_label.setText("computing…")
+        self._requests.submit("explain", _explain, path, self.run_id, kind, dict(options),
+                              on_result=lambda ex, k=key: self._on_explained(k, ex), on_error=self._on_error)
+
+    def _on_explained(self, key: tuple, explanation: Explanation) -> None:
+        self._cache[key] = explanation
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        self._show(key, explanation)
+
+    def _on_error(self, message: str) -> None:
+        self.info_label.setText("")
+        self.error.emit(message)
+
+    def _show(self, key: tuple, explanation: Explanation) -> None:
+        if explanation is not self.current:
+            self.current = explanation
+            if explanation.kind == "levels":
+                names = [n for n in explanation.extra_names]
+                self.level_combo.blockSignals(True)
+                previous = self.level_combo.currentText()
+                self.level_combo.clear()
+                self.level_combo.addItems(names)
+                if previous in names:
+                    self.level_combo.setCurrentText(previous)
+                else:
+                    self.level_combo.setCurrentIndex(len(names) - 1)
+                self.level_combo.blockSignals(False)
+        self._draw_current()
+
+    @Slot()
+    def _draw_current(self) -> None:
+        explanation = self.current
+        if explanation is None:
+            return
+        _, draw = OVERLAYS[self.overlay_choice()]
+        if draw == "erased" and explanation.kind == "srem":
+            self.view.set_image(explanation.extra("erased"))
+        else:
+            if self.view.image is not explanation.image:
+                self.view.set_image(explanation.image)
+            if draw == "heatmap" and explanation.heatmap is not None:
+                self.view.set_heatmap(explanation.heatmap)
+            elif draw == "mask" and explanation.mask is not None:
+                self.view.set_mask(explanation.mask)
+            elif draw == "level" and explanation.kind == "levels" and self.level_combo.currentText():
+                self.view.set_heatmap(explanation.extra(self.level_combo.currentText()))
+            else:
+                self.view.clear_overlay()
+        self.info_label.setText(_describe(explanation, draw))
+        self.explanation_shown.emit(explanation)
+
+    def _update_controls(self) -> None:
+        kind, draw = OVERLAYS[self.overlay_choice()]
+        self.level_combo.setEnabled(draw == "level")
+        srem = kind == "srem"
+        self.regions_slider.setEnabled(srem)
+        self.size_slider.setEnabled(srem)
+        self.colormap_combo.setEnabled(draw in ("heatmap", "level"))
+        self.opacity_slider.setEnabled(draw not in ("none", "erased"))
+        levels_index = list(OVERLAYS).index("Multi-FusNet levels")
+        item = self.overlay_combo.model().item(levels_index)
+        if item is not None:
+            item.setEnabled(self.method in (None, "multifusnet"))
+
+
+def _explain(path: str, run: str, kind: str, options: dict) -> Explanation:
+    """Runs on the worker."""
+    return engine.explain(path, run, kind, **options)
+
+
+def _describe(explanation: Explanation, draw: str) -> str:
+    h, w = explanation.hw
+    parts = [f"{w}×{h} px evaluation view", f"method: {explanation.method}"]
+    if explanation.score is not None:
+        parts.append(f"code similarity to target: {explanation.score:.3f}")
+    if explanation.mask is not None:
+        erased = 100.0 * float(explanation.mask.mean())
+        parts.append(f"N={explanation.regions}, s={explanation.size}: {erased:.1f}% erased")
+    if draw == "none":
+        parts = [parts[0]]
+    return "\n".join(parts)

@@ -1,0 +1,1 @@
+"""Reusable widgets: the result grid (model + delegate) and the image overlay view."""
