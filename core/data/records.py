@@ -31,6 +31,7 @@ class DatasetIndex:
     class_names: tuple[str, ...]
     missing: int = 0  # images listed in the metadata but absent on disk (only with allow_missing)
     complete: bool = True  # every listed image is present and the official totals were checked
+    listed: tuple[int, int] = (0, 0)  # (train, test) images the metadata lists, present or not
 
     def split(self, name: str) -> tuple[ImageRecord, ...]:
         if name not in SPLITS:

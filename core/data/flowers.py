@@ -1,0 +1,86 @@
+"""Oxford Flowers 102: imagelabels.mat (labels 1..102) + setid.mat (trnid / valid / tstid, 1-based).
+
+Split decision: train (= retrieval database) is trnid + valid (2 x 1,020 = 2,040 images, 20 per class);
+test (= queries) is tstid (6,149 images). Hashing papers need a labelled database and a disjoint query
+set; the official validation split has no other use here, so it joins the database rather than being
+dropped, and the large official test split stays the query set.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from core.data.common import Entry, Totals, build_index, check_root, require_file
+from core.data.matfile import load_mat
+from core.data.records import DatasetIndex
+from core.errors import DatasetError
+
+KIND = "flowers"
+TOTALS = Totals(classes=102, train=2040, test=6149)
+LAYOUT = (
+    "ROOT (the flowers-102 folder) holds imagelabels.mat (variable 'labels': 1..102 for image_00001.jpg "
+    "onwards), setid.mat (variables 'trnid', 'valid', 'tstid': 1-based image numbers), jpg/image_NNNNN.jpg "
+    "and optionally cat_to_name.json ({'1': 'pink primrose', ...}) for class names. train (database) = "
+    "trnid + valid, test (queries) = tstid. Official totals: 102 classes, 2,040 train, 6,149 test."
+)
+
+
+def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
+    path = check_root(root, KIND, LAYOUT)
+    labels_mat = require_file(path / "imagelabels.mat", KIND, LAYOUT)
+    setid_mat = require_file(path / "setid.mat", KIND, LAYOUT)
+    labels = _int_vector(load_mat(labels_mat, KIND, LAYOUT), "labels", labels_mat)
+    sets = load_mat(setid_mat, KIND, LAYOUT)
+    split_ids = {name: _int_vector(sets, name, setid_mat) for name in ("trnid", "valid", "tstid")}
+    if labels.size == 0 or labels.min() < 1:
+        raise DatasetError(f"{KIND}: {labels_mat}: 'labels' must hold class numbers starting at 1. "
+                           f"Expected layout: {LAYOUT}")
+    num_classes = int(labels.max())
+    entries: list[Entry] = []
+    seen: set[int] = set()
+    for name, split in (("trnid", "train"), ("valid", "train"), ("tstid", "test")):
+        for image_no in split_ids[name].tolist():
+            if not 1 <= image_no <= labels.size:
+                raise DatasetError(f"{KIND}: {setid_mat}: '{name}' holds image number {image_no}, outside "
+                                   f"1..{labels.size} (the length of 'labels' in {labels_mat.name}). "
+                                   f"Expected layout: {LAYOUT}")
+            if image_no in seen:
+                raise DatasetError(f"{KIND}: {setid_mat}: image number {image_no} is in more than one split. "
+                                   f"Expected layout: {LAYOUT}")
+            seen.add(image_no)
+            entries.append(Entry(f"image_{image_no:05d}.jpg", int(labels[image_no - 1]) - 1, split))
+    class_names = _class_names(path / "cat_to_name.json", num_classes)
+    return build_index(KIND, path, path / "jpg", entries, class_names, TOTALS, allow_missing, LAYOUT,
+                       source=f"{labels_mat} and {setid_mat.name}")
+
+
+def _int_vector(mat: dict, name: str, path: Path) -> np.ndarray:
+    if name not in mat:
+        raise DatasetError(f"{KIND}: {path} has no variable {name!r}. Expected layout: {LAYOUT}")
+    try:
+        arr = np.asarray(mat[name], dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        raise DatasetError(f"{KIND}: {path}: variable {name!r} is not a numeric vector. "
+                           f"Expected layout: {LAYOUT}") from None
+    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+        raise DatasetError(f"{KIND}: {path}: variable {name!r} must hold whole numbers. Expected layout: {LAYOUT}")
+    return arr.astype(np.int64)
+
+
+def _class_names(names_json: Path, num_classes: int) -> list[str]:
+    names = [f"class_{i:03d}" for i in range(1, num_classes + 1)]
+    if names_json.is_file():
+        try:
+            mapping = json.loads(names_json.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DatasetError(f"{KIND}: cannot read class names from {names_json}: {exc}. "
+                               f"Expected layout: {LAYOUT}") from None
+        if not isinstance(mapping, dict):
+            raise DatasetError(f"{KIND}: {names_json} must be a JSON object {{'1': 'name', ...}}")
+        for key, value in mapping.items():
+            if str(key).isdigit() and 1 <= int(key) <= num_classes:
+                names[int(key) - 1] = str(value)
+    return names
