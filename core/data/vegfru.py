@@ -1,0 +1,54 @@
+"""VegFru: vegfru_list/vegfru_train.txt + vegfru_test.txt ('relpath label', labels 0-based, 292 classes).
+
+vegfru_val.txt is not used (METHODS.md section 5: the hashing papers train on the 29,200-image train
+list and query with the test list).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.data.common import Entry, Totals, build_index, check_root
+from core.data.listfile import read_path_label_list
+from core.data.records import DatasetIndex
+from core.errors import DatasetError
+
+KIND = "vegfru"
+TOTALS = Totals(classes=292, train=29200, test=116931)
+LAYOUT = (
+    "ROOT (the vegfru folder) holds vegfru_list/vegfru_train.txt (train = database) and vegfru_list/"
+    "vegfru_test.txt (test = queries), lines '<relpath> <label 0..291>', with relpaths such as "
+    "'veg200_images/<class>/<file>.jpg' or 'fru92_images/<class>/<file>.jpg' under ROOT (or under ROOT/images). "
+    "vegfru_val.txt is ignored. Official totals: 292 classes, 29,200 train, 116,931 test."
+)
+
+
+def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
+    path = check_root(root, KIND, LAYOUT)
+    lists = {split: path / "vegfru_list" / f"vegfru_{split}.txt" for split in ("train", "test")}
+    parsed = [(relpath, label, split) for split, f in lists.items()
+              for relpath, label in read_path_label_list(f, KIND, LAYOUT)]
+    num_classes = max(label for _, label, _ in parsed) + 1 if parsed else 0
+    # Class names: the folder that holds each class's images (first seen wins).
+    names: dict[int, str] = {}
+    for relpath, label, _ in parsed:
+        parent = Path(relpath).parent.name
+        names.setdefault(label, parent or f"class_{label:03d}")
+    class_names = [names.get(i, f"class_{i:03d}") for i in range(num_classes)]
+    if len(set(class_names)) != len(class_names):
+        dup = next(n for n in class_names if class_names.count(n) > 1)
+        raise DatasetError(f"{KIND}: images of different labels share the folder {dup!r} in {lists['train'].parent}; "
+                           f"each label must have its own class folder. Expected layout: {LAYOUT}")
+    image_dir = _image_dir(path, [relpath for relpath, _, _ in parsed[:1]])
+    entries = [Entry(relpath, label, split) for relpath, label, split in parsed]
+    return build_index(KIND, path, image_dir, entries, class_names, TOTALS, allow_missing, LAYOUT,
+                       source=f"{lists['train']} and vegfru_test.txt")
+
+
+def _image_dir(root: Path, sample: list[str]) -> Path:
+    """ROOT, unless the lists' top folder (veg200_images/...) only exists under ROOT/images."""
+    if sample:
+        top = Path(sample[0]).parts[0]
+        if not (root / top).exists() and (root / "images" / top).exists():
+            return root / "images"
+    return root
