@@ -1,0 +1,61 @@
+"""Run housekeeping behind the GUI's Runs tab: mAP history, delete, export."""
+
+from __future__ import annotations
+
+import pytest
+
+from core import engine
+from core.config import TrainConfig
+from core.errors import RunError
+from core.runs import create_run
+from core.store import RunStore
+
+
+def _make_run() -> str:
+    with RunStore() as store:
+        paths = create_run(TrainConfig(backbone="resnet18", weights="none"), store=store)
+        store.log_metrics(paths.run_id, 3, {"map_all": 0.25})
+    paths.append_metrics({"epoch": 1, "map_all": 0.1, "loss": 2.0})
+    paths.append_metrics({"epoch": 2, "loss": 1.5})  # an epoch without evaluation
+    paths.append_metrics({"epoch": 3, "map_all": 0.3})
+    (paths.codes / "query.npz").write_bytes(b"codes")
+    return paths.run_id
+
+
+def test_map_history_reads_the_run_folder():
+    run_id = _make_run()
+    assert engine.map_history(run_id) == [(1, 0.1), (3, 0.3)]
+
+
+def test_map_history_falls_back_to_the_store():
+    run_id = _make_run()
+    engine.open_run(run_id).metrics.unlink()
+    assert engine.map_history(run_id) == [(3, 0.25)]
+
+
+def test_export_copies_codes_config_and_metrics(tmp_path):
+    run_id = _make_run()
+    target = engine.export_run(run_id, tmp_path / "out")
+    assert target == tmp_path / "out" / run_id
+    assert (target / "codes" / "query.npz").read_bytes() == b"codes"
+    assert TrainConfig.load(target / "config.json").backbone == "resnet18"
+    assert (target / "metrics.jsonl").read_text().count("\n") == 3
+
+
+def test_delete_removes_folder_and_store_entry():
+    run_id = _make_run()
+    root = engine.open_run(run_id).root
+    engine.delete_run(run_id)
+    assert not root.exists()
+    assert run_id not in [r.run_id for r in engine.list_runs()]
+    with pytest.raises(RunError):
+        engine.open_run(run_id)
+
+
+def test_delete_refuses_folders_outside_the_store(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "config.json").write_text(TrainConfig().to_json())
+    with pytest.raises(RunError, match="not inside the run store"):
+        engine.delete_run(str(outside))
+    assert outside.exists()
