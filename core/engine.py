@@ -22,3 +22,6 @@ def open_run(run: str) -> RunPaths:
 # Run housekeeping (GUI Runs tab): metric history, delete, export.
 from core.run_admin import delete_run, export_run, map_history  # noqa: E402,F401
 from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)
+# Datasets: loading (passthrough to the registry) and folder validation.
+from core.data.check import DatasetReport, check_dataset  # noqa: E402,F401
+from core.data.registry import load_dataset  # noqa: E402,F401
