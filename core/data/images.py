@@ -13,7 +13,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from core.errors import ImageDecodeError
 
@@ -50,6 +50,7 @@ def decode_rgb(data: bytes, name: str = "<bytes>", max_side: int = 4096) -> Imag
     old_limit = Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # e.g. TIFF "Truncated File Read": handled below
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             with Image.open(io.BytesIO(data)) as img:
@@ -71,31 +72,53 @@ def decode_rgb(data: bytes, name: str = "<bytes>", max_side: int = 4096) -> Imag
         Image.MAX_IMAGE_PIXELS = old_limit
 
 
+# EXIF orientation tag values -> the transpose that shows the image upright (as ImageOps.exif_transpose).
+_ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# Modes Image.reduce handles; others (P, 1, I;16...) are converted before reducing.
+_REDUCIBLE = {"L", "LA", "RGB", "RGBA", "I", "F"}
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a damaged EXIF block must not make a decodable image unusable
+        return 1
+
+
 def _to_rgb(img: Image.Image, max_side: int) -> Image.Image:
     if getattr(img, "is_animated", False):
         img.seek(0)  # animated GIF/WebP/APNG: the first frame
-    # EXIF rotation swaps width/height for 90-degree orientations, but the longer side is unchanged,
-    # so draft/reduce before the transpose is safe.
+    orientation = _orientation(img)  # read before any reduce: derived images drop the EXIF block
     w, h = img.size
     if w < 1 or h < 1:
         raise ImageDecodeError("image has zero size")
-    longer = max(w, h)
-    if img.format == "JPEG" and longer > max_side:
-        # DCT-domain downscale by 1/2, 1/4 or 1/8 while decoding: never allocates the full image.
-        img.draft("RGB", (max(1, w * max_side // longer), max(1, h * max_side // longer)))
+    if img.format == "JPEG" and max(w, h) > max_side:
+        # DCT-domain downscale by 1/2, 1/4 or 1/8 while decoding: a 20000 x 20000 JPEG never
+        # allocates its full 1.2 GB. Rotation does not change the longer side, so this is safe pre-EXIF.
+        scale = max_side / max(w, h)
+        img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
     img.load()
-    img = ImageOps.exif_transpose(img) or img
+    # Shrink before converting to RGB, so a huge grayscale/RGBA image is never tripled in memory.
+    if img.mode not in _REDUCIBLE:
+        img = _mode_to_rgb(img)
+    factor = max(img.size) // max_side
+    if factor >= 2:
+        img = img.reduce(factor)  # cheap box reduction first, then an exact resize below
     img = _mode_to_rgb(img)
     w, h = img.size
-    longer = max(w, h)
-    if longer > max_side:
-        factor = longer // max_side
-        if factor >= 2:
-            img = img.reduce(factor)  # cheap box reduction first, then an exact resize
-        w, h = img.size
-        if max(w, h) > max_side:
-            scale = max_side / max(w, h)
-            img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
+    if max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
+    if orientation in _ORIENTATION:
+        img = img.transpose(_ORIENTATION[orientation])
     return img
 
 

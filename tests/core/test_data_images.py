@@ -1,0 +1,172 @@
+"""Robust decoding (core.data.images.load_rgb): odd modes, EXIF, damaged files, huge headers, fuzzing."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from core.data.images import decode_rgb, load_rgb
+from core.errors import ImageDecodeError
+
+
+def _save(img: Image.Image, path: Path, **kw) -> Path:
+    img.save(path, **kw)
+    return path
+
+
+def _gradient(w: int = 48, h: int = 32) -> Image.Image:
+    x = np.linspace(0, 255, w, dtype=np.uint8)[None, :].repeat(h, 0)
+    y = np.linspace(0, 255, h, dtype=np.uint8)[:, None].repeat(w, 1)
+    return Image.fromarray(np.stack([x, y, 255 - x], -1))
+
+
+def test_rgb_jpeg_roundtrip(tmp_path):
+    img = load_rgb(_save(_gradient(), tmp_path / "a.jpg", quality=95))
+    assert img.mode == "RGB" and img.size == (48, 32)
+
+
+@pytest.mark.parametrize("mode", ["L", "1", "CMYK", "LA", "RGBA", "I"])
+def test_modes_become_rgb(tmp_path, mode):
+    ext = {"CMYK": "jpg", "I": "tif"}.get(mode, "png")
+    src = _gradient().convert(mode) if mode not in ("LA", "RGBA", "I") else _gradient().convert(
+        {"LA": "LA", "RGBA": "RGBA", "I": "L"}[mode])
+    if mode == "I":
+        src = src.convert("I")
+    img = load_rgb(_save(src, tmp_path / f"m.{ext}"))
+    assert img.mode == "RGB" and img.size == (48, 32)
+
+
+def test_palette_with_transparency_composited_on_white(tmp_path):
+    p = Image.new("P", (8, 8), 0)
+    p.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    p.paste(1, (0, 0, 4, 8))
+    p.info["transparency"] = 0  # the red half is fully transparent
+    img = load_rgb(_save(p, tmp_path / "p.png", transparency=0))
+    arr = np.asarray(img)
+    assert tuple(arr[0, 6]) == (255, 255, 255)  # transparent -> white background
+    assert tuple(arr[0, 1]) == (0, 0, 255)
+
+
+def test_16bit_png_scaled_by_type_range(tmp_path):
+    arr16 = np.full((10, 12), 65535, dtype=np.uint16)
+    arr16[:, :6] = 32768
+    path = tmp_path / "g16.png"
+    Image.fromarray(arr16).save(path)
+    assert Image.open(path).mode.startswith("I")
+    out = np.asarray(load_rgb(path))
+    assert out.shape == (10, 12, 3)
+    assert out[0, 0, 0] == 128 and out[0, 11, 0] == 255
+
+
+def test_exif_rotation_applied(tmp_path):
+    img = Image.new("RGB", (40, 20), (200, 10, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view"
+    path = _save(img, tmp_path / "rot.jpg", exif=exif.tobytes())
+    assert load_rgb(path).size == (20, 40)
+
+
+def test_animated_gif_first_frame(tmp_path):
+    frames = [Image.new("RGB", (16, 16), c) for c in ((250, 0, 0), (0, 250, 0), (0, 0, 250))]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=50, loop=0)
+    arr = np.asarray(load_rgb(path))
+    assert arr[8, 8, 0] > 200 and arr[8, 8, 1] < 50
+
+
+def test_one_pixel_image(tmp_path):
+    img = load_rgb(_save(Image.new("RGB", (1, 1), (1, 2, 3)), tmp_path / "1.png"))
+    assert img.size == (1, 1) and img.getpixel((0, 0)) == (1, 2, 3)
+
+
+def test_large_image_downscaled(tmp_path):
+    path = _save(_gradient(1200, 600), tmp_path / "big.jpg")
+    img = load_rgb(path, max_side=256)
+    assert max(img.size) == 256 and img.size[0] == 2 * img.size[1]
+    png = load_rgb(_save(_gradient(900, 300), tmp_path / "big.png"), max_side=100)
+    assert png.size == (100, 33) or png.size == (100, 34)
+
+
+@pytest.mark.parametrize("content, why", [(b"", "empty"), (b"not an image at all", "not a recognised")])
+def test_empty_and_garbage_files(tmp_path, content, why):
+    path = tmp_path / "bad.jpg"
+    path.write_bytes(content)
+    with pytest.raises(ImageDecodeError, match=why) as info:
+        load_rgb(path)
+    assert str(path) in str(info.value)
+
+
+def test_truncated_jpeg(tmp_path):
+    data = (tmp_path / "t.jpg")
+    _save(_gradient(64, 64), data, quality=90)
+    data.write_bytes(data.read_bytes()[:300])
+    with pytest.raises(ImageDecodeError, match="t.jpg"):
+        load_rgb(data)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageDecodeError, match="cannot read image"):
+        load_rgb(tmp_path / "nope.jpg")
+
+
+def _png_header_claiming(w: int, h: int) -> bytes:
+    """A PNG whose (valid, checksummed) header claims w x h but holds a few bytes of pixels."""
+    buf = io.BytesIO()
+    Image.new("L", (2, 2)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = struct.pack(">II", w, h) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr) & 0xFFFFFFFF)
+    return bytes(data)
+
+
+def test_huge_header_is_not_a_bomb_error_but_a_decode_error():
+    # 20000 x 20000 is allowed past the bomb guard (then fails as truncated); 40000^2 is refused.
+    with pytest.raises(ImageDecodeError) as ok_size:
+        decode_rgb(_png_header_claiming(20000, 20000), name="h.png")
+    assert "too large" not in str(ok_size.value)
+    with pytest.raises(ImageDecodeError, match="too large"):
+        decode_rgb(_png_header_claiming(40000, 40000), name="h.png")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=600))
+def test_fuzz_random_bytes(data):
+    try:
+        img = decode_rgb(data, name="fuzz")
+    except ImageDecodeError:
+        return
+    assert img.mode == "RGB"
+
+
+_SEEDS = {}
+
+
+def _valid_image_bytes(fmt: str) -> bytes:
+    if fmt not in _SEEDS:
+        buf = io.BytesIO()
+        _gradient(24, 16).save(buf, format=fmt)
+        _SEEDS[fmt] = buf.getvalue()
+    return _SEEDS[fmt]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF"]), st.integers(0, 10_000),
+       st.integers(0, 255), st.integers(0, 10_000))
+def test_fuzz_mutated_real_images(fmt, position, value, cut):
+    data = bytearray(_valid_image_bytes(fmt))
+    data[position % len(data)] = value
+    data = bytes(data[: max(1, len(data) - cut % len(data))])
+    try:
+        img = decode_rgb(data, name="mutated")
+    except ImageDecodeError:
+        return
+    assert img.mode == "RGB" and min(img.size) >= 1
