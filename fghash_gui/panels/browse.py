@@ -63,8 +63,7 @@ class BrowsePanel(QWidget):
         self.run_combo.setMinimumContentsLength(24)
         self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.run_combo.activated.connect(lambda _i: self._on_run_chosen())
-        refresh_runs = QPushButton("↻")
-        refresh_runs.setFixedWidth(30)
+        refresh_runs = QPushButton("Reload")
         refresh_runs.setToolTip("reload the run list")
         refresh_runs.clicked.connect(self.refresh_runs)
         run_row = QHBoxLayout()
@@ -138,7 +137,7 @@ class BrowsePanel(QWidget):
         self.histogram.addLegend(offset=(-10, 10))
         self.correct_bars: pg.BarGraphItem | None = None
         self.wrong_bars: pg.BarGraphItem | None = None
-        self.histogram.setMaximumHeight(230)
+        self.histogram.setMinimumHeight(150)
 
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
@@ -148,6 +147,8 @@ class BrowsePanel(QWidget):
         centre_split.addWidget(grids)
         centre_split.addWidget(self.histogram)
         centre_split.setStretchFactor(0, 3)
+        centre_split.setStretchFactor(1, 1)
+        centre_split.setSizes([560, 200])
         centre_layout.addWidget(centre_split, 1)
 
         split = QSplitter(Qt.Orientation.Horizontal)

@@ -60,8 +60,7 @@ class TrainingForm(QWidget):
         self.kind_combo.addItems(list(engine.DATASET_KINDS))
         self.root_edit = QLineEdit()
         self.root_edit.setPlaceholderText("dataset folder (not needed for demo)")
-        browse = QPushButton("…")
-        browse.setFixedWidth(32)
+        browse = QPushButton("Browse…")
         browse.clicked.connect(self._pick_folder)
         root_row = QHBoxLayout()
         root_row.addWidget(self.root_edit, 1)
@@ -112,8 +111,7 @@ class TrainingForm(QWidget):
         self.weights_combo = QComboBox()
         self.weights_combo.setEditable(True)
         self.weights_combo.addItems(["imagenet", "none"])
-        weights_button = QPushButton("…")
-        weights_button.setFixedWidth(32)
+        weights_button = QPushButton("File…")
         weights_button.clicked.connect(self._pick_weights)
         weights_row = QHBoxLayout()
         weights_row.addWidget(self.weights_combo, 1)
@@ -398,7 +396,12 @@ def _run_check(kind: str, root: str | None) -> tuple[list[str], str]:
         report = engine.check_dataset(kind, root)
     except FghashError as exc:
         return [str(exc)], ""
-    return list(report.problems), report.summary()
+    (train, test) = report.present
+    summary = (f"{report.num_classes} classes, {train:,} database (train) and {test:,} query (test) images; "
+               f"{report.decoded} sampled images decoded")
+    if report.notes:
+        summary += "\n" + "\n".join(f"note: {n}" for n in report.notes)
+    return list(report.problems), summary
 
 
 def _float_spin(low: float, high: float, decimals: int) -> QDoubleSpinBox:
