@@ -17,6 +17,6 @@ def load_mat(path: Path, kind: str, layout: str) -> dict[str, Any]:
     except NotImplementedError:
         raise DatasetError(f"{kind}: {path} is a MATLAB v7.3 (HDF5) file; save it with -v7 or older. "
                            f"Expected layout: {layout}") from None
-    except (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, MemoryError, OverflowError) as exc:
+    except Exception as exc:  # noqa: BLE001 - scipy raises MatReadError, ValueError, TypeError... on damaged files
         raise DatasetError(f"{kind}: cannot read {path} as a MATLAB .mat file ({exc}). "
                            f"Expected layout: {layout}") from None
