@@ -86,9 +86,12 @@ class Explainer:
         target_image: alternatively an image whose code is the target; neither: the image's own code.
         """
         if method not in CAM_METHODS:
-            raise ExplainError(f"unknown CAM method {method!r}; expected one of {tuple(CAM_METHODS)}")
+            raise ExplainError(f"unknown CAM method {method!r}; expected one of {CAM_METHODS}")
         if similarity not in SIMILARITIES:
             raise ExplainError(f"unknown similarity {similarity!r}; expected one of {SIMILARITIES}")
+        if similarity == "cosine" and target_code is None and target_image is None:
+            raise ExplainError("cosine similarity to the image's own code is always 1 (a flat map): "
+                               "give a target code or target image, or use similarity 'dot'")
         p = self._prepared(image)
         if target_code is None and target_image is not None:
             target_code = self.code(target_image)
