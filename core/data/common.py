@@ -15,6 +15,9 @@ from pathlib import Path
 from core.data.records import SPLITS, DatasetIndex, ImageRecord
 from core.errors import DatasetError
 
+# More classes than any real dataset (iNaturalist has 10,000): a larger label is a typo or a corrupt file,
+# and must not make us allocate a billion class names.
+MAX_CLASSES = 100_000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -41,7 +44,7 @@ def check_root(root: str | Path | None, kind: str, layout: str) -> Path:
     if root is None or str(root) == "":
         raise DatasetError(f"{kind}: a dataset root folder is required. Expected layout: {layout}")
     path = Path(root).expanduser()
-    if not path.exists():
+    if "\x00" in str(path) or not path.exists():
         raise DatasetError(f"{kind}: dataset root {path} does not exist. Expected layout: {layout}")
     if not path.is_dir():
         raise DatasetError(f"{kind}: dataset root {path} is not a folder. Expected layout: {layout}")
@@ -81,6 +84,13 @@ def parse_int(text: str, path: Path, lineno: int, line: str, expected: str, kind
         raise bad_line(path, lineno, line, expected, kind, layout) from None
 
 
+def check_num_classes(num_classes: int, kind: str, source: str, layout: str) -> None:
+    """DatasetError when labels imply more than MAX_CLASSES classes (call before allocating per-class lists)."""
+    if num_classes > MAX_CLASSES:
+        raise DatasetError(f"{kind}: {source} implies {num_classes:,} classes (more than {MAX_CLASSES:,}): "
+                           f"a class id or label is implausibly large. Expected layout: {layout}")
+
+
 def build_index(
     kind: str,
     root: Path,
@@ -102,6 +112,7 @@ def build_index(
     if not entries:
         raise DatasetError(f"{kind}: {source} lists no images. Expected layout: {layout}")
     num_classes = len(class_names)
+    check_num_classes(num_classes, kind, source, layout)
     for e in entries:
         if not 0 <= e.label < num_classes:
             raise DatasetError(f"{kind}: {source}: label {e.label} of {e.relpath} is outside 0..{num_classes - 1} "
@@ -160,7 +171,7 @@ class _DirListing:
         if names is None:
             try:
                 names = frozenset(os.listdir(folder))
-            except OSError:
+            except (OSError, ValueError):  # ValueError: a NUL byte in a metadata path
                 names = frozenset()
             self._names[folder] = names
         return name in names

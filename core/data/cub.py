@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.data.common import (Entry, Totals, bad_line, build_index, check_root, parse_int, read_lines,
-                              require_file)
+from core.data.common import (Entry, Totals, bad_line, build_index, check_num_classes, check_root, parse_int,
+                              read_lines, require_file)
 from core.data.records import DatasetIndex
 from core.errors import DatasetError
 
@@ -57,6 +57,7 @@ def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
                            "class ids starting at 1", KIND, LAYOUT)
         max_class = max(max_class, class_id)
         entries.append(Entry(relpath, class_id - 1, "train" if value == "1" else "test"))
+    check_num_classes(max_class, KIND, str(labels_txt), LAYOUT)
     class_names = _class_names(path / "classes.txt", max_class)
     return build_index(KIND, path, path / "images", entries, class_names, TOTALS, allow_missing, LAYOUT,
                        source=str(images_txt))

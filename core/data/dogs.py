@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.common import Entry, Totals, build_index, check_root
+from core.data.common import Entry, Totals, build_index, check_num_classes, check_root
 from core.data.listfile import read_path_label_list
 from core.data.matfile import load_mat
 from core.data.records import DatasetIndex
@@ -40,6 +40,7 @@ def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
     image_dir = next((path / d for d in ("Images", "images") if (path / d).is_dir()), path / "Images")
     parsed = [(_strip_images_prefix(relpath), label, split) for relpath, label, split in parsed]
     num_classes = max(label for _, label, _ in parsed) + 1 if parsed else 0
+    check_num_classes(num_classes, KIND, source, LAYOUT)
     names: dict[int, str] = {}
     for relpath, label, _ in parsed:
         folder = Path(relpath).parent.name

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data.common import Entry, Totals, build_index, check_root, require_file
+from core.data.common import Entry, Totals, build_index, check_num_classes, check_root, require_file
 from core.data.matfile import load_mat
 from core.data.records import DatasetIndex
 from core.errors import DatasetError
@@ -39,6 +39,7 @@ def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
         raise DatasetError(f"{KIND}: {labels_mat}: 'labels' must hold class numbers starting at 1. "
                            f"Expected layout: {LAYOUT}")
     num_classes = int(labels.max())
+    check_num_classes(num_classes, KIND, str(labels_mat), LAYOUT)
     entries: list[Entry] = []
     seen: set[int] = set()
     for name, split in (("trnid", "train"), ("valid", "train"), ("tstid", "test")):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.data.common import Entry, Totals, build_index, check_root
+from core.data.common import Entry, Totals, build_index, check_num_classes, check_root
 from core.data.listfile import read_path_label_list
 from core.data.records import DatasetIndex
 from core.errors import DatasetError
@@ -29,6 +29,7 @@ def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
     parsed = [(relpath, label, split) for split, f in lists.items()
               for relpath, label in read_path_label_list(f, KIND, LAYOUT)]
     num_classes = max(label for _, label, _ in parsed) + 1 if parsed else 0
+    check_num_classes(num_classes, KIND, str(lists["train"].parent), LAYOUT)
     # Class names: the folder that holds each class's images (first seen wins).
     names: dict[int, str] = {}
     for relpath, label, _ in parsed:
