@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli_datasets import add_datasets_parser
 
     add_datasets_parser(sub)
+
+    from core.cli_explain import add_explain_parser
+
+    add_explain_parser(sub)
     return parser
 
 

@@ -25,3 +25,8 @@ from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's data
 # Datasets: loading (passthrough to the registry) and folder validation.
 from core.data.check import DatasetReport, check_dataset  # noqa: E402,F401
 from core.data.registry import load_dataset  # noqa: E402,F401
+# Explanations (channel-mean CAM, Grad-CAM family, SREM erasure, Multi-FusNet levels): core/explain.
+# explain(image_or_path, run, kind, *, target_code=None, target_image=None, method="gradcam", regions=None,
+# size=None, ...) -> Explanation; explainer(run, device) -> Explainer (the GUI keeps one per open run).
+from core.explain.api import explain_run as explain  # noqa: E402,F401
+from core.explain.api import explainer_for_run as explainer  # noqa: E402,F401

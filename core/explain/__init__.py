@@ -16,6 +16,7 @@ Typical use:
     save_png(render(e, colormap="jet", alpha=0.5), "out.png")
 """
 
+from core.explain.api import clear_cache, explain_run, explainer_for_run
 from core.explain.cam import channel_mean_cam, model_cam
 from core.explain.explainer import ExplainError, Explainer
 from core.explain.gradcam import (
@@ -44,7 +45,7 @@ from core.explain.types import EXPLANATION_KINDS, Explanation, ExtraMap
 __all__ = [
     "CAM_METHODS", "COLORMAPS", "EXPLANATION_KINDS", "SIMILARITIES",
     "CodeSimilarityTarget", "ColormapError", "ExplainError", "Explainer", "Explanation", "ExtraMap", "PreparedImage",
-    "channel_mean_cam", "colorize", "colormap_lut", "encode_png", "find_target_layer", "gradcam_maps",
+    "channel_mean_cam", "clear_cache", "colorize", "colormap_lut", "encode_png", "explain_run", "explainer_for_run", "find_target_layer", "gradcam_maps",
     "mask_outline", "model_cam", "overlay_heatmap", "overlay_mask", "prepare_image", "private_copy",
     "render", "render_panel", "save_png",
 ]

@@ -1,0 +1,83 @@
+"""Explanations for a stored run: what engine.explain and `fghash explain` call.
+
+Loading a checkpoint costs far more than a CAM, so the last Explainer is kept (one slot, keyed by
+run folder, checkpoint file, its modification time and device): a new checkpoint written by a training
+run still in progress is picked up on the next request, never the model that is training.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+
+from core.device import select_device
+from core.errors import RunError
+from core.explain.explainer import ExplainError, Explainer
+from core.explain.images import ImageSource, PreparedImage
+from core.explain.types import EXPLANATION_KINDS, Explanation
+from core.runs import RunPaths, resolve_run
+
+_cache_lock = threading.Lock()
+_cached: tuple[tuple, Explainer] | None = None
+
+
+def explainer_for_run(run: str | Path | RunPaths, device: str = "auto") -> Explainer:
+    """An Explainer on the newest complete checkpoint of `run` (folder, id, id prefix or "latest")."""
+    global _cached
+    paths = run if isinstance(run, RunPaths) else resolve_run(run)
+    dev = select_device(device)
+    weights = paths.last_checkpoint()
+    if weights is None:
+        raise RunError(f"run {paths.root} has no complete checkpoint yet: nothing to explain")
+    try:
+        key = (str(paths.root.resolve()), str(weights), weights.stat().st_mtime_ns, str(dev))
+    except OSError as exc:
+        raise RunError(f"cannot read checkpoint {weights}: {exc.strerror or exc}") from None
+    with _cache_lock:
+        if _cached is not None and _cached[0] == key:
+            return _cached[1]
+        explainer = Explainer.from_run(paths, dev)
+        _cached = (key, explainer)
+        return explainer
+
+
+def explain_run(
+    image: ImageSource | PreparedImage,
+    run: str | Path | RunPaths | Explainer,
+    kind: str = "cam",
+    *,
+    target_code: np.ndarray | torch.Tensor | None = None,
+    target_image: ImageSource | None = None,
+    method: str = "gradcam",
+    similarity: Literal["dot", "cosine"] = "dot",
+    regions: int | None = None,
+    size: int | None = None,
+    erase_target: Literal["normalized_zero", "black"] | None = None,
+    device: str = "auto",
+) -> Explanation:
+    """Explain one image with a trained run's model.
+
+    kind "cam": channel-mean CAM. "gradcam": `method` (CAM_METHODS) on the `similarity` of the image's code
+    to target_code (or to target_image's code; neither: its own code). "srem": mask + erased image with
+    N = regions, s = size (None: the run's config). "levels": Multi-FusNet per-level maps.
+    Options that do not apply to `kind` are ignored. Maps are at the run's eval crop (image_size).
+    """
+    if kind not in EXPLANATION_KINDS:
+        raise ExplainError(f"unknown explanation kind {kind!r}; expected one of {EXPLANATION_KINDS}")
+    explainer = run if isinstance(run, Explainer) else explainer_for_run(run, device)
+    if kind == "gradcam":
+        return explainer.gradcam(image, target_code, target_image=target_image, method=method, similarity=similarity)
+    if kind == "srem":
+        return explainer.srem(image, regions=regions, size=size, erase_target=erase_target)
+    return explainer.explain(image, kind)
+
+
+def clear_cache() -> None:
+    """Drop the kept Explainer (frees its model copy)."""
+    global _cached
+    with _cache_lock:
+        _cached = None
