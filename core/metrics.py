@@ -29,7 +29,8 @@ import torch
 
 TIE_MODES = ("stable", "average")
 _CHUNK_ELEMENTS = 1 << 22  # pairs per chunk on the CPU: the (c, n) bin matrix stays around 16 MB
-_FLOAT32_EXACT = 1 << 24  # integers up to 2^24 are exact in float32, so the bin matrix is exact below it
+_FLOAT32_EXACT = 1 << 24
+_BLOCK = 0  # 0: choose from the data (tests and tuning may fix it)  # integers up to 2^24 are exact in float32, so the bin matrix is exact below it
 
 
 @dataclass(frozen=True)
@@ -119,12 +120,14 @@ def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels
     members = order[(starts[:, None] + slot).clamp(max=n - 1)]  # (num_classes, r_max)
     member_ok = slot[None, :] < counts[:, None]
 
-    block = int(2 ** round(math.log2(max(16.0, min(1024.0, math.sqrt(n * v / max(1, r_max)))))))
+    # Block size balances the per-block histograms (V * n / B bins per query) against the in-block
+    # comparisons (r_max * B per query); the factor 2 reflects that a bin costs more passes (measured).
+    block = _BLOCK or int(2 ** round(math.log2(max(8.0, min(1024.0, math.sqrt(2 * n * v / max(1, r_max)))))))
     nblocks = -(-n // block)
     bins_per_row = nblocks * v
     # float64 on the GPU: TF32 could round the bin numbers; float32 on the CPU while it stays exact.
     per_chunk = chunk_elements or (_CHUNK_ELEMENTS if dev.type == "cpu" else 1 << 26)
-    rows = max(1, per_chunk // max(n, r_max * block))
+    rows = max(1, per_chunk // max(n, r_max * block, bins_per_row))
     if dev.type == "cpu" and (rows + 1) * bins_per_row < _FLOAT32_EXACT:
         fdtype = torch.float32
     else:
@@ -132,24 +135,35 @@ def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels
         rows = min(rows, max(1, (1 << 52) // bins_per_row))
     rows = max(1, min(rows, q))
 
-    # Database side of the augmented product: [codes, 1, block * V].
-    db_index = torch.arange(n, device=dev)
-    db_aug = torch.cat([dc.to(dev, fdtype), torch.ones(n, 1, device=dev, dtype=fdtype),
-                        ((db_index // block) * v).to(fdtype)[:, None]], dim=1)
+    # Database side of the augmented product: [codes, 1, block]. Bins are laid out (row, distance, block)
+    # so the prefix sum over blocks runs along contiguous memory.
+    # The database is padded to whole blocks with rows whose product is `trash`, a bin past every real
+    # one, so the (c, n_padded) matrix views as (c, nblocks, block) without a copy.
+    trash = rows * bins_per_row
+    padded = nblocks * block
+    db_index = torch.arange(padded, device=dev)
+    real = (db_index < n).to(fdtype)[:, None]
+    db_codes = torch.zeros(padded, bits, device=dev, dtype=fdtype)
+    db_codes[:n] = dc.to(dev, fdtype)
+    db_aug = torch.cat([db_codes, real, torch.where(real[:, 0] > 0, (db_index // block).to(fdtype),
+                                                   torch.full((padded,), float(trash), device=dev, dtype=fdtype))[:, None]],
+                       dim=1)
     in_block = torch.arange(block, device=dev)
+    idtype = torch.int32 if dev.type == "cpu" and trash < (1 << 31) else torch.int64
 
     for start in range(0, q, rows):
         stop = min(q, start + rows)
         c = stop - start
         row_offset = torch.arange(c, device=dev, dtype=torch.int64) * bins_per_row
-        # Query side: [-codes/2, bits/2 + row offset, 1]  ->  distance + block*V + row offset.
-        q_aug = torch.cat([qc[start:stop].to(dev, fdtype) * -0.5,
-                           (bits / 2 + row_offset.to(fdtype))[:, None],
+        # Query side: [-codes * nblocks/2, bits * nblocks/2 + row offset, 1]
+        #   ->  row * V * nblocks + distance * nblocks + block   (exact small integers)
+        q_aug = torch.cat([qc[start:stop].to(dev, fdtype) * (-0.5 * nblocks),
+                           (bits * nblocks / 2 + row_offset.to(fdtype))[:, None],
                            torch.ones(c, 1, device=dev, dtype=fdtype)], dim=1)
-        flat = (q_aug @ db_aug.T).round_().to(torch.int64)  # (c, n) flat bin of every pair
-        hist_blocks = torch.bincount(flat.view(-1), minlength=c * bins_per_row).view(c, nblocks, v)
-        before_block = torch.cumsum(hist_blocks, dim=1) - hist_blocks  # exclusive prefix over blocks
-        hist_all = before_block[:, -1] + hist_blocks[:, -1]  # (c, V)
+        flat = (q_aug @ db_aug.T).to(idtype)  # (c, n_padded) flat bin of every pair
+        hist_blocks = torch.bincount(flat.view(-1), minlength=trash + 1)[: c * bins_per_row].view(c, v, nblocks)
+        upto_block = torch.cumsum(hist_blocks, dim=2)  # inclusive prefix over blocks
+        hist_all = upto_block[:, :, -1]  # (c, V)
         closer = torch.cumsum(hist_all, dim=1) - hist_all  # #{j: d_j < value}
 
         # Relevant items of each query (padded; padding points at item 0 and is masked).
@@ -158,14 +172,15 @@ def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels
         rel = members[cls]  # (c, r_max)
         ok = member_ok[cls] & has_class[:, None]
         rel_flat = flat.gather(1, rel)  # (c, r_max)
-        local = rel_flat - row_offset[:, None]
-        dist = local % v
-        same_before = before_block.view(c, -1).gather(1, local)  # equal distance, in earlier blocks
-        # Equal distance, same block, smaller index: compare with the block's items directly.
-        mates = (rel - rel % block)[:, :, None] + in_block  # (c, r_max, block)
-        mates_ok = mates < rel[:, :, None]
-        mates_flat = flat.gather(1, mates.clamp(max=n - 1).view(c, -1)).view(c, r_max, block)
-        same_in_block = ((mates_flat == rel_flat[:, :, None]) & mates_ok).sum(dim=2)
+        local = rel_flat.to(torch.int64) - row_offset[:, None]
+        dist = local // nblocks
+        same_before = upto_block.view(c, -1).gather(1, local) - hist_blocks.view(c, -1).gather(1, local)
+        # Equal distance, same block, smaller index: compare with the items of t's own block, copied as
+        # whole block rows (padding holds `trash`, which equals no real bin).
+        block_rows = (torch.arange(c, device=dev)[:, None] * nblocks + rel // block).view(-1)
+        mates = flat.view(c * nblocks, block).index_select(0, block_rows).view(c, r_max, block)
+        earlier = in_block[None, None, :] < (rel % block)[:, :, None]
+        same_in_block = ((mates == rel_flat[:, :, None]) & earlier).sum(dim=2)
         positions = 1 + closer.gather(1, dist) + same_before + same_in_block
         positions = torch.where(ok, positions, torch.full_like(positions, n + 1))
         positions, _ = torch.sort(positions, dim=1)
