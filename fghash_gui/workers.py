@@ -15,8 +15,10 @@ Exceptions in either worker arrive in the GUI thread as a readable message; the 
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
+import weakref
 import time
 import traceback
 from collections.abc import Callable, Generator
@@ -35,6 +37,21 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, FghashError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+def _stop_at_exit(runner: "TrainingRunner | RequestRunner") -> None:
+    """Stop a runner's thread when the interpreter exits (scripts that never close their window)."""
+    ref = weakref.ref(runner)
+
+    def stop() -> None:
+        alive = ref()
+        if alive is not None:
+            try:
+                alive.shutdown()
+            except RuntimeError:  # the C++ side is already gone: its thread went with it
+                pass
+
+    atexit.register(stop)
 
 
 class _TrainLoop(QObject):
@@ -117,6 +134,7 @@ class TrainingRunner(QObject):
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._loop = thread, loop
         thread.start()
+        _stop_at_exit(self)
 
     def cancel(self) -> None:
         """Ask the engine to stop; it answers within one batch."""
@@ -127,6 +145,12 @@ class TrainingRunner(QObject):
         if self._thread is None:
             return True
         return self._thread.wait(timeout_ms)
+
+    def shutdown(self, timeout_ms: int = 120_000) -> None:
+        """Cancel and wait: a QThread destroyed while running would abort the interpreter."""
+        if self.is_running():
+            self.cancel()
+            self.wait(timeout_ms)
 
     @Slot()
     def _on_thread_finished(self) -> None:
@@ -199,6 +223,7 @@ class RequestRunner(QObject):
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
+        _stop_at_exit(self)
 
     def _is_current(self, request: _Request) -> bool:
         with self._lock:
