@@ -19,6 +19,17 @@ def open_run(run: str) -> RunPaths:
     return resolve_run(run)
 
 
+def train(cfg, cancel=None, resume=None, store=None):
+    """Train one run: a generator of core.events ending with TrainFinished (see core.training.train).
+
+    cfg: TrainConfig (None when resuming); cancel: threading.Event checked between batches;
+    resume: run id / prefix / folder / RunPaths to continue from its newest checkpoint.
+    """
+    from core.training import train as _train
+
+    return _train(cfg, cancel=cancel, resume=resume, store=store)
+
+
 # Run housekeeping (GUI Runs tab): metric history, delete, export.
 from core.run_admin import delete_run, export_run, map_history  # noqa: E402,F401
 from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)

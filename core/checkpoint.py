@@ -1,0 +1,148 @@
+"""Checkpoints: `checkpoints/epoch-NNNN.safetensors` (all tensors) + `epoch-NNNN.json` (metadata).
+
+The tensors hold the method state (weights under "model.", optimiser, scheduler, method state such as
+ADSH's V) and the RNG states ("rng.*"). The JSON holds schema version, method, bits, backbone, epoch,
+the full config, the dataset fingerprint, the driver's state (best/final mAP) and the weights file's
+sha256. Both are written atomically, the JSON last: a checkpoint without its JSON is incomplete and
+ignored (RunPaths.last_checkpoint). Only the newest KEEP_LAST checkpoints are kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.atomic import atomic_write, atomic_write_json
+from core.config import TrainConfig
+from core.data.records import DatasetIndex
+from core.errors import RunError
+from core.state_pack import pack_state, select, unpack_state
+
+CHECKPOINT_SCHEMA = 1
+KEEP_LAST = 2
+
+
+def dataset_fingerprint(dataset: DatasetIndex) -> str:
+    """sha256 (16 hex) over kind, class names and every record's path, label and split, in order."""
+    h = hashlib.sha256()
+    h.update(json.dumps([dataset.kind, list(dataset.class_names)]).encode())
+    for r in dataset.records:
+        h.update(f"\n{r.path}\t{r.label}\t{r.split}".encode())
+    return h.hexdigest()[:16]
+
+
+def rng_state_tensors() -> dict[str, torch.Tensor]:
+    """torch CPU (+ every CUDA device once initialised), numpy legacy and python `random` states."""
+    out = {"rng.torch": torch.get_rng_state().clone()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"rng.cuda.{i}"] = state.clone()
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    out.update(pack_state("rng.numpy", (name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)))
+    out.update(pack_state("rng.python", random.getstate()))
+    return out
+
+
+def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda = sorted(k for k in tensors if k.startswith("rng.cuda."))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda][: torch.cuda.device_count()])
+    name, keys, pos, has_gauss, gauss = unpack_state("rng.numpy", tensors)
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = unpack_state("rng.python", tensors)
+    random.setstate((version, tuple(internal), gauss_next))
+
+
+def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, torch.Tensor], *,
+                    num_classes: int, fingerprint: str, driver: dict[str, Any]) -> Path:
+    """Write epoch `epoch` (weights then metadata, atomically), prune old ones; returns the weights path."""
+    from safetensors.torch import save_file
+
+    stem = run_paths.checkpoints / f"epoch-{epoch:04d}"
+    weights = stem.with_suffix(".safetensors")
+    payload = {**tensors, **rng_state_tensors()}
+    payload = {k: v.detach().cpu().contiguous() for k, v in payload.items()}
+    atomic_write(weights, lambda tmp: save_file(payload, str(tmp)))
+    meta = {
+        "schema_version": CHECKPOINT_SCHEMA, "method": cfg.method, "bits": cfg.bits, "backbone": cfg.backbone,
+        "epoch": epoch, "config": cfg.to_dict(), "dataset_fingerprint": fingerprint,
+        "num_classes": num_classes, "driver": driver, "weights_sha256": _sha256(weights),
+        "torch_version": torch.__version__,
+    }
+    atomic_write_json(stem.with_suffix(".json"), meta)
+    _prune(run_paths.checkpoints)
+    return weights
+
+
+def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """Load a checkpoint's tensors and metadata, checking they belong to `cfg` (method, bits, backbone)."""
+    from safetensors.torch import load_file
+
+    meta_path = weights.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunError(f"checkpoint metadata {meta_path} is unreadable: {exc}") from None
+    if meta.get("schema_version") != CHECKPOINT_SCHEMA:
+        raise RunError(f"{meta_path}: checkpoint schema {meta.get('schema_version')!r} is not supported "
+                       f"(this fghash reads schema {CHECKPOINT_SCHEMA})")
+    if cfg is not None:
+        for key in ("method", "bits", "backbone"):
+            if meta.get(key) != getattr(cfg, key):
+                raise RunError(f"{weights} is a {meta.get('method')} / {meta.get('bits')}-bit / "
+                               f"{meta.get('backbone')} checkpoint, but the run is {cfg.method} / {cfg.bits}-bit / "
+                               f"{cfg.backbone} ({key} differs)")
+    if meta.get("weights_sha256") and _sha256(weights) != meta["weights_sha256"]:
+        raise RunError(f"{weights} does not match the checksum in {meta_path.name}: the file is corrupt or replaced")
+    try:
+        tensors = load_file(str(weights), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types for torn/foreign files
+        raise RunError(f"{weights} is not a readable safetensors checkpoint: {exc}") from None
+    return tensors, meta
+
+
+def load_run_model(run_paths, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, TrainConfig]:
+    """The network of a run's newest checkpoint, in eval mode on `device`, and the run's config."""
+    from core.models.factory import build_model
+
+    cfg = run_paths.load_config()
+    weights = run_paths.last_checkpoint()
+    if weights is None:
+        raise RunError(f"run {run_paths.root} has no complete checkpoint yet (no checkpoints/epoch-*.json)")
+    tensors, meta = read_checkpoint(weights, cfg)
+    model = build_model(cfg, int(meta.get("num_classes", 0)), weights="none")
+    try:
+        model.load_state_dict(select("model", tensors), strict=True)
+    except RuntimeError as exc:
+        raise RunError(f"{weights} does not fit a {cfg.method} {cfg.backbone} network: {str(exc)[:300]}") from None
+    return model.to(torch.device(device)).eval(), cfg
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _prune(folder: Path) -> None:
+    metas = sorted(folder.glob("epoch-*.json"))
+    for meta in metas[:-KEEP_LAST]:
+        meta.unlink(missing_ok=True)  # metadata first: a half-pruned checkpoint is never "complete"
+        meta.with_suffix(".safetensors").unlink(missing_ok=True)
+    for orphan in folder.glob("epoch-*.safetensors"):
+        if not orphan.with_suffix(".json").exists() and orphan.stat().st_mtime < _newest(folder):
+            orphan.unlink(missing_ok=True)  # weights of a crash before their metadata was written
+
+
+def _newest(folder: Path) -> float:
+    metas = list(folder.glob("epoch-*.json"))
+    return max((m.stat().st_mtime for m in metas), default=0.0)

@@ -1,0 +1,106 @@
+"""Encode images with a hashing network: batched, with Progress events and cooperative cancel.
+
+ADSH methods keep learned codes V for the database they were trained on; images added to a database
+later have no V row and are encoded with the network instead (`encode_new_images`, same as queries).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Generator, Sequence
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from core.data.records import ImageRecord
+from core.device import uses_amp
+from core.errors import Cancelled
+from core.events import Progress
+from core.methods.asymmetric import to_pm1
+
+
+def encode_records(
+    model: nn.Module,
+    records: Sequence[ImageRecord],
+    transform,
+    device: torch.device,
+    batch_size: int = 64,
+    cancel: threading.Event | None = None,
+    *,
+    binary: bool = True,
+    amp: bool = False,
+    num_workers: int = 0,
+    phase: str = "encode",
+) -> Generator[Progress, None, torch.Tensor]:
+    """Yield Progress(phase, done, total, eta_s) per batch; return the codes (len(records), bits) on the CPU.
+
+    binary=True: float32 ±1 codes (sign, 0 -> +1); binary=False: the real network outputs.
+    The model is put in eval mode (and left there). Raises core.errors.Cancelled if `cancel` is set
+    between batches. amp: float16 autocast on CUDA only.
+    """
+    from core.data.dataset import ImageDataset
+
+    total = len(records)
+    if total == 0:
+        return torch.zeros(0, int(getattr(model, "bits", 0)))
+    loader = DataLoader(ImageDataset(records, transform), batch_size=batch_size, shuffle=False,
+                        num_workers=num_workers, pin_memory=device.type == "cuda",
+                        generator=torch.Generator())  # keeps the global RNG untouched (resume determinism)
+    model.eval()
+    channels_last = device.type == "cuda" and _is_channels_last(model)
+    autocast = (torch.autocast(device_type=device.type, dtype=torch.float16) if uses_amp(device, amp)
+                else contextlib.nullcontext())
+    out: list[torch.Tensor] = []
+    done = 0
+    start = time.perf_counter()
+    yield Progress(phase, 0, total, None)
+    with torch.inference_mode():
+        for images, _labels, _index in loader:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"{phase} cancelled after {done} of {total} images")
+            images = images.to(device, non_blocking=True)
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with autocast:
+                codes = model.encode(images)
+            out.append(codes.float().cpu())
+            done += images.shape[0]
+            elapsed = time.perf_counter() - start
+            yield Progress(phase, done, total, elapsed / done * (total - done))
+    codes = torch.cat(out)
+    return to_pm1(codes) if binary else codes
+
+
+def encode_new_images(model: nn.Module, records: Sequence[ImageRecord], transform, device: torch.device,
+                      batch_size: int = 64, cancel: threading.Event | None = None,
+                      ) -> Generator[Progress, None, torch.Tensor]:
+    """±1 codes for images that join an ADSH/FCAENet database after training (no learned V row):
+    sign of the network output with the eval transform, exactly like a query."""
+    return (yield from encode_records(model, records, transform, device, batch_size, cancel,
+                                      binary=True, phase="encode new images"))
+
+
+def run_eval_transform(cfg):
+    """The eval transform of a run's config (Resize(resize_size) + CenterCrop(image_size))."""
+    from core.data.transforms import eval_transform
+
+    return eval_transform(cfg.image_size, cfg.resize_size)
+
+
+def drain(gen: Generator) -> object:
+    """Run a generator to the end, ignoring its events, and return its return value."""
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+
+def _is_channels_last(model: nn.Module) -> bool:
+    for p in model.parameters():
+        if p.dim() == 4:
+            return p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+    return False

@@ -1,0 +1,239 @@
+"""The training driver: a generator of core.events for any HashingMethod (the CLI and the GUI drive it).
+
+    gen = train(cfg, cancel=threading.Event())
+    for event in gen: ...            # BatchEnd, EpochEnd, EvalResult, CheckpointSaved, Log, Progress
+    # the last event is TrainFinished (also the generator's return value)
+
+Per epoch (an outer iteration for ADSH methods): the method's batches, then EpochEnd, an evaluation
+every cfg.eval_every epochs and after the last (query = test split encoded by the network, database =
+method.database_codes()), metrics to metrics.jsonl and the store, and a checkpoint. Cancel is checked
+by the method between batches; a cancelled epoch is not checkpointed. At the end (or at cancel after at
+least one completed epoch) the query and database codes are saved. Resume continues after the newest
+checkpoint with every RNG state restored, so on the CPU it reproduces the uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from collections.abc import Generator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
+from core.codes import save_codes
+from core.config import TrainConfig
+from core.device import select_device
+from core.encode import encode_records
+from core.errors import Cancelled, RunError
+from core.events import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Event, Log, TrainFinished
+from core.runs import RunPaths, create_run, resolve_run
+from core.store import RunStore
+
+
+def train(cfg: TrainConfig | None = None, *, cancel: threading.Event | None = None,
+          resume: str | Path | RunPaths | None = None, store: RunStore | None = None,
+          ) -> Generator[Event, None, TrainFinished]:
+    """Train one run (one bit length); yields events and returns (and yields last) TrainFinished.
+
+    resume: a run id / prefix / folder / RunPaths; its saved config is used (cfg may be None; if given,
+    its method and bits must match). store: a RunStore to register in (default: the user's store).
+    """
+    if cfg is None and resume is None:
+        raise ValueError("train() needs a config or a run to resume")
+    own_store = store is None
+    store = store or RunStore()
+    try:
+        return (yield from _Run(cfg, cancel or threading.Event(), resume, store).run())
+    finally:
+        if own_store:
+            store.close()
+
+
+class _Run:
+    def __init__(self, cfg, cancel, resume, store: RunStore) -> None:
+        self.cancel = cancel
+        self.store = store
+        if resume is not None:
+            self.paths = resume if isinstance(resume, RunPaths) else resolve_run(resume, store)
+            saved = self.paths.load_config()
+            if cfg is not None and (cfg.method, cfg.bits) != (saved.method, saved.bits):
+                raise RunError(f"cannot resume {self.paths.run_id} ({saved.method}, {saved.bits} bits) "
+                               f"with a {cfg.method} / {cfg.bits}-bit config")
+            self.cfg = saved
+            self.resuming = True
+        else:
+            self.cfg = cfg
+            self.paths = None
+            self.resuming = False
+        self.best_map: float | None = None
+        self.final_map: float | None = None
+        self.query_cache: tuple[int, torch.Tensor] | None = None  # (epoch, codes) of the last evaluation
+
+    # ------------------------------------------------------------------------------------------
+    def run(self) -> Generator[Event, None, TrainFinished]:
+        from core.data.registry import load_dataset
+        from core.methods.registry import make_method
+
+        cfg = self.cfg
+        device = select_device(cfg.device)
+        dataset = load_dataset(cfg.dataset_kind, cfg.dataset_root, allow_missing=cfg.allow_missing)
+        self.dataset = dataset
+        self.fingerprint = dataset_fingerprint(dataset)
+        self.test_records = dataset.split("test")
+        self.train_records = dataset.split("train")
+        if self.paths is None:
+            self.paths = create_run(cfg, self.store)
+        run_id = self.paths.run_id
+        self.store.set_status(run_id, "running")
+        status, message, completed = "failed", "", 0
+        try:
+            _seed_everything(cfg.seed)
+            method = make_method(cfg, dataset, device)
+            self.method = method
+            start = 0
+            if self.resuming:
+                start = yield from self._restore(method)
+            completed = start
+            yield Log(f"training {cfg.method} {cfg.bits} bits on {dataset.kind} ({len(self.train_records)} train / "
+                      f"{len(self.test_records)} test images) on {device}; run {run_id}"
+                      + (f"; resuming after epoch {start}" if start else ""))
+            status = "finished"
+            for epoch in range(start + 1, cfg.epochs + 1):
+                yield from self._epoch(epoch)
+                if self.cancel.is_set():
+                    status = "cancelled"
+                    break
+                completed = epoch
+                try:
+                    yield from self._after_epoch(epoch)
+                except Cancelled:  # cancelled while encoding the queries for the evaluation
+                    status = "cancelled"
+                    break
+            if completed >= 1:
+                yield from self._save_codes(completed, status == "cancelled")
+            message = {"finished": f"finished {completed} epoch(s)",
+                       "cancelled": f"cancelled after {completed} complete epoch(s)"}[status]
+        except GeneratorExit:
+            self.store.set_status(run_id, "interrupted")  # the consumer dropped the generator
+            raise
+        except KeyboardInterrupt:
+            self.store.set_status(run_id, "interrupted")
+            raise
+        except BaseException:
+            self.store.set_status(run_id, "failed")
+            self.store.set_maps(run_id, self.best_map, self.final_map)
+            raise
+        self.store.set_status(run_id, status)
+        self.store.set_maps(run_id, self.best_map, self.final_map)
+        finished = TrainFinished(run_id=run_id, run_dir=str(self.paths.root), status=status,
+                                 best_map=self.best_map, final_map=self.final_map, message=message)
+        yield finished
+        return finished
+
+    # ------------------------------------------------------------------------------------------
+    def _epoch(self, epoch: int) -> Generator[Event, None, None]:
+        cfg = self.cfg
+        t0 = last = time.perf_counter()
+        losses: list[float] = []
+        weighted_rate = lr = 0.0
+        for event in self.method.train_epoch(epoch, self.cancel):
+            if isinstance(event, BatchEnd):
+                now = time.perf_counter()
+                dt, last = now - last, now
+                losses.append(event.loss)
+                weighted_rate += event.images_per_s * dt
+                lr = event.lr
+                per_batch = (now - t0) / event.batch
+                remaining = (event.batches_in_epoch - event.batch) + (cfg.epochs - epoch) * event.batches_in_epoch
+                event = dataclasses.replace(event, eta_s=per_batch * remaining)
+            yield event
+        if self.cancel.is_set():
+            return
+        seconds = time.perf_counter() - t0
+        self.epoch_stats = (float(np.mean(losses)) if losses else float("nan"), lr, seconds)
+        yield EpochEnd(epoch=epoch, epochs=cfg.epochs, mean_loss=self.epoch_stats[0], lr=lr, seconds=seconds,
+                       images_per_s=weighted_rate / max(seconds, 1e-9),
+                       eta_s=seconds * (cfg.epochs - epoch))
+
+    def _after_epoch(self, epoch: int) -> Generator[Event, None, None]:
+        cfg = self.cfg
+        mean_loss, lr, seconds = self.epoch_stats
+        record = {"epoch": epoch, "loss": mean_loss, "lr": lr, "seconds": seconds}
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            map_all = yield from self._evaluate(epoch)
+            record["map_all"] = map_all
+        self.paths.append_metrics(record)
+        self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items()
+                                                          if k != "epoch" and v == v})
+        self.store.set_maps(self.paths.run_id, self.best_map, self.final_map)
+        driver = {"best_map": self.best_map, "final_map": self.final_map}
+        path = save_checkpoint(self.paths, epoch, cfg, self.method.state_tensors(),
+                               num_classes=self.dataset.num_classes, fingerprint=self.fingerprint, driver=driver)
+        self.store.set_artifact(self.paths.run_id, "checkpoint", path)
+        yield CheckpointSaved(epoch=epoch, path=str(path))
+
+    def _evaluate(self, epoch: int) -> Generator[Event, None, float]:
+        from core.metrics import map_all
+
+        query = yield from self._query_codes(cancel=self.cancel)
+        self.query_cache = (epoch, query)
+        database = self.method.database_codes()
+        value = map_all(query, database, _labels(self.test_records), _labels(self.train_records))
+        self.final_map = value
+        self.best_map = value if self.best_map is None else max(self.best_map, value)
+        yield EvalResult(epoch=epoch, map_all=value)
+        return value
+
+    def _query_codes(self, cancel: threading.Event | None) -> Generator[Event, None, torch.Tensor]:
+        from core.data.transforms import eval_transform
+
+        cfg = self.cfg
+        codes = yield from encode_records(
+            self.method.model, self.test_records, eval_transform(cfg.image_size, cfg.resize_size),
+            self.method.device, batch_size=cfg.batch_size, cancel=cancel, amp=cfg.amp,
+            num_workers=cfg.num_workers, phase="encode queries",
+        )
+        return codes
+
+    def _save_codes(self, completed: int, cancelled: bool) -> Generator[Event, None, None]:
+        if self.query_cache is not None and self.query_cache[0] == completed and not cancelled:
+            query = self.query_cache[1]
+        else:  # the network moved since the last evaluation (or was never evaluated): encode again
+            query = yield from self._query_codes(cancel=None)
+        database = self.method.database_codes()
+        for split, codes, records in (("query", query, self.test_records), ("database", database, self.train_records)):
+            path = save_codes(self.paths, split, codes, _labels(records).numpy(), [r.path for r in records])
+            self.store.set_artifact(self.paths.run_id, f"{split}_codes", path)
+        self.store.set_artifact(self.paths.run_id, "metrics", self.paths.metrics)
+        yield Log(f"saved query ({len(query)}) and database ({len(database)}) codes to {self.paths.codes}")
+
+    def _restore(self, method) -> Generator[Event, None, int]:
+        weights = self.paths.last_checkpoint()
+        if weights is None:
+            yield Log(f"run {self.paths.run_id} has no checkpoint yet: starting from epoch 1", "warning")
+            return 0
+        tensors, meta = read_checkpoint(weights, self.cfg)
+        if meta.get("dataset_fingerprint") != self.fingerprint:
+            raise RunError(f"{weights} was trained on a different version of the dataset "
+                           f"({self.dataset.kind} at {self.dataset.root}): its images or labels changed")
+        method.load_state_tensors(tensors)
+        restore_rng(tensors)
+        driver = meta.get("driver", {})
+        self.best_map, self.final_map = driver.get("best_map"), driver.get("final_map")
+        yield Log(f"restored {weights.name}")
+        return int(meta["epoch"])
+
+
+def _labels(records) -> torch.Tensor:
+    return torch.tensor([r.label for r in records], dtype=torch.long)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2 ** 32))
+    torch.manual_seed(seed)
