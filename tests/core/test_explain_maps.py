@@ -162,3 +162,14 @@ def test_explainer_never_touches_the_callers_model() -> None:
     assert model.training and ex.model is not model and not ex.model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_real_images(hash_explainer: Explainer, shared_data) -> None:
+    """Real CUB / Food-101 photos (some are grayscale JPEGs) explain without error."""
+    files = sorted((shared_data / "CUB_200_2011" / "images").glob("00[12]*/*.jpg"))[:2]
+    files += sorted((shared_data / "food-101" / "images").glob("*/*.jpg"))[:1]
+    if not files:
+        pytest.skip("no real images found")
+    for path in files:
+        e = hash_explainer.gradcam(path, method="gradcam++")
+        _check_map(e.heatmap)
