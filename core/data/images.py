@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import warnings
 from pathlib import Path
 
@@ -19,8 +20,16 @@ from core.errors import ImageDecodeError
 
 # Pillow warns above ~89 Mpx and refuses above ~179 Mpx (decompression-bomb guard). Real photos up to
 # 20000 x 20000 (400 Mpx) are legitimate here, and we never decode them at full size anyway (draft /
-# reduce below), so the guard is raised to 25000 x 25000 for our own calls only.
+# reduce below), so our own limit is 25000 x 25000, checked on the header before any pixel is decoded.
 MAX_PIXELS = 25_000 * 25_000
+
+# Pillow's limit is a process-wide global read inside Image.open; raising it only around our own
+# open() under a lock keeps concurrent decoders (training thread, GUI worker) from racing on it.
+_OPEN_LOCK = threading.Lock()
+
+# Pillow reports damaged EXIF / truncated TIFF tags as UserWarnings from its TIFF plugin while still
+# decoding the pixels; those images are usable, so the warnings are noise (targeted, not a blanket filter).
+warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
 
 # Modes Pillow can convert straight to RGB without losing meaning.
 _DIRECT_MODES = {"RGB", "L", "P", "CMYK", "YCbCr", "LAB", "HSV", "1"}
@@ -47,29 +56,33 @@ def decode_rgb(data: bytes, name: str = "<bytes>", max_side: int = 4096) -> Imag
         raise ImageDecodeError(f"cannot decode image {name}: the file is empty (0 bytes)")
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1; got {max_side}")
-    old_limit = Image.MAX_IMAGE_PIXELS
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # e.g. TIFF "Truncated File Read": handled below
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-            with Image.open(io.BytesIO(data)) as img:
-                return _to_rgb(img, max_side)
-    except ImageDecodeError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageDecodeError(f"cannot decode image {name}: too large ({exc})") from None
-    except Image.DecompressionBombWarning as exc:
-        raise ImageDecodeError(f"cannot decode image {name}: too large ({exc})") from None
+        with _open_unlimited(io.BytesIO(data)) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise ImageDecodeError(f"too large ({w} x {h} pixels; the limit is {MAX_PIXELS:,} pixels)")
+            return _to_rgb(img, max_side)
+    except ImageDecodeError as exc:
+        raise ImageDecodeError(f"cannot decode image {name}: {exc}") from None
     except UnidentifiedImageError:
         raise ImageDecodeError(f"cannot decode image {name}: not a recognised image format") from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError,
-            ZeroDivisionError, OverflowError, MemoryError, AttributeError, struct.error) as exc:
-        # Pillow's decoders raise a zoo of exception types on damaged files.
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, KeyError, RuntimeError,
+            ZeroDivisionError, OverflowError, MemoryError, AttributeError, struct.error, Warning) as exc:
+        # Pillow's decoders raise a zoo of exception types on damaged files (and warnings, when a caller
+        # runs with warnings as errors).
         reason = str(exc) or type(exc).__name__
         raise ImageDecodeError(f"cannot decode image {name}: {reason} (truncated or corrupt file?)") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old_limit
+
+
+def _open_unlimited(stream: io.BytesIO) -> Image.Image:
+    """Image.open without Pillow's bomb check (we apply MAX_PIXELS ourselves right after)."""
+    with _OPEN_LOCK:
+        old_limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            return Image.open(stream)
+        finally:
+            Image.MAX_IMAGE_PIXELS = old_limit
 
 
 # EXIF orientation tag values -> the transpose that shows the image upright (as ImageOps.exif_transpose).

@@ -158,6 +158,7 @@ def _valid_image_bytes(fmt: str) -> bytes:
     return _SEEDS[fmt]
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's TIFF plugin warns on the damage we inject
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(["JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF"]), st.integers(0, 10_000),
        st.integers(0, 255), st.integers(0, 10_000))
