@@ -63,3 +63,27 @@ def test_non_utf8_metadata(data):
             load_dataset("cub", root, allow_missing=True)
         except DatasetError:
             pass
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 6), st.booleans()), min_size=1, max_size=30))
+def test_cub_round_trip(rows):
+    """Well-formed CUB metadata written from random (class, is_train) rows reads back exactly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        images, labels, splits = [], [], []
+        for i, (cls, is_train) in enumerate(rows, start=1):
+            rel = f"{cls:03d}.c/img_{i}.jpg"
+            (root / "images" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / "images" / rel).write_bytes(b"x")
+            images.append(f"{i} {rel}")
+            labels.append(f"{i} {cls}")
+            splits.append(f"{i} {int(is_train)}")
+        for name, lines in (("images.txt", images), ("image_class_labels.txt", labels),
+                            ("train_test_split.txt", splits)):
+            (root / name).write_text("\r\n".join(lines), encoding="utf-8")
+        index = load_dataset("cub", root, allow_missing=True)
+        assert [(r.label, r.split) for r in index.records] == [
+            (cls - 1, "train" if is_train else "test") for cls, is_train in rows]
+        assert index.num_classes == max(cls for cls, _ in rows) and index.missing == 0
+        assert index.listed == (sum(t for _, t in rows), sum(not t for _, t in rows))
