@@ -88,7 +88,7 @@ def demo_root(seed: int = 0) -> Path:
 def load(root: str | Path | None = None, allow_missing: bool = False, seed: int = 0) -> DatasetIndex:
     """The demo set as a DatasetIndex (generating it if needed); `root` overrides the cache location."""
     path = Path(root) if root is not None else demo_root(seed)
-    return folder.load(path, allow_missing, kind=KIND, totals=TOTALS, layout=LAYOUT)
+    return folder.scan(path, allow_missing, kind=KIND, totals=TOTALS, layout=LAYOUT)
 
 
 def generate(out: Path, seed: int) -> None:

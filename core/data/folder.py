@@ -16,9 +16,14 @@ LAYOUT = (
 )
 
 
-def load(root: str | Path | None, allow_missing: bool = False, *, kind: str = KIND,
-         totals: Totals | None = None, layout: str = LAYOUT) -> DatasetIndex:
-    """Scan ROOT/{train,test}/<class>/ (no metadata files). `kind`/`totals`/`layout` let the demo set reuse it."""
+def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
+    """Scan ROOT/{train,test}/<class>/ (no metadata files, no official totals)."""
+    return scan(root, allow_missing, kind=KIND, totals=None, layout=LAYOUT)
+
+
+def scan(root: str | Path | None, allow_missing: bool, *, kind: str, totals: Totals | None,
+         layout: str) -> DatasetIndex:
+    """The folder-layout reader shared with the demo set (which has its own kind, totals and layout)."""
     path = check_root(root, kind, layout)
     per_split: dict[str, dict[str, list[Path]]] = {}
     for split in SPLITS:
