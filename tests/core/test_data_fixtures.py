@@ -190,3 +190,20 @@ def test_nabirds_remaps_sparse_leaf_ids(tmp_path):
     index = load_dataset("nabirds", tmp_path, allow_missing=True)
     assert index.class_names == ("Wren", "Finch")
     assert [r.label for r in index.records] == [1, 0, 1] and index.missing == 0
+
+
+# --- Food-101 without classes.txt --------------------------------------------------------------------
+
+def test_food101_labels_txt_fallback_and_no_final_newline(tmp_path):
+    for cls in ("apple_pie", "beef_tartare"):
+        for i in range(2):
+            _img(tmp_path / "images" / cls / f"{i}.jpg")
+    _write(tmp_path / "meta" / "train.txt", "beef_tartare/0\napple_pie/0")  # no final newline
+    _write(tmp_path / "meta" / "test.txt", "apple_pie/1\nbeef_tartare/1")
+    _write(tmp_path / "meta" / "labels.txt", "Apple pie\nBeef tartare\n")  # display names only
+    index = load_dataset("food101", tmp_path, allow_missing=True)
+    assert index.class_names == ("apple_pie", "beef_tartare")
+    assert [r.label for r in index.records] == [1, 0, 0, 1] and index.listed == (2, 2)
+    _write(tmp_path / "meta" / "classes.txt", "apple_pie\n")
+    with pytest.raises(DatasetError, match="'beef_tartare'"):
+        load_dataset("food101", tmp_path, allow_missing=True)
