@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from core.config import TrainConfig
+from core.device import select_device
 from core.errors import FghashError
 from core.explain.cam import model_cam
 from core.explain.erasure import erased_mask_bool, srem_arrays
@@ -30,10 +31,11 @@ class Explainer:
     """Explanations for one model. `model` is deep-copied (eval, frozen); the caller's model is never touched."""
 
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu") -> None:
+        """device: "cpu", "cuda", "auto" (select_device) or a torch.device."""
         for name in ("encode", "feature_map"):
             if not callable(getattr(model, name, None)):
                 raise ExplainError(f"{type(model).__name__} has no {name}(x); fghash hashing networks provide it")
-        self.device = torch.device(device)
+        self.device = select_device(device) if isinstance(device, str) else torch.device(device)
         self.model = private_copy(model).to(self.device)
         self.cfg = cfg
         self._lock = threading.Lock()
@@ -43,8 +45,9 @@ class Explainer:
         """Load the run's latest checkpoint (core.checkpoint.load_run_model) onto `device`."""
         from core.checkpoint import load_run_model
 
-        model, cfg = load_run_model(run_paths, torch.device(device))
-        return cls(model, cfg, device)
+        dev = select_device(device) if isinstance(device, str) else torch.device(device)
+        model, cfg = load_run_model(run_paths, dev)
+        return cls(model, cfg, dev)
 
     # -- inputs ----------------------------------------------------------------------------------
     def prepare(self, image: ImageSource) -> PreparedImage:

@@ -18,7 +18,15 @@ with a code-similarity target; srem: the SREM erasure mask + erased image; level
 per-level maps (original / ECA-weighted / fused, paper Fig. 10)."""
 
 
-@dataclass(frozen=True)
+def _readonly(arr: np.ndarray) -> np.ndarray:
+    """A read-only view: the result stays frozen without copying or locking the caller's array."""
+    view = np.asarray(arr).view()
+    view.setflags(write=False)
+    return view
+
+
+# eq=False: comparing arrays element-wise inside a generated __eq__ raises; results compare by identity.
+@dataclass(frozen=True, eq=False)
 class ExtraMap:
     """One additional named array of an explanation.
 
@@ -28,6 +36,9 @@ class ExtraMap:
 
     name: str
     array: np.ndarray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "array", _readonly(self.array))
 
     @property
     def is_heatmap(self) -> bool:
@@ -42,7 +53,7 @@ class ExtraMap:
         return self.array.ndim == 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Explanation:
     """What the network looked at for one image.
 
@@ -68,6 +79,9 @@ class Explanation:
     size: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("image", "heatmap", "mask"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, _readonly(getattr(self, name)))
         if self.kind not in EXPLANATION_KINDS:
             raise ValueError(f"unknown explanation kind {self.kind!r}; expected one of {EXPLANATION_KINDS}")
         if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:

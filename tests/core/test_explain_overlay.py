@@ -99,6 +99,7 @@ def test_render_and_panels(image: np.ndarray, ramp: np.ndarray) -> None:
     assert render_panel(levels).shape[0] > 2 * 20  # one row per level
     with pytest.raises(ValueError, match="shape"):
         Explanation("cam", image, heatmap=ramp[:5])
+    assert not cam.heatmap.flags.writeable and ramp.flags.writeable  # frozen result, caller's array untouched
     with pytest.raises(ValueError, match="kind"):
         Explanation("nope", image)
 
