@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli_explain import add_explain_parser
 
     add_explain_parser(sub)
+
+    from core.cli_retrieval import add_retrieval_parsers
+
+    add_retrieval_parsers(sub)
     return parser
 
 

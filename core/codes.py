@@ -33,6 +33,7 @@ class CodeSet:
     packed: np.ndarray
     labels: np.ndarray
     paths: tuple[str, ...]
+    checksum: str = ""  # sha256 of the stored fields (an index records it to detect stale files)
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -126,7 +127,8 @@ def load_codes(run_paths, split_name: str) -> CodeSet:
     if labels.dtype != np.int64 or labels.shape != (packed.shape[0],) or paths.shape != (packed.shape[0],):
         raise RunError(f"{target}: {packed.shape[0]} codes but labels {labels.shape} {labels.dtype} and paths "
                        f"{paths.shape}")
-    if str(fields["checksum"]) != _checksum(bits, packed, labels, paths):
+    checksum = _checksum(bits, packed, labels, paths)
+    if str(fields["checksum"]) != checksum:
         raise RunError(f"{target} failed its checksum: the file was modified or damaged; re-encode the run")
     return CodeSet(split=split_name, bits=bits, codes=unpack_codes(packed, bits), packed=packed, labels=labels,
-                   paths=tuple(paths.tolist()))
+                   paths=tuple(paths.tolist()), checksum=checksum)

@@ -41,3 +41,10 @@ from core.data.registry import load_dataset  # noqa: E402,F401
 # size=None, ...) -> Explanation; explainer(run, device) -> Explainer (the GUI keeps one per open run).
 from core.explain.api import explain_run as explain  # noqa: E402,F401
 from core.explain.api import explainer_for_run as explainer  # noqa: E402,F401
+# Retrieval on a trained run (core/retrieval.py, core/session.py): build_index(run) -> Generator[Progress,
+# None, Path]; evaluate(run, ks) -> RetrievalReport; query(image_or_path, run, k, label=None) -> QueryResult;
+# add_images(run, paths, labels) -> Generator[Progress, None, int]; session(run) -> cached RunSession.
+from core.retrieval import add_images, build_index, evaluate, query  # noqa: E402,F401
+from core.session import open_session as session  # noqa: E402,F401
+# One query with its AP, P@k and distance histogram (the GUI's Browse tab): core/query_stats.py.
+from core.query_stats import QueryStats, query_with_stats  # noqa: E402,F401

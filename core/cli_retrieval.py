@@ -1,0 +1,86 @@
+"""`fghash index|query|eval`: retrieval on trained runs (engine.build_index / query / evaluate)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core import engine
+
+    gen = engine.build_index(args.run)
+    bar = None
+    try:
+        while True:
+            event = next(gen)
+            if bar is None:
+                bar = tqdm(total=event.total, desc="index", unit="code", disable=args.quiet)
+            bar.n = event.done
+            bar.refresh()
+    except StopIteration as stop:
+        path = stop.value
+    finally:
+        if bar is not None:
+            bar.close()
+    from core.index import read_index_header
+
+    header = read_index_header(path)
+    print(f"index: {header['count']} codes of {header['bits']} bits -> {path}")
+    return 0
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    from core import engine
+
+    image = args.image
+    if not Path(image).exists() and image.isdigit():
+        image = int(image)  # a test-split index
+    result = engine.query(image, args.run, k=args.k, label=args.label)
+    known = f"class {result.query_class!r} (label {result.query_label})" if result.query_label is not None \
+        else "class unknown"
+    print(f"query: {result.query_path or '<image>'} [{result.source}; {known}]  run {result.run_id}, "
+          f"{result.bits} bits, {1000 * result.seconds:.0f} ms")
+    print(f"{'rank':>4} {'dist':>4} {'db idx':>7} {'ok':>2}  {'class':24} path")
+    for hit in result.hits:
+        mark = "" if hit.correct is None else ("+" if hit.correct else "x")
+        print(f"{hit.rank:>4} {hit.distance:>4} {hit.database_index:>7} {mark:>2}  {hit.class_name[:24]:24} {hit.path}")
+    if result.precision is not None:
+        print(f"precision@{len(result.hits)}: {100 * result.precision:.1f}%")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from core import engine
+    from core.retrieval import report_table
+
+    reports = [engine.evaluate(run, ks=tuple(args.ks), device=args.device) for run in args.runs]
+    print(report_table(reports, args.ks))
+    if args.pr:
+        for r in reports:
+            print(f"\nPR curve of {r.run_id} (radius: precision / recall, %)")
+            print("  ".join(f"{rad}: {100 * p:.1f}/{100 * rc:.1f}" for rad, p, rc in r.pr_curve))
+    return 0
+
+
+def add_retrieval_parsers(sub) -> None:
+    index = sub.add_parser("index", help="build a run's Hamming index from its database codes")
+    index.add_argument("run", help="run folder, run id, unique id prefix, or 'latest'")
+    index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    index.set_defaults(func=_cmd_index)
+
+    query = sub.add_parser("query", help="retrieve the database images nearest to an image")
+    query.add_argument("run", help="run folder, run id, unique id prefix, or 'latest'")
+    query.add_argument("image", help="an image file, or a test-split index (an integer)")
+    query.add_argument("-k", type=int, default=20, help="how many results (default 20)")
+    query.add_argument("--label", type=int, default=None, help="the query's class label, to mark hits +/x")
+    query.set_defaults(func=_cmd_query)
+
+    ev = sub.add_parser("eval", help="mAP@all, mAP@k and precision@k of one or more runs (one row per run)")
+    ev.add_argument("runs", nargs="+", help="run folders, ids, prefixes, or 'latest'")
+    ev.add_argument("--ks", type=int, nargs="+", default=[10, 20, 50, 100], help="cut-offs for mAP@k and P@k")
+    ev.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    ev.add_argument("--pr", action="store_true", help="also print each run's precision-recall curve")
+    ev.set_defaults(func=_cmd_eval)
