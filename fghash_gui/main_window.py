@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
     @Slot(str, str)
     def _on_explain_requested(self, run: str, image_path: str) -> None:
         self.explain.open_run(run)
+        if self.browse.query_path:
+            self.explain.set_sources(self.browse.query_path, self.browse.explain_sources())
         self.explain.set_image(image_path)
         self.tabs.setCurrentWidget(self.explain)
 

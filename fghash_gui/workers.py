@@ -68,6 +68,14 @@ class _TrainLoop(QObject):
 
     @Slot()
     def run(self) -> None:
+        try:
+            self._iterate()
+        finally:
+            # Quit from this thread: a queued quit would wait for the GUI thread, which may be blocked in
+            # wait() while the window closes.
+            QThread.currentThread().quit()
+
+    def _iterate(self) -> None:
         pending: list[Any] = []
         last_emit = 0.0
         try:
@@ -115,7 +123,8 @@ class TrainingRunner(QObject):
         self._cancel = threading.Event()
 
     def is_running(self) -> bool:
-        return self._thread is not None and self._thread.isRunning()
+        """True from start() until the GUI thread has seen the worker end (``stopped`` emitted)."""
+        return self._thread is not None
 
     def start(self, make_generator: Callable[[threading.Event], Generator]) -> None:
         if self.is_running():
@@ -129,8 +138,6 @@ class TrainingRunner(QObject):
         loop.events_ready.connect(self.events_ready)
         loop.finished.connect(self.finished)
         loop.failed.connect(self.failed)
-        loop.finished.connect(thread.quit)
-        loop.failed.connect(thread.quit)
         thread.finished.connect(self._on_thread_finished)
         self._thread, self._loop = thread, loop
         thread.start()
@@ -144,7 +151,10 @@ class TrainingRunner(QObject):
         """Block until the thread ends (used when the window closes). True if it ended."""
         if self._thread is None:
             return True
-        return self._thread.wait(timeout_ms)
+        ended = self._thread.wait(timeout_ms)
+        if ended:
+            self._on_thread_finished()  # do not wait for the queued signal: the caller may be closing
+        return ended
 
     def shutdown(self, timeout_ms: int = 120_000) -> None:
         """Cancel and wait: a QThread destroyed while running would abort the interpreter."""
@@ -154,6 +164,8 @@ class TrainingRunner(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
+        if self._thread is None:
+            return  # already handled by wait()
         self._thread = None
         self._loop = None
         self.stopped.emit()

@@ -44,6 +44,7 @@ class BrowsePanel(QWidget):
     status = Signal(str)
     explain_requested = Signal(str, str)  # run id, image path
     results_shown = Signal()  # the main grid shows a new result (tests wait on it)
+    compare_shown = Signal()
     catalog_loaded = Signal()
 
     def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
@@ -258,7 +259,7 @@ class BrowsePanel(QWidget):
         if self.run_id is None or self.query_path is None:
             return
         self.query_label.setText(f"searching {Path(self.query_path).name}…")
-        self._requests.submit("query", engine.query, self.query_path, self.run_id, self.k(),
+        self._requests.submit("query", engine.query_with_stats, self.query_path, self.run_id, self.k(),
                               on_result=self._on_result, on_error=self._on_query_error)
         if self.compare_run_id:
             self._submit_compare()
@@ -266,48 +267,43 @@ class BrowsePanel(QWidget):
     def _submit_compare(self) -> None:
         if self.query_path is None or self.compare_run_id is None:
             return
-        self._requests.submit("query-compare", engine.query, self.query_path, self.compare_run_id, self.k(),
+        self._requests.submit("query-compare", engine.query_with_stats, self.query_path, self.compare_run_id, self.k(),
                               on_result=self._on_compare_result, on_error=self._on_query_error)
 
     def _on_query_error(self, message: str) -> None:
         self.query_label.setText("query failed")
         self.error.emit(message)
 
-    def _on_result(self, result) -> None:
-        self.result = result
-        cells = cells_from_result(result)
-        self.grid.set_cells(cells)
-        self.query_label.setText(_query_text(result))
-        k = self.k()
-        ap = getattr(result, "average_precision", None)
-        precision = getattr(result, "precision_at_k", None)
-        ap_text = f"AP {100 * ap:.1f}%" if ap is not None else "AP –"
-        p_text = f"P@{k} {100 * precision:.1f}%" if precision is not None else f"P@{k} –"
-        self.ap_label.setText(f"{ap_text}   {p_text}")
-        self._draw_histogram(result)
+    def _on_result(self, stats) -> None:
+        """A QueryStats for the main run arrived: grid, AP / P@k, histogram."""
+        self.result = stats
+        self.grid.set_cells(cells_from_result(stats.result))
+        self.query_label.setText(_query_text(stats.result))
+        self.ap_label.setText(_ap_text(stats))
+        self._draw_histogram(stats)
         self.results_shown.emit()
 
-    def _on_compare_result(self, result) -> None:
-        self.compare_result = result
-        self.compare_grid.set_cells(cells_from_result(result))
-        ap = getattr(result, "average_precision", None)
-        self.compare_label.setText(f"{self.compare_run_id}" + (f" · AP {100 * ap:.1f}%" if ap is not None else ""))
+    def _on_compare_result(self, stats) -> None:
+        self.compare_result = stats
+        self.compare_grid.set_cells(cells_from_result(stats.result))
+        self.compare_label.setText(f"{self.compare_run_id}   {_ap_text(stats)}")
+        self.compare_shown.emit()
 
-    def _draw_histogram(self, result) -> None:
+    def _draw_histogram(self, stats) -> None:
         self.histogram.clear()
-        hist = distance_histogram(result)
-        if hist is None:
-            return
-        distances, correct, wrong = hist
+        distances, correct, wrong = distance_histogram(stats)
+        known = stats.distance_counts_same is not None
         self.correct_bars = pg.BarGraphItem(x=distances, height=correct, width=0.8, brush="#1f9d3a", pen=None,
                                             name="same class")
-        self.wrong_bars = pg.BarGraphItem(x=distances, y0=correct, height=wrong, width=0.8, brush="#d62d2d",
-                                          pen=None, name="other class")
-        self.histogram.addItem(self.correct_bars)
+        self.wrong_bars = pg.BarGraphItem(x=distances, y0=correct, height=wrong, width=0.8,
+                                          brush="#d62d2d" if known else "#8a9099", pen=None,
+                                          name="other class" if known else "database (query class unknown)")
+        if known:
+            self.histogram.addItem(self.correct_bars)
         self.histogram.addItem(self.wrong_bars)
-        k_distance = max((c.distance for c in self.grid.result_model.cells), default=None)
-        if k_distance is not None:
-            self.histogram.addItem(pg.InfiniteLine(pos=k_distance + 0.5, angle=90,
+        if stats.result.hits:
+            # Everything left of this line is in the top k (ties at the k-th distance are cut by index).
+            self.histogram.addItem(pg.InfiniteLine(pos=stats.result.hits[-1].distance + 0.5, angle=90,
                                                    pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine)))
 
     # --- files ------------------------------------------------------------------------------------
@@ -335,7 +331,8 @@ class BrowsePanel(QWidget):
 
     def explain_sources(self) -> list[tuple[str, str]]:
         """(label, path) of the results on screen, for the Explain tab's image menu."""
-        return [(f"#{c.rank} {'✓' if c.same_class else '✗'} {c.class_name} (d={c.distance})", c.path)
+        marks = {True: "✓", False: "✗", None: "?"}
+        return [(f"#{c.rank} {marks[c.same_class]} {c.class_name} (d={c.distance})", c.path)
                 for c in self.grid.result_model.cells]
 
 
@@ -350,7 +347,13 @@ def _titled(label: QLabel, widget: QWidget) -> QWidget:
 
 
 def _query_text(result) -> str:
-    name = Path(getattr(result, "query_path", "") or "").name or "query"
-    cls = getattr(result, "query_class_name", None)
-    return f"{name}" + (f" · {cls}" if cls else " · class unknown (external image)")
+    name = Path(result.query_path or "").name or "query"
+    cls = result.query_class
+    return f"{name} · " + (cls if cls else "class unknown (image outside the dataset)") + f" · {result.source}"
+
+
+def _ap_text(stats) -> str:
+    if stats.average_precision is None:
+        return "AP –   P@k –"
+    return f"AP {100 * stats.average_precision:.1f}%   P@{stats.k} {100 * stats.precision_at_k:.1f}%"
 

@@ -31,13 +31,14 @@ class QueryCatalog:
 
     @classmethod
     def load(cls, run_id: str) -> "QueryCatalog":
-        """Runs on the worker: reads the run's config and its query split through the engine."""
-        paths = engine.open_run(run_id)
-        cfg = paths.load_config()
-        images = engine.query_images(run_id)
+        """Runs on the worker: the run's saved query split and class names, through the engine's session."""
+        session = engine.session(run_id)
+        cfg = session.cfg
+        queries = session.queries
+        paths = tuple(queries.paths) if queries is not None else ()
+        labels = tuple(int(x) for x in queries.labels) if queries is not None else ()
         title = f"{run_id}: {cfg.method}, {cfg.bits} bits, {cfg.dataset_kind}"
-        return cls(run_id, title, tuple(images.paths), tuple(int(x) for x in images.labels),
-                   tuple(images.class_names))
+        return cls(run_id, title, paths, labels, tuple(session.class_names))
 
     def class_name(self, label: int) -> str:
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
@@ -86,23 +87,20 @@ class QueryListModel(QAbstractListModel):
 
 
 def cells_from_result(result: Any) -> list[ResultCell]:
-    """The engine's QueryResult as grid cells (rank 1 first)."""
+    """The engine's QueryResult hits as grid cells (rank 1 first)."""
     return [
         ResultCell(rank=hit.rank, path=hit.path, distance=int(hit.distance), label=int(hit.label),
-                   class_name=hit.class_name, same_class=bool(hit.same_class))
+                   class_name=hit.class_name, same_class=hit.correct)
         for hit in result.hits
     ]
 
 
-def distance_histogram(result: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(distances 0..bits, same-class counts, other-class counts) over the whole database, or None.
+def distance_histogram(stats: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distances 0..bits, same-class counts, other-class counts) over the whole database.
 
-    Needs the query's label: an external image has no class, so there is no correct/wrong split.
+    For an image of unknown class every database image counts as "other" (no correct/wrong split exists).
     """
-    counts_same = getattr(result, "histogram_same", None)
-    counts_other = getattr(result, "histogram_other", None)
-    if counts_same is None or counts_other is None:
-        return None
-    same = np.asarray(counts_same, dtype=float)
-    other = np.asarray(counts_other, dtype=float)
-    return np.arange(len(same)), same, other
+    other = np.asarray(stats.distance_counts_other, dtype=float)
+    same = (np.asarray(stats.distance_counts_same, dtype=float) if stats.distance_counts_same is not None
+            else np.zeros_like(other))
+    return np.arange(len(other)), same, other

@@ -26,6 +26,7 @@ LABEL_ROLE = Qt.ItemDataRole.UserRole + 7
 
 SAME_CLASS_COLOR = QColor("#1f9d3a")
 OTHER_CLASS_COLOR = QColor("#d62d2d")
+UNKNOWN_CLASS_COLOR = QColor("#8a9099")
 FRAME_WIDTH = 4
 CELL = QSize(140, 170)
 
@@ -39,7 +40,13 @@ class ResultCell:
     distance: int
     label: int
     class_name: str
-    same_class: bool
+    same_class: bool | None  # None: the query's class is unknown (an image from outside the dataset)
+
+
+def _frame_color(same_class: bool | None) -> QColor:
+    if same_class is None:
+        return UNKNOWN_CLASS_COLOR
+    return SAME_CLASS_COLOR if same_class else OTHER_CLASS_COLOR
 
 
 class ResultModel(QAbstractListModel):
@@ -74,7 +81,7 @@ class ResultModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             return self._thumbnails.get(cell.path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            verdict = "same class" if cell.same_class else "other class"
+            verdict = {True: "same class", False: "other class", None: "query class unknown"}[cell.same_class]
             return f"#{cell.rank} · Hamming {cell.distance} · {cell.class_name} ({verdict})\n{cell.path}"
         return {
             RANK_ROLE: cell.rank,
@@ -83,7 +90,7 @@ class ResultModel(QAbstractListModel):
             SAME_CLASS_ROLE: cell.same_class,
             PATH_ROLE: cell.path,
             LABEL_ROLE: cell.label,
-            FRAME_COLOR_ROLE: SAME_CLASS_COLOR if cell.same_class else OTHER_CLASS_COLOR,
+            FRAME_COLOR_ROLE: _frame_color(cell.same_class),
         }.get(role)
 
     def _on_thumbnails_ready(self, paths: list[str]) -> None:

@@ -1,0 +1,108 @@
+"""Browse tab over a real tiny run: open, pick a query, k frames with the right colours, AP, histogram,
+an external image, and the side-by-side comparison of two runs."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from core import engine
+from fghash_gui.widgets.result_grid import (
+    CLASS_ROLE,
+    DISTANCE_ROLE,
+    FRAME_COLOR_ROLE,
+    OTHER_CLASS_COLOR,
+    RANK_ROLE,
+    SAME_CLASS_COLOR,
+    SAME_CLASS_ROLE,
+    UNKNOWN_CLASS_COLOR,
+)
+
+
+def _open(window, qtbot, run_id: str):
+    browse = window.browse
+    with qtbot.waitSignal(browse.results_shown, timeout=60_000):
+        window.open_run(run_id)
+    return browse
+
+
+def _rows(grid):
+    model = grid.model()
+    return [model.index(r, 0) for r in range(model.rowCount())]
+
+
+def test_query_shows_k_frames_coloured_by_class(window, trained_runs, qtbot):
+    run_id = trained_runs["fcaenet"].run_id
+    browse = _open(window, qtbot, run_id)
+    catalog = browse.catalog
+    assert catalog is not None and len(catalog.paths) == 160  # the demo's test split
+    assert browse.query_proxy.rowCount() == 160
+
+    with qtbot.waitSignal(browse.results_shown, timeout=30_000):
+        browse.select_query_row(7)
+    query_label = catalog.labels[7]
+    assert browse.query_path == catalog.paths[7]
+    rows = _rows(browse.grid)
+    assert len(rows) == 10
+    expected = engine.query(7, run_id, k=10)
+    assert [i.data(RANK_ROLE) for i in rows] == list(range(1, 11))
+    assert [i.data(DISTANCE_ROLE) for i in rows] == [h.distance for h in expected.hits]
+    distances = [i.data(DISTANCE_ROLE) for i in rows]
+    assert distances == sorted(distances)
+    for index, hit in zip(rows, expected.hits):
+        same = hit.label == query_label
+        assert index.data(SAME_CLASS_ROLE) is same
+        assert index.data(FRAME_COLOR_ROLE) == (SAME_CLASS_COLOR if same else OTHER_CLASS_COLOR)
+        assert index.data(CLASS_ROLE) == catalog.class_names[hit.label]
+
+    # AP is the evaluator's per-query AP; the histogram covers the whole database.
+    report = engine.evaluate(run_id, ks=(10,), device="cpu")
+    assert browse.result.average_precision == report.per_query_ap[7]
+    assert f"AP {100 * report.per_query_ap[7]:.1f}%" in browse.ap_label.text()
+    heights = np.asarray(browse.correct_bars.opts["height"]) + np.asarray(browse.wrong_bars.opts["height"])
+    assert heights.sum() == 240
+
+    with qtbot.waitSignal(browse.results_shown, timeout=30_000):
+        browse.k_combo.setCurrentText("50")
+    assert len(_rows(browse.grid)) == 50
+
+
+def test_search_filters_the_query_list(window, trained_runs, qtbot):
+    browse = _open(window, qtbot, trained_runs["fcaenet"].run_id)
+    name = browse.catalog.class_names[3]
+    browse.search_edit.setText(name)
+    shown = browse.query_proxy.rowCount()
+    assert 0 < shown < 160
+    assert shown == sum(1 for label in browse.catalog.labels if browse.catalog.class_names[label] == name
+                        or name in browse.catalog.class_names[label])
+
+
+def test_external_image_has_grey_frames(window, trained_runs, qtbot, tmp_path):
+    browse = _open(window, qtbot, trained_runs["fcaenet"].run_id)
+    picture = tmp_path / "outside.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (50, 70, 3), dtype=np.uint8)).save(picture)
+    with qtbot.waitSignal(browse.results_shown, timeout=60_000):
+        browse.set_query(str(picture))
+    rows = _rows(browse.grid)
+    assert len(rows) == browse.k()
+    assert all(i.data(SAME_CLASS_ROLE) is None and i.data(FRAME_COLOR_ROLE) == UNKNOWN_CLASS_COLOR for i in rows)
+    assert browse.result.average_precision is None and "AP –" in browse.ap_label.text()
+
+
+def test_compare_two_runs_side_by_side(window, trained_runs, qtbot):
+    first, second = trained_runs["fcaenet"].run_id, trained_runs["adsh"].run_id
+    browse = _open(window, qtbot, first)
+    with qtbot.waitSignal(browse.compare_shown, timeout=60_000):
+        browse.set_compare_run(second)
+    assert not browse.compare_box.isHidden()
+    query_row = browse.catalog.paths.index(browse.query_path)
+    expected = engine.query(query_row, second, k=browse.k())
+    rows = _rows(browse.compare_grid)
+    assert [i.data(DISTANCE_ROLE) for i in rows] == [h.distance for h in expected.hits]
+    assert [i.data(SAME_CLASS_ROLE) for i in rows] == [h.correct for h in expected.hits]
+    # A new query is answered by both runs.
+    with qtbot.waitSignals([browse.results_shown, browse.compare_shown], timeout=60_000):
+        browse.select_query_row(20)
+    assert browse.compare_result.result.query_path == browse.result.result.query_path == browse.catalog.paths[20]
+    browse.set_compare_run(None)
+    assert browse.compare_box.isHidden()

@@ -1,0 +1,92 @@
+"""Explain tab over a real tiny run: overlays toggle, SREM sliders recompute the mask, opacity/colormap
+change only the drawing, and Browse hands its query and results over."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fghash_gui.widgets.overlay_view import lookup_table
+
+
+def _shown(panel, qtbot, action, timeout=60_000):
+    with qtbot.waitSignal(panel.explanation_shown, timeout=timeout) as blocker:
+        action()
+    return blocker.args[0]
+
+
+def test_overlays_toggle(window, trained_runs, qtbot):
+    run_id = trained_runs["fcaenet"].run_id
+    panel = window.explain
+    panel.open_run(run_id)
+    catalog_path = _first_query(window, qtbot, run_id)
+
+    cam = _shown(panel, qtbot, lambda: panel.set_image(catalog_path))  # "none" shows the evaluation view
+    assert cam.image.shape == (32, 32, 3)
+    assert panel.view.overlay.image is None
+
+    cam = _shown(panel, qtbot, lambda: panel.set_overlay("CAM (channel mean)"))
+    assert cam.kind == "cam" and cam.heatmap.shape == (32, 32)
+    assert np.array_equal(panel.view.overlay.image, np.clip(cam.heatmap, 0, 1).astype(np.float32))
+
+    grad = _shown(panel, qtbot, lambda: panel.set_overlay("Grad-CAM (target: query code)"))
+    assert grad.kind == "gradcam" and grad.heatmap.shape == (32, 32) and grad.score is not None
+
+    mask = _shown(panel, qtbot, lambda: panel.set_overlay("SREM mask"))
+    assert mask.kind == "srem" and mask.mask.dtype == np.bool_ and mask.regions == 5 and mask.size == 6
+    assert panel.view.mask is mask.mask and panel.view.overlay.image.shape == (32, 32, 4)
+
+    erased = _shown(panel, qtbot, lambda: panel.set_overlay("SREM erased image"))
+    assert erased is mask  # the same explanation, drawn differently (cached, not recomputed)
+    assert np.array_equal(panel.view.base.image, mask.extra("erased"))
+
+    # Opacity and colormap act on the drawing only.
+    panel.set_overlay("CAM (channel mean)")
+    qtbot.waitUntil(lambda: panel.current is not None and panel.current.kind == "cam", timeout=10_000)
+    panel.opacity_slider.setValue(0.8)
+    assert abs(panel.view.overlay.opacity() - 0.8) < 1e-6
+    panel.colormap_combo.setCurrentText("viridis")
+    assert np.array_equal(panel.view.overlay.lut, lookup_table("viridis"))
+
+    # Multi-FusNet levels are only offered for Multi-FusNet runs.
+    item = panel.overlay_combo.model().item(panel.overlay_combo.findText("Multi-FusNet levels"))
+    assert not item.isEnabled()
+
+
+def test_srem_sliders_update_the_mask(window, trained_runs, qtbot):
+    run_id = trained_runs["fcaenet"].run_id
+    panel = window.explain
+    panel.open_run(run_id)
+    path = _first_query(window, qtbot, run_id)
+    _shown(panel, qtbot, lambda: panel.set_image(path))
+    first = _shown(panel, qtbot, lambda: panel.set_overlay("SREM mask"))
+    erased_before = first.mask.sum()
+
+    def move_sliders():
+        for value in (10, 20, 40):  # a drag: only the last value is computed (debounced)
+            panel.regions_slider.setValue(value)
+        panel.size_slider.setValue(10)
+
+    latest = _shown(panel, qtbot, move_sliders)
+    assert (latest.regions, latest.size) == (40, 10)
+    assert latest.mask.sum() > erased_before
+    assert panel.view.mask is latest.mask
+
+
+def test_browse_hands_results_to_explain(window, trained_runs, qtbot):
+    run_id = trained_runs["fcaenet"].run_id
+    _first_query(window, qtbot, run_id)
+    browse, panel = window.browse, window.explain
+    hit_path = browse.grid.result_model.cells[2].path
+    _shown(panel, qtbot, lambda: browse._request_explain(hit_path))
+    assert window.tabs.currentWidget() is panel
+    assert panel.current_path() == hit_path
+    assert panel.source_combo.count() == 1 + browse.k()
+    assert panel.query_path == browse.query_path
+
+
+def _first_query(window, qtbot, run_id: str) -> str:
+    browse = window.browse
+    if browse.run_id != run_id or browse.result is None:
+        with qtbot.waitSignal(browse.results_shown, timeout=60_000):
+            window.open_run(run_id)
+    return browse.query_path

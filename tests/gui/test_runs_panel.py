@@ -1,0 +1,89 @@
+"""Runs tab over two real tiny runs: table, mAP curve comparison, export, delete with confirmation, open."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from core import engine
+from core.config import TrainConfig
+from core.runs import create_run
+from core.store import RunStore
+from fghash_gui.panels.runs import COLUMNS
+
+
+def _row_of(panel, run_id: str) -> int:
+    for row in range(panel.proxy.rowCount()):
+        if panel.proxy.index(row, 0).data(Qt.ItemDataRole.UserRole) == run_id:
+            return row
+    raise AssertionError(f"{run_id} not in the table")
+
+
+def test_table_lists_runs_with_their_map(window, trained_runs):
+    panel = window.runs
+    panel.refresh()
+    for finished in trained_runs.values():
+        row = _row_of(panel, finished.run_id)
+        shown = panel.proxy.index(row, COLUMNS.index("mAP@all")).data()
+        assert shown == f"{100 * finished.final_map:.2f}"
+        assert panel.proxy.index(row, COLUMNS.index("status")).data() == "finished"
+    panel.filter_edit.setText("adsh")
+    ids = {panel.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole) for r in range(panel.proxy.rowCount())}
+    assert trained_runs["adsh"].run_id in ids and trained_runs["fcaenet"].run_id not in ids
+    panel.filter_edit.setText("")
+
+
+def test_compare_plots_each_selected_runs_history(window, trained_runs):
+    panel = window.runs
+    panel.refresh()
+    ids = [f.run_id for f in trained_runs.values()]
+    panel.select_runs(ids)
+    assert sorted(panel.selected_run_ids()) == sorted(ids)
+    panel.compare_button.click()
+    curves = panel.plot.getPlotItem().listDataItems()
+    assert len(curves) == 2
+    for run_id in ids:
+        history = engine.map_history(run_id)
+        assert history and history == panel.compared[run_id]
+    plotted = sorted(tuple(c.getData()[1]) for c in curves)
+    expected = sorted(tuple(100 * v for _, v in engine.map_history(r)) for r in ids)
+    assert plotted == expected
+
+
+def test_export_writes_codes_and_metrics(window, trained_runs, qtbot, tmp_path):
+    panel = window.runs
+    panel.refresh()
+    run_id = trained_runs["fcaenet"].run_id
+    panel.select_runs([run_id])
+    panel.choose_export_folder = lambda: str(tmp_path)
+    panel.export_button.click()
+    qtbot.waitUntil(lambda: (tmp_path / run_id / "codes" / "database.npz").exists(), timeout=10_000)
+    assert (tmp_path / run_id / "metrics.jsonl").exists()
+    assert (tmp_path / run_id / "codes" / "query.npz").exists()
+
+
+def test_delete_asks_first(window):
+    with RunStore() as store:
+        doomed = create_run(TrainConfig(backbone="resnet18", weights="none"), store=store).run_id
+    panel = window.runs
+    panel.refresh()
+    panel.select_runs([doomed])
+    panel.confirm_delete = lambda ids: False
+    panel.delete_button.click()
+    assert doomed in [r.run_id for r in engine.list_runs()]
+    panel.select_runs([doomed])
+    panel.confirm_delete = lambda ids: ids == [doomed]
+    panel.delete_button.click()
+    assert doomed not in [r.run_id for r in engine.list_runs()]
+    assert doomed not in [panel.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole)
+                          for r in range(panel.proxy.rowCount())]
+
+
+def test_open_switches_to_browse(window, trained_runs, qtbot):
+    panel = window.runs
+    panel.refresh()
+    run_id = trained_runs["adsh"].run_id
+    panel.select_runs([run_id])
+    with qtbot.waitSignal(window.browse.catalog_loaded, timeout=60_000):
+        panel.open_button.click()
+    assert window.tabs.currentWidget() is window.browse
+    assert window.browse.run_id == run_id
