@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 # name -> pytorch_grad_cam class; the library (and scikit-learn, which it imports) loads on first use,
-# so importing core.explain for overlays alone stays cheap (measured: ~1/3 of core.explain's import time).
+# so importing core.explain for overlays alone stays cheaper (measured on the 2-core dev box under load:
+# import core.explain 9-13 s, then pytorch_grad_cam another 3-6 s).
 _CAM_CLASSES = {
     "gradcam": "GradCAM",
     "gradcam++": "GradCAMPlusPlus",
@@ -207,8 +208,12 @@ def gradcam_maps(
     targets = [CodeSimilarityTarget(t, similarity) for t in target_codes]
     # Frozen parameters: the input must require grad or no gradient reaches the target layer.
     x = x.clone().requires_grad_(True)
-    with torch.enable_grad(), cam_cls(model=_EncodeAsForward(net), target_layers=[layer]) as cam:
-        maps = cam(input_tensor=x, targets=targets)
+    cam = cam_cls(model=_EncodeAsForward(net), target_layers=[layer])
+    try:  # not `with cam:`: BaseCAM.__exit__ swallows IndexError, which would hide real bugs
+        with torch.enable_grad():
+            maps = cam(input_tensor=x, targets=targets)
         scores = code_similarity(cam.outputs.detach(), target_codes, similarity)
+    finally:
+        cam.activations_and_grads.release()  # remove the hooks from the (shared) private copy
     maps = np.nan_to_num(np.asarray(maps, dtype=np.float32), nan=0.0)
     return np.clip(maps, 0.0, 1.0), scores.cpu().numpy().astype(np.float32)
