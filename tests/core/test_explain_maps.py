@@ -160,6 +160,7 @@ def test_explainer_never_touches_the_callers_model() -> None:
     ex.gradcam(np.zeros((8, 8, 3), np.uint8))
     ex.srem(np.zeros((8, 8, 3), np.uint8))
     assert model.training and ex.model is not model and not ex.model.training
+    assert not ex.model.backbone.layer4._forward_hooks  # Grad-CAM hooks released from the private copy
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert all(p.grad is None for p in model.parameters())
 
