@@ -126,7 +126,7 @@ def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels
     nblocks = -(-n // block)
     bins_per_row = nblocks * v
     # float64 on the GPU: TF32 could round the bin numbers; float32 on the CPU while it stays exact.
-    per_chunk = chunk_elements or (_CHUNK_ELEMENTS if dev.type == "cpu" else 1 << 26)
+    per_chunk = chunk_elements or (_CHUNK_ELEMENTS if dev.type == "cpu" else 1 << 25)
     rows = max(1, per_chunk // max(n, r_max * block, bins_per_row))
     if dev.type == "cpu" and (rows + 1) * bins_per_row < _FLOAT32_EXACT:
         fdtype = torch.float32
@@ -180,7 +180,7 @@ def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels
         block_rows = (torch.arange(c, device=dev)[:, None] * nblocks + rel // block).view(-1)
         mates = flat.view(c * nblocks, block).index_select(0, block_rows).view(c, r_max, block)
         earlier = in_block[None, None, :] < (rel % block)[:, :, None]
-        same_in_block = ((mates == rel_flat[:, :, None]) & earlier).sum(dim=2)
+        same_in_block = ((mates == rel_flat[:, :, None]) & earlier).sum(dim=2, dtype=torch.int32)
         positions = 1 + closer.gather(1, dist) + same_before + same_in_block
         positions = torch.where(ok, positions, torch.full_like(positions, n + 1))
         positions, _ = torch.sort(positions, dim=1)
