@@ -136,3 +136,28 @@ def test_bad_input_is_rejected():
         map_all(np.ones((2, 8)), np.ones((3, 12)), [0, 1], [0, 1, 0])
     with pytest.raises(ValueError, match="labels"):
         map_all(np.ones((2, 8)), np.ones((3, 8)), [0], [0, 1, 0])
+
+
+def test_float64_bin_path_equals_float32_path(monkeypatch):
+    # The GPU (and huge databases) use float64 bin numbers and int64 bins: force that path on the CPU.
+    qc, dc, ql, dl = _random_case(30, 1500, 12, 8, 7)
+    fast = per_query_ap(qc, dc, ql, dl).numpy()
+    monkeypatch.setattr(metrics, "_FLOAT32_EXACT", 0)
+    np.testing.assert_array_equal(per_query_ap(qc, dc, ql, dl).numpy(), fast)
+    np.testing.assert_allclose(fast, _loop_ap(qc, dc, ql, dl), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("block", [8, 64])
+def test_block_size_does_not_change_results(monkeypatch, block):
+    qc, dc, ql, dl = _random_case(20, 1000, 8, 4, 8)
+    monkeypatch.setattr(metrics, "_BLOCK", block)
+    np.testing.assert_allclose(per_query_ap(qc, dc, ql, dl).numpy(), _loop_ap(qc, dc, ql, dl), rtol=0, atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch on this machine")
+def test_cuda_equals_cpu():
+    qc, dc, ql, dl = _random_case(300, 5000, 12, 30, 9)
+    cpu = summarize(qc, dc, ql, dl, device="cpu")
+    gpu = summarize(qc, dc, ql, dl, device="cuda")
+    assert gpu.per_query_ap == pytest.approx(cpu.per_query_ap, abs=1e-12)
+    assert gpu.map_all_tie_averaged == pytest.approx(cpu.map_all_tie_averaged, abs=1e-12)
