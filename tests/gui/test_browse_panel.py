@@ -106,3 +106,18 @@ def test_compare_two_runs_side_by_side(window, trained_runs, qtbot):
     assert browse.compare_result.result.query_path == browse.result.result.query_path == browse.catalog.paths[20]
     browse.set_compare_run(None)
     assert browse.compare_box.isHidden()
+
+
+def test_a_broken_image_reports_an_error_and_the_window_stays_usable(window, trained_runs, qtbot, tmp_path):
+    browse = _open(window, qtbot, trained_runs["fcaenet"].run_id)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    browse.set_query(str(broken))
+    qtbot.waitUntil(lambda: window.last_error is not None, timeout=30_000)
+    assert "broken.jpg" in window.last_error
+    assert window._error_box is not None and window._error_box.isVisible()
+    window._error_box.accept()
+    # The next query still works.
+    with qtbot.waitSignal(browse.results_shown, timeout=30_000):
+        browse.select_query_row(3)
+    assert len(_rows(browse.grid)) == browse.k()

@@ -1,0 +1,144 @@
+"""Screenshots of the real app on the built-in demo data: docs/screenshot-<panel>.png.
+
+Run under a (virtual) X server, e.g.
+
+    xvfb-run -a -s "-screen 0 1400x900x24" .venv/bin/python docs/screenshots.py
+
+It trains a small FCAENet run in the Train tab (live curves), a small ADSH baseline through the engine
+(for the comparisons), then opens each tab and grabs the screen with QScreen.grabWindow(0).
+Runs go to $FGHASH_HOME (default: a fresh temporary folder), so the user's run store is never touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+
+def tiny(method: str, image_size: int, epochs: int):
+    from core.config import TrainConfig
+
+    cfg = TrainConfig(dataset_kind="demo", method=method, bits=12, backbone="resnet18", weights="none",
+                      image_size=image_size, resize_size=round(image_size * 256 / 224), device="cpu",
+                      epochs=epochs, batch_size=16, lr=1e-3, lr_milestones=(), eval_every=1)
+    return cfg.replace(adsh=dataclasses.replace(cfg.adsh, num_samples=96, inner_epochs=2),
+                       fcae=dataclasses.replace(cfg.fcae, srem_regions=20, srem_size=12))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(HERE), help="folder for the PNG files")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=4)
+    args = parser.parse_args()
+    os.environ.setdefault("FGHASH_HOME", tempfile.mkdtemp(prefix="fghash-shots-"))
+
+    import torch
+
+    torch.set_num_threads(2)
+    from PySide6.QtGui import QGuiApplication
+
+    from fghash_gui.app import create_app
+
+    app = create_app()
+    from core import engine
+    from fghash_gui.main_window import MainWindow
+
+    def pump(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.02)
+
+    def wait_for(condition, timeout: float, what: str) -> None:
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                raise SystemExit(f"timed out waiting for {what}")
+            pump(0.1)
+
+    def grab(name: str) -> None:
+        pump(0.8)
+        path = Path(args.out) / f"screenshot-{name}.png"
+        QGuiApplication.primaryScreen().grabWindow(0).save(str(path))
+        print("wrote", path)
+
+    window = MainWindow()
+    screen = QGuiApplication.primaryScreen().availableGeometry()
+    window.setGeometry(screen)
+    window.show()
+    pump(1.0)
+
+    # A baseline to compare with, trained without the GUI (same generator the Train tab drives).
+    baseline = [r for r in engine.list_runs() if r.method == "adsh" and r.status == "finished"]
+    if not baseline:
+        print("training the ADSH baseline…")
+        generator = engine.train(tiny("adsh", args.image_size, args.epochs))
+        finished = None
+        while finished is None:
+            try:
+                next(generator)
+            except StopIteration as stop:
+                finished = stop.value
+            app.processEvents()
+        baseline_id = finished.run_id
+    else:
+        baseline_id = baseline[0].run_id
+
+    # Train tab: a live FCAENet run.
+    print("training FCAENet in the Train tab…")
+    window.tabs.setCurrentWidget(window.training)
+    window.training.start_config(tiny("fcaenet", args.image_size, args.epochs))
+    wait_for(lambda: not window.training.is_training(), 1800, "the training run")
+    finished = window.training.last_finished
+    if finished is None or finished.status != "finished":
+        raise SystemExit(f"training did not finish: {finished}")
+    grab("train")
+
+    # Browse: open the run, a query, k = 20, compared with the baseline.
+    browse = window.browse
+    window.open_run(finished.run_id)
+    wait_for(lambda: browse.result is not None, 120, "the first query")
+    browse.k_combo.setCurrentText("20")
+    browse.select_query_row(37)
+    wait_for(lambda: browse.result is not None and browse.result.result.query_path == browse.catalog.paths[37]
+             and len(browse.grid.result_model.cells) == 20, 120, "the query")
+    browse.set_compare_run(baseline_id)
+    wait_for(lambda: browse.compare_result is not None, 120, "the comparison")
+    wait_for(lambda: browse.thumbnails.pending() == 0, 60, "thumbnails")
+    grab("browse")
+
+    # Explain: Grad-CAM of the third result towards the query's code.
+    hit = browse.grid.result_model.cells[2].path
+    browse._request_explain(hit)
+    explain = window.explain
+    explain.set_overlay("Grad-CAM (target: query code)")
+    wait_for(lambda: explain.current is not None and explain.current.kind == "gradcam", 120, "Grad-CAM")
+    explain.opacity_slider.setValue(0.55)
+    grab("explain")
+    explain.set_overlay("SREM mask")
+    wait_for(lambda: explain.current is not None and explain.current.kind == "srem", 120, "SREM")
+    grab("explain-srem")
+
+    # Runs: both runs selected, their mAP curves compared.
+    runs = window.runs
+    window.tabs.setCurrentWidget(runs)
+    runs.refresh()
+    runs.select_runs([finished.run_id, baseline_id])
+    runs.compare_selected()
+    grab("runs")
+
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
