@@ -60,6 +60,10 @@ class MultiFusOptions:
     attention_depth: int = 1
     attention_heads: int = 8
     attention_mlp_dim: int = 2048
+    # widths of the per-level conv blocks (1x1 -> mid, 3x3 -> out; published code: 512 / 1024);
+    # smaller values only to make CPU tests fast
+    cascade_mid_channels: int = 512
+    cascade_out_channels: int = 1024
     proxy_sigma: float = 1.0
     proxy_delta: float = 1e-4
     proxy_iterations: int = 15
@@ -217,6 +221,11 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("fcae.srem_regions must be >= 0 and fcae.srem_size >= 1")
     if cfg.multifus.attention_heads < 1 or cfg.multifus.attention_depth < 0:
         raise ConfigError("multifus.attention_heads must be >= 1 and attention_depth >= 0")
+    if cfg.multifus.cascade_mid_channels < 1 or cfg.multifus.cascade_out_channels < 1:
+        raise ConfigError("multifus.cascade_mid_channels and cascade_out_channels must be >= 1")
+    if cfg.multifus.use_attention and cfg.multifus.cascade_out_channels % cfg.multifus.attention_heads:
+        raise ConfigError(f"multifus.cascade_out_channels ({cfg.multifus.cascade_out_channels}) must be divisible "
+                          f"by attention_heads ({cfg.multifus.attention_heads})")
     if cfg.dataset_kind != "demo" and not cfg.dataset_root:
         raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
 
@@ -231,6 +240,10 @@ def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
         base = dict(epochs=60, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5,
                     lr_milestones=(30, 45, 55))
     base.update(method=method, bits=bits)
+    # m = 4000 sampled images for NABirds and VegFru, 2000 elsewhere (FCAENet section 4.2, SEMICON README);
+    # 20 inner epochs per outer iteration (FCAENet section 4.2) is the AdshOptions default.
+    if overrides.get("dataset_kind") in ("nabirds", "vegfru"):
+        base["adsh"] = AdshOptions(num_samples=4000)
     base.update(overrides)
     return TrainConfig(**base)
 

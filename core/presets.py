@@ -10,11 +10,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from core.config import TrainConfig, paper_preset
+from core.config import TrainConfig, multifusnet_preset, paper_preset
 from core.errors import ConfigError
 
-PRESETS = ("paper", "quick")
-LARGE_SAMPLE_DATASETS = ("nabirds", "vegfru")  # FCAENet/SEMICON use m = 4000 for these
+PRESETS = ("paper", "code", "quick")  # "code": Multi-FusNet's published-code settings (config.multifusnet_preset)
 
 
 def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo", **overrides: Any) -> TrainConfig:
@@ -23,8 +22,14 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
     if preset not in PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
     nested = {key: overrides.pop(key) for key in ("adsh", "fcae", "multifus") if isinstance(overrides.get(key), dict)}
-    base = paper_preset(method, bits, dataset_kind=dataset_kind, **_top_level_only(overrides))
-    adsh = dict(num_samples=4000 if dataset_kind in LARGE_SAMPLE_DATASETS else 2000)
+    if preset == "code":
+        if method != "multifusnet":
+            raise ConfigError(f"preset 'code' (the published Multi-FusNet code's settings) is for method "
+                              f"multifusnet only; use 'paper' or 'quick' for {method}")
+        base = multifusnet_preset("code", bits, dataset_kind, **_top_level_only(overrides))
+    else:
+        base = paper_preset(method, bits, dataset_kind=dataset_kind, **_top_level_only(overrides))
+    adsh = dict(num_samples=base.adsh.num_samples)  # paper_preset: 4000 for NABirds/VegFru, else 2000
     if preset == "quick":
         quick = dict(epochs=5, eval_every=1, lr_milestones=(), batch_size=32)
         if method == "multifusnet":

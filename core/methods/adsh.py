@@ -40,6 +40,7 @@ class AdshMethod(HashingMethod):
 
             raise DatasetError(f"dataset {dataset.kind} at {dataset.root} has no training images")
         self.db_labels = torch.tensor([r.label for r in self.train_records], dtype=torch.long)
+        self.db_labels_device = self.db_labels.to(device)
         self.n = len(self.train_records)
         self.m = min(cfg.adsh.num_samples, self.n)
         self.model = build_model(cfg, dataset.num_classes).to(device)
@@ -57,7 +58,8 @@ class AdshMethod(HashingMethod):
         cfg, opts = self.cfg, self.cfg.adsh
         g = epoch_generator(cfg.seed, epoch)
         omega = torch.randperm(self.n, generator=g)[: self.m]
-        sim = SampledSimilarity.build(omega, self.db_labels)
+        # labels and Omega live on the training device: no per-batch host->device copies on CUDA
+        sim = SampledSimilarity.build(omega.to(self.device), self.db_labels_device)
         position = torch.full((self.n,), -1, dtype=torch.long)
         position[omega] = torch.arange(self.m)
         u_record = torch.zeros(self.m, cfg.bits, device=self.device)

@@ -72,7 +72,7 @@ def test_cli_training_beats_random_codes(capsys):
         for _ in range(20)
     ]))
     print(f"demo mAP@all after 3 outer iterations: {trained:.4f}; random ±1 codes: {chance:.4f}")
-    assert chance < 0.13  # 10 balanced classes: random codes sit near the 10 % class frequency
+    assert chance < 0.15  # 10 balanced classes: random codes sit near the 10 % class frequency
     assert trained > chance + 0.05
     # the saved query codes are what the checkpointed network produces (load_run_model round trip)
     from core.data.transforms import eval_transform
