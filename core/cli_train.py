@@ -15,8 +15,9 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-missing", action="store_true", help="train on the images present if some are missing")
     p.add_argument("--method", default="fcaenet", choices=METHODS)
     p.add_argument("--bits", default="12", help="comma-separated code lengths, e.g. 12,24,32,48")
-    p.add_argument("--preset", default="paper", choices=("paper", "quick"),
-                   help="paper: the papers' schedules; quick: a few short epochs to try the pipeline")
+    p.add_argument("--preset", default="paper", choices=("paper", "code", "quick"),
+                   help="paper: the papers' schedules; code: Multi-FusNet's published-code settings; "
+                        "quick: a few short epochs to try the pipeline")
     p.add_argument("--resume", default=None, metavar="RUN", help="continue a run (id, prefix, folder or 'latest')")
     for flag, typ, helptext in (
         ("--epochs", int, "outer iterations (ADSH/FCAENet) or epochs"), ("--batch-size", int, None),
@@ -35,6 +36,14 @@ def add_train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     p.add_argument("--no-srem", action="store_true", help="FCAENet ablation: no SREM-erased view")
     p.add_argument("--no-esrl", action="store_true", help="FCAENet ablation: no positive-pair term")
+    p.add_argument("--no-cascade", action="store_true", help="Multi-FusNet ablation: top level only, no conv blocks")
+    p.add_argument("--no-fusion", action="store_true", help="Multi-FusNet ablation: no ECA branch (F = X)")
+    p.add_argument("--no-attention", action="store_true", help="Multi-FusNet ablation: no transformer enhancement")
+    p.add_argument("--no-zoom", action="store_true", help="Multi-FusNet: no saliency-zoomed view")
+    p.add_argument("--eca-kernel", default=None, choices=("adaptive", "shared_k3"),
+                   help="Multi-FusNet ECA: per-level adaptive k (paper) or one shared k=3 (published code)")
+    p.add_argument("--procrustes", default=None, choices=("fish_correct", "as_in_muiltnet"),
+                   help="Multi-FusNet proxy codes R-step: R = P Q^T (correct) or R = P Q (published code)")
     p.set_defaults(func=_cmd_train)
 
 
@@ -60,11 +69,20 @@ def configs_from_args(args: argparse.Namespace) -> list:
         fcae["use_srem"] = False
     if args.no_esrl:
         fcae["use_esrl"] = False
+    multifus: dict[str, Any] = {k: getattr(args, k) for k in ("eca_kernel", "procrustes") if getattr(args, k) is not None}
+    for flag, field in (("no_cascade", "use_cascade"), ("no_fusion", "use_fusion"),
+                        ("no_attention", "use_attention"), ("no_zoom", "use_zoom")):
+        if getattr(args, flag):
+            multifus[field] = False
+    if multifus and args.method != "multifusnet":
+        raise ConfigError(f"--{next(iter(multifus)).replace('_', '-')} and the other Multi-FusNet options need "
+                          f"--method multifusnet (got {args.method})")
     try:
         bits = [int(b) for b in str(args.bits).split(",") if b.strip()]
     except ValueError:
         raise ConfigError(f"--bits must be comma-separated integers such as 12,24,32,48; got {args.bits!r}") from None
-    return [preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae), **top)
+    return [preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
+                          multifus=dict(multifus), **top)
             for b in bits]
 
 

@@ -146,16 +146,15 @@ class MultiFusNetMethod(HashingMethod):
         self._announced = True
 
     def database_codes(self) -> torch.Tensor:
-        """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits)."""
-        from core.encode import encode_records, to_pm1
+        """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits),
+        encoded exactly like the queries (same batch size, AMP and workers)."""
+        from core.encode import drain, encode_records
 
-        gen = encode_records(self.model, self.train_records,
-                             eval_transform(self.cfg.image_size, self.cfg.resize_size), self.device)
-        while True:
-            try:
-                next(gen)
-            except StopIteration as stop:
-                return to_pm1(stop.value.detach().cpu())
+        cfg = self.cfg
+        return drain(encode_records(
+            self.model, self.train_records, eval_transform(cfg.image_size, cfg.resize_size), self.device,
+            batch_size=cfg.batch_size, amp=cfg.amp, num_workers=cfg.num_workers, phase="encode database",
+        ))
 
     @property
     def current_lr(self) -> float:

@@ -59,4 +59,4 @@ def multifus_loss(h: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor, 
     avg = logits if logits_zoom is None else (logits + logits_zoom) / 2
     l_cls = smoothed_cross_entropy(avg, labels, smoothing)
     total = balanced_total(l_hash, l_cls, alpha1, alpha2)
-    return MultiFusLoss(total, float(l_hash), float(l_cls), float(alpha1.detach()), float(alpha2.detach()))
+    return MultiFusLoss(total, float(l_hash.detach()), float(l_cls.detach()), float(alpha1.detach()), float(alpha2.detach()))

@@ -125,8 +125,8 @@ class MultiFusNet(nn.Module):
                 self.eca_of_level = tuple(range(len(used)))
 
         if opts.use_cascade:
-            self.blocks = nn.ModuleList(conv_block(c) for c in used)
-            token_dim = 1024
+            mid, token_dim = opts.cascade_mid_channels, opts.cascade_out_channels
+            self.blocks = nn.ModuleList(conv_block(c, mid, token_dim) for c in used)
         else:
             self.blocks = nn.ModuleList([nn.AdaptiveMaxPool2d(1)])  # "ResNet only": GMP of the top map
             token_dim = used[0]
