@@ -2,7 +2,7 @@
 stable tie order) vs the reference way of the papers' code (float ±1 codes, matrix product, full argsort).
 
 Both run in this process on the same random codes. The reference is timed on --reference-queries
-queries (in batches of 50 to bound memory) and scaled to all queries; it is far slower.
+queries (in batches that bound memory) and scaled to all queries; it is far slower.
 
     .venv/bin/python bench/search.py                          # 100k and 1M database codes
     .venv/bin/python bench/search.py --sizes 100000 1000000 10000000
@@ -19,9 +19,10 @@ import torch
 from core.index import HammingIndex
 
 
-def reference_search(query_codes: torch.Tensor, database_codes: torch.Tensor, k: int, batch: int = 50):
+def reference_search(query_codes: torch.Tensor, database_codes: torch.Tensor, k: int, batch: int | None = None):
     """Papers' way: hamming = (bits - q @ db.T) / 2 in float, argsort the whole row, keep the first k."""
     bits = query_codes.shape[1]
+    batch = batch or max(1, 200_000_000 // database_codes.shape[0])  # bounds the float + int64 matrices
     out = []
     for start in range(0, query_codes.shape[0], batch):
         hamm = 0.5 * (bits - query_codes[start:start + batch] @ database_codes.T)

@@ -108,7 +108,7 @@ def load_codes(run_paths, split_name: str) -> CodeSet:
     """Read and validate one split's codes. Raises RunError naming the file if it is missing or wrong."""
     target = codes_path(run_paths, split_name)
     if not target.exists():
-        raise RunError(f"{target} is missing: encode the {split_name} split first (train or `fghash index`)")
+        raise RunError(f"{target} is missing: the run has no saved {split_name} codes yet (training writes them when it finishes or is stopped)")
     try:
         with np.load(target, allow_pickle=False) as data:
             fields = {name: data[name] for name in ("format", "bits", "packed", "labels", "paths", "checksum")}

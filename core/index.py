@@ -174,7 +174,10 @@ class HammingIndex:
         if self._use_gpu and k <= GPU_MAX_K:
             gpu = self._gpu_index()
             if gpu is not None:
-                return gpu.search(queries, k)
+                try:
+                    return gpu.search(queries, k)
+                except RuntimeError:  # e.g. GPU out of memory: the CPU gives the same exact answer
+                    self._use_gpu, self._gpu = False, None
         return self._cpu.search(queries, k)
 
     def _gpu_index(self):
@@ -182,7 +185,9 @@ class HammingIndex:
             import faiss
 
             try:
-                self._gpu = faiss.GpuIndexBinaryFlat(faiss.StandardGpuResources(), self._cpu)
+                # The resources object must outlive the GPU index (faiss does not hold a reference).
+                self._gpu_resources = faiss.StandardGpuResources()
+                self._gpu = faiss.GpuIndexBinaryFlat(self._gpu_resources, self._cpu)
             except Exception:  # a GPU that faiss cannot use: stay on the CPU for good
                 self._use_gpu = False
                 return None
