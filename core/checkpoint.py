@@ -29,11 +29,16 @@ KEEP_LAST = 2
 
 
 def dataset_fingerprint(dataset: DatasetIndex) -> str:
-    """sha256 (16 hex) over kind, class names and every record's path, label and split, in order."""
+    """sha256 (16 hex) over kind, class names and every record's path (relative to the dataset root,
+    so moving the dataset folder keeps it), label and split, in order."""
     h = hashlib.sha256()
     h.update(json.dumps([dataset.kind, list(dataset.class_names)]).encode())
+    root = Path(dataset.root) if dataset.root else None
     for r in dataset.records:
-        h.update(f"\n{r.path}\t{r.label}\t{r.split}".encode())
+        path = Path(r.path)
+        if root is not None and path.is_relative_to(root):
+            path = path.relative_to(root)
+        h.update(f"\n{path.as_posix()}\t{r.label}\t{r.split}".encode())
     return h.hexdigest()[:16]
 
 

@@ -86,18 +86,22 @@ class _Run:
         self.fingerprint = dataset_fingerprint(dataset)
         self.test_records = dataset.split("test")
         self.train_records = dataset.split("train")
+        # Build the network before creating the run folder: a bad weights path or backbone then
+        # leaves no empty "failed" run behind.
+        _seed_everything(cfg.seed)
+        method = make_method(cfg, dataset, device)
+        self.method = method
         if self.paths is None:
             self.paths = create_run(cfg, self.store)
         run_id = self.paths.run_id
         self.store.set_status(run_id, "running")
         status, message, completed = "failed", "", 0
         try:
-            _seed_everything(cfg.seed)
-            method = make_method(cfg, dataset, device)
-            self.method = method
             start = 0
             if self.resuming:
                 start = yield from self._restore(method)
+                if start >= cfg.epochs:
+                    yield Log(f"run {run_id} already completed its {cfg.epochs} epochs; saving its codes again")
             completed = start
             yield Log(f"training {cfg.method} {cfg.bits} bits on {dataset.kind} ({len(self.train_records)} train / "
                       f"{len(self.test_records)} test images) on {device}; run {run_id}"

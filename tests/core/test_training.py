@@ -161,15 +161,27 @@ def test_cancel_stops_within_one_batch():
 
 
 def test_cancel_from_another_thread():
-    """The GUI's way: cancel set on another thread while a batch runs; at most that batch finishes."""
+    """The GUI's way: training runs on a worker thread, cancel is set from another thread while a
+    batch is in flight; at most that batch completes, then the run ends as cancelled."""
+    import queue
+
     cancel = threading.Event()
-    batches = []
-    gen = train(_tiny("adsh", adsh=AdshOptions(num_samples=80, inner_epochs=1)), cancel=cancel)
-    for event in gen:
-        if isinstance(event, BatchEnd):
-            batches.append(event)
-            if len(batches) == 1:
-                timer = threading.Timer(0.01, cancel.set)
-                timer.start()
-                timer.join()
-    assert len(batches) <= 2 and event.status == "cancelled"
+    events: queue.Queue = queue.Queue()
+    cfg = _tiny("adsh", adsh=AdshOptions(num_samples=80, inner_epochs=2))
+
+    def worker():
+        for event in train(cfg, cancel=cancel):
+            events.put(event)
+        events.put(None)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    while not isinstance(events.get(timeout=120), BatchEnd):
+        pass
+    cancel.set()  # the worker is now computing batch 2 (or about to start it)
+    rest = []
+    while (event := events.get(timeout=120)) is not None:
+        rest.append(event)
+    thread.join(timeout=60)
+    assert sum(isinstance(e, BatchEnd) for e in rest) <= 1
+    assert isinstance(rest[-1], TrainFinished) and rest[-1].status == "cancelled"
