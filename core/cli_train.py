@@ -59,6 +59,8 @@ def configs_from_args(args: argparse.Namespace) -> list:
                  "backbone", "weights", "device"):
         if getattr(args, name) is not None:
             top[name] = getattr(args, name)
+    if args.num_workers is None and not args.resume:
+        top["num_workers"] = _default_workers(args.device)
     if args.image_size is not None and args.resize_size is None:
         top["resize_size"] = max(args.image_size, round(args.image_size * 256 / 224))
     if args.no_amp:
@@ -136,3 +138,14 @@ def _drive(gen, label: str, epochs: int):
     finally:
         bar.close()
     return finished
+
+
+def _default_workers(device: str | None) -> int:
+    """Loader workers when --num-workers is not given: a GPU outruns one decoding process, the CPU does not."""
+    import os
+
+    import torch
+
+    if device == "cpu" or not torch.cuda.is_available():
+        return 0
+    return max(1, min(8, (os.cpu_count() or 2) - 1))

@@ -199,7 +199,9 @@ class _Run:
         cfg = self.cfg
         codes = yield from encode_records(
             self.method.model, self.test_records, eval_transform(cfg.image_size, cfg.resize_size),
-            self.method.device, batch_size=cfg.batch_size, cancel=cancel, amp=cfg.amp,
+            # float32 even with AMP: the saved query codes must equal what load_run_model + encode_records
+            # give later for the same image (fp16 can flip the sign of outputs near 0)
+            self.method.device, batch_size=cfg.batch_size, cancel=cancel, amp=False,
             num_workers=cfg.num_workers, phase="encode queries",
         )
         return codes

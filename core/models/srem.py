@@ -102,3 +102,21 @@ def erase(
                 / torch.tensor(std, dtype=images.dtype, device=images.device)).view(1, -1, 1, 1)
         return images * m + fill * (1 - m)
     raise ValueError(f"erase target must be 'normalized_zero' or 'black'; got {target!r}")
+
+
+class SREM:
+    """SREM with fixed settings: `srem(images, feature_map) -> (erased images, mask)`.
+
+    regions N, size s and the erase target as in FcaeOptions (srem_regions, srem_size, erase_target).
+    """
+
+    def __init__(self, regions: int = 50, size: int = 32,
+                 target: Literal["normalized_zero", "black"] = "normalized_zero") -> None:
+        self.regions, self.size, self.target = int(regions), int(size), target
+
+    def mask(self, feature_map: torch.Tensor, image_hw: tuple[int, int]) -> torch.Tensor:
+        return srem_mask(feature_map, image_hw, self.regions, self.size)
+
+    def __call__(self, images: torch.Tensor, feature_map: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mask = self.mask(feature_map, tuple(images.shape[-2:]))
+        return erase(images, mask, self.target), mask

@@ -9,7 +9,7 @@ import torch
 
 from core.errors import WeightsError
 from core.models.backbones import build_backbone, load_weights_file
-from core.models.srem import activation_map, erase, mask_from_anchors, srem_mask, top_pixels
+from core.models.srem import SREM, activation_map, erase, mask_from_anchors, srem_mask, top_pixels
 
 
 def _reference_mask(saliency: torch.Tensor, n: int, s: int) -> torch.Tensor:
@@ -90,6 +90,15 @@ def test_erase_targets():
     assert torch.equal(black[:, :, 1:, :], images[:, :, 1:, :])
     with pytest.raises(ValueError):
         erase(images, mask[:, :2])
+
+
+def test_srem_object_matches_functions():
+    g = torch.Generator().manual_seed(4)
+    images, fmap = torch.randn(2, 3, 16, 16, generator=g), torch.rand(2, 5, 4, 4, generator=g)
+    erased, mask = SREM(regions=6, size=3)(images, fmap)
+    assert torch.equal(mask, srem_mask(fmap, (16, 16), 6, 3))
+    assert torch.equal(erased, erase(images, mask))
+    assert bool((mask == 0).any(dim=(1, 2)).all())  # every image lost some pixels
 
 
 def test_mask_from_anchors_direct():
