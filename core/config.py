@@ -64,6 +64,9 @@ class MultiFusOptions:
     # smaller values only to make CPU tests fast
     cascade_mid_channels: int = 512
     cascade_out_channels: int = 1024
+    # BatchNorm momentum of the conv blocks (published code: 0.01, i.e. running statistics settle over
+    # a few hundred steps; short CPU runs use 0.1 so that eval-mode features are calibrated)
+    cascade_bn_momentum: float = 0.01
     proxy_sigma: float = 1.0
     proxy_delta: float = 1e-4
     proxy_iterations: int = 15
@@ -223,6 +226,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("multifus.attention_heads must be >= 1 and attention_depth >= 0")
     if cfg.multifus.cascade_mid_channels < 1 or cfg.multifus.cascade_out_channels < 1:
         raise ConfigError("multifus.cascade_mid_channels and cascade_out_channels must be >= 1")
+    if not 0.0 < cfg.multifus.cascade_bn_momentum <= 1.0:
+        raise ConfigError(f"multifus.cascade_bn_momentum must be in (0, 1]; got {cfg.multifus.cascade_bn_momentum}")
     if cfg.multifus.use_attention and cfg.multifus.cascade_out_channels % cfg.multifus.attention_heads:
         raise ConfigError(f"multifus.cascade_out_channels ({cfg.multifus.cascade_out_channels}) must be divisible "
                           f"by attention_heads ({cfg.multifus.attention_heads})")

@@ -112,14 +112,14 @@ class MultiFusNetMethod(HashingMethod):
                 out.hash.float(), self.targets[index.to(self.device)], out.logits.float(), logits_zoom, labels,
                 self.model.alpha1, self.model.alpha2, opts.label_smoothing,
             )
-            if not math.isfinite(float(loss.total)):
+            if not math.isfinite(float(loss.total.detach())):
                 raise RunError(f"Multi-FusNet loss became {float(loss.total)} at epoch {epoch}, batch {i + 1}; "
                                f"try a lower learning rate (now {self.stepper.lr:g})")
             self.stepper.step(loss.total)
             self.step_count += 1
             yield BatchEnd(
                 epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
-                loss=float(loss.total), loss_terms=loss.terms(), lr=self.stepper.lr,
+                loss=float(loss.total.detach()), loss_terms=loss.terms(), lr=self.stepper.lr,
                 images_per_s=clock.tick(len(index)),
             )
         if cancel.is_set():

@@ -50,17 +50,17 @@ class LevelMaps(NamedTuple):
     fused: torch.Tensor
 
 
-def conv_block(in_channels: int, mid: int = 512, out: int = 1024) -> nn.Sequential:
+def conv_block(in_channels: int, mid: int = 512, out: int = 1024, bn_momentum: float = 0.01) -> nn.Sequential:
     """Cascade block (paper Eq. 9): 1x1 conv -> BN -> ReLU -> 3x3 conv -> BN -> ReLU -> global max pool.
 
     BN momentum 0.01 as in the published code. (B, C_l, h, w) -> (B, out, 1, 1).
     """
     return nn.Sequential(
         nn.Conv2d(in_channels, mid, 1, bias=False),
-        nn.BatchNorm2d(mid, momentum=0.01),
+        nn.BatchNorm2d(mid, momentum=bn_momentum),
         nn.ReLU(inplace=True),
         nn.Conv2d(mid, out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(out, momentum=0.01),
+        nn.BatchNorm2d(out, momentum=bn_momentum),
         nn.ReLU(inplace=True),
         nn.AdaptiveMaxPool2d(1),
     )
@@ -126,7 +126,7 @@ class MultiFusNet(nn.Module):
 
         if opts.use_cascade:
             mid, token_dim = opts.cascade_mid_channels, opts.cascade_out_channels
-            self.blocks = nn.ModuleList(conv_block(c, mid, token_dim) for c in used)
+            self.blocks = nn.ModuleList(conv_block(c, mid, token_dim, opts.cascade_bn_momentum) for c in used)
         else:
             self.blocks = nn.ModuleList([nn.AdaptiveMaxPool2d(1)])  # "ResNet only": GMP of the top map
             token_dim = used[0]
