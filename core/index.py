@@ -233,8 +233,10 @@ def load_index(path: str | Path, use_gpu: bool | None = None) -> tuple[HammingIn
     path = Path(path)
     header = read_index_header(path)
     data = path.read_bytes()
-    start = len(MAGIC) + data[len(MAGIC):].index(b"\n") + 1
-    payload = data[start:]
+    newline = data.find(b"\n", len(MAGIC))
+    if newline < 0:
+        raise RunError(f"{path} is truncated inside its header; rebuild it with `fghash index`")
+    payload = data[newline + 1:]
     if len(payload) != header["payload_bytes"]:
         raise RunError(f"{path} is truncated or padded: {len(payload)} payload bytes, header says "
                        f"{header['payload_bytes']}; rebuild it with `fghash index`")

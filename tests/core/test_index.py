@@ -133,9 +133,11 @@ def _damage(path, how):
         path.write_bytes(index_mod.MAGIC + b"{not json\n" + data[data.index(b"\n", len(index_mod.MAGIC)) + 1:])
     elif how == "empty":
         path.write_bytes(b"")
+    elif how == "header-only":
+        path.write_bytes(data[: data.index(b"\n", len(index_mod.MAGIC))])
 
 
-@pytest.mark.parametrize("how", ["truncated", "bitflip", "foreign", "header", "empty"])
+@pytest.mark.parametrize("how", ["truncated", "bitflip", "foreign", "header", "empty", "header-only"])
 def test_damaged_index_gives_run_error_and_is_left_untouched(tmp_path, how):
     path = HammingIndex.from_codes(_codes(300, 48, 16), use_gpu=False).save(tmp_path / "index.faiss")
     _damage(path, how)
