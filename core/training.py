@@ -66,10 +66,14 @@ class _Run:
                                f"with a {cfg.method} / {cfg.bits}-bit config")
             self.cfg = saved
             self.resuming = True
+            # The saved config wins (bit-exact continuation); say which given options are ignored.
+            given = cfg.to_dict() if cfg is not None else {}
+            self.ignored = sorted(k for k, v in given.items() if v != saved.to_dict().get(k))
         else:
             self.cfg = cfg
             self.paths = None
             self.resuming = False
+            self.ignored = []
         self.best_map: float | None = None
         self.final_map: float | None = None
         self.query_cache: tuple[int, torch.Tensor] | None = None  # (epoch, codes) of the last evaluation
@@ -100,6 +104,9 @@ class _Run:
             start = 0
             if self.resuming:
                 start = yield from self._restore(method)
+                if self.ignored:
+                    yield Log(f"resuming with the run's saved config; ignoring the given "
+                              f"{', '.join(self.ignored)}", "warning")
                 if start >= cfg.epochs:
                     yield Log(f"run {run_id} already completed its {cfg.epochs} epochs; saving its codes again")
             completed = start

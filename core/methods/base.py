@@ -38,12 +38,18 @@ class HashingMethod(ABC):
         """Run epoch `epoch` (1-based), yielding a BatchEnd per optimiser step.
 
         Checks `cancel` between batches and returns early when it is set (the epoch is then
-        incomplete and the driver does not checkpoint it).
+        incomplete and the driver does not checkpoint it). Calls self.model.train() first (the
+        driver's evaluation leaves the model in eval mode). BatchEnd.images_per_s is measured by the
+        method (core.methods.common.Throughput); the driver fills in eta_s.
         """
 
     @abstractmethod
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        """Everything needed to resume bit-exactly: weights, optimiser, scheduler, method state, RNG."""
+        """Everything needed to resume bit-exactly: weights, optimiser, scheduler, method state, RNG.
+
+        The network weights go under "model.<state_dict key>" (core.checkpoint.load_run_model reads
+        them); NetworkStepper.state_tensors() does this. Global RNG states are saved by the driver.
+        """
 
     @abstractmethod
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
