@@ -37,6 +37,12 @@ def delete_run(run: str) -> None:
         raise RunError(f"{root} is not inside the run store ({runs_dir()}); delete it by hand if you mean it")
     if not paths.config.exists():
         raise RunError(f"{root} is not a run folder: config.json is missing")
+    # Drop cached sessions/explainers first: they hold the run's codes, index and network.
+    from core.explain.api import clear_cache
+    from core.session import forget_session
+
+    forget_session(paths)
+    clear_cache()
     with RunStore() as store:
         store.delete(paths.run_id)
     shutil.rmtree(root)

@@ -36,9 +36,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def launch(argv: Sequence[str] | None = None):
+    """Create the app and show the main window (opening RUN in Browse if given); returns the window."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
-    app = create_app()
+    create_app()
     # Imported late: pyqtgraph needs the QApplication's platform before it configures itself.
     from fghash_gui.main_window import MainWindow
 
@@ -46,4 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     window.show()
     if args.run:
         window.open_run(args.run)
-    return app.exec()
+    return window
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`fghash-gui [RUN]` and `python -m fghash_gui [RUN]`."""
+    window = launch(argv)
+    code = QApplication.instance().exec()
+    del window
+    return code

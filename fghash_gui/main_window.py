@@ -51,6 +51,7 @@ class MainWindow(QMainWindow):
         self.training.run_finished.connect(self._on_training_finished)
         self.training.run_started.connect(lambda _run: self.runs.refresh())
         self.runs.open_requested.connect(self.open_run)
+        self.runs.runs_deleted.connect(self._on_runs_deleted)
         self.browse.explain_requested.connect(self._on_explain_requested)
 
         for index in range(4):
@@ -76,6 +77,12 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_training_finished(self, finished: object) -> None:
         self.runs.refresh()
+        self.browse.refresh_runs()
+
+    @Slot(list)
+    def _on_runs_deleted(self, run_ids: list) -> None:
+        self.browse.forget_runs(run_ids)
+        self.explain.forget_runs(run_ids)
 
     # --- feedback ---------------------------------------------------------------------------------
 

@@ -181,6 +181,21 @@ class BrowsePanel(QWidget):
             combo.setCurrentIndex(index if index >= 0 else 0)
             combo.blockSignals(False)
 
+    def forget_runs(self, run_ids: list[str]) -> None:
+        """Runs were deleted: close them here if they are open, and refresh the menus."""
+        if self.compare_run_id in run_ids:
+            self.set_compare_run(None)
+        if self.run_id in run_ids:
+            self._requests.invalidate("query")
+            self.run_id, self.catalog, self.result, self.query_path = None, None, None, None
+            self.query_model.set_catalog(None)
+            self.grid.set_cells([])
+            self.histogram.clear()
+            self.query_label.setText("No query yet")
+            self.ap_label.setText("AP –   P@k –")
+            self.main_label.setText("")
+        self.refresh_runs()
+
     def open_run(self, run: str) -> None:
         """Open a run: its query list loads on the worker, then the first query is searched."""
         try:

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
+from PySide6.QtGui import QIcon
 
 from core import engine
 from fghash_gui.widgets.result_grid import ResultCell
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 
-QUERY_ICON = QSize(48, 48)
+QUERY_ICON = QSize(56, 56)
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,14 @@ class QueryListModel(QAbstractListModel):
         self._thumbnails = thumbnails
         self.catalog: QueryCatalog | None = None
         self._rows: dict[str, int] = {}
+        self._icons: dict[str, QIcon] = {}
+        self._loading_icon = QIcon(thumbnails.loading)
         thumbnails.ready.connect(self._on_thumbnails_ready)
 
     def set_catalog(self, catalog: QueryCatalog | None) -> None:
         self.beginResetModel()
         self.catalog = catalog
+        self._icons = {}
         self._rows = {p: i for i, p in enumerate(catalog.paths)} if catalog else {}
         self.endResetModel()
 
@@ -73,7 +77,14 @@ class QueryListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{Path(path).name}\n{class_name}"
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._thumbnails.get(path) or self._thumbnails.loading
+            # A QIcon is scaled to the view's icon size; a bare QPixmap would be drawn at full size.
+            pixmap = self._thumbnails.get(path)
+            if pixmap is None:
+                return self._loading_icon
+            icon = self._icons.get(path)
+            if icon is None:
+                icon = self._icons[path] = QIcon(pixmap)
+            return icon
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{path} · {class_name}"
         if role == Qt.ItemDataRole.UserRole:

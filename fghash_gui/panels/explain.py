@@ -11,7 +11,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -29,6 +29,7 @@ from core import engine
 from core.errors import FghashError
 from core.explain.types import Explanation
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
+from fghash_gui.widgets.thumbnails import load_thumbnail
 from fghash_gui.workers import RequestRunner
 
 # What the user picks -> (engine explanation kind, what to draw from it).
@@ -41,6 +42,7 @@ OVERLAYS = {
     "Multi-FusNet levels": ("levels", "level"),
 }
 SREM_DEBOUNCE_MS = 150
+QUERY_PREVIEW = 160
 CACHE_SIZE = 48
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
@@ -97,8 +99,18 @@ class ExplainPanel(QWidget):
         form.addRow("SREM regions N", self.regions_slider)
         form.addRow("SREM square s (px)", self.size_slider)
         form.addRow(self.info_label)
+        self.query_preview = QLabel()
+        self.query_preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.query_preview.setMinimumHeight(QUERY_PREVIEW + 8)
+        self.query_caption = QLabel("")
+        self.query_caption.setWordWrap(True)
+        query_box = QGroupBox("Query (Grad-CAM target)")
+        query_layout = QVBoxLayout(query_box)
+        query_layout.addWidget(self.query_preview)
+        query_layout.addWidget(self.query_caption)
         side = QVBoxLayout()
         side.addWidget(controls)
+        side.addWidget(query_box)
         side.addStretch(1)
         side_widget = QWidget()
         side_widget.setLayout(side)
@@ -154,9 +166,29 @@ class ExplainPanel(QWidget):
         self._update_controls()
         self.refresh()
 
+    def forget_runs(self, run_ids: list[str]) -> None:
+        """Runs were deleted: if the open one is among them, clear the view."""
+        if self.run_id in run_ids:
+            self._requests.invalidate("explain")
+            self.run_id, self.method, self.current = None, None, None
+            self._cache.clear()
+            self.view.set_image(None)
+            self.info_label.setText("")
+            self.run_label.setText("No run open: open one in Runs or Browse.")
+
+    def _set_query(self, path: str | None) -> None:
+        self.query_path = path
+        if path is None:
+            self.query_preview.clear()
+            self.query_caption.setText("")
+            return
+        image = load_thumbnail(path, QUERY_PREVIEW)  # one small decode; JPEGs decode at reduced size
+        self.query_preview.setPixmap(QPixmap.fromImage(image) if not image.isNull() else QPixmap())
+        self.query_caption.setText(Path(path).name)
+
     def set_sources(self, query_path: str, result_paths: list[tuple[str, str]]) -> None:
         """The query and Browse's results ((label, path) pairs) become the image menu."""
-        self.query_path = query_path
+        self._set_query(query_path)
         self.source_combo.blockSignals(True)
         self.source_combo.clear()
         self.source_combo.addItem(f"query: {Path(query_path).name}", query_path)
@@ -171,7 +203,7 @@ class ExplainPanel(QWidget):
         index = self.source_combo.findData(path)
         if index < 0:
             if self.query_path is None:
-                self.query_path = path
+                self._set_query(path)
             self.source_combo.addItem(Path(path).name, path)
             index = self.source_combo.count() - 1
         if index == self.source_combo.currentIndex():

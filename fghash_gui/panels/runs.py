@@ -114,6 +114,7 @@ class RunsPanel(QWidget):
     error = Signal(str)
     status = Signal(str)
     open_requested = Signal(str)  # run id
+    runs_deleted = Signal(list)  # run ids
 
     def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -267,6 +268,7 @@ class RunsPanel(QWidget):
                 self.error.emit(str(exc))
                 break
         self.refresh()
+        self.runs_deleted.emit(run_ids)
         self.status.emit(f"deleted {len(run_ids)} run(s)")
 
     def choose_export_folder(self) -> str:

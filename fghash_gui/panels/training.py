@@ -94,12 +94,13 @@ class TrainingPanel(QWidget):
         self.loss_plot.setLabel("bottom", "step")
         self.loss_raw = self.loss_plot.plot(pen=pg.mkPen("#c9d6e8", width=1))
         self.loss_ema = self.loss_plot.plot(pen=pg.mkPen("#2f6db5", width=2))
-        self.map_plot = pg.PlotWidget(title="mAP@all (per evaluation)")
+        self.map_plot = pg.PlotWidget(title="mAP@all (%, per evaluation)")
         self.map_plot.setLabel("bottom", "epoch")
         self.map_curve = self.map_plot.plot(pen=pg.mkPen("#1d7a35", width=2), symbol="o", symbolSize=6,
                                             symbolBrush="#1d7a35")
-        self.lr_plot = pg.PlotWidget(title="learning rate")
+        self.lr_plot = pg.PlotWidget(title="learning rate (log scale)")
         self.lr_plot.setLabel("bottom", "step")
+        self.lr_plot.setLogMode(y=True)  # step schedules divide by 10: equal steps on a log axis
         self.lr_curve = self.lr_plot.plot(pen=pg.mkPen("#b5652f", width=2))
         plots = QSplitter(Qt.Orientation.Vertical)
         top = QSplitter(Qt.Orientation.Horizontal)
@@ -284,7 +285,7 @@ class TrainingPanel(QWidget):
 
     def _on_eval_result(self, event: EvalResult) -> None:
         self.map_epochs.append(event.epoch)
-        self.map_values.append(event.map_all)
+        self.map_values.append(100 * event.map_all)
         self.map_label.setText(f"mAP@all: {100 * event.map_all:.2f}%")
         extra = ", ".join(f"P@{k} {100 * v:.1f}%" for k, v in sorted(event.precision_at_k.items()))
         self._append_log(f"evaluation after epoch {event.epoch}: mAP@all {100 * event.map_all:.2f}%"
@@ -338,5 +339,6 @@ class TrainingPanel(QWidget):
         self._dirty = False
         self.loss_raw.setData(self.loss_steps, self.loss_values)
         self.loss_ema.setData(self.loss_steps, self.loss_smoothed)
-        self.lr_curve.setData(self.loss_steps, self.lr_values)
+        positive = [(step, lr) for step, lr in zip(self.loss_steps, self.lr_values) if lr > 0]  # log axis
+        self.lr_curve.setData([p[0] for p in positive], [p[1] for p in positive])
         self.map_curve.setData(self.map_epochs, self.map_values)
