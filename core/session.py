@@ -126,6 +126,13 @@ class RunSession:
                 self._load_dataset_facts()
             return self._class_names
 
+    def _record_table(self) -> dict[str, tuple[str, int, int]]:
+        """Normalised image path -> (split, row in that split's codes, crop_bottom)."""
+        with self._lock:
+            if self._records is None:
+                self._load_dataset_facts()
+            return self._records
+
     def class_name(self, label: int) -> str:
         names = self.class_names
         if 0 <= label < len(names):
@@ -205,8 +212,7 @@ class RunSession:
             crop = 0
             if isinstance(image_or_path, (str, Path)):
                 path = str(image_or_path)
-                self.class_names  # loads the record table
-                found = self._records.get(_norm(path))
+                found = self._record_table().get(_norm(path))
                 if found is not None:
                     split, row, crop = found
                     codes = self.database if split == "database" else self.queries
