@@ -14,7 +14,15 @@ from core.models.eca import ECA, eca_kernel_size, fuse
 from core.models.multifusnet import build_multifusnet
 from core.models.zoom import decide_map, sampling_grid, saliency_map, saliency_zoom
 
-torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: on the shared 2-core machine two threads per process are several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 # -- proxy codes ------------------------------------------------------------------------------
