@@ -68,6 +68,20 @@ def test_short_training_beats_random_codes() -> None:
     print(f"Multi-FusNet demo mAP@all after {cfg.epochs} epochs: {finished.final_map:.4f}; random codes: {chance:.4f}")
     assert finished.final_map > chance + 0.08
 
+    # the checkpoint rebuilds the same network: re-encoding the queries reproduces the saved codes
+    from core.checkpoint import load_run_model
+    from core.codes import load_codes
+    from core.data.transforms import eval_transform
+    from core.encode import drain, encode_records
+    from core.runs import resolve_run
+
+    paths = resolve_run(finished.run_id)
+    model, saved_cfg = load_run_model(paths, "cpu")
+    assert saved_cfg == cfg and len(model.level_maps(torch.zeros(1, 3, 32, 32))) == 3
+    again = drain(encode_records(model, ds.split("test"), eval_transform(32, 32), torch.device("cpu"), batch_size=16))
+    saved = load_codes(paths, "query")
+    assert torch.equal(again, torch.as_tensor(saved.codes, dtype=again.dtype))
+
 
 def _tiny_dataset() -> DatasetIndex:
     """4 demo classes x 4 training images (no test split): enough for method-level checks."""
