@@ -48,14 +48,20 @@ def _drain(gen, on_event=None):
 
 
 def test_cli_training_beats_random_codes(capsys):
-    """A short ADSH run through `fghash train` reaches an mAP clearly above random ±1 codes."""
+    """A short ADSH run through `fghash train` reaches an mAP clearly above random ±1 codes.
+
+    gamma = 20 instead of the paper's 200: the paper starts from ImageNet weights; from a random
+    init the quantisation term would pin every database code to that image's random output, while a
+    smaller gamma lets V form class codes in the first iteration (measured on two seeds: mAP 0.26 and
+    0.32 after 3 iterations, against about 0.12 for random codes; with gamma 200: 0.13-0.22).
+    """
     from core import engine
     from core.cli import main
 
     rc = main(["train", "--dataset", "demo", "--method", "adsh", "--bits", "12", "--preset", "quick",
                "--epochs", "3", "--inner-epochs", "3", "--num-samples", "240", "--batch-size", "16",
-               "--lr", "0.02", "--image-size", "32", "--backbone", "resnet18", "--weights", "none",
-               "--device", "cpu", "--seed", "1"])
+               "--lr", "0.005", "--gamma", "20", "--image-size", "32", "--backbone", "resnet18",
+               "--weights", "none", "--device", "cpu", "--seed", "1"])
     out = capsys.readouterr().out
     assert rc == 0, out
     runs = engine.list_runs()
@@ -73,7 +79,7 @@ def test_cli_training_beats_random_codes(capsys):
     ]))
     print(f"demo mAP@all after 3 outer iterations: {trained:.4f}; random ±1 codes: {chance:.4f}")
     assert chance < 0.15  # 10 balanced classes: random codes sit near the 10 % class frequency
-    assert trained > chance + 0.05
+    assert trained > chance + 0.08
     # the saved query codes are what the checkpointed network produces (load_run_model round trip)
     from core.data.transforms import eval_transform
     from core.encode import drain, encode_records
