@@ -185,3 +185,22 @@ def test_errors_are_user_facing(run, capsys, tmp_path):
     assert "database.npz" in capsys.readouterr().err
     with pytest.raises(RunError):
         engine.evaluate(empty)
+
+
+def test_report_table_pivots_by_code_length():
+    from core.metrics import RetrievalReport
+    from core.retrieval import report_table
+
+    def report(run_id, method, bits, value):
+        return RetrievalReport(run_id=run_id, method=method, dataset_kind="cub", bits=bits, num_queries=10,
+                               num_database=20, map_all=value, map_all_tie_averaged=value, map_at_k={10: value},
+                               precision_at_k={10: value}, pr_curve=(), per_query_ap=())
+
+    text = report_table([report("a", "fcaenet", 12, 0.5), report("b", "fcaenet", 48, 0.75),
+                         report("c", "adsh", 12, 0.25)], ks=(10,))
+    lines = text.splitlines()
+    assert sum(line.startswith(("a ", "b ", "c ")) for line in lines) == 3
+    assert "mAP@all (%) by code length" in text
+    fcae = next(line for line in lines if line.startswith("fcaenet"))
+    adsh = next(line for line in lines if line.startswith("adsh"))
+    assert fcae.split()[-2:] == ["50.00", "75.00"] and adsh.split()[-2:] == ["25.00", "-"]
