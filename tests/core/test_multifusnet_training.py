@@ -166,3 +166,45 @@ def test_presets_and_cli_options() -> None:
         configs_from_args(parser.parse_args(["train", "--method", "adsh", "--no-cascade"]))
     with pytest.raises(ConfigError, match="multifusnet only"):
         configs_from_args(parser.parse_args(["train", "--method", "fcaenet", "--preset", "code"]))
+
+
+def _tiny_folder(root) -> str:
+    """3 demo classes x (4 train + 2 test) images in the generic folder layout."""
+    import shutil
+    from pathlib import Path
+
+    ds = load_dataset("demo")
+    for split, count in (("train", 4), ("test", 2)):
+        for c in range(3):
+            for r in [x for x in ds.split(split) if x.label == c][:count]:
+                target = Path(root) / split / ds.class_names[c]
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy(r.path, target / Path(r.path).name)
+    return str(root)
+
+
+def test_driver_resume_equals_uninterrupted(tmp_path) -> None:
+    from core.checkpoint import read_checkpoint
+    from core.events import CheckpointSaved
+    from core.runs import resolve_run
+    from core.training import train
+
+    cfg = _cfg(dataset_kind="folder", dataset_root=_tiny_folder(tmp_path), epochs=2, batch_size=4,
+               eval_every=1, lr_milestones=(1,))
+    straight = list(train(cfg))[-1]
+    assert straight.status == "finished"
+
+    cancel = threading.Event()
+    for event in train(cfg, cancel=cancel):
+        if isinstance(event, CheckpointSaved) and event.epoch == 1:
+            cancel.set()
+        last = event
+    assert last.status == "cancelled"
+    resumed = list(train(None, resume=last.run_id))[-1]
+    assert resumed.status == "finished" and resumed.final_map == straight.final_map
+
+    a, _ = read_checkpoint(resolve_run(straight.run_id).last_checkpoint(), cfg)
+    b, _ = read_checkpoint(resolve_run(resumed.run_id).last_checkpoint(), cfg)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
