@@ -23,7 +23,7 @@ from core.config import TrainConfig
 from core.data.dataset import ImageDataset
 from core.data.records import DatasetIndex
 from core.data.transforms import eval_transform, normalize, train_transform
-from core.errors import DatasetError, RunError
+from core.errors import ConfigError, DatasetError, RunError
 from core.events import BatchEnd, Event, Log
 from core.methods.base import HashingMethod
 from core.methods.common import NetworkStepper, Throughput, epoch_generator
@@ -62,6 +62,10 @@ class MultiFusNetMethod(HashingMethod):
         self.train_records = dataset.split("train")
         if not self.train_records:
             raise DatasetError(f"dataset {dataset.kind} at {dataset.root} has no training images")
+        if len(self.train_records) < 2 or cfg.batch_size < 2:
+            # the hash head's BatchNorm1d cannot normalise a single sample in training mode
+            raise ConfigError(f"Multi-FusNet needs at least 2 training images and batch_size >= 2; got "
+                              f"{len(self.train_records)} image(s) and batch_size {cfg.batch_size}")
         self.labels = torch.tensor([r.label for r in self.train_records], dtype=torch.long)
         self.n = len(self.train_records)
         self.proxy: ProxyCodes = generate_proxy_codes(

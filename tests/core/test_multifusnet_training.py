@@ -126,6 +126,13 @@ def test_state_tensors_resume_bit_exact() -> None:
         MultiFusNetMethod(cfg, ds, cpu).load_state_tensors(other)
 
 
+def test_single_sample_batches_are_refused() -> None:
+    from core.methods.proxy import MultiFusNetMethod
+
+    with pytest.raises(ConfigError, match="batch_size >= 2"):
+        MultiFusNetMethod(_cfg(batch_size=1), _tiny_dataset(), torch.device("cpu"))
+
+
 def test_database_codes_are_symmetric_encodings() -> None:
     from core.data.transforms import eval_transform
     from core.encode import drain, encode_records
