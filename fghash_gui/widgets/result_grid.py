@@ -122,10 +122,13 @@ class ResultDelegate(QStyledItemDelegate):
         thumb_box = QRect(rect.left() + FRAME_WIDTH + 2, rect.top() + FRAME_WIDTH + 2,
                           rect.width() - 2 * FRAME_WIDTH - 4, rect.height() - 2 * FRAME_WIDTH - 40)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole) or self._thumbnails.loading
-        scaled = pixmap.size().scaled(thumb_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
-        target = QRect(0, 0, scaled.width(), scaled.height())
+        if pixmap.width() <= thumb_box.width() and pixmap.height() <= thumb_box.height():
+            size = pixmap.size()  # thumbnails are decoded to fit: draw 1:1, no per-paint resampling
+        else:
+            size = pixmap.size().scaled(thumb_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        target = QRect(0, 0, size.width(), size.height())
         target.moveCenter(thumb_box.center())
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.drawPixmap(target, pixmap)
 
         text_top = thumb_box.bottom() + 2

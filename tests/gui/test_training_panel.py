@@ -80,6 +80,16 @@ def test_training_runs_responsively_and_stops(window, qtbot, tiny_config):
     run = finished.args[0].run_id
     assert [r.status for r in engine.list_runs() if r.run_id == run] == ["cancelled"]
 
+    # Resume continues the same run folder (here from epoch 1: no epoch had completed).
+    panel.resume_run(run)
+    assert panel.is_training()
+    qtbot.waitUntil(lambda: "resuming " + run in panel.log_view.toPlainText() and len(panel.loss_steps) >= 1,
+                    timeout=120_000)
+    with qtbot.waitSignal(panel.run_finished, timeout=120_000) as finished_again:
+        panel.stop()
+    assert finished_again.args[0].run_id == run and finished_again.args[0].status == "cancelled"
+    qtbot.waitUntil(lambda: not panel.is_training(), timeout=10_000)
+
 
 def test_closing_the_window_asks_then_stops_training(window, qtbot, tiny_config):
     panel = window.training
