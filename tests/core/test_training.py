@@ -191,3 +191,48 @@ def test_cancel_from_another_thread():
     thread.join(timeout=60)
     assert sum(isinstance(e, BatchEnd) for e in rest) <= 1
     assert isinstance(rest[-1], TrainFinished) and rest[-1].status == "cancelled"
+
+
+def test_encode_records_progress_and_cancel():
+    from core.data.registry import load_dataset
+    from core.data.transforms import eval_transform
+    from core.encode import encode_new_images, encode_records
+    from core.errors import Cancelled
+    from core.events import Progress
+    from core.models.factory import build_model
+
+    torch.manual_seed(0)
+    model = build_model(_tiny("adsh"), 10)
+    records = load_dataset("demo").split("test")[:40]
+    gen = encode_records(model, records, eval_transform(32, 36), torch.device("cpu"), batch_size=16)
+    progress = []
+    while True:
+        try:
+            progress.append(next(gen))
+        except StopIteration as stop:
+            codes = stop.value
+            break
+    assert all(isinstance(p, Progress) for p in progress)
+    assert [p.done for p in progress] == [0, 16, 32, 40] and progress[-1].total == 40
+    assert codes.shape == (40, 12) and set(codes.unique().tolist()) <= {-1.0, 1.0}
+    from core.encode import drain
+
+    assert torch.equal(drain(encode_new_images(model, records, eval_transform(32, 36), torch.device("cpu"))), codes)
+    cancel = threading.Event()
+    gen = encode_records(model, records, eval_transform(32, 36), torch.device("cpu"), batch_size=16, cancel=cancel)
+    next(gen), next(gen)
+    cancel.set()
+    with pytest.raises(Cancelled):
+        next(gen)
+
+
+@pytest.mark.parametrize("bits,epochs,milestones", [(12, 40, (20, 30)), (24, 40, (20, 30)),
+                                                    (32, 60, (30, 45, 55)), (48, 60, (30, 45, 55))])
+def test_paper_preset_matches_fcaenet_schedule(bits, epochs, milestones):
+    from core.presets import preset_config
+
+    cfg = preset_config("paper", "fcaenet", bits)
+    assert (cfg.epochs, cfg.lr_milestones, cfg.lr, cfg.batch_size, cfg.momentum, cfg.weight_decay) == (
+        epochs, milestones, 1e-3, 64, 0.9, 1e-5)
+    assert (cfg.adsh.inner_epochs, cfg.adsh.num_samples, cfg.adsh.gamma) == (20, 2000, 200.0)
+    assert preset_config("paper", "adsh", bits, "vegfru", dataset_root="/data").adsh.num_samples == 4000
