@@ -48,3 +48,5 @@ from core.retrieval import add_images, build_index, evaluate, query  # noqa: E40
 from core.session import open_session as session  # noqa: E402,F401
 # One query with its AP, P@k and distance histogram (the GUI's Browse tab): core/query_stats.py.
 from core.query_stats import QueryStats, query_with_stats  # noqa: E402,F401
+# Grad-CAM family names the explain kind "gradcam" accepts as method= (the GUI's CAM menu).
+from core.explain.gradcam import CAM_METHODS  # noqa: E402,F401

@@ -76,6 +76,9 @@ class ExplainPanel(QWidget):
         self.overlay_combo = QComboBox()
         self.overlay_combo.addItems(list(OVERLAYS))
         self.level_combo = QComboBox()
+        self.cam_method_combo = QComboBox()
+        self.cam_method_combo.addItems(list(engine.CAM_METHODS))
+        self.cam_method_combo.setCurrentText("gradcam")
         self.opacity_slider = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0.0, 1.0)
         self.opacity_slider.setValue(0.5)
@@ -93,6 +96,7 @@ class ExplainPanel(QWidget):
         controls = QGroupBox("Overlay")
         form = QFormLayout(controls)
         form.addRow("Show", self.overlay_combo)
+        form.addRow("Grad-CAM method", self.cam_method_combo)
         form.addRow("Level map", self.level_combo)
         form.addRow("Opacity", self.opacity_slider)
         form.addRow("Colormap", self.colormap_combo)
@@ -132,6 +136,7 @@ class ExplainPanel(QWidget):
         self.source_combo.currentIndexChanged.connect(self._on_source_changed)
         self.overlay_combo.currentIndexChanged.connect(self.refresh)
         self.level_combo.currentIndexChanged.connect(self._draw_current)
+        self.cam_method_combo.currentIndexChanged.connect(self.refresh)
         self.opacity_slider.valueChanged.connect(self.view.set_opacity)
         self.colormap_combo.currentTextChanged.connect(self.view.set_colormap)
         self.regions_slider.valueChanged.connect(self._srem_timer.start)
@@ -252,8 +257,10 @@ class ExplainPanel(QWidget):
         options: dict = {}
         if kind == "srem":
             options = {"regions": self.regions_slider.value(), "size": self.size_slider.value()}
-        elif kind == "gradcam" and self.query_path and path != self.query_path:
-            options = {"target_image": self.query_path}
+        elif kind == "gradcam":
+            options = {"method": self.cam_method_combo.currentText()}
+            if self.query_path and path != self.query_path:
+                options["target_image"] = self.query_path
         return (path, kind, tuple(sorted(options.items())))
 
     @Slot()
@@ -323,6 +330,7 @@ class ExplainPanel(QWidget):
     def _update_controls(self) -> None:
         kind, draw = OVERLAYS[self.overlay_choice()]
         self.level_combo.setEnabled(draw == "level")
+        self.cam_method_combo.setEnabled(kind == "gradcam")
         srem = kind == "srem"
         self.regions_slider.setEnabled(srem)
         self.size_slider.setEnabled(srem)

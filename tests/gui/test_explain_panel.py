@@ -30,6 +30,9 @@ def test_overlays_toggle(window, trained_runs, qtbot):
 
     grad = _shown(panel, qtbot, lambda: panel.set_overlay("Grad-CAM (target: query code)"))
     assert grad.kind == "gradcam" and grad.heatmap.shape == (32, 32) and grad.score is not None
+    assert grad.method == "gradcam"
+    plus = _shown(panel, qtbot, lambda: panel.cam_method_combo.setCurrentText("gradcam++"))
+    assert plus.kind == "gradcam" and plus.method == "gradcam++"
 
     mask = _shown(panel, qtbot, lambda: panel.set_overlay("SREM mask"))
     assert mask.kind == "srem" and mask.mask.dtype == np.bool_ and mask.regions == 5 and mask.size == 6
