@@ -176,8 +176,10 @@ class _Run:
         mean_loss, lr, seconds = self.epoch_stats
         record = {"epoch": epoch, "loss": mean_loss, "lr": lr, "seconds": seconds}
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-            map_all = yield from self._evaluate(epoch)
-            record["map_all"] = map_all
+            result = yield from self._evaluate(epoch)
+            record["map_all"] = result.map_all
+            record.update({f"map_at_{k}": v for k, v in result.map_at_k.items()})
+            record.update({f"precision_at_{k}": v for k, v in result.precision_at_k.items()})
         self.paths.append_metrics(record)
         self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items()
                                                           if k != "epoch" and v == v})
@@ -188,17 +190,22 @@ class _Run:
         self.store.set_artifact(self.paths.run_id, "checkpoint", path)
         yield CheckpointSaved(epoch=epoch, path=str(path))
 
-    def _evaluate(self, epoch: int) -> Generator[Event, None, float]:
-        from core.metrics import map_all
+    def _evaluate(self, epoch: int) -> Generator[Event, None, EvalResult]:
+        from core.metrics import map_all, summarize
 
         query = yield from self._query_codes(cancel=self.cancel)
         self.query_cache = (epoch, query)
         database = self.method.database_codes()
-        value = map_all(query, database, _labels(self.test_records), _labels(self.train_records))
+        labels = (_labels(self.test_records), _labels(self.train_records))
+        value = map_all(query, database, *labels)
+        ks = tuple(k for k in EVAL_KS if k <= len(self.train_records))
+        extra = summarize(query, database, *labels, ks=ks) if ks else None
         self.final_map = value
         self.best_map = value if self.best_map is None else max(self.best_map, value)
-        yield EvalResult(epoch=epoch, map_all=value)
-        return value
+        result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(extra.map_at_k) if extra else {},
+                            precision_at_k=dict(extra.precision_at_k) if extra else {})
+        yield result
+        return result
 
     def _query_codes(self, cancel: threading.Event | None) -> Generator[Event, None, torch.Tensor]:
         from core.data.transforms import eval_transform
@@ -240,6 +247,9 @@ class _Run:
         self.best_map, self.final_map = driver.get("best_map"), driver.get("final_map")
         yield Log(f"restored {weights.name}")
         return int(meta["epoch"])
+
+
+EVAL_KS = (10, 100)  # mAP@k and precision@k reported next to mAP@all at every evaluation
 
 
 def _labels(records) -> torch.Tensor:

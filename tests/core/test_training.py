@@ -94,6 +94,8 @@ def test_cli_training_beats_random_codes(capsys):
         assert {"query_codes", "database_codes", "checkpoint"} <= set(artifacts)
         assert [e for e, _ in store.metric_history(runs[0].run_id, "map_all")] == [1, 2, 3]
     assert [r["epoch"] for r in paths.read_metrics()] == [1, 2, 3]
+    last = paths.read_metrics()[-1]
+    assert 0 < last["map_at_10"] <= 1 and 0 < last["precision_at_10"] <= 1
 
 
 def test_resume_equals_uninterrupted_and_checkpoint_checks():
