@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -53,6 +55,14 @@ def launch(argv: Sequence[str] | None = None):
 def main(argv: Sequence[str] | None = None) -> int:
     """`fghash-gui [RUN]` and `python -m fghash_gui [RUN]`."""
     window = launch(argv)
-    code = QApplication.instance().exec()
+    app = QApplication.instance()
+    # Ctrl+C in the terminal closes the window like its close button (asking first during training).
+    # Python only sees the signal when it runs, so a timer hands it control a few times a second.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+    code = app.exec()
+    wake.stop()
     del window
     return code
