@@ -54,6 +54,7 @@ class MainWindow(QMainWindow):
         self.runs.runs_deleted.connect(self._on_runs_deleted)
         self.browse.explain_requested.connect(self._on_explain_requested)
 
+        self.tabs.currentChanged.connect(self._on_tab_changed)
         for index in range(4):
             QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, activated=lambda i=index: self.tabs.setCurrentIndex(i))
 
@@ -83,6 +84,14 @@ class MainWindow(QMainWindow):
     def _on_runs_deleted(self, run_ids: list) -> None:
         self.browse.forget_runs(run_ids)
         self.explain.forget_runs(run_ids)
+
+    @Slot(int)
+    def _on_tab_changed(self, _index: int) -> None:
+        # The store may have changed (a run finished, another process trained one): one cheap query.
+        if self.tabs.currentWidget() is self.runs:
+            self.runs.refresh()
+        elif self.tabs.currentWidget() is self.browse:
+            self.browse.refresh_runs()
 
     # --- feedback ---------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -249,6 +248,8 @@ class TrainingPanel(QWidget):
 
     @Slot(list)
     def _on_events(self, events: list) -> None:
+        if self.events_seen == 0 and events:
+            self.run_started.emit("")  # the engine has registered the run: the Runs table can show it
         for event in events:
             self.events_seen += 1
             if isinstance(event, BatchEnd):

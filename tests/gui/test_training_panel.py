@@ -72,11 +72,11 @@ def test_training_runs_responsively_and_stops(window, qtbot, tiny_config):
     assert isinstance(finished.args[0], TrainFinished) and finished.args[0].status == "cancelled"
     qtbot.waitUntil(lambda: not panel.is_training(), timeout=10_000)
     assert panel.start_button.isEnabled()
-    # The GUI thread kept serving a 50 Hz timer while the network trained: at least 5 ticks a second,
-    # and never a gap of more than a second.
-    assert len(ticks) >= 5 * elapsed, (len(ticks), elapsed)
+    # The GUI thread kept serving a 50 Hz timer while the network trained (a loop on the GUI thread would
+    # starve it for the whole run). Bounds are loose because CI machines are shared and loaded.
+    assert len(ticks) >= 3 * elapsed, (len(ticks), elapsed)
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
-    assert max(gaps) < 1.0, max(gaps)
+    assert max(gaps) < 2.0, max(gaps)
     run = finished.args[0].run_id
     assert [r.status for r in engine.list_runs() if r.run_id == run] == ["cancelled"]
 
