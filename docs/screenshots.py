@@ -38,6 +38,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(HERE), help="folder for the PNG files")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--multifusnet", action="store_true",
+                        help="also train a tiny Multi-FusNet run and grab its per-level maps")
     args = parser.parse_args()
     os.environ.setdefault("FGHASH_HOME", tempfile.mkdtemp(prefix="fghash-shots-"))
 
@@ -77,21 +79,22 @@ def main() -> int:
     window.show()
     pump(1.0)
 
-    # A baseline to compare with, trained without the GUI (same generator the Train tab drives).
-    baseline = [r for r in engine.list_runs() if r.method == "adsh" and r.status == "finished"]
-    if not baseline:
-        print("training the ADSH baseline…")
-        generator = engine.train(tiny("adsh", args.image_size, args.epochs))
-        finished = None
-        while finished is None:
+    def run_of(method: str, epochs: int) -> str:
+        """A finished run of `method` in this home, trained without the GUI if there is none yet."""
+        done = [r for r in engine.list_runs() if r.method == method and r.status == "finished"]
+        if done:
+            return done[0].run_id
+        print(f"training {method}…")
+        generator = engine.train(tiny(method, args.image_size, epochs))
+        while True:
             try:
                 next(generator)
             except StopIteration as stop:
-                finished = stop.value
+                return stop.value.run_id
             app.processEvents()
-        baseline_id = finished.run_id
-    else:
-        baseline_id = baseline[0].run_id
+
+    # A baseline to compare with (same generator the Train tab drives).
+    baseline_id = run_of("adsh", args.epochs)
 
     # Train tab: a live FCAENet run.
     print("training FCAENet in the Train tab…")
@@ -135,6 +138,18 @@ def main() -> int:
     runs.select_runs([finished.run_id, baseline_id])
     runs.compare_selected()
     grab("runs")
+
+    if args.multifusnet:
+        levels_run = run_of("multifusnet", 2)
+        window.open_run(levels_run)
+        wait_for(lambda: browse.result is not None and browse.run_id == levels_run
+                 and browse.result.result.run_id == levels_run, 120, "the Multi-FusNet query")
+        browse._request_explain(browse.grid.result_model.cells[0].path)
+        explain.set_overlay("Multi-FusNet levels")
+        wait_for(lambda: explain.current is not None and explain.current.kind == "levels", 120, "levels")
+        explain.level_combo.setCurrentText("X2/eca")
+        explain.colormap_combo.setCurrentText("inferno")
+        grab("explain-levels")
 
     window.close()
     return 0
