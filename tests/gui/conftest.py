@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pytestqt")
-
-from core import engine  # noqa: E402
-from core.config import TrainConfig  # noqa: E402
-from core.events import TrainFinished  # noqa: E402
+from core import engine
+from core.config import TrainConfig
+from core.events import TrainFinished
 
 
 def tiny_config(method: str = "fcaenet", **overrides) -> TrainConfig:
