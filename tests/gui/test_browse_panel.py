@@ -121,3 +121,19 @@ def test_a_broken_image_reports_an_error_and_the_window_stays_usable(window, tra
     with qtbot.waitSignal(browse.results_shown, timeout=30_000):
         browse.select_query_row(3)
     assert len(_rows(browse.grid)) == browse.k()
+
+
+def test_dropping_an_image_file_queries_it(window, trained_runs, qtbot):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    browse = _open(window, qtbot, trained_runs["fcaenet"].run_id)
+    dropped = browse.catalog.paths[11]
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(dropped)])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(browse.results_shown, timeout=30_000):
+        browse.dropEvent(event)
+    assert browse.result.result.query_path == dropped
+    assert browse.result.result.query_label == browse.catalog.labels[11]
