@@ -7,17 +7,23 @@ from pathlib import Path
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
+    index_with_progress(args.run, quiet=args.quiet)
+    return 0
+
+
+def index_with_progress(run, quiet: bool = False) -> Path:
+    """Build a run's index under a progress bar and print what was written."""
     from tqdm import tqdm
 
     from core import engine
 
-    gen = engine.build_index(args.run)
+    gen = engine.build_index(run)
     bar = None
     try:
         while True:
             event = next(gen)
             if bar is None:
-                bar = tqdm(total=event.total, desc="index", unit="code", disable=args.quiet)
+                bar = tqdm(total=event.total, desc="index", unit="code", disable=quiet)
             bar.n = event.done
             bar.refresh()
     except StopIteration as stop:
@@ -29,7 +35,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
     header = read_index_header(path)
     print(f"index: {header['count']} codes of {header['bits']} bits -> {path}")
-    return 0
+    return path
 
 
 def _cmd_query(args: argparse.Namespace) -> int:
@@ -38,7 +44,12 @@ def _cmd_query(args: argparse.Namespace) -> int:
     image = args.image
     if not Path(image).exists() and image.isdigit():
         image = int(image)  # a test-split index
-    result = engine.query(image, args.run, k=args.k, label=args.label)
+    print_query_result(engine.query(image, args.run, k=args.k, label=args.label))
+    return 0
+
+
+def print_query_result(result) -> None:
+    """A query's top k as a table: rank, Hamming distance, database index, +/x, class, path."""
     known = f"class {result.query_class!r} (label {result.query_label})" if result.query_label is not None \
         else "class unknown"
     print(f"query: {result.query_path or '<image>'} [{result.source}; {known}]  run {result.run_id}, "
@@ -49,7 +60,6 @@ def _cmd_query(args: argparse.Namespace) -> int:
         print(f"{hit.rank:>4} {hit.distance:>4} {hit.database_index:>7} {mark:>2}  {hit.class_name[:24]:24} {hit.path}")
     if result.precision is not None:
         print(f"precision@{len(result.hits)}: {100 * result.precision:.1f}%")
-    return 0
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
