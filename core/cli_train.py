@@ -94,9 +94,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         paths = engine.open_run(args.resume)
         epochs = paths.load_config().epochs
-        results = [_drive(engine.train(None, resume=paths), f"resume {paths.run_id}", epochs)]
+        results = [drive_training(engine.train(None, resume=paths), f"resume {paths.run_id}", epochs)]
     else:
-        results = [_drive(engine.train(cfg), f"{cfg.method} {cfg.bits} bits", cfg.epochs)
+        results = [drive_training(engine.train(cfg), f"{cfg.method} {cfg.bits} bits", cfg.epochs)
                    for cfg in configs_from_args(args)]
     print(f"{'run id':48} {'status':10} {'final mAP':>9} {'best mAP':>9}")
     for r in results:
@@ -106,7 +106,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0 if all(r.status == "finished" for r in results) else 1
 
 
-def _drive(gen, label: str, epochs: int):
+def drive_training(gen, label: str, epochs: int):
     """Consume one training generator under a tqdm bar over all batches of the run."""
     from tqdm import tqdm
 
