@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     runs_sub = runs.add_subparsers(dest="runs_command", required=True)
     runs_sub.add_parser("list", help="list runs").set_defaults(func=_cmd_runs_list)
 
+    from core.cli_demo import add_demo_parser
+
+    add_demo_parser(sub)
+
     from core.cli_train import add_train_parser
 
     add_train_parser(sub)

@@ -1,0 +1,122 @@
+"""`fghash demo`: the main job on the built-in demo data, end to end.
+
+Trains a small FCAENet (ResNet-18) on the generated demo set (10 classes, 240 database / 160 query
+images), builds the run's Hamming index, prints the evaluation table next to what random codes score,
+and a sample query's top k. With a display (and the GUI installed) it then opens the app on the run;
+without one (or with --no-gui) it stops after printing.
+
+The demo schedule is small so that it finishes in minutes on a laptop CPU. From random weights it uses
+gamma = 20 and lr = 0.005 (the measured settings of tests/core/test_training.py: the paper's gamma = 200
+assumes ImageNet weights); when torchvision's ImageNet ResNet-18 file is already in the torch hub cache it
+starts from those weights and keeps the paper's gamma.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from core.config import METHODS
+
+
+def add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="train a small model on the built-in demo data, index, evaluate, open the app")
+    p.add_argument("--method", default="fcaenet", choices=METHODS)
+    p.add_argument("--bits", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=4, help="outer iterations (ADSH/FCAENet) or epochs (default 4)")
+    p.add_argument("--image-size", type=int, default=64, help="training crop / evaluation centre crop (default 64)")
+    p.add_argument("--weights", default="auto", help="auto (ImageNet when cached, else none), imagenet, none, FILE")
+    p.add_argument("--device", default=None, choices=("auto", "cpu", "cuda"))
+    p.add_argument("-k", type=int, default=10, help="results shown for the sample query (default 10)")
+    p.add_argument("--no-gui", action="store_true", help="print the results only, even with a display")
+    p.set_defaults(func=_cmd_demo)
+
+
+def demo_config(method: str, bits: int, epochs: int, image_size: int, weights: str, device: str | None):
+    """The demo's TrainConfig: the 'quick' preset on the demo set, sized for a CPU."""
+    from core.presets import preset_config
+
+    if weights == "auto":
+        weights = "imagenet" if _imagenet_cached("resnet18") else "none"
+    top = dict(backbone="resnet18", weights=weights, epochs=epochs, eval_every=1, image_size=image_size,
+               resize_size=round(image_size * 256 / 224), batch_size=16, num_workers=0)
+    if device:
+        top["device"] = device
+    adsh: dict = {}
+    if method == "multifusnet":
+        top["lr"] = 0.0035
+    else:
+        adsh = dict(num_samples=240, inner_epochs=3)
+        if weights == "none":
+            top["lr"] = 0.005
+            adsh["gamma"] = 20.0
+    return preset_config("quick", method, bits, "demo", adsh=adsh, **top)
+
+
+def _imagenet_cached(backbone: str) -> bool:
+    from core.models.backbones import hub_weights_path
+
+    return hub_weights_path(backbone).exists()
+
+
+def random_codes_map(run) -> float:
+    """mAP@all of random ±1 codes on the run's query/database labels: the level that learning must beat."""
+    from core.codes import load_codes
+    from core.metrics import map_all
+
+    queries, database = load_codes(run, "query"), load_codes(run, "database")
+    rng = np.random.default_rng(0)
+    bits = database.bits
+    return float(map_all(rng.choice([-1.0, 1.0], size=(len(queries), bits)),
+                         rng.choice([-1.0, 1.0], size=(len(database), bits)), queries.labels, database.labels))
+
+
+def typical_query(per_query_ap) -> int:
+    """The test-split index of the query whose AP is the median one (the first of equals)."""
+    aps = np.asarray(per_query_ap, dtype=float)
+    return int(np.argsort(aps, kind="stable")[(len(aps) - 1) // 2])
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from core import engine
+    from core.cli_retrieval import index_with_progress, print_query_result
+    from core.cli_train import drive_training
+    from core.retrieval import report_table
+
+    cfg = demo_config(args.method, args.bits, args.epochs, args.image_size, args.weights, args.device)
+    print(f"fghash demo: {cfg.method}, {cfg.bits} bits, {cfg.backbone} ({cfg.weights} weights), "
+          f"{cfg.epochs} epochs at {cfg.image_size} px on the demo data")
+    finished = drive_training(engine.train(cfg), f"{cfg.method} {cfg.bits} bits", cfg.epochs)
+    if finished is None or finished.status != "finished":
+        status = finished.status if finished is not None else "stopped"
+        print(f"demo training {status}; nothing to index", file=sys.stderr)
+        return 1
+    run = engine.open_run(finished.run_id)
+    index_with_progress(run)
+    report = engine.evaluate(run)
+    print()
+    print(report_table([report]))
+    print(f"(random {cfg.bits}-bit codes score mAP@all {100 * random_codes_map(run):.2f} on the same split)")
+    print()
+    typical = typical_query(report.per_query_ap)
+    print(f"a typical query (its AP {100 * report.per_query_ap[typical]:.1f} is the median):")
+    print_query_result(engine.query(typical, run, k=args.k))
+    print(f"\nrun folder: {run.root}")
+    if args.no_gui or not _has_display():
+        print(f"open it in the app with: fghash-gui {finished.run_id}")
+        return 0
+    return _open_gui(finished.run_id)
+
+
+def _has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or sys.platform in ("win32", "darwin")
+
+
+def _open_gui(run_id: str) -> int:
+    """The app in its own process (core never imports Qt); its exit code is the demo's."""
+    print("opening the app (close the window to finish) ...")
+    return subprocess.call([sys.executable, "-m", "fghash_gui", run_id])

@@ -1,0 +1,48 @@
+"""`fghash demo`: the README's main job, end to end on the demo data (one short epoch at 32 px)."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from core import engine
+from core.cli import main
+from core.cli_demo import demo_config, typical_query
+from core.config import AdshOptions
+
+
+def test_demo_trains_indexes_evaluates_and_prints_a_query(capsys, monkeypatch) -> None:
+    torch.set_num_threads(1)
+    monkeypatch.setattr("core.cli_demo._imagenet_cached", lambda backbone: False)
+    monkeypatch.setenv("DISPLAY", ":99")  # --no-gui must win over a display
+
+    code = main(["demo", "--epochs", "1", "--image-size", "32", "--no-gui", "-k", "5", "--device", "cpu"])
+
+    out = capsys.readouterr().out
+    assert code == 0, out
+    (run,) = engine.list_runs()
+    assert run.status == "finished" and run.method == "fcaenet" and run.bits == 12
+    paths = engine.open_run(run.run_id)
+    assert paths.index.is_file()
+    row = next(line for line in out.splitlines() if line.startswith(run.run_id[:34]))
+    printed_map = float(row.split()[6])
+    assert abs(printed_map - 100 * engine.evaluate(paths).map_all) < 0.01
+    chance = re.search(r"random 12-bit codes score mAP@all ([\d.]+)", out)
+    assert chance and 5.0 < float(chance.group(1)) < 20.0  # 10 balanced classes: about 1/10 plus code ties
+    hits = [line for line in out.splitlines() if re.match(r"\s+\d+\s+\d+\s+\d+\s+[+x]\s", line)]
+    assert len(hits) == 5
+    assert f"fghash-gui {run.run_id}" in out
+
+
+def test_demo_config_from_random_weights_uses_the_measured_small_gamma() -> None:
+    cfg = demo_config("fcaenet", 12, 4, 64, "none", None)
+    assert (cfg.dataset_kind, cfg.backbone, cfg.weights, cfg.epochs, cfg.image_size) == ("demo", "resnet18", "none", 4, 64)
+    assert (cfg.adsh.gamma, cfg.lr, cfg.adsh.num_samples) == (20.0, 0.005, 240)
+    pretrained = demo_config("fcaenet", 12, 4, 64, "imagenet", None)
+    assert pretrained.adsh.gamma == AdshOptions().gamma  # ImageNet weights: the paper's gamma
+
+
+def test_typical_query_is_the_median_ap() -> None:
+    assert typical_query([0.9, 0.1, 0.5, 0.3, 0.7]) == 2
+    assert typical_query([0.2, 0.8, 0.4, 0.6]) == 2  # even count: the lower middle
