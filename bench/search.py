@@ -30,6 +30,16 @@ def reference_search(query_codes: torch.Tensor, database_codes: torch.Tensor, k:
     return torch.cat(out)
 
 
+def best_of(repeat: int, fn):
+    """(shortest wall time of `repeat` calls in seconds, the last call's result)."""
+    best, result = float("inf"), None
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
@@ -39,6 +49,8 @@ def main() -> None:
     parser.add_argument("-k", type=int, default=100)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--gpu", action="store_true", help="let the index use a GPU when faiss sees one")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="time each side this many times and keep its best (a shared machine is noisy)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     import faiss
@@ -47,22 +59,20 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     queries = rng.choice(np.array([-1, 1], dtype=np.int8), (args.queries, args.bits))
-    print(f"top-{args.k} of {args.queries} queries, {args.bits}-bit codes, {args.threads} threads")
+    print(f"top-{args.k} of {args.queries} queries, {args.bits}-bit codes, {args.threads} threads, "
+          f"best of {args.repeat}; faiss {faiss.__version__} ({faiss.get_compile_options().strip()})")
     print(f"{'database':>10} {'ours s':>9} {'reference s':>12} {'speed-up':>9}  check")
     for size in args.sizes:
         database = rng.choice(np.array([-1, 1], dtype=np.int8), (size, args.bits))
         index = HammingIndex.from_codes(database, use_gpu=args.gpu)
         index.search(queries[:10], args.k)  # warm-up (GPU context, page faults)
-        start = time.perf_counter()
-        ours = index.search(queries, args.k)
-        ours_s = time.perf_counter() - start
+        ours_s, ours = best_of(args.repeat, lambda: index.search(queries, args.k))
 
         ref_q = min(args.reference_queries, args.queries)
         q_float = torch.from_numpy(queries[:ref_q].astype(np.float32))
         db_float = torch.from_numpy(database.astype(np.float32))
-        start = time.perf_counter()
-        ref = reference_search(q_float, db_float, args.k)
-        ref_s = (time.perf_counter() - start) * args.queries / ref_q
+        ref_s, ref = best_of(args.repeat, lambda: reference_search(q_float, db_float, args.k))
+        ref_s *= args.queries / ref_q
         # The reference's argsort orders ties arbitrarily: compare the distances, which must agree exactly.
         ref_d = 0.5 * (args.bits - torch.einsum("qb,qkb->qk", q_float, db_float[ref]))
         same = np.array_equal(ref_d.numpy().astype(np.int32), ours.distances[:ref_q])
