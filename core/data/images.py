@@ -3,6 +3,12 @@
 Handles EXIF orientation, grayscale / CMYK / palette / alpha / 16-bit modes, animated images (first
 frame), very large images (downscaled while decoding, so a 20000 x 20000 JPEG never allocates 1.2 GB),
 and truncated or corrupt files (ImageDecodeError naming the file and the reason).
+
+Size limits, checked on the header before any pixel is decoded:
+  - JPEG (and MPO) up to MAX_PIXELS (25000 x 25000): decoded at 1/2..1/8 scale in the DCT domain.
+  - every other format up to MAX_FULL_DECODE_PIXELS (8192 x 8192): PNG/GIF/TIFF/WebP/BMP decoders can
+    only produce the full image, so a 20000 x 20000 PNG (a few KB when it is one colour) would take
+    0.4-1.6 GB; it is refused with an ImageDecodeError instead (a training run skips it, a query says so).
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ from core.errors import ImageDecodeError
 # 20000 x 20000 (400 Mpx) are legitimate here, and we never decode them at full size anyway (draft /
 # reduce below), so our own limit is 25000 x 25000, checked on the header before any pixel is decoded.
 MAX_PIXELS = 25_000 * 25_000
+# Formats without reduced-size decoding are decoded whole: at most 64 Mpx (256 MB as RGBA), and they
+# are reduced before any mode conversion, so the peak stays near that.
+MAX_FULL_DECODE_PIXELS = 8192 * 8192
+_DRAFT_FORMATS = {"JPEG", "MPO"}  # Image.draft decodes these at 1/2, 1/4 or 1/8 scale
 
 # Pillow's limit is a process-wide global read inside Image.open; raising it only around our own
 # open() under a lock keeps concurrent decoders (training thread, GUI worker) from racing on it.
@@ -61,6 +71,11 @@ def decode_rgb(data: bytes, name: str = "<bytes>", max_side: int = 4096) -> Imag
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise ImageDecodeError(f"too large ({w} x {h} pixels; the limit is {MAX_PIXELS:,} pixels)")
+            if w * h > MAX_FULL_DECODE_PIXELS and img.format not in _DRAFT_FORMATS:
+                raise ImageDecodeError(
+                    f"too large to decode ({w} x {h} pixels {img.format}; {img.format} images are decoded at "
+                    f"full size, up to {MAX_FULL_DECODE_PIXELS:,} pixels; JPEGs up to {MAX_PIXELS:,} pixels "
+                    f"are downscaled while decoding): shrink it or save it as JPEG")
             return _to_rgb(img, max_side)
     except ImageDecodeError as exc:
         raise ImageDecodeError(f"cannot decode image {name}: {exc}") from None
@@ -113,19 +128,22 @@ def _to_rgb(img: Image.Image, max_side: int) -> Image.Image:
     w, h = img.size
     if w < 1 or h < 1:
         raise ImageDecodeError("image has zero size")
-    if img.format == "JPEG" and max(w, h) > max_side:
+    if img.format in _DRAFT_FORMATS and max(w, h) > max_side:
         # DCT-domain downscale by 1/2, 1/4 or 1/8 while decoding: a 20000 x 20000 JPEG never
         # allocates its full 1.2 GB. Rotation does not change the longer side, so this is safe pre-EXIF.
         scale = max_side / max(w, h)
         img.draft("RGB", (max(1, int(w * scale)), max(1, int(h * scale))))
     img.load()
-    # Shrink before converting to RGB, so a huge grayscale/RGBA image is never tripled in memory.
-    if img.mode not in _REDUCIBLE:
-        img = _mode_to_rgb(img)
+    source_mode = img.mode
     factor = max(img.size) // max_side
     if factor >= 2:
+        # Shrink before the RGB conversion (alpha compositing, 16-bit scaling), so a large palette or
+        # 1-bit image is never expanded to full-size RGBA and float copies; only a lossless move to the
+        # nearest mode Image.reduce accepts happens at full size.
+        if img.mode not in _REDUCIBLE:
+            img = img.convert(_reducible_mode(img))
         img = img.reduce(factor)  # cheap box reduction first, then an exact resize below
-    img = _mode_to_rgb(img)
+    img = _mode_to_rgb(img, sixteen_bit=source_mode.startswith("I;16"))
     w, h = img.size
     if max(w, h) > max_side:
         scale = max_side / max(w, h)
@@ -135,7 +153,20 @@ def _to_rgb(img: Image.Image, max_side: int) -> Image.Image:
     return img
 
 
-def _mode_to_rgb(img: Image.Image) -> Image.Image:
+def _reducible_mode(img: Image.Image) -> str:
+    """The mode a non-reducible image converts to without losing alpha, bit depth or grey levels."""
+    mode = img.mode
+    if mode == "1":
+        return "L"
+    if mode.startswith("I;16"):
+        return "I"
+    if mode in ("PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        return "RGBA"
+    return "RGB"
+
+
+def _mode_to_rgb(img: Image.Image, sixteen_bit: bool = False) -> Image.Image:
+    """RGB of any mode. sixteen_bit: the pixels came from a 16-bit image (scale by 65535, not 255)."""
     mode = img.mode
     if mode == "RGB":
         return img
@@ -155,7 +186,7 @@ def _mode_to_rgb(img: Image.Image) -> Image.Image:
         scale = 255.0 if arr.max(initial=0) <= 1.0 else 1.0
         arr8 = (arr * scale).astype(np.uint8)
     else:
-        maxval = 65535 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255
+        maxval = 65535 if arr.max(initial=0) > 255 or mode.startswith("I;16") or sixteen_bit else 255
         arr8 = (np.clip(arr, 0, maxval).astype(np.float64) * (255.0 / maxval)).round().astype(np.uint8)
     out = Image.fromarray(arr8)
     return out.convert("RGB")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from badimages import BAD, ODD, grey_jpeg, write_bad_images
 from core.data.images import decode_rgb, load_rgb
 from core.errors import ImageDecodeError
 
@@ -129,12 +132,77 @@ def _png_header_claiming(w: int, h: int) -> bytes:
 
 
 def test_huge_header_is_not_a_bomb_error_but_a_decode_error():
-    # 20000 x 20000 is allowed past the bomb guard (then fails as truncated); 40000^2 is refused.
+    # A 20000 x 20000 JPEG is allowed past the bomb guard (decoded at 1/8 scale; this one then fails as
+    # truncated); a PNG that size cannot be decoded at reduced size and is refused from its header;
+    # 40000^2 is refused whatever the format.
     with pytest.raises(ImageDecodeError) as ok_size:
+        decode_rgb(grey_jpeg(20000, 20000, scan_bytes=100)[:-2], name="h.jpg")
+    assert "too large" not in str(ok_size.value) and "truncated" in str(ok_size.value)
+    with pytest.raises(ImageDecodeError, match="too large to decode .*20000 x 20000 pixels PNG"):
         decode_rgb(_png_header_claiming(20000, 20000), name="h.png")
-    assert "too large" not in str(ok_size.value)
     with pytest.raises(ImageDecodeError, match="too large"):
         decode_rgb(_png_header_claiming(40000, 40000), name="h.png")
+    with pytest.raises(ImageDecodeError, match="too large"):
+        decode_rgb(grey_jpeg(40000, 40000, scan_bytes=100), name="h.jpg")
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_files_raise_decode_error_naming_the_file(tmp_path, name):
+    path = write_bad_images(tmp_path, [name])[name]
+    with pytest.raises(ImageDecodeError) as info:
+        load_rgb(path, max_side=1024)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(ODD))
+def test_odd_files_decode_to_rgb(tmp_path, name):
+    path = write_bad_images(tmp_path, [name])[name]
+    img = load_rgb(path, max_side=1024)
+    assert img.mode == "RGB" and img.size == ODD[name][1]
+
+
+_PEAK_RSS = """
+import resource, sys
+from core.data.images import load_rgb
+from core.errors import ImageDecodeError
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    print(load_rgb(sys.argv[1], max_side=int(sys.argv[2])).size)
+except ImageDecodeError as exc:
+    print("error:", exc)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+
+
+@pytest.mark.parametrize("name, max_side", [("huge_20000.jpg", 1024), ("huge_20000.jpg", 4096),
+                                            ("huge_20000.png", 1024)])
+def test_20000_pixel_images_never_allocate_the_full_image(tmp_path, name, max_side):
+    """Peak memory of decoding in a fresh process: 20000 x 20000 is 400 MB as L and 1.2 GB as RGB."""
+    path = write_bad_images(tmp_path, [name])[name]
+    out = subprocess.run([sys.executable, "-c", _PEAK_RSS, str(path), str(max_side)], capture_output=True,
+                         text=True, check=True, cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
+    if name in BAD:
+        assert out[0].startswith("error:") and "too large to decode" in out[0]
+    else:
+        assert out[0] == f"({max_side}, {max_side})"
+    assert int(out[1]) < 300, f"decoding {name} grew the process by {out[1]} MB"
+
+
+def test_large_16bit_and_palette_images_reduced_before_conversion(tmp_path):
+    # Reduced in a mode that keeps the 16-bit range: a dark 16-bit image (all values <= 255 of 65535)
+    # stays dark, as it does at full size; a palette image with transparency still composites on white.
+    dark = np.full((300, 400), 200, dtype=np.uint16)
+    Image.fromarray(dark).save(tmp_path / "dark16.png")
+    small, reduced = load_rgb(tmp_path / "dark16.png"), load_rgb(tmp_path / "dark16.png", max_side=100)
+    assert reduced.size == (100, 75)
+    assert np.asarray(small).max() <= 1 and np.asarray(reduced).max() <= 1
+    p = Image.new("P", (400, 200), 0)
+    p.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)
+    p.paste(1, (0, 0, 200, 200))
+    p.save(tmp_path / "pal.png", transparency=0)
+    arr = np.asarray(load_rgb(tmp_path / "pal.png", max_side=100))
+    assert arr.shape == (50, 100, 3)
+    assert tuple(arr[25, 10]) == (0, 0, 255) and tuple(arr[25, 90]) == (255, 255, 255)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
