@@ -8,11 +8,18 @@ Weights come from one of three sources (`TrainConfig.weights`):
 * a path to a local weights file: ``.safetensors``, or a pickle (``.pth``/``.pt``/``.bin``/``.ckpt``)
   loaded only with ``torch.load(weights_only=True)``; a pickle holding arbitrary Python objects is refused.
 * ``"none"``: random initialisation (tests, or training from scratch).
+
+Security: `load_weights_file` is the ONE place in fghash where a pickle-based file is read (the ImageNet
+download goes through it too). A pickle can name any Python callable to run while it is read, so it is
+only ever opened with torch's restricted unpickler (`weights_only=True`, which an explicit argument keeps
+even under TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD); a file that needs anything beyond tensors and plain
+containers is refused with a WeightsError, before any of its code can run.
 """
 
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -82,51 +89,71 @@ def hub_weights_path(name: str) -> Path:
 
 
 def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
-    """The torchvision ImageNet weights: from the hub cache, else downloaded; WeightsError if neither works."""
+    """The torchvision ImageNet weights: from the hub cache, else downloaded; WeightsError if neither works.
+
+    The download is checked against the hash prefix in torchvision's file name, then read by
+    load_weights_file like any other pickle (never by an unrestricted unpickler)."""
     enum = _ARCHS[name][1]
     cached = hub_weights_path(name)
-    if cached.exists():
-        return load_weights_file(cached)
-    try:
-        return torch.hub.load_state_dict_from_url(enum.url, progress=False, check_hash=True, weights_only=True)
-    except Exception as exc:  # URLError, timeouts, hash mismatch: all mean "no usable file"
-        raise WeightsError(
-            f"ImageNet weights for {name} are not in the torch hub cache and could not be downloaded "
-            f"({type(exc).__name__}: {exc}). Either copy {Path(enum.url).name} (from {enum.url}) to {cached}, "
-            f"or pass a local weights file (.safetensors or .pth) with --weights PATH, or use --weights none "
-            f"to train from random initialisation."
-        ) from None
+    if not cached.exists():
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            match = torch.hub.HASH_REGEX.search(cached.name)
+            torch.hub.download_url_to_file(enum.url, str(cached), hash_prefix=match.group(1) if match else None,
+                                           progress=False)
+        except Exception as exc:  # URLError, timeouts, hash mismatch: all mean "no usable file"
+            raise WeightsError(
+                f"ImageNet weights for {name} are not in the torch hub cache and could not be downloaded "
+                f"({type(exc).__name__}: {_one_line(exc)}). Either copy {Path(enum.url).name} (from {enum.url}) "
+                f"to {cached}, or pass a local weights file (.safetensors or .pth) with --weights PATH, or use "
+                f"--weights none to train from random initialisation."
+            ) from None
+    return load_weights_file(cached)
 
 
 def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict from a .safetensors file or a tensors-only pickle (never arbitrary objects)."""
+    """Read a state dict from a .safetensors file or a tensors-only pickle (never arbitrary objects).
+
+    Raises WeightsError naming the file: missing, unknown suffix, unreadable, or (for a pickle) holding
+    Python objects/code that are not tensors. The file is only read, never modified."""
     path = Path(path)
     if not path.is_file():
         raise WeightsError(
             f"weights file {path} does not exist; expected a .safetensors or .pth file, 'imagenet' or 'none'"
         )
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path), device="cpu")
-        except (SafetensorError, OSError, ValueError) as exc:
-            raise WeightsError(f"{path} is not a readable safetensors file: {exc}") from None
+        except Exception as exc:  # SafetensorError, OSError, or a pickle renamed to .safetensors
+            raise WeightsError(f"{path} is not a readable safetensors file: {_one_line(exc)}") from None
     if path.suffix not in PICKLE_SUFFIXES:
         raise WeightsError(
             f"{path}: unknown weights format {path.suffix!r}; expected .safetensors or one of {', '.join(PICKLE_SUFFIXES)}"
         )
     try:
+        # weights_only=True: torch's restricted unpickler; it refuses any global outside tensors and
+        # plain containers BEFORE calling it, so a crafted __reduce__ never runs.
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        # torch's message is long and multi-line; keep only what the file tried to call.
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc)) or re.search(r"Unsupported operand \d+", str(exc))
+        what = "" if not found else (f" (it names {found.group(1)})" if found.re.groups else f" ({found.group(0)})")
         raise WeightsError(
-            f"refused to load {path}: it contains Python objects other than tensors, and unpickling them "
-            f"could run arbitrary code ({exc}). Convert it to .safetensors or save a plain state_dict."
+            f"refused to load {path}: it holds Python code/objects that are not tensors{what}, and unpickling "
+            f"them could run arbitrary code. Expected tensors only: convert it to .safetensors or save a plain "
+            f"state_dict."
         ) from None
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise WeightsError(f"{path} is not a readable PyTorch weights file: {exc}") from None
+    except Exception as exc:  # OSError, RuntimeError (bad zip/archive), EOFError, ValueError...
+        raise WeightsError(f"{path} is not a readable PyTorch weights file: {_one_line(exc)}") from None
     return _unwrap_state_dict(obj, path)
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """First line of an exception's message, shortened: user messages stay on one line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _unwrap_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
