@@ -2,6 +2,14 @@
 
 ADSH methods keep learned codes V for the database they were trained on; images added to a database
 later have no V row and are encoded with the network instead (`encode_new_images`, same as queries).
+
+Bad images (truncated, empty, not an image, too large; see core.data.images): encoding never fails on
+one and always returns one code per record, in record order, so codes, labels and paths stay aligned.
+An undecodable image is encoded from the next decodable image of the same class (core.data.dataset's
+substitution); when no image of its class decodes, from a blank image of the ImageNet mean colour. Each
+call that met such files yields one Log warning (level "warning") counting them and naming the first
+few with their reasons. Callers that must refuse bad files instead (a user's query, images added to a
+database) decode them first with core.data.images.load_rgb, which raises ImageDecodeError.
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from torch.utils.data import DataLoader
 from core.data.records import ImageRecord
 from core.device import uses_amp
 from core.errors import Cancelled
-from core.events import Progress
+from core.events import Log, Progress
 from core.methods.asymmetric import to_pm1
 
 
@@ -34,19 +42,23 @@ def encode_records(
     amp: bool = False,
     num_workers: int = 0,
     phase: str = "encode",
-) -> Generator[Progress, None, torch.Tensor]:
+) -> Generator[Progress | Log, None, torch.Tensor]:
     """Yield Progress(phase, done, total, eta_s) per batch; return the codes (len(records), bits) on the CPU.
+
+    Then, only if some images could not be decoded, one Log warning saying how many and which.
 
     binary=True: float32 ±1 codes (sign, 0 -> +1); binary=False: the real network outputs.
     The model is put in eval mode (and left there). Raises core.errors.Cancelled if `cancel` is set
     between batches. amp: float16 autocast on CUDA only.
     """
-    from core.data.dataset import ImageDataset
+    from core.data.dataset import ImageDataset, skip_summary
+    from core.data.loader import loader_batches
 
     total = len(records)
     if total == 0:
         return torch.zeros(0, int(getattr(model, "bits", 0)))
-    loader = DataLoader(ImageDataset(records, transform), batch_size=batch_size, shuffle=False,
+    dataset = ImageDataset(records, transform, on_class_failure="blank")
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, pin_memory=device.type == "cuda",
                         generator=torch.Generator())  # keeps the global RNG untouched (resume determinism)
     model.eval()
@@ -58,7 +70,7 @@ def encode_records(
     start = time.perf_counter()
     yield Progress(phase, 0, total, None)
     with torch.inference_mode():
-        for images, _labels, _index in loader:
+        for images, _labels, _index in loader_batches(loader):  # workers stop promptly on errors
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"{phase} cancelled after {done} of {total} images")
             images = images.to(device, non_blocking=True)
@@ -71,12 +83,15 @@ def encode_records(
             elapsed = time.perf_counter() - start
             yield Progress(phase, done, total, elapsed / done * (total - done))
     codes = torch.cat(out)
+    summary = skip_summary(dataset, "images")
+    if summary:
+        yield Log(f"{phase}: {summary}", "warning")
     return to_pm1(codes) if binary else codes
 
 
 def encode_new_images(model: nn.Module, records: Sequence[ImageRecord], transform, device: torch.device,
                       batch_size: int = 64, cancel: threading.Event | None = None,
-                      ) -> Generator[Progress, None, torch.Tensor]:
+                      ) -> Generator[Progress | Log, None, torch.Tensor]:
     """±1 codes for images that join an ADSH/FCAENet database after training (no learned V row):
     sign of the network output with the eval transform, exactly like a query."""
     return (yield from encode_records(model, records, transform, device, batch_size, cancel,

@@ -1,8 +1,22 @@
 """Exceptions with messages meant for users (CLI prints them, the GUI shows them in a dialog)."""
 
+import re
+
+# torch's DataLoader re-raises an exception from a worker process as type(exc)(text), where text is
+# "Caught X in DataLoader worker process N.\nOriginal Traceback (most recent call last): ...\nmod.X: msg".
+_WORKER_WRAPPED = re.compile(r"Caught \w+ in DataLoader worker process \d+\.\n")
+
 
 class FghashError(Exception):
     """Base class: the message says what is wrong and what to do about it."""
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str) and _WORKER_WRAPPED.match(args[0]):
+            # Keep the user-facing message (the traceback's last line) so it stays one line, as when
+            # the same error is raised without workers.
+            last = args[0].rstrip().splitlines()[-1]
+            args = (last.partition(": ")[2] or last,)
+        super().__init__(*args)
 
 
 class ConfigError(FghashError, ValueError):

@@ -77,6 +77,7 @@ class _Run:
         self.best_map: float | None = None
         self.final_map: float | None = None
         self.query_cache: tuple[int, torch.Tensor] | None = None  # (epoch, codes) of the last evaluation
+        self.skipped_reported = 0  # undecodable training images already announced in a Log
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> Generator[Event, None, TrainFinished]:
@@ -129,6 +130,8 @@ class _Run:
                 yield from self._save_codes(completed, status == "cancelled")
             message = {"finished": f"finished {completed} epoch(s)",
                        "cancelled": f"cancelled after {completed} complete epoch(s)"}[status]
+            if self.skipped_reported:
+                message += f"; {self.skipped_reported} training image(s) could not be decoded and were replaced"
         except GeneratorExit:
             self.store.set_status(run_id, "interrupted")  # the consumer dropped the generator
             raise
@@ -174,7 +177,15 @@ class _Run:
     def _after_epoch(self, epoch: int) -> Generator[Event, None, None]:
         cfg = self.cfg
         mean_loss, lr, seconds = self.epoch_stats
-        record = {"epoch": epoch, "loss": mean_loss, "lr": lr, "seconds": seconds}
+        # Undecodable training images met so far (replaced by another image of their class): counted in
+        # metrics.jsonl and the store every epoch, announced whenever the count grows.
+        skipped = self.method.skipped_train_images()
+        record = {"epoch": epoch, "loss": mean_loss, "lr": lr, "seconds": seconds, "skipped_images": len(skipped)}
+        if len(skipped) > self.skipped_reported:
+            self.skipped_reported = len(skipped)
+            shown = "; ".join(list(skipped.values())[:3]) + ("; ..." if len(skipped) > 3 else "")
+            yield Log(f"{len(skipped)} training image(s) could not be decoded so far and were replaced by another "
+                      f"image of the same class ({shown})", "warning")
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             result = yield from self._evaluate(epoch)
             record["map_all"] = result.map_all

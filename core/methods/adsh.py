@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from core.config import TrainConfig
 from core.data.dataset import ImageDataset
+from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
 from core.data.transforms import train_transform
 from core.events import BatchEnd, Event, Log
@@ -68,7 +69,7 @@ class AdshMethod(HashingMethod):
         loader = self._loader(self._batches(omega, g, opts.inner_epochs), epoch)
         self.model.train()
         clock = Throughput()
-        for i, batch in enumerate(loader):
+        for i, batch in enumerate(loader_batches(loader)):  # workers stop promptly on errors
             if cancel.is_set():
                 return
             inner = i // per_inner

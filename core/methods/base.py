@@ -66,3 +66,11 @@ class HashingMethod(ABC):
     @abstractmethod
     def current_lr(self) -> float:
         """Learning rate of the first parameter group."""
+
+    def skipped_train_images(self) -> dict[int, str]:
+        """{train-split position: decode error} of the training images found undecodable so far in this
+        process (each was replaced by another image of its class; core/data/dataset.py). Methods that read
+        their training images through a core.data.dataset.ImageDataset in `self.train_data` (all of ours)
+        need not override this."""
+        data = getattr(self, "train_data", None)
+        return data.undecodable() if data is not None else {}

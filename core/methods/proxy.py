@@ -21,6 +21,7 @@ from torchvision import transforms as T
 
 from core.config import TrainConfig
 from core.data.dataset import ImageDataset
+from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
 from core.data.transforms import eval_transform, normalize, train_transform
 from core.errors import ConfigError, DatasetError, RunError
@@ -99,7 +100,7 @@ class MultiFusNetMethod(HashingMethod):
         )
         self.model.train()
         clock = Throughput()
-        for i, (images, labels, index) in enumerate(loader):
+        for i, (images, labels, index) in enumerate(loader_batches(loader)):  # workers stop promptly on errors
             if cancel.is_set():
                 return
             x = self.stepper.to_device(images)
