@@ -86,31 +86,84 @@ def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, 
     return weights
 
 
-def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict[str, torch.Tensor], dict]:
-    """Load a checkpoint's tensors and metadata, checking they belong to `cfg` (method, bits, backbone)."""
-    from safetensors.torch import load_file
+# Metadata fields every checkpoint JSON carries, with their JSON types (validated before use).
+_META_FIELDS = {"schema_version": int, "method": str, "bits": int, "backbone": str, "epoch": int,
+                "num_classes": int, "weights_sha256": str}
+_KIND_NAMES = {int: "an integer", str: "a string"}
 
+
+def read_checkpoint_meta(weights: Path) -> dict:
+    """The metadata JSON next to `weights`, validated (schema version, field types). Raises RunError."""
     meta_path = weights.with_suffix(".json")
+    if not meta_path.exists():
+        raise RunError(f"checkpoint metadata {meta_path} is missing: {weights.name} is incomplete (a crash "
+                       f"before its metadata was written) or was copied without it")
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"checkpoint metadata {meta_path} is unreadable: {exc}") from None
-    if meta.get("schema_version") != CHECKPOINT_SCHEMA:
-        raise RunError(f"{meta_path}: checkpoint schema {meta.get('schema_version')!r} is not supported "
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"checkpoint metadata {meta_path} is unreadable ({exc}); expected the JSON that fghash "
+                       f"writes next to {weights.name}") from None
+    if not isinstance(meta, dict):
+        raise RunError(f"checkpoint metadata {meta_path} holds a JSON {type(meta).__name__}, expected an object")
+    version = meta.get("schema_version")
+    if isinstance(version, int) and version > CHECKPOINT_SCHEMA:
+        raise RunError(f"{meta_path}: checkpoint schema {version} was written by a newer fghash; this fghash "
+                       f"reads schema {CHECKPOINT_SCHEMA} (update fghash to open this run)")
+    if version != CHECKPOINT_SCHEMA:
+        raise RunError(f"{meta_path}: checkpoint schema {version!r} is not supported "
                        f"(this fghash reads schema {CHECKPOINT_SCHEMA})")
+    for key, kind in _META_FIELDS.items():
+        value = meta.get(key)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise RunError(f"{meta_path}: field {key!r} is {value!r}, expected {_KIND_NAMES[kind]}; the "
+                           f"metadata is damaged or not an fghash checkpoint")
+    if not isinstance(meta.get("driver", {}), dict):
+        raise RunError(f"{meta_path}: field 'driver' must be an object")
+    return meta
+
+
+def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """Load a checkpoint's tensors and metadata, checking they belong to `cfg` (method, bits, backbone).
+
+    Raises RunError naming the file for: missing/unreadable/foreign metadata, an unknown schema, another
+    method/bit length/backbone, a checksum mismatch (truncated or replaced weights), an unreadable
+    safetensors file, or missing tensor groups. safetensors never runs code; nothing is written."""
+    from safetensors.torch import load_file
+
+    weights = Path(weights)
+    meta = read_checkpoint_meta(weights)
+    meta_path = weights.with_suffix(".json")
     if cfg is not None:
         for key in ("method", "bits", "backbone"):
             if meta.get(key) != getattr(cfg, key):
-                raise RunError(f"{weights} is a {meta.get('method')} / {meta.get('bits')}-bit / "
-                               f"{meta.get('backbone')} checkpoint, but the run is {cfg.method} / {cfg.bits}-bit / "
+                raise RunError(f"{weights} is the checkpoint of a {meta.get('method')} / {meta.get('bits')}-bit / "
+                               f"{meta.get('backbone')} run, but this run is {cfg.method} / {cfg.bits}-bit / "
                                f"{cfg.backbone} ({key} differs)")
-    if meta.get("weights_sha256") and _sha256(weights) != meta["weights_sha256"]:
-        raise RunError(f"{weights} does not match the checksum in {meta_path.name}: the file is corrupt or replaced")
+    if not weights.is_file():
+        raise RunError(f"{weights} is missing: its metadata {meta_path.name} exists but the weights do not")
+    if _sha256(weights) != meta["weights_sha256"]:
+        raise RunError(f"{weights} does not match the checksum in {meta_path.name}: the file is truncated, "
+                       f"corrupt or replaced")
     try:
         tensors = load_file(str(weights), device="cpu")
     except Exception as exc:  # safetensors raises its own error types for torn/foreign files
-        raise RunError(f"{weights} is not a readable safetensors checkpoint: {exc}") from None
+        raise RunError(f"{weights} is not a readable safetensors checkpoint: {_one_line(exc)}") from None
+    missing = [group for group in ("model.", "rng.torch", "rng.numpy.", "rng.python.")
+               if not any(k.startswith(group) for k in tensors)]
+    if missing:
+        raise RunError(f"{weights} lacks the tensors {', '.join(missing)} that every fghash checkpoint holds")
     return tensors, meta
+
+
+def require_checkpoint(run_paths) -> Path:
+    """The run's newest complete checkpoint; RunError saying what is there when there is none."""
+    weights = run_paths.last_checkpoint()
+    if weights is None:
+        orphans = sorted(p.name for p in Path(run_paths.checkpoints).glob("epoch-*.safetensors"))
+        why = (f"{', '.join(orphans)} without metadata (.json); incomplete" if orphans
+               else "no checkpoints/epoch-*.safetensors + .json")
+        raise RunError(f"run {run_paths.root} has no complete checkpoint ({why})")
+    return weights
 
 
 def load_run_model(run_paths, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, TrainConfig]:
@@ -118,16 +171,20 @@ def load_run_model(run_paths, device: torch.device | str = "cpu") -> tuple[torch
     from core.models.factory import build_model
 
     cfg = run_paths.load_config()
-    weights = run_paths.last_checkpoint()
-    if weights is None:
-        raise RunError(f"run {run_paths.root} has no complete checkpoint yet (no checkpoints/epoch-*.json)")
+    weights = require_checkpoint(run_paths)
     tensors, meta = read_checkpoint(weights, cfg)
-    model = build_model(cfg, int(meta.get("num_classes", 0)), weights="none")
+    model = build_model(cfg, int(meta["num_classes"]), weights="none")
     try:
         model.load_state_dict(select("model", tensors), strict=True)
     except RuntimeError as exc:
-        raise RunError(f"{weights} does not fit a {cfg.method} {cfg.backbone} network: {str(exc)[:300]}") from None
+        raise RunError(f"{weights} does not fit a {cfg.method} {cfg.backbone} network: "
+                       f"{_one_line(exc)}") from None
     return model.to(torch.device(device)).eval(), cfg
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())  # user messages stay on one line
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _sha256(path: Path) -> str:

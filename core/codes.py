@@ -104,31 +104,61 @@ def save_codes(run_paths, split_name: str, codes_pm1, labels, paths) -> Path:
     return atomic_write(target, write)
 
 
-def load_codes(run_paths, split_name: str) -> CodeSet:
-    """Read and validate one split's codes. Raises RunError naming the file if it is missing or wrong."""
+def load_codes(run_paths, split_name: str, expected_bits: int | None = None) -> CodeSet:
+    """Read and validate one split's codes. Raises RunError naming the file if it is missing or wrong.
+
+    expected_bits: the run's configured code length; a file with another length is refused (codes of
+    another run copied in, or a config edited after encoding). The file is only read."""
     target = codes_path(run_paths, split_name)
     if not target.exists():
         raise RunError(f"{target} is missing: the run has no saved {split_name} codes yet (training writes them when it finishes or is stopped)")
     try:
+        # allow_pickle=False: an object array (a pickle inside the npz) is refused, never unpickled.
         with np.load(target, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("a single array, not an .npz archive")
             fields = {name: data[name] for name in ("format", "bits", "packed", "labels", "paths", "checksum")}
     except KeyError as exc:
         raise RunError(f"{target} is not an fghash codes file: field {exc} is missing") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise RunError(f"{target} is corrupt or not an fghash codes file ({exc})") from None
-    version = int(fields["format"])
+    except Exception as exc:  # OSError, ValueError (pickled objects), EOFError, BadZipFile, zlib errors...
+        raise RunError(f"{target} is corrupt or not an fghash codes file ({_one_line(exc)}); expected an .npz "
+                       f"with fields format, bits, packed, labels, paths, checksum") from None
+    version, bits = _scalar_int(fields["format"]), _scalar_int(fields["bits"])
+    if version is None or bits is None:
+        raise RunError(f"{target}: fields 'format' and 'bits' must be integers; got {fields['format']!r} and "
+                       f"{fields['bits']!r}")
+    if version > FORMAT_VERSION:
+        raise RunError(f"{target} has codes format {version}, written by a newer fghash; this fghash reads "
+                       f"format {FORMAT_VERSION}")
     if version != FORMAT_VERSION:
         raise RunError(f"{target} has codes format {version}; this fghash reads format {FORMAT_VERSION}")
-    bits = int(fields["bits"])
+    if not 1 <= bits <= 4096:
+        raise RunError(f"{target}: {bits} bits per code is out of range (1..4096)")
     packed, labels, paths = fields["packed"], fields["labels"], fields["paths"]
     if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != (bits + 7) // 8:
         raise RunError(f"{target}: packed codes have shape {packed.shape} {packed.dtype}, expected (count, "
                        f"{(bits + 7) // 8}) uint8 for {bits} bits")
-    if labels.dtype != np.int64 or labels.shape != (packed.shape[0],) or paths.shape != (packed.shape[0],):
+    if labels.dtype != np.int64 or labels.shape != (packed.shape[0],) or paths.shape != (packed.shape[0],) \
+            or paths.dtype.kind != "U":
         raise RunError(f"{target}: {packed.shape[0]} codes but labels {labels.shape} {labels.dtype} and paths "
-                       f"{paths.shape}")
+                       f"{paths.shape} {paths.dtype}; expected one int64 label and one path string per code")
     checksum = _checksum(bits, packed, labels, paths)
-    if str(fields["checksum"]) != checksum:
+    if fields["checksum"].shape != () or str(fields["checksum"]) != checksum:
         raise RunError(f"{target} failed its checksum: the file was modified or damaged; re-encode the run")
+    if expected_bits is not None and bits != int(expected_bits):
+        raise RunError(f"{target} holds {bits}-bit codes but the run's config.json says {expected_bits} bits: "
+                       f"these codes belong to another run or configuration")
     return CodeSet(split=split_name, bits=bits, codes=unpack_codes(packed, bits), packed=packed, labels=labels,
                    paths=tuple(paths.tolist()), checksum=checksum)
+
+
+def _scalar_int(value: np.ndarray) -> int | None:
+    """An integer stored as a 0-d numpy array, else None (a foreign or damaged field)."""
+    if not isinstance(value, np.ndarray) or value.shape != () or value.dtype.kind not in "iu":
+        return None
+    return int(value)
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -209,9 +209,12 @@ def read_index_header(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise RunError(f"{path} is missing: build it with `fghash index RUN`")
-    with open(path, "rb") as fh:
-        magic = fh.read(len(MAGIC))
-        line = fh.readline(1 << 16)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(len(MAGIC))
+            line = fh.readline(1 << 16)
+    except OSError as exc:  # a folder in its place, no permission...
+        raise RunError(f"{path} cannot be read ({exc.strerror}); rebuild it with `fghash index`") from None
     if magic != MAGIC:
         raise RunError(f"{path} is not an fghash index file (wrong magic bytes); rebuild it with `fghash index`")
     try:
@@ -222,7 +225,12 @@ def read_index_header(path: str | Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
         raise RunError(f"{path} has a damaged header ({exc!r}); rebuild it with `fghash index`") from None
     if header["format"] != FORMAT_VERSION:
-        raise RunError(f"{path} has index format {header['format']}; this fghash reads {FORMAT_VERSION}")
+        newer = " (written by a newer fghash)" if header["format"] > FORMAT_VERSION else ""
+        raise RunError(f"{path} has index format {header['format']}{newer}; this fghash reads {FORMAT_VERSION}: "
+                       f"rebuild it with `fghash index`")
+    if not 1 <= header["bits"] <= 4096 or header["count"] < 0 or header["payload_bytes"] < 0:
+        raise RunError(f"{path} has a damaged header (bits {header['bits']}, count {header['count']}); "
+                       f"rebuild it with `fghash index`")
     return header
 
 
@@ -232,7 +240,10 @@ def load_index(path: str | Path, use_gpu: bool | None = None) -> tuple[HammingIn
 
     path = Path(path)
     header = read_index_header(path)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RunError(f"{path} cannot be read ({exc.strerror}); rebuild it with `fghash index`") from None
     newline = data.find(b"\n", len(MAGIC))
     if newline < 0:
         raise RunError(f"{path} is truncated inside its header; rebuild it with `fghash index`")

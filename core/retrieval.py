@@ -29,7 +29,8 @@ def build_index(run: str | Path | RunPaths) -> Generator[Progress, None, Path]:
     """Build `<run>/index.faiss` from the run's database codes. Yields Progress("index", done, total);
     returns the index path. The file records the codes' checksum, so a stale index is detected."""
     paths = _paths(run)
-    database = load_codes(paths, "database")
+    cfg = paths.load_config()  # a folder without a valid config.json is not a run: say so first
+    database = load_codes(paths, "database", expected_bits=cfg.bits)
     index = HammingIndex(database.bits, use_gpu=False)  # the file is backend-neutral; CPU builds it
     total = len(database)
     start = time.perf_counter()
@@ -48,8 +49,8 @@ def evaluate(run: str | Path | RunPaths, ks: Sequence[int] = (10, 20, 50, 100), 
     codes: test split (queries) against the database split."""
     paths = _paths(run)
     cfg = paths.load_config()
-    queries = load_codes(paths, "query")
-    database = load_codes(paths, "database")
+    queries = load_codes(paths, "query", expected_bits=cfg.bits)
+    database = load_codes(paths, "database", expected_bits=cfg.bits)
     if device is None:
         from core.device import select_device
 

@@ -22,7 +22,10 @@ def map_history(run: str) -> list[tuple[int, float]]:
     by_epoch: dict[int, float] = {}
     for record in paths.read_metrics():
         if "map_all" in record and "epoch" in record and record["map_all"] is not None:
-            by_epoch[int(record["epoch"])] = float(record["map_all"])
+            try:
+                by_epoch[int(record["epoch"])] = float(record["map_all"])
+            except (TypeError, ValueError):
+                continue  # a hand-edited or foreign line: skip it like a torn one
     if not by_epoch:
         with RunStore() as store:
             by_epoch = dict(store.metric_history(paths.run_id, "map_all"))

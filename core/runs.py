@@ -18,6 +18,9 @@ from core.errors import ConfigError, RunError
 from core.store import RunStore, fghash_home
 
 
+METRICS_FORMAT = 1  # version tag written into every metrics.jsonl record
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """Paths inside one run folder."""
@@ -66,17 +69,23 @@ class RunPaths:
             raise RunError(str(exc)) from None
 
     def append_metrics(self, record: dict) -> None:
-        append_line(self.metrics, json.dumps(record, sort_keys=True))
+        """One JSON object per line, tagged with METRICS_FORMAT (lines without it are older, format 0)."""
+        append_line(self.metrics, json.dumps({"format": METRICS_FORMAT, **record}, sort_keys=True))
 
     def read_metrics(self) -> list[dict]:
+        """The metric records as appended; torn, undecodable or non-object lines are skipped (never an error)."""
         if not self.metrics.exists():
             return []
         out = []
-        for line in self.metrics.read_text(encoding="utf-8").splitlines():
+        text = self.metrics.read_bytes().decode("utf-8", errors="replace")  # garbage bytes must not raise
+        for line in text.splitlines():
             try:
-                out.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line torn by a crash: everything before it is intact
+            if isinstance(record, dict):
+                record.pop("format", None)  # the file's version tag, not a metric: callers get what they wrote
+                out.append(record)
         return out
 
 

@@ -78,16 +78,14 @@ class RunSession:
                  use_gpu_index: bool | None = None):
         self.paths = run if isinstance(run, RunPaths) else resolve_run(run)
         self.cfg = self.paths.load_config()
-        self.database: CodeSet = load_codes(self.paths, "database")
+        # Both splits are checked against config.json's bit length (codes copied from another run).
+        self.database: CodeSet = load_codes(self.paths, "database", expected_bits=self.cfg.bits)
         try:
-            self.queries: CodeSet | None = load_codes(self.paths, "query")
+            self.queries: CodeSet | None = load_codes(self.paths, "query", expected_bits=self.cfg.bits)
         except RunError:
             if (self.paths.codes / "query.npz").exists():
                 raise  # present but damaged: say so rather than silently losing the test split
             self.queries = None
-        if self.database.bits != self.cfg.bits:
-            raise RunError(f"{self.paths.codes / 'database.npz'} holds {self.database.bits}-bit codes but the run "
-                           f"is configured for {self.cfg.bits} bits")
         self._device = device
         self._use_gpu_index = use_gpu_index
         self._lock = threading.RLock()
@@ -110,12 +108,21 @@ class RunSession:
             return self._index
 
     def _load_or_build_index(self) -> HammingIndex:
+        """The saved index when it was built from the current database codes; else one built in memory.
+
+        A damaged index file (bad magic/header/payload/checksum) raises RunError naming it, even when it
+        looks stale: a damaged file should be seen, not hidden. The file is never modified here."""
         if self.paths.index.exists():
             header = read_index_header(self.paths.index)
             if header.get("source_checksum") == self.database.checksum:
                 index, _ = load_index(self.paths.index, use_gpu=self._use_gpu_index)
+                if index.bits != self.database.bits or len(index) != len(self.database):
+                    raise RunError(f"{self.paths.index} holds {len(index)} codes of {index.bits} bits but "
+                                   f"{self.paths.codes / 'database.npz'} has {len(self.database)} of "
+                                   f"{self.database.bits}; rebuild it with `fghash index`")
                 return index
-        # No index file, or one built from older codes: an exact flat index builds in milliseconds.
+        # No index file, or one built from older codes (another bit length, re-encoded database): an
+        # exact flat index builds in milliseconds, and the stale file stays as it is.
         return HammingIndex.from_packed(self.database.packed, self.database.bits, use_gpu=self._use_gpu_index)
 
     @property

@@ -30,9 +30,9 @@ def explainer_for_run(run: str | Path | RunPaths, device: str = "auto") -> Expla
     global _cached
     paths = run if isinstance(run, RunPaths) else resolve_run(run)
     dev = select_device(device)
-    weights = paths.last_checkpoint()
-    if weights is None:
-        raise RunError(f"run {paths.root} has no complete checkpoint yet: nothing to explain")
+    from core.checkpoint import require_checkpoint
+
+    weights = require_checkpoint(paths)  # RunError naming what the checkpoints folder holds
     try:
         key = (str(paths.root.resolve()), str(weights), weights.stat().st_mtime_ns, str(dev))
     except OSError as exc:
