@@ -31,6 +31,14 @@ from core.runs import create_run
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the test machine's cores are shared
+    yield
+    torch.set_num_threads(before)
+
+
 class _SystemPayload:
     """Unpickling this runs os.system("touch <marker>")."""
 
@@ -234,3 +242,44 @@ def test_source_audit_every_pickle_read_goes_through_one_helper():
             problems.append(f"{rel}: torch.hub.load_state_dict_from_url bypasses load_weights_file")
     assert problems == []
     assert torch_loads == [("core/models/backbones.py", 'path, map_location="cpu", weights_only=True')]
+
+
+def _weights_variant(tmp_path: Path, kind: str) -> Path:
+    """Broken or foreign weights files a user might pass with --weights."""
+    state = build_backbone("resnet18", "none").state_dict()
+    if kind == "missing":
+        return tmp_path / "nowhere.pth"
+    if kind == "unknown-suffix":
+        path = tmp_path / "weights.tar"
+        torch.save(state, path)
+        return path
+    if kind in ("truncated-safetensors", "truncated-pth"):
+        from safetensors.torch import save_file
+
+        path = tmp_path / ("w.safetensors" if kind == "truncated-safetensors" else "w.pth")
+        save_file(state, str(path)) if path.suffix == ".safetensors" else torch.save(state, path)
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        return path
+    if kind == "not-a-state-dict":
+        path = tmp_path / "numbers.pt"
+        torch.save({"epoch": 3, "lr": 0.1}, path)
+        return path
+    if kind == "other-architecture":
+        path = tmp_path / "resnet34.pth"
+        torch.save(build_backbone("resnet34", "none").state_dict(), path)
+        return path
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind,expected", [
+    ("missing", "does not exist"), ("unknown-suffix", "unknown weights format '.tar'"),
+    ("truncated-safetensors", "not a readable safetensors file"), ("truncated-pth", "not a readable PyTorch weights file"),
+    ("not-a-state-dict", "does not hold a state dict"), ("other-architecture", "does not match a torchvision resnet18"),
+])
+def test_bad_weights_files_give_one_line_errors_naming_them(tmp_path, kind, expected):
+    path = _weights_variant(tmp_path, kind)
+    before = path.read_bytes() if path.exists() else None
+    with pytest.raises(WeightsError, match=re.escape(expected)) as info:
+        build_backbone("resnet18", str(path))
+    assert path.name in str(info.value) and "\n" not in str(info.value)
+    assert (path.read_bytes() if path.exists() else None) == before
