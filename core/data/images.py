@@ -144,10 +144,13 @@ def _to_rgb(img: Image.Image, max_side: int) -> Image.Image:
             img = img.convert(_reducible_mode(img))
         img = img.reduce(factor)  # cheap box reduction first, then an exact resize below
     img = _mode_to_rgb(img, sixteen_bit=source_mode.startswith("I;16"))
-    w, h = img.size
     if max(w, h) > max_side:
+        # The target comes from the original size: draft and reduce round their sizes (900 x 600 at 1/8
+        # is 113 x 75), which must not skew the aspect ratio of the result.
         scale = max_side / max(w, h)
-        img = img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR)
+        target = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if img.size != target:
+            img = img.resize(target, Image.Resampling.BILINEAR)
     if orientation in _ORIENTATION:
         img = img.transpose(_ORIENTATION[orientation])
     return img

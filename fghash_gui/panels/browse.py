@@ -283,17 +283,35 @@ class BrowsePanel(QWidget):
         if self.query_path is None or self.compare_run_id is None:
             return
         self._requests.submit("query-compare", engine.query_with_stats, self.query_path, self.compare_run_id, self.k(),
-                              on_result=self._on_compare_result, on_error=self._on_query_error)
+                              on_result=self._on_compare_result, on_error=self._on_compare_error)
 
     def _on_query_error(self, message: str) -> None:
-        self.query_label.setText("query failed")
+        """The query failed (e.g. an undecodable file): say so in the panel, clear the previous query's
+        results so they are not taken for this file's, and stay ready for the next query."""
+        name = Path(self.query_path).name if self.query_path else "query"
+        short = _short(message.replace(self.query_path, name) if self.query_path else message)
+        self.query_path = None  # k changes / Explain must not resend the failed file
+        self.result = None
+        self.grid.set_cells([])
+        self.histogram.clear()
+        self.ap_label.setText("AP –   P@k –")
+        self.query_label.setText(f"{name}: query failed: {short}")
+        self.query_label.setToolTip(message)
         self.error.emit(message)
+
+    def _on_compare_error(self, message: str) -> None:
+        self.compare_result = None
+        self.compare_grid.set_cells([])
+        self.compare_label.setText(f"{self.compare_run_id}: query failed: {_short(message)}")
+        if self.query_path is not None:  # the main query's error (same file) is already reported
+            self.error.emit(message)
 
     def _on_result(self, stats) -> None:
         """A QueryStats for the main run arrived: grid, AP / P@k, histogram."""
         self.result = stats
         self.grid.set_cells(cells_from_result(stats.result))
         self.query_label.setText(_query_text(stats.result))
+        self.query_label.setToolTip("")
         self.ap_label.setText(_ap_text(stats))
         self._draw_histogram(stats)
         self.results_shown.emit()
@@ -359,6 +377,12 @@ def _titled(label: QLabel, widget: QWidget) -> QWidget:
     layout.addWidget(label)
     layout.addWidget(widget, 1)
     return box
+
+
+def _short(message: str, limit: int = 120) -> str:
+    """First line of an error message, cut to fit the header."""
+    line = (message.splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _query_text(result) -> str:

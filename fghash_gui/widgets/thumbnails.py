@@ -1,9 +1,12 @@
 """Thumbnails decoded off the GUI thread, batched, and kept in an LRU cache.
 
 Views ask ``ThumbnailLoader.get(path)`` while painting; a miss queues the path, and within one event-loop
-pass the queued paths go to the request worker as one job. ``QImageReader.setScaledSize`` lets the JPEG
-decoder skip most of the work, so a page of 100 results decodes in a fraction of a second. QImage (not
-QPixmap) crosses the thread boundary because only QImage may be built outside the GUI thread.
+pass the queued paths go to the request worker as one job. Files are decoded by the engine's own decoder
+(core.data.images.load_rgb): JPEGs at 1/2..1/8 scale in the DCT domain, so a page of 100 results decodes
+in a fraction of a second, and exactly the files the engine cannot use (truncated, empty, not an image,
+too large) get the "no image" placeholder; Qt's reader would show a grey picture of a truncated JPEG
+that then fails to query. QImage (not QPixmap) crosses the thread boundary because only QImage may be
+built outside the GUI thread.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 from collections import OrderedDict
 from itertools import count
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+
+from core.data.images import load_rgb
+from core.errors import ImageDecodeError
 
 from fghash_gui.workers import RequestRunner
 
@@ -22,19 +28,15 @@ BATCH_DELAY_MS = 0
 
 
 def load_thumbnail(path: str, size: int = THUMB_SIZE) -> QImage:
-    """Decode `path` scaled to fit size x size (EXIF orientation applied). A null QImage if it fails."""
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    original = reader.size()
-    if original.isValid() and original.width() > 0 and original.height() > 0:
-        scale = min(size / original.width(), size / original.height(), 1.0)
-        reader.setScaledSize(QSize(max(1, round(original.width() * scale)), max(1, round(original.height() * scale))))
-    image = reader.read()
-    if image.isNull():
+    """Decode `path` scaled to fit size x size (EXIF orientation applied, never enlarged). A null QImage
+    if the engine cannot decode it."""
+    try:
+        rgb = load_rgb(path, max_side=size)
+    except ImageDecodeError:
         return QImage()
-    if image.width() > size or image.height() > size:  # formats that ignore setScaledSize
-        image = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    return image
+    data = rgb.tobytes()  # RGB888 rows, no padding
+    # copy(): the QImage must own its pixels once `data` goes away
+    return QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888).copy()
 
 
 def _load_batch(paths: list[str], size: int) -> dict[str, QImage]:
