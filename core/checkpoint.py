@@ -22,7 +22,7 @@ from core.atomic import atomic_write, atomic_write_json
 from core.config import TrainConfig
 from core.data.records import DatasetIndex
 from core.errors import RunError
-from core.state_pack import pack_state, select, unpack_state
+from core.state_pack import SKELETON, pack_state, select, unpack_state
 
 CHECKPOINT_SCHEMA = 1
 KEEP_LAST = 2
@@ -136,9 +136,9 @@ def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict
     if cfg is not None:
         for key in ("method", "bits", "backbone"):
             if meta.get(key) != getattr(cfg, key):
-                raise RunError(f"{weights} is the checkpoint of a {meta.get('method')} / {meta.get('bits')}-bit / "
-                               f"{meta.get('backbone')} run, but this run is {cfg.method} / {cfg.bits}-bit / "
-                               f"{cfg.backbone} ({key} differs)")
+                raise RunError(f"{weights} was saved by a run with method {meta.get('method')}, {meta.get('bits')} "
+                               f"bits, backbone {meta.get('backbone')}; this run has method {cfg.method}, {cfg.bits} "
+                               f"bits, backbone {cfg.backbone} ({key} differs)")
     if not weights.is_file():
         raise RunError(f"{weights} is missing: its metadata {meta_path.name} exists but the weights do not")
     if _sha256(weights) != meta["weights_sha256"]:
@@ -152,6 +152,13 @@ def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict
                if not any(k.startswith(group) for k in tensors)]
     if missing:
         raise RunError(f"{weights} lacks the tensors {', '.join(missing)} that every fghash checkpoint holds")
+    for key in [k for k in tensors if k.endswith("." + SKELETON)]:  # optimiser, scheduler, RNG states
+        prefix = key[: -len(SKELETON) - 1]
+        try:
+            unpack_state(prefix, tensors)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:  # JSON/UTF-8 errors are ValueErrors
+            raise RunError(f"{weights}: its packed state {prefix!r} is damaged ({type(exc).__name__}: "
+                           f"{_one_line(exc)}); the file was not written by this fghash") from None
     return tensors, meta
 
 

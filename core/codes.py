@@ -120,7 +120,12 @@ def load_codes(run_paths, split_name: str, expected_bits: int | None = None) -> 
             fields = {name: data[name] for name in ("format", "bits", "packed", "labels", "paths", "checksum")}
     except KeyError as exc:
         raise RunError(f"{target} is not an fghash codes file: field {exc} is missing") from None
-    except Exception as exc:  # OSError, ValueError (pickled objects), EOFError, BadZipFile, zlib errors...
+    except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise RunError(f"{target} is corrupt or not an fghash codes file ({_one_line(exc)})") from None
+        raise RunError(f"{target} holds pickled Python objects (or is not an .npz at all); refused, since reading "
+                       f"them could run code: expected an fghash codes .npz of plain arrays") from None
+    except Exception as exc:  # OSError, EOFError, BadZipFile, zlib errors...
         raise RunError(f"{target} is corrupt or not an fghash codes file ({_one_line(exc)}); expected an .npz "
                        f"with fields format, bits, packed, labels, paths, checksum") from None
     version, bits = _scalar_int(fields["format"]), _scalar_int(fields["bits"])

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-_SKELETON = "__skeleton__"
+SKELETON = "__skeleton__"  # key suffix of the JSON skeleton tensor of one packed state
 
 
 def pack_state(prefix: str, obj: Any) -> dict[str, torch.Tensor]:
@@ -35,7 +35,7 @@ def pack_state(prefix: str, obj: Any) -> dict[str, torch.Tensor]:
         raise TypeError(f"cannot pack {type(o).__name__} into a checkpoint")
 
     skeleton = walk(obj)
-    tensors[f"{prefix}.{_SKELETON}"] = torch.frombuffer(
+    tensors[f"{prefix}.{SKELETON}"] = torch.frombuffer(
         bytearray(json.dumps(skeleton).encode("utf-8")), dtype=torch.uint8
     ).clone()
     return tensors
@@ -43,7 +43,7 @@ def pack_state(prefix: str, obj: Any) -> dict[str, torch.Tensor]:
 
 def unpack_state(prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
     """Inverse of pack_state. KeyError if the prefix is absent."""
-    skeleton = json.loads(bytes(tensors[f"{prefix}.{_SKELETON}"].tolist()).decode("utf-8"))
+    skeleton = json.loads(bytes(tensors[f"{prefix}.{SKELETON}"].tolist()).decode("utf-8"))
 
     def build(node: dict) -> Any:
         (tag, value), = node.items()

@@ -252,8 +252,12 @@ class _Run:
         if meta.get("dataset_fingerprint") != self.fingerprint:
             raise RunError(f"{weights} was trained on a different version of the dataset "
                            f"({self.dataset.kind} at {self.dataset.root}): its images or labels changed")
-        method.load_state_tensors(tensors)
-        restore_rng(tensors)
+        try:
+            method.load_state_tensors(tensors)
+            restore_rng(tensors)
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:  # a file fghash did not write this way
+            raise RunError(f"{weights} does not hold the {self.cfg.method} training state this run needs "
+                           f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
         driver = meta.get("driver", {})
         self.best_map, self.final_map = driver.get("best_map"), driver.get("final_map")
         yield Log(f"restored {weights.name}")

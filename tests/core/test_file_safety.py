@@ -209,7 +209,7 @@ def test_codes_file_with_a_pickled_object_is_refused(tmp_path):
                  labels=np.zeros(1, np.int64), paths=payload, checksum=np.array("x"))
     assert not marker.exists()
     before = target.read_bytes()
-    with pytest.raises(RunError, match="database.npz") as info:
+    with pytest.raises(RunError, match="database.npz holds pickled Python objects") as info:
         load_codes(paths, "database")
     _assert_refused_untouched(info, target, before, marker)
 

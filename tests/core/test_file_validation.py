@@ -185,6 +185,23 @@ def _bitflip_codes(run, trained):
     _replace(target, bytes(data))
 
 
+def _forged_checkpoint(drop):
+    """The checkpoint re-saved without the tensor `drop`, its metadata checksum recomputed to match: a
+    consistent-looking file that is not what fghash wrote (hand-edited or from a broken tool)."""
+    def damage(run, trained):
+        from safetensors.torch import load_file, save_file
+
+        from core.checkpoint import _sha256
+
+        weights = _checkpoint(run)
+        tensors = load_file(str(weights))
+        del tensors[drop]
+        weights.unlink()
+        save_file(tensors, str(weights))
+        _edit_json(weights.with_suffix(".json"), weights_sha256=_sha256(weights))
+    return damage
+
+
 def _forged_index(run, trained):
     """An index of only 5 codes whose header claims the current database codes as its source."""
     db = load_codes(run, "database")
@@ -219,9 +236,9 @@ CODES = ("query-index", "session", "evaluate", "cli-query-index", "cli-eval")
 
 # (case id, damage, expected message (regex), file named, entry points)
 CASES = [
-    ("ckpt-other-bits", _copy_foreign("foreign_24bit"), r"checkpoint of a adsh / 24-bit .* but this run is adsh / 12-bit .*bits differs",
+    ("ckpt-other-bits", _copy_foreign("foreign_24bit"), r"saved by a run with method adsh, 24 bits, .*; this run has method adsh, 12 bits, .*\(bits differs\)",
      "epoch-0009.safetensors", MODEL),
-    ("ckpt-other-method", _copy_foreign("foreign_fcaenet"), r"checkpoint of a fcaenet .* but this run is adsh .*method differs",
+    ("ckpt-other-method", _copy_foreign("foreign_fcaenet"), r"saved by a run with method fcaenet, .*; this run has method adsh, .*\(method differs\)",
      "epoch-0009.safetensors", MODEL),
     ("ckpt-other-backbone", lambda r, t: _edit_json(META(r), backbone="resnet50"), r"backbone differs",
      "epoch-0001.safetensors", MODEL),
@@ -234,12 +251,17 @@ CASES = [
      "epoch-0001.json", MODEL),
     ("ckpt-meta-field", lambda r, t: _edit_json(META(r), num_classes="ten"), r"field 'num_classes' is 'ten', expected an integer",
      "epoch-0001.json", MODEL),
+    ("ckpt-forged-no-v", _forged_checkpoint("method.v"), r"epoch-0001.safetensors does not hold the adsh training "
+     r"state .*method.v", "epoch-0001.safetensors", ("cli-resume",)),  # the network itself still loads
+    ("ckpt-forged-rng", _forged_checkpoint("rng.numpy.0"), r"epoch-0001.safetensors: its packed state 'rng.numpy' is "
+     r"damaged", "epoch-0001.safetensors", MODEL),
     ("ckpt-meta-missing", _remove(lambda r: [META(r)]), r"no complete checkpoint \(epoch-0001.safetensors without metadata",
      "epoch-0001.safetensors", ("query-image", "explain", "cli-query")),
     ("no-checkpoint", _remove(lambda r: list(r.checkpoints.iterdir())), r"no complete checkpoint",
      "checkpoint", ("query-image", "explain", "cli-query")),
     ("codes-truncated", _truncate(DB), r"corrupt or not an fghash codes file", "database.npz", CODES + ("build_index",)),
-    ("codes-garbage", _garbage(QUERY), r"corrupt or not an fghash codes file", "query.npz", CODES),
+    ("codes-garbage", _garbage(QUERY), r"holds pickled Python objects \(or is not an .npz at all\); refused",
+     "query.npz", CODES),
     ("codes-bitflip", _bitflip_codes, r"database.npz (failed its checksum|is corrupt)", "database.npz", CODES + ("build_index",)),
     ("codes-newer-version", _rewrite_codes(format=lambda v: np.int64(2)), r"codes format 2, written by a newer fghash", "database.npz",
      CODES + ("build_index",)),
@@ -268,6 +290,7 @@ def test_damaged_run_file_gives_a_clear_error_and_stays_untouched(case, run, tra
     case_id, damage, expected, named, entries = case
     damage(run, trained)
     before = _snapshot(run.root)
+    shown = []
     for entry in entries:
         forget_session()
         if entry in ENTRY:
@@ -283,8 +306,10 @@ def test_damaged_run_file_gives_a_clear_error_and_stays_untouched(case, run, tra
             message = lines[0]
             assert re.search(expected, message), (entry, message)
         assert named in message and "\n" not in message, (entry, message)
-        print(f"[{case_id}] {entry}: {message}")  # pytest -s shows every message (README figures)
+        shown.append(f"[{case_id}] {entry}: {message}")
         assert _snapshot(run.root) == before, f"{entry} modified the run folder"
+    capsys.readouterr()
+    print("\n".join(shown))  # `pytest -rP` lists every message (the README's figures)
 
 
 def test_pristine_copy_passes_every_entry_point(run, trained):
