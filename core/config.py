@@ -129,8 +129,10 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
         version = data.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
+            newer = ", written by a newer fghash: update fghash to open it" if (
+                isinstance(version, int) and version > SCHEMA_VERSION) else ""
             raise ConfigError(
-                f"config schema_version {version} is not supported (this fghash reads {SCHEMA_VERSION})"
+                f"config schema_version {version!r} is not supported (this fghash reads {SCHEMA_VERSION}){newer}"
             )
         return _build(cls, data, "config")
 

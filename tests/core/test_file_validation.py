@@ -281,7 +281,7 @@ CASES = [
      tuple(ENTRY) + tuple(CLI)),
     ("config-corrupt", _truncate(CONFIG), r"config is not valid JSON", "config.json", tuple(ENTRY) + tuple(CLI)),
     ("config-future-schema", lambda r, t: _edit_json(CONFIG(r), schema_version=99),
-     r"config schema_version 99 is not supported", "config.json", tuple(ENTRY) + tuple(CLI)),
+     r"config schema_version 99 is not supported \(this fghash reads 1\), written by a newer fghash", "config.json", tuple(ENTRY) + tuple(CLI)),
 ]
 
 
