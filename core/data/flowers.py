@@ -68,6 +68,9 @@ def _int_vector(mat: dict, name: str, path: Path) -> np.ndarray:
                            f"Expected layout: {LAYOUT}") from None
     if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
         raise DatasetError(f"{KIND}: {path}: variable {name!r} must hold whole numbers. Expected layout: {LAYOUT}")
+    if arr.size and np.abs(arr).max() > 2 ** 31:  # beyond any image count; would not fit int64 either
+        raise DatasetError(f"{KIND}: {path}: variable {name!r} holds an implausibly large number "
+                           f"({np.abs(arr).max():.4g}). Expected layout: {LAYOUT}")
     return arr.astype(np.int64)
 
 

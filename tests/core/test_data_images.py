@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from PIL import Image
 
 from badimages import BAD, ODD, grey_jpeg, write_bad_images
@@ -205,37 +203,4 @@ def test_large_16bit_and_palette_images_reduced_before_conversion(tmp_path):
     assert tuple(arr[25, 10]) == (0, 0, 255) and tuple(arr[25, 90]) == (255, 255, 255)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=600))
-def test_fuzz_random_bytes(data):
-    try:
-        img = decode_rgb(data, name="fuzz")
-    except ImageDecodeError:
-        return
-    assert img.mode == "RGB"
-
-
-_SEEDS = {}
-
-
-def _valid_image_bytes(fmt: str) -> bytes:
-    if fmt not in _SEEDS:
-        buf = io.BytesIO()
-        _gradient(24, 16).save(buf, format=fmt)
-        _SEEDS[fmt] = buf.getvalue()
-    return _SEEDS[fmt]
-
-
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow's TIFF plugin warns on the damage we inject
-@settings(max_examples=150, deadline=None)
-@given(st.sampled_from(["JPEG", "PNG", "GIF", "BMP", "WEBP", "TIFF"]), st.integers(0, 10_000),
-       st.integers(0, 255), st.integers(0, 10_000))
-def test_fuzz_mutated_real_images(fmt, position, value, cut):
-    data = bytearray(_valid_image_bytes(fmt))
-    data[position % len(data)] = value
-    data = bytes(data[: max(1, len(data) - cut % len(data))])
-    try:
-        img = decode_rgb(data, name="mutated")
-    except ImageDecodeError:
-        return
-    assert img.mode == "RGB" and min(img.size) >= 1
+# Fuzzing of the decoder (random and mutated bytes): tests/core/test_data_fuzz.py
