@@ -330,3 +330,14 @@ def test_training_finished_message_counts_skips(tmp_path):
     finished = events[-1]
     assert isinstance(finished, TrainFinished) and finished.status == "finished"
     assert f"; {len(BAD)} training image(s) could not be decoded" in finished.message
+
+
+def test_dataset_check_names_every_undecodable_file(tmp_path):
+    """`fghash datasets check` (engine.check_dataset) decodes a sample: here all 38 images."""
+    root = build_dataset(tmp_path / "ds")
+    report = engine.check_dataset("folder", root, decode_sample=100)
+    bad_train = {str(root / "train" / cls / name) for cls, names in TRAIN_BAD.items() for name in names}
+    bad_test = {str(root / "test" / cls / name) for cls, names in TEST_FILES.items() for name in names if name in BAD}
+    assert report.decoded == 27 + 11 - len(bad_train) - len(bad_test)
+    assert len(report.problems) == len(bad_train | bad_test)
+    assert all(any(path in p for p in report.problems) for path in bad_train | bad_test)

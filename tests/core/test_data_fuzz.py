@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from badimages import gradient, grey_jpeg, image_bytes
 from core.data.images import decode_rgb
+from core.data.matfile import load_mat
 from core.data.records import SPLITS, DatasetIndex
 from core.data.registry import load_dataset
 from core.errors import DatasetError, ImageDecodeError
@@ -534,3 +535,28 @@ def test_fuzz_claimed_sizes(width, height, fmt, bit_depth, colour):
     else:
         data = _png_with_size(width, height, bit_depth, colour)
     _check_decode(data)
+
+
+def test_every_single_byte_flip_of_a_mat_file_is_refused_or_read():
+    """Regression: some of these flips made scipy.io.loadmat segfault (the whole pytest process died)."""
+    import scipy.io
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for compressed in (False, True):
+            buf = io.BytesIO()
+            scipy.io.savemat(buf, {"trnid": np.asarray([[1, 3, 5]]), "tstid": np.asarray([[2.0, 4.0]]),
+                                   "file_list": np.asarray([["a/b.jpg"], ["c.jpg"]], dtype=object)},
+                             do_compression=compressed)
+            base = buf.getvalue()
+            path = Path(tmp) / "x.mat"
+            refused = 0
+            for pos in range(len(base)):
+                data = bytearray(base)
+                data[pos] ^= 0xFF
+                path.write_bytes(bytes(data))
+                try:
+                    load_mat(path, "fuzz", "layout")
+                except DatasetError as exc:
+                    assert str(path) in str(exc)
+                    refused += 1
+            assert refused > len(base) // 10  # most damage is caught (the rest reads as other numbers)
