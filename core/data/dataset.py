@@ -139,8 +139,8 @@ class ImageDataset(torch.utils.data.Dataset):
             return Image.new("RGB", (BLANK_SIDE, BLANK_SIDE), _BLANK_RGB)
         folder = Path(self.records[index].path).parent
         raise ImageDecodeError(
-            f"none of the {len(same_class)} image(s) of class {label} (e.g. in {folder}) can be decoded, so "
-            f"the class cannot be trained on; fix or remove its files. First error: "
+            f"no image of class {label} can be decoded ({len(same_class)} tried, e.g. in {folder}), so the "
+            f"class cannot be trained on; fix or remove its files. First error: "
             f"{self.errors.get(index) or self.undecodable().get(index, '?')}"
         )
 
