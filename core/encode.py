@@ -5,8 +5,9 @@ later have no V row and are encoded with the network instead (`encode_new_images
 
 Bad images (truncated, empty, not an image, too large; see core.data.images): encoding never fails on
 one and always returns one code per record, in record order, so codes, labels and paths stay aligned.
-An undecodable image is encoded from the next decodable image of the same class (core.data.dataset's
-substitution); when no image of its class decodes, from a blank image of the ImageNet mean colour. Each
+An undecodable image is encoded from a blank image of the ImageNet mean colour (core.data.dataset,
+substitute="blank"): never from another image of its class, which would hand an unreadable query a code
+that carries its label and inflate the evaluation. Each
 call that met such files yields one Log warning (level "warning") counting them and naming the first
 few with their reasons. Callers that must refuse bad files instead (a user's query, images added to a
 database) decode them first with core.data.images.load_rgb, which raises ImageDecodeError.
@@ -57,7 +58,7 @@ def encode_records(
     total = len(records)
     if total == 0:
         return torch.zeros(0, int(getattr(model, "bits", 0)))
-    dataset = ImageDataset(records, transform, on_class_failure="blank")
+    dataset = ImageDataset(records, transform, substitute="blank")
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, pin_memory=device.type == "cuda",
                         generator=torch.Generator())  # keeps the global RNG untouched (resume determinism)

@@ -6,11 +6,13 @@ record, so the substitute is deterministic), and its index joins `.skipped`; a t
 report "3 images could not be decoded" instead of dying in epoch 7. Labels and indices are those of the
 requested record, so whatever is built from the items (codes, labels, paths) stays aligned with `records`.
 
-When no image of the class decodes:
-  - on_class_failure="raise" (training): ImageDecodeError naming the class folder and a failed file;
-    training on a class with no pixels is meaningless, and the walk over the class ends, never loops.
-  - on_class_failure="blank" (encoding queries / a database): a blank image of the ImageNet mean colour
-    (about 0 after normalisation) stands in, so one unreadable query folder cannot fail a whole evaluation.
+What replaces it depends on `substitute`:
+  - "same_class" (training): the next decodable image of the same class, as above. When no image of
+    the class decodes: ImageDecodeError naming the class folder and a failed file; training on a class
+    with no pixels is meaningless, and the walk over the class ends, never loops.
+  - "blank" (encoding queries / a database): a blank image of the ImageNet mean colour (about 0 after
+    normalisation). Never another image of the class: that would give an unreadable query the code of a
+    readable image of its own class and inflate the evaluation with label information it does not have.
 
 Skip bookkeeping works with DataLoader workers (fork or spawn): the "bad" flags live in a shared-memory
 tensor that every worker writes into, so `.skipped` read in the main process counts the failures seen by
@@ -36,7 +38,7 @@ from core.errors import ImageDecodeError
 # RandomResizedCrop of 8 % of a 1024-px image is still ~290 px, above the 224-px network input.
 DEFAULT_MAX_SIDE = 1024
 
-ON_CLASS_FAILURE = ("raise", "blank")
+SUBSTITUTES = ("same_class", "blank")
 BLANK_SIDE = 256  # the blank stand-in is resized / cropped by the transform like any image
 _BLANK_RGB = tuple(round(255 * m) for m in IMAGENET_MEAN)
 
@@ -51,8 +53,8 @@ class ImageDataset(torch.utils.data.Dataset):
     class label (int) and the position of the record in `records` (int).
 
     `skipped` is the set of indices whose image could not be decoded so far (filled lazily as items are
-    read, by this process and by every DataLoader worker); `blanks` the indices that got the blank
-    stand-in (on_class_failure="blank" only); `undecodable()` maps skipped indices to error messages.
+    read, by this process and by every DataLoader worker); `undecodable()` maps skipped indices to error
+    messages.
     """
 
     def __init__(
@@ -60,16 +62,16 @@ class ImageDataset(torch.utils.data.Dataset):
         records: Sequence[ImageRecord],
         transform: Callable[[Image.Image], Any],
         max_side: int = DEFAULT_MAX_SIDE,
-        on_class_failure: str = "raise",
+        substitute: str = "same_class",
     ) -> None:
-        if on_class_failure not in ON_CLASS_FAILURE:
-            raise ValueError(f"on_class_failure must be one of {ON_CLASS_FAILURE}; got {on_class_failure!r}")
+        if substitute not in SUBSTITUTES:
+            raise ValueError(f"substitute must be one of {SUBSTITUTES}; got {substitute!r}")
         self.records = tuple(records)
         self.transform = transform
         self.max_side = max_side
-        self.on_class_failure = on_class_failure
-        # 0 = not known bad, 1 = undecodable, 2 = undecodable and replaced by the blank image. Shared
-        # memory: forked and spawned workers receive a handle to the same pages, not a copy.
+        self.substitute = substitute
+        # 1 = undecodable, 0 = not known bad. Shared memory: forked and spawned workers receive a handle
+        # to the same pages, not a copy.
         self._flags = torch.zeros(len(self.records), dtype=torch.uint8).share_memory_()
         self.errors: dict[int, str] = {}  # index -> decode error message, as seen by this process
         by_class: dict[int, list[int]] = {}
@@ -95,11 +97,6 @@ class ImageDataset(torch.utils.data.Dataset):
         """Indices whose image could not be decoded (seen by this process or any of its workers)."""
         return set(torch.nonzero(self._flags, as_tuple=True)[0].tolist())
 
-    @property
-    def blanks(self) -> set[int]:
-        """Indices encoded from the blank stand-in because no image of their class decodes."""
-        return set(torch.nonzero(self._flags == 2, as_tuple=True)[0].tolist())
-
     def undecodable(self) -> dict[int, str]:
         """{index: error message} for every skipped index, in index order (re-reads a file only when
         its failure was seen by a worker process, whose messages stay in that process)."""
@@ -121,6 +118,8 @@ class ImageDataset(torch.utils.data.Dataset):
                 return load_record_image(self.records[index], self.max_side)
             except ImageDecodeError as exc:
                 self._note(index, str(exc))
+        if self.substitute == "blank":
+            return Image.new("RGB", (BLANK_SIDE, BLANK_SIDE), _BLANK_RGB)
         label = self.records[index].label
         same_class = self._by_class[label]
         start = same_class.index(index)
@@ -134,9 +133,6 @@ class ImageDataset(torch.utils.data.Dataset):
                 return load_record_image(self.records[candidate], self.max_side)
             except ImageDecodeError as exc:
                 self._note(candidate, str(exc))
-        if self.on_class_failure == "blank":
-            self._flags[index] = 2
-            return Image.new("RGB", (BLANK_SIDE, BLANK_SIDE), _BLANK_RGB)
         folder = Path(self.records[index].path).parent
         raise ImageDecodeError(
             f"no image of class {label} can be decoded ({len(same_class)} tried, e.g. in {folder}), so the "
@@ -150,19 +146,15 @@ class ImageDataset(torch.utils.data.Dataset):
         self.errors.setdefault(index, message)
 
 
-def skip_summary(dataset: ImageDataset, what: str, substitute: str = "another image of the same class",
-                 limit: int = 3) -> str:
+def skip_summary(dataset: ImageDataset, what: str, limit: int = 3) -> str:
     """One line for the log: how many of `what` could not be decoded, what replaced them, the first
     `limit` files with their reasons. Empty string when nothing was skipped."""
     bad = dataset.undecodable()
     if not bad:
         return ""
-    blanks = dataset.blanks
+    substitute = ("a blank mean-colour image" if dataset.substitute == "blank"
+                  else "another image of the same class")
     shown = "; ".join(message for message in list(bad.values())[:limit])
     more = f"; and {len(bad) - limit} more" if len(bad) > limit else ""
-    line = (f"{len(bad)} of {len(dataset)} {what} could not be decoded and were replaced by {substitute}"
+    return (f"{len(bad)} of {len(dataset)} {what} could not be decoded and were replaced by {substitute}"
             f" ({shown}{more})")
-    if blanks:
-        line += (f"; {len(blanks)} of them had no decodable image in their class and were encoded from a "
-                 f"blank mean-colour image")
-    return line

@@ -109,7 +109,7 @@ def test_training_counts_reports_and_stores_skipped_images(run_home):
     with RunStore() as store:
         assert store.metric_history(run_id, "skipped_images") == [(1, float(undecodable))]
         assert store.get(run_id).status == "finished"
-    # the query split's bad files were encoded from same-class substitutes, and said so
+    # the query split's bad files were encoded from a blank image, and said so
     assert "encode queries: 3 of 11 images could not be decoded" in output
 
 
@@ -217,10 +217,20 @@ def test_blank_stand_in_when_the_class_has_no_decodable_image(tmp_path):
     strict = ImageDataset(records, eval_transform(32, 36))
     with pytest.raises(ImageDecodeError, match=r"no image of class 3 can be decoded \(6 tried"):
         strict[0]
-    lenient = ImageDataset(records, eval_transform(32, 36), on_class_failure="blank")
+    lenient = ImageDataset(records, eval_transform(32, 36), substitute="blank")
     image, label, index = lenient[2]
     assert (label, index) == (3, 2) and image.abs().max() < 0.05  # the mean colour normalises to ~0
-    assert lenient.blanks == {2} and lenient.skipped == set(range(6))
+    assert lenient.skipped == {2}
+
+
+def test_blank_substitute_never_borrows_a_readable_image_of_the_class(tmp_path):
+    """Encoding: a bad query must not get the code of a good image of its own class (a label leak)."""
+    records = _mixed_records(tmp_path)
+    data = ImageDataset(records, eval_transform(32, 36), substitute="blank")
+    for i in range(len(BAD)):
+        image, label, index = data[i]
+        assert (label, index) == (0, i) and image.abs().max() < 0.05
+    assert not torch.equal(data[len(BAD)][0], data[0][0])
 
 
 # ---- encoding / indexing -------------------------------------------------------------------------------------
@@ -246,10 +256,10 @@ def test_encode_records_keeps_one_code_per_record_and_warns(run_home, tmp_path):
     warnings = [e for e in events if isinstance(e, Log)]
     assert len(warnings) == 1 and warnings[0].level == "warning"
     assert f"encode: {len(BAD) + 1} of {len(records)} images could not be decoded" in warnings[0].message
-    assert "1 of them had no decodable image" in warnings[0].message
-    # a bad record's code is its substitute's code (the first decodable record of the class)
+    assert "replaced by a blank mean-colour image" in warnings[0].message
+    # every bad record gets the blank image's code, whatever its class
     for i in range(len(BAD)):
-        assert torch.equal(codes[i], codes[len(BAD)])
+        assert torch.equal(codes[i], codes[-1])
 
 
 def test_add_images_refuses_a_bad_file_and_leaves_the_database_alone(run_home, tmp_path):
@@ -308,7 +318,7 @@ def test_query_and_explain_odd_images_just_work(run_home, tmp_path, name):
 
 
 def test_bad_files_inside_the_dataset_query_from_their_saved_codes(run_home):
-    """A test-split file that does not decode still has the (substitute's) code evaluation used."""
+    """A test-split file that does not decode still has the (blank image's) code evaluation used."""
     root, run_dir, *_ = run_home
     bad = root / "test" / "b" / "empty.jpg"
     result = engine.query(str(bad), str(run_dir), k=2)
