@@ -140,6 +140,12 @@ class RunSession:
                 self._load_dataset_facts()
             return self._records
 
+    def dataset_crop(self, path: str | Path) -> int:
+        """Pixels the run's dataset crops off the bottom of this image file (e.g. the aircraft banner);
+        0 for files outside the dataset."""
+        found = self._record_table().get(_norm(path))
+        return found[2] if found is not None else 0
+
     def class_name(self, label: int) -> str:
         names = self.class_names
         if 0 <= label < len(names):

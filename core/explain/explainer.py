@@ -7,6 +7,8 @@ CLI build one per call. A lock serialises requests because Grad-CAM hooks the sh
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -30,14 +32,18 @@ class ExplainError(FghashError, ValueError):
 class Explainer:
     """Explanations for one model. `model` is deep-copied (eval, frozen); the caller's model is never touched."""
 
-    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu") -> None:
-        """device: "cpu", "cuda", "auto" (select_device) or a torch.device."""
+    def __init__(self, model: torch.nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu",
+                 dataset_crop: Callable[[str], int] | None = None) -> None:
+        """device: "cpu", "cuda", "auto" (select_device) or a torch.device. dataset_crop: pixels the run's
+        dataset cuts off the bottom of an image file (core.session.RunSession.dataset_crop), so a dataset
+        image is explained on exactly the pixels the network was trained and encoded on."""
         for name in ("encode", "feature_map"):
             if not callable(getattr(model, name, None)):
                 raise ExplainError(f"{type(model).__name__} has no {name}(x); fghash hashing networks provide it")
         self.device = select_device(device) if isinstance(device, str) else torch.device(device)
         self.model = private_copy(model).to(self.device)
         self.cfg = cfg
+        self._dataset_crop = dataset_crop
         self._lock = threading.Lock()
 
     @classmethod
@@ -47,12 +53,13 @@ class Explainer:
 
         dev = select_device(device) if isinstance(device, str) else torch.device(device)
         model, cfg = load_run_model(run_paths, dev)
-        return cls(model, cfg, dev)
+        return cls(model, cfg, dev, dataset_crop=_run_dataset_crop(run_paths))
 
     # -- inputs ----------------------------------------------------------------------------------
     def prepare(self, image: ImageSource) -> PreparedImage:
         """The run's evaluation view of `image`: (1, 3, S, S) input and (S, S, 3) uint8 view."""
-        return prepare_image(image, self.cfg.image_size, self.cfg.resize_size)
+        crop = self._dataset_crop(str(image)) if self._dataset_crop and isinstance(image, (str, Path)) else 0
+        return prepare_image(image, self.cfg.image_size, self.cfg.resize_size, crop_bottom=crop)
 
     def code(self, image: ImageSource | PreparedImage) -> np.ndarray:
         """The real-valued code (bits,) float32 of an image (its sign is the binary code)."""
@@ -148,3 +155,18 @@ class Explainer:
 
     def _prepared(self, image: ImageSource | PreparedImage) -> PreparedImage:
         return image if isinstance(image, PreparedImage) else self.prepare(image)
+
+
+def _run_dataset_crop(run_paths) -> Callable[[str], int]:
+    """path -> the run's dataset crop of that file, read from the run's session on first use; 0 when the
+    run has no saved codes yet (explaining a checkpoint mid-training) or the file is not in its dataset."""
+
+    def crop(path: str) -> int:
+        from core.session import open_session
+
+        try:
+            return open_session(run_paths).dataset_crop(path)
+        except FghashError:
+            return 0
+
+    return crop

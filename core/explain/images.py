@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 
 from core.data.images import load_rgb
+from core.data.transforms import crop_bottom as cut_bottom
 from core.data.transforms import denormalize, eval_transform
 from core.errors import ImageDecodeError
 
@@ -91,8 +92,11 @@ def tensor_to_uint8(tensor: torch.Tensor) -> np.ndarray:
     return np.rint(rgb.permute(1, 2, 0).numpy() * 255.0).astype(np.uint8)
 
 
-def prepare_image(source: ImageSource, image_size: int = 224, resize_size: int = 256) -> PreparedImage:
-    """Evaluation input (1, 3, S, S) and its RGB view (S, S, 3), S = image_size."""
+def prepare_image(source: ImageSource, image_size: int = 224, resize_size: int = 256,
+                  crop_bottom: int = 0) -> PreparedImage:
+    """Evaluation input (1, 3, S, S) and its RGB view (S, S, 3), S = image_size. crop_bottom: pixels the
+    dataset cuts off the bottom first (the aircraft banner), as training and encoding do."""
     pil, name = to_rgb_pil(source)
+    pil = cut_bottom(pil, crop_bottom)
     tensor = eval_transform(image_size, resize_size)(pil)
     return PreparedImage(tensor=tensor[None], image=tensor_to_uint8(tensor), name=name)

@@ -91,3 +91,19 @@ def test_cli_reports_user_errors(run, image_file, tmp_path, capsys) -> None:
     assert "Multi-FusNet" in capsys.readouterr().err
     assert main(["explain", str(paths.root), str(image_file), "-o", str(tmp_path / "x.jpg")]) == 2
     assert ".png" in capsys.readouterr().err
+
+
+def test_dataset_images_are_explained_with_the_dataset_crop(run, image_file, monkeypatch) -> None:
+    """An aircraft image is explained without its banner, as training and encoding saw it."""
+    from core.explain.images import prepare_image
+
+    paths, _ = run
+    ex = engine.explainer(paths, "cpu")
+    no_codes = ex.prepare(image_file)  # the run has no saved codes yet: no dataset crop
+    np.testing.assert_array_equal(no_codes.image, prepare_image(image_file, 48, 56).image)
+    monkeypatch.setattr("core.session.open_session", lambda run: type("S", (), {
+        "dataset_crop": staticmethod(lambda path: 20 if str(path) == str(image_file) else 0)})())
+    banner_cut = ex.prepare(image_file)
+    cropped = Image.open(image_file).convert("RGB").crop((0, 0, 50, 50))
+    np.testing.assert_array_equal(banner_cut.image, prepare_image(cropped, 48, 56).image)
+    assert not np.array_equal(banner_cut.image, no_codes.image)
