@@ -5,6 +5,7 @@ The run folders are the source of truth; the store is an index over them that th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -139,11 +140,23 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRecord | None:
         row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return RunRecord(**dict(row)) if row else None
+        return self._alive_or_interrupted(RunRecord(**dict(row))) if row else None
 
     def list_runs(self) -> list[RunRecord]:
         rows = self._db.execute("SELECT * FROM runs ORDER BY created DESC").fetchall()
-        return [RunRecord(**dict(r)) for r in rows]
+        return [self._alive_or_interrupted(RunRecord(**dict(r))) for r in rows]
+
+    def _alive_or_interrupted(self, record: RunRecord) -> RunRecord:
+        """A "running" run whose training process no longer holds the run lock was killed (SIGKILL, power
+        cut) before it could say so: record and report it as interrupted (core/run_lock.py)."""
+        from core.run_lock import is_held
+
+        if record.status != "running" or is_held(record.run_dir):
+            return record
+        with self._db:
+            self._db.execute("UPDATE runs SET status='interrupted' WHERE run_id=? AND status='running'",
+                             (record.run_id,))
+        return dataclasses.replace(record, status="interrupted")
 
     def delete(self, run_id: str) -> None:
         with self._db:

@@ -27,10 +27,11 @@ import torch
 from core.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
 from core.codes import save_codes
 from core.config import TrainConfig
-from core.device import select_device
+from core.device import is_out_of_memory, out_of_memory_error, select_device
 from core.encode import encode_records
 from core.errors import Cancelled, RunError
 from core.events import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Event, Log, TrainFinished
+from core.run_lock import RunLock
 from core.runs import RunPaths, create_run, resolve_run
 from core.store import RunStore
 
@@ -99,6 +100,18 @@ class _Run:
         if self.paths is None:
             self.paths = create_run(cfg, self.store)
         run_id = self.paths.run_id
+        # Held until this generator ends; the OS drops it if the process dies, which is how the store
+        # tells a killed run (interrupted) from a live one (core/run_lock.py).
+        lock = RunLock(self.paths.root)
+        lock.acquire()
+        try:
+            return (yield from self._locked_run(method, dataset, device))
+        finally:
+            lock.release()
+
+    def _locked_run(self, method, dataset, device) -> Generator[Event, None, TrainFinished]:
+        cfg = self.cfg
+        run_id = self.paths.run_id
         self.store.set_status(run_id, "running")
         status, message, completed = "failed", "", 0
         try:
@@ -138,9 +151,11 @@ class _Run:
         except KeyboardInterrupt:
             self.store.set_status(run_id, "interrupted")
             raise
-        except BaseException:
+        except BaseException as exc:
             self.store.set_status(run_id, "failed")
             self.store.set_maps(run_id, self.best_map, self.final_map)
+            if is_out_of_memory(exc):
+                raise out_of_memory_error(device, cfg.batch_size, cfg.image_size) from None
             raise
         self.store.set_status(run_id, status)
         self.store.set_maps(run_id, self.best_map, self.final_map)
