@@ -5,12 +5,17 @@ A crash or a full disk at any moment leaves either the old file or the new one, 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from core.errors import RunError
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # disk full, or the user's quota
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -25,8 +30,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         with open(tmp_path, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
-    except BaseException:
+    except BaseException as exc:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            raise RunError(f"the disk is full: could not write {path} ({exc.strerror}); the previous "
+                           f"{path.name} (if any) is unchanged. Free space in {path.parent} and retry") from None
         raise
     _fsync_dir(path.parent)
     return path
@@ -45,9 +53,15 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
 
 
 def append_line(path: str | Path, line: str) -> None:
-    """Append one line and fsync (for jsonl logs: a crash loses at most the line being written)."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line.rstrip("\n") + "\n")
+    """Append one line and fsync (for jsonl logs: a crash loses at most the line being written).
+
+    A line torn by a crash (no final newline) is closed first, so the new line stays a line of its own."""
+    with open(path, "a+b") as fh:
+        torn = False
+        if fh.seek(0, os.SEEK_END) > 0:
+            fh.seek(-1, os.SEEK_END)
+            torn = fh.read(1) != b"\n"
+        fh.write((("\n" if torn else "") + line.rstrip("\n") + "\n").encode("utf-8"))
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from core.errors import ConfigError
+from core.errors import ConfigError, RunError
 
 
 def select_device(name: str = "auto") -> torch.device:
@@ -26,3 +26,18 @@ def select_device(name: str = "auto") -> torch.device:
 def uses_amp(device: torch.device, amp: bool) -> bool:
     """Mixed precision only on CUDA: CPU autocast (bfloat16) is slower and changes results."""
     return bool(amp) and device.type == "cuda"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """torch.OutOfMemoryError, or the RuntimeError older code paths (cuDNN, cuBLAS) raise for it."""
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower())
+
+
+def out_of_memory_error(device: torch.device, batch_size: int, image_size: int) -> RunError:
+    """Frees what the failed step left in the CUDA cache; the RunError says what to lower."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return RunError(f"{device} ran out of memory at batch size {batch_size} and image size {image_size}; "
+                    f"try a smaller --batch-size (e.g. {max(1, batch_size // 2)}) or --image-size, or --device cpu. "
+                    f"The last checkpoint is unchanged; --resume continues from it")
