@@ -59,7 +59,7 @@ class _TrainLoop(QObject):
 
     events_ready = Signal(list)
     finished = Signal(object)  # the generator's return value (core.events.TrainFinished) or None
-    failed = Signal(str, str)  # user message, traceback text (for the log view)
+    failed = Signal(str, str)  # user message, traceback text for the log view ("" for FghashErrors)
 
     def __init__(self, make_generator: Callable[[threading.Event], Generator], cancel: threading.Event) -> None:
         super().__init__()
@@ -101,7 +101,8 @@ class _TrainLoop(QObject):
         except BaseException as exc:  # noqa: BLE001 - every failure must reach the GUI, never kill the thread silently
             if pending:
                 self.events_ready.emit(pending)
-            self.failed.emit(describe_error(exc), traceback.format_exc())
+            # A FghashError's message is written for users; a traceback only helps with anything else (a bug).
+            self.failed.emit(describe_error(exc), "" if isinstance(exc, FghashError) else traceback.format_exc())
 
 
 class TrainingRunner(QObject):

@@ -316,7 +316,7 @@ class TrainingPanel(QWidget):
     @Slot(str, str)
     def _on_failed(self, message: str, details: str) -> None:
         self._append_log(f"[error] {message}")
-        if details and "FghashError" not in details:
+        if details:
             self._append_log(details.rstrip())
         self.progress.setFormat("failed")
         self.error.emit(f"Training failed: {message}")
