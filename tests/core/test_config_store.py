@@ -10,6 +10,7 @@ import pytest
 from core.config import TrainConfig, paper_preset
 from core.errors import ConfigError, RunError
 from core.runs import create_run, resolve_run
+from core.run_lock import RunLock
 from core.store import RunStore
 
 
@@ -70,8 +71,12 @@ def test_store_records_runs_metrics_and_artifacts(tmp_path) -> None:
         store.log_metrics(paths.run_id, 2, {"map_all": 0.5})
         store.set_artifact(paths.run_id, "index", paths.index)
         store.set_maps(paths.run_id, 0.5, 0.5)
-        record = store.get(paths.run_id)
-        assert record is not None and record.bits == 24 and record.status == "running"
+        with RunLock(paths.root):  # what a live training holds
+            record = store.get(paths.run_id)
+            assert record is not None and record.bits == 24 and record.status == "running"
+        # the training process is gone without saying so (SIGKILL): interrupted, and recorded as such
+        assert store.get(paths.run_id).status == "interrupted"
+        assert store.list_runs()[0].status == "interrupted"
         assert store.metric_history(paths.run_id, "map_all") == [(1, 0.25), (2, 0.5)]
         assert store.artifacts(paths.run_id) == {"index": str(paths.index)}
         with pytest.raises(ValueError):

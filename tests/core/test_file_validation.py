@@ -32,6 +32,7 @@ from core.encode import drain
 from core.errors import FghashError
 from core.index import HammingIndex
 from core.models.factory import build_model
+from core.run_lock import LOCK_NAME
 from core.runs import RunPaths
 from core.session import forget_session
 from core.store import RunStore
@@ -106,8 +107,10 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Bytes and mtime of every file of the run, except the training lock (core/run_lock.py): a resume
+    takes it, writing its pid, before it reads the files it then refuses; the lock holds no run data."""
     return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != LOCK_NAME}
 
 
 def _checkpoint(run: RunPaths) -> Path:

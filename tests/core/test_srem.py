@@ -153,6 +153,6 @@ def test_imagenet_weights_offline_message(monkeypatch, tmp_path):
     from core.models.backbones import hub_weights_path
 
     path = hub_weights_path("resnet18")
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)  # the failed download made it
     torch.save(build_backbone("resnet18", "none").state_dict(), path)
     assert build_backbone("resnet18", "imagenet").out_channels == 512
