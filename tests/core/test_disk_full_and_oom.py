@@ -21,12 +21,7 @@ from core.runs import RunPaths
 from test_training import _tiny  # noqa: E402  (pytest puts tests/core on sys.path)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _disk_full(*_args):

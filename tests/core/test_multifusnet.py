@@ -16,13 +16,7 @@ from core.models.zoom import decide_map, sampling_grid, saliency_map, saliency_z
 
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core machine two threads per process are several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # -- proxy codes ------------------------------------------------------------------------------

@@ -17,13 +17,7 @@ from core.metrics import map_all
 
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread: on the shared 2-core machine two threads per process are several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # narrow conv blocks and MLP keep a CPU epoch to seconds; the structure is the paper's
 # (and BN momentum 0.1: with the code's 0.01 the running statistics are far from settled after 60 steps)

@@ -22,12 +22,7 @@ from core.store import RunStore
 from core.training import train
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the test machine's cores are shared; one thread is fastest there
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _tiny(method: str = "fcaenet", **changes) -> TrainConfig:
