@@ -47,6 +47,20 @@ def check_index(index: object) -> None:
     assert sum(index.listed) == len(index.records) + index.missing
     assert all(isinstance(name, str) for name in index.class_names)
 
+
+def load_or_refuse(kind: str, root: Path, allow_missing: bool = False):
+    """load_dataset may only refuse with a DatasetError that says something, or return a self-consistent
+    index (checked by check_index). Returns the index, or None when refused."""
+    try:
+        index = load_dataset(kind, root, allow_missing=allow_missing)
+    except DatasetError as exc:
+        assert str(exc)
+        event("DatasetError")
+        return None
+    check_index(index)
+    event("loaded an index")
+    return index
+
 # Metadata files per kind (all written with fuzzed text); chosen so every parser is reached.
 FILES = {
     "cub": ["images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt"],
@@ -78,13 +92,7 @@ def test_metadata_parsers_only_raise_dataset_error(kind, texts, allow_missing):
             path = root / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8", errors="surrogatepass")
-        try:
-            index = load_dataset(kind, root, allow_missing=allow_missing)
-        except DatasetError as exc:
-            assert str(exc)
-            return
-        check_index(index)
-        event("loaded an index")
+        load_or_refuse(kind, root, allow_missing=allow_missing)
 
 
 @fuzz(20)
@@ -257,14 +265,7 @@ def test_garbled_valid_metadata_gives_index_or_dataset_error(kind, data, allow_m
         for name, text in meta.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(garble(text, edits[name]) if name in edits else text.encode())
-        try:
-            index = load_dataset(kind, root, allow_missing=allow_missing)
-        except DatasetError as exc:
-            assert str(exc)
-            event("DatasetError")
-            return
-        check_index(index)
-        event("loaded an index")
+        load_or_refuse(kind, root, allow_missing=allow_missing)
 
 
 def test_unedited_valid_metadata_loads():
@@ -353,14 +354,7 @@ def test_flowers_mat_files(overrides, damage, names, allow_missing):
         _write_mat(root / "setid.mat", sets or {"x": np.zeros(1)}, damage)
         if names is not None:
             (root / "cat_to_name.json").write_text(names, encoding="utf-8", errors="surrogatepass")
-        try:
-            index = load_dataset("flowers", root, allow_missing=allow_missing)
-        except DatasetError as exc:
-            assert str(exc)
-            event("DatasetError")
-            return
-        check_index(index)
-        event("loaded an index")
+        load_or_refuse("flowers", root, allow_missing=allow_missing)
 
 
 def test_flowers_valid_mat_loads():
@@ -399,14 +393,7 @@ def test_dogs_mat_files(file_list, labels, drop, damage):
             }
             variables.pop(drop, None)
             _write_mat(root / f"{split}_list.mat", variables, damage if split == "test" else None)
-        try:
-            index = load_dataset("dogs", root, allow_missing=True)
-        except DatasetError as exc:
-            assert str(exc)
-            event("DatasetError")
-            return
-        check_index(index)
-        event("loaded an index")
+        load_or_refuse("dogs", root, allow_missing=True)
 
 
 # ---- folder layout ---------------------------------------------------------------------------------------
@@ -435,15 +422,9 @@ def test_folder_layout_with_odd_names(tree):
                 target.mkdir(exist_ok=True) if as_dir else target.write_bytes(b"x")
             except OSError:
                 continue  # a name the file system refuses (e.g. too long): not the loader's problem
-        try:
-            index = load_dataset("folder", root)
-        except DatasetError as exc:
-            assert str(exc)
-            event("DatasetError")
-            return
-        check_index(index)
-        event("loaded an index")
-        assert index.class_names == tuple(sorted(index.class_names))
+        index = load_or_refuse("folder", root)
+        if index is not None:
+            assert index.class_names == tuple(sorted(index.class_names))
 
 
 # ---- image decoding --------------------------------------------------------------------------------------
