@@ -38,6 +38,7 @@ def out_of_memory_error(device: torch.device, batch_size: int, image_size: int) 
     """Frees what the failed step left in the CUDA cache; the RunError says what to lower."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
+    or_cpu = ", or --device cpu" if device.type == "cuda" else ""
     return RunError(f"{device} ran out of memory at batch size {batch_size} and image size {image_size}; "
-                    f"try a smaller --batch-size (e.g. {max(1, batch_size // 2)}) or --image-size, or --device cpu. "
+                    f"try a smaller --batch-size (e.g. {max(1, batch_size // 2)}) or --image-size{or_cpu}. "
                     f"The last checkpoint is unchanged; --resume continues from it")
