@@ -90,7 +90,9 @@ class BrowsePanel(QWidget):
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.addWidget(QLabel("Run"))
         left_layout.addLayout(run_row)
-        left_layout.addWidget(QLabel("Queries (test split) — or drop an image here"))
+        queries_label = QLabel("Queries (test split) — or drop an image here")
+        queries_label.setWordWrap(True)  # the list column is narrow: wrap rather than clip the hint
+        left_layout.addWidget(queries_label)
         left_layout.addWidget(self.search_edit)
         left_layout.addWidget(self.query_list, 1)
         left_layout.addWidget(self.open_image_button)
