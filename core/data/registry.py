@@ -7,6 +7,7 @@ messages and `fghash datasets list`) and `load(root, allow_missing=False, **opti
 from __future__ import annotations
 
 import importlib
+import os
 import inspect
 from pathlib import Path
 from types import ModuleType
@@ -70,4 +71,19 @@ def load_dataset(kind: str, root: str | Path | None = None, allow_missing: bool 
         raise DatasetError(f"{kind}: unknown option(s) {', '.join(unknown)}; options of this kind: {known}")
     if root is None and kind != "demo":
         raise DatasetError(f"{kind}: a dataset root folder is required. Expected layout: {module.LAYOUT}")
-    return module.load(root, allow_missing=allow_missing, **options)
+    index = module.load(root, allow_missing=allow_missing, **options)
+    if root is not None:
+        _refuse_paths_outside(index, Path(root), module.LAYOUT)
+    return index
+
+
+def _refuse_paths_outside(index: DatasetIndex, root: Path, layout: str) -> None:
+    """Metadata may only name images inside the dataset folder: a `../` or absolute path in a list file
+    would make training read (and the GUI show) files from anywhere. Checked lexically, so a dataset whose
+    images/ folder is a symlink to another disk still loads."""
+    inside = os.path.normpath(os.path.abspath(root)) + os.sep
+    outside = [r.path for r in index.records if not os.path.normpath(os.path.abspath(r.path)).startswith(inside)]
+    if outside:
+        raise DatasetError(f"{index.kind}: {len(outside)} image path(s) in the metadata point outside {root}, "
+                           f"e.g. {outside[0]}; a dataset lists only files inside its folder. Expected layout: "
+                           f"{layout}")

@@ -207,3 +207,31 @@ def test_food101_labels_txt_fallback_and_no_final_newline(tmp_path):
     _write(tmp_path / "meta" / "classes.txt", "apple_pie\n")
     with pytest.raises(DatasetError, match="'beef_tartare'"):
         load_dataset("food101", tmp_path, allow_missing=True)
+
+
+def test_metadata_paths_outside_the_dataset_folder_are_refused(tmp_path):
+    """A list file naming `../elsewhere/x.jpg` (or an absolute path) must not make fghash read that file."""
+    root = tmp_path / "vegfru"
+    _vegfru(root)
+    _img(tmp_path / "elsewhere" / "secret.jpg")
+    train = root / "vegfru_list" / "vegfru_train.txt"
+    train.write_text(train.read_text() + "\n../elsewhere/secret.jpg 0", encoding="utf-8")
+    with pytest.raises(DatasetError, match=r"1 image path\(s\) in the metadata point outside .*secret\.jpg"):
+        load_dataset("vegfru", root, allow_missing=True)
+    train.write_text(train.read_text().replace("../elsewhere/secret.jpg", str(tmp_path / "elsewhere" / "secret.jpg")),
+                     encoding="utf-8")
+    with pytest.raises(DatasetError, match="point outside"):
+        load_dataset("vegfru", root, allow_missing=True)
+
+
+def test_a_symlinked_image_folder_still_loads(tmp_path):
+    """The check is on the listed paths, not on where symlinks lead: images on another disk are fine."""
+    real = tmp_path / "disk2"
+    _vegfru(real)
+    root = tmp_path / "vegfru"
+    (root / "vegfru_list").mkdir(parents=True)
+    for name in ("veg200_images", "fru92_images"):
+        (root / name).symlink_to(real / name, target_is_directory=True)
+    for f in (real / "vegfru_list").iterdir():
+        (root / "vegfru_list" / f.name).write_bytes(f.read_bytes())
+    assert len(load_dataset("vegfru", root, allow_missing=True).records) == 8
