@@ -21,7 +21,7 @@ import torch
 from core.atomic import atomic_write, atomic_write_json
 from core.config import TrainConfig
 from core.data.records import DatasetIndex
-from core.errors import RunError
+from core.errors import RunError, one_line
 from core.state_pack import SKELETON, pack_state, select, unpack_state
 
 CHECKPOINT_SCHEMA = 1
@@ -147,7 +147,7 @@ def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict
     try:
         tensors = load_file(str(weights), device="cpu")
     except Exception as exc:  # safetensors raises its own error types for torn/foreign files
-        raise RunError(f"{weights} is not a readable safetensors checkpoint: {_one_line(exc)}") from None
+        raise RunError(f"{weights} is not a readable safetensors checkpoint: {one_line(exc, 300)}") from None
     missing = [group for group in ("model.", "rng.torch", "rng.numpy.", "rng.python.")
                if not any(k.startswith(group) for k in tensors)]
     if missing:
@@ -158,7 +158,7 @@ def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict
             unpack_state(prefix, tensors)
         except (KeyError, ValueError, TypeError, AttributeError) as exc:  # JSON/UTF-8 errors are ValueErrors
             raise RunError(f"{weights}: its packed state {prefix!r} is damaged ({type(exc).__name__}: "
-                           f"{_one_line(exc)}); the file was not written by this fghash") from None
+                           f"{one_line(exc, 300)}); the file was not written by this fghash") from None
     return tensors, meta
 
 
@@ -185,13 +185,9 @@ def load_run_model(run_paths, device: torch.device | str = "cpu") -> tuple[torch
         model.load_state_dict(select("model", tensors), strict=True)
     except RuntimeError as exc:
         raise RunError(f"{weights} does not fit a {cfg.method} {cfg.backbone} network: "
-                       f"{_one_line(exc)}") from None
+                       f"{one_line(exc, 300)}") from None
     return model.to(torch.device(device)).eval(), cfg
 
-
-def _one_line(exc: BaseException, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())  # user messages stay on one line
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _sha256(path: Path) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.atomic import atomic_write
-from core.errors import RunError
+from core.errors import RunError, one_line
 
 FORMAT_VERSION = 1
 SPLIT_NAMES = ("query", "database")
@@ -122,11 +122,11 @@ def load_codes(run_paths, split_name: str, expected_bits: int | None = None) -> 
         raise RunError(f"{target} is not an fghash codes file: field {exc} is missing") from None
     except ValueError as exc:
         if "pickle" not in str(exc):
-            raise RunError(f"{target} is corrupt or not an fghash codes file ({_one_line(exc)})") from None
+            raise RunError(f"{target} is corrupt or not an fghash codes file ({one_line(exc)})") from None
         raise RunError(f"{target} holds pickled Python objects (or is not an .npz at all); refused, since reading "
                        f"them could run code: expected an fghash codes .npz of plain arrays") from None
     except Exception as exc:  # OSError, EOFError, BadZipFile, zlib errors...
-        raise RunError(f"{target} is corrupt or not an fghash codes file ({_one_line(exc)}); expected an .npz "
+        raise RunError(f"{target} is corrupt or not an fghash codes file ({one_line(exc)}); expected an .npz "
                        f"with fields format, bits, packed, labels, paths, checksum") from None
     version, bits = _scalar_int(fields["format"]), _scalar_int(fields["bits"])
     if version is None or bits is None:
@@ -163,7 +163,3 @@ def _scalar_int(value: np.ndarray) -> int | None:
         return None
     return int(value)
 
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -41,3 +41,10 @@ class Cancelled(FghashError):
 
 class ImageDecodeError(FghashError):
     """An image file cannot be decoded (names the file and the reason)."""
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """An exception's message on one line (whitespace runs collapsed), shortened to `limit` characters:
+    for wrapping a library's error (numpy, safetensors, torch) inside a user-facing message."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from core.errors import WeightsError
+from core.errors import WeightsError, one_line
 
 _ARCHS = {
     "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
@@ -104,7 +104,7 @@ def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
         except Exception as exc:  # URLError, timeouts, hash mismatch: all mean "no usable file"
             raise WeightsError(
                 f"ImageNet weights for {name} are not in the torch hub cache and could not be downloaded "
-                f"({type(exc).__name__}: {_one_line(exc)}). Either copy {Path(enum.url).name} (from {enum.url}) "
+                f"({type(exc).__name__}: {one_line(exc)}). Either copy {Path(enum.url).name} (from {enum.url}) "
                 f"to {cached}, or pass a local weights file (.safetensors or .pth) with --weights PATH, or use "
                 f"--weights none to train from random initialisation."
             ) from None
@@ -127,7 +127,7 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             return load_file(str(path), device="cpu")
         except Exception as exc:  # SafetensorError, OSError, or a pickle renamed to .safetensors
-            raise WeightsError(f"{path} is not a readable safetensors file: {_one_line(exc)}") from None
+            raise WeightsError(f"{path} is not a readable safetensors file: {one_line(exc)}") from None
     if path.suffix not in PICKLE_SUFFIXES:
         raise WeightsError(
             f"{path}: unknown weights format {path.suffix!r}; expected .safetensors or one of {', '.join(PICKLE_SUFFIXES)}"
@@ -146,14 +146,9 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
             f"state_dict."
         ) from None
     except Exception as exc:  # OSError, RuntimeError (bad zip/archive), EOFError, ValueError...
-        raise WeightsError(f"{path} is not a readable PyTorch weights file: {_one_line(exc)}") from None
+        raise WeightsError(f"{path} is not a readable PyTorch weights file: {one_line(exc)}") from None
     return _unwrap_state_dict(obj, path)
 
-
-def _one_line(exc: BaseException, limit: int = 200) -> str:
-    """First line of an exception's message, shortened: user messages stay on one line."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _unwrap_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
