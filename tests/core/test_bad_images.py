@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from badimages import BAD, ODD, good_image_bytes, write_bad_images
+from test_training import events_and_result
 from core import engine
 from core.cli import main
 from core.data.dataset import ImageDataset
@@ -244,14 +245,7 @@ def test_encode_records_keeps_one_code_per_record_and_warns(run_home, tmp_path):
     records = _mixed_records(tmp_path / "x")
     write_bad_images(tmp_path / "lonely", ["empty.jpg"])
     records.append(ImageRecord(str(tmp_path / "lonely" / "empty.jpg"), 1, "test"))  # a class of one bad file
-    gen = encode_records(model, records, transform, torch.device("cpu"), batch_size=5)
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            codes = stop.value
-            break
+    events, codes = events_and_result(encode_records(model, records, transform, torch.device("cpu"), batch_size=5))
     assert codes.shape == (len(records), cfg.bits)
     warnings = [e for e in events if isinstance(e, Log)]
     assert len(warnings) == 1 and warnings[0].level == "warning"

@@ -251,6 +251,13 @@ def garble(text: str, edits: list[tuple]) -> bytes:
     return bytes(data)
 
 
+def _write_layout(root: Path, image_files, metadata: dict[str, bytes]) -> None:
+    """A dataset folder: placeholder image files (their bytes do not matter to the parsers) and metadata."""
+    for rel, data in [(rel, b"x") for rel in image_files] + list(metadata.items()):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+
+
 @fuzz(300)
 @given(kind=st.sampled_from(sorted(VALID)), data=st.data(), allow_missing=st.booleans())
 def test_garbled_valid_metadata_gives_index_or_dataset_error(kind, data, allow_missing):
@@ -259,12 +266,8 @@ def test_garbled_valid_metadata_gives_index_or_dataset_error(kind, data, allow_m
     edits = {name: data.draw(st.lists(EDIT, min_size=1, max_size=4)) for name in targets}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for rel in files:
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            (root / rel).write_bytes(b"x")
-        for name, text in meta.items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_bytes(garble(text, edits[name]) if name in edits else text.encode())
+        _write_layout(root, files, {name: garble(text, edits[name]) if name in edits else text.encode()
+                                    for name, text in meta.items()})
         load_or_refuse(kind, root, allow_missing=allow_missing)
 
 
@@ -281,12 +284,7 @@ def test_unedited_valid_metadata_loads():
         meta, files = make()
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
-            for rel in files:
-                (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                (root / rel).write_bytes(b"x")
-            for name, text in meta.items():
-                (root / name).parent.mkdir(parents=True, exist_ok=True)
-                (root / name).write_text(text)
+            _write_layout(root, files, {name: text.encode() for name, text in meta.items()})
             index = load_dataset(kind, root, allow_missing=True)
             check_index(index)
             assert (index.num_classes, len(index.records), index.missing) == (3, 9, 0), kind

@@ -18,7 +18,7 @@ from core.checkpoint import load_run_model
 from core.cli import main
 from core.errors import RunError
 from core.runs import RunPaths
-from test_training import _tiny  # noqa: E402  (pytest puts tests/core on sys.path)
+from test_training import _tiny  # pytest puts tests/core on sys.path
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -10,6 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
+from test_training import events_and_result  # pytest puts tests/core on sys.path
+
 from core import engine
 from core.checkpoint import load_run_model, save_checkpoint
 from core.cli import main
@@ -62,13 +64,7 @@ def run(fghash_home, tmp_path):
 
 def test_build_index_and_query_by_test_index(run):
     paths, dataset = run
-    events = []
-    gen = engine.build_index(paths.run_id)
-    try:
-        while True:
-            events.append(next(gen))
-    except StopIteration as stop:
-        index_path = stop.value
+    events, index_path = events_and_result(engine.build_index(paths.run_id))
     assert index_path == paths.index and index_path.exists()
     assert events[-1].done == events[-1].total == 18
     db = load_codes(paths, "database")
@@ -138,27 +134,13 @@ def test_stale_index_is_not_used(run):
 def test_add_images_grows_database_and_index(run, tmp_path):
     paths, _ = run
     new = [_image(tmp_path / "new" / f"n{i}.png", (90, 90, 90), seed=50 + i) for i in range(2)]
-    gen = engine.add_images(paths, new, labels=[2, -1])
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            assert stop.value == 2
-            break
+    assert drain(engine.add_images(paths, new, labels=[2, -1])) == 2
     db = load_codes(paths, "database")
     assert len(db) == 20 and db.paths[-2:] == tuple(str(p) for p in new) and db.labels[-2:].tolist() == [2, -1]
     res = engine.query(new[0], paths, k=20)
     assert any(h.database_index == 18 and h.distance == 0 for h in res.hits)  # finds itself
     with pytest.raises(ImageDecodeError):
-        drain_all(engine.add_images(paths, [tmp_path / "missing.png"]))
-
-
-def drain_all(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+        drain(engine.add_images(paths, [tmp_path / "missing.png"]))
 
 
 def test_cli_index_query_eval(run, capsys):

@@ -33,6 +33,16 @@ def _tiny(method: str = "fcaenet", **changes) -> TrainConfig:
     return TrainConfig(**base)
 
 
+def events_and_result(gen) -> tuple[list, object]:
+    """Run a generator of events to its end: (the events, its return value)."""
+    events = []
+    while True:
+        try:
+            events.append(next(gen))
+        except StopIteration as stop:
+            return events, stop.value
+
+
 def _drain(gen, on_event=None):
     events = []
     for event in gen:
@@ -201,14 +211,8 @@ def test_encode_records_progress_and_cancel():
     torch.manual_seed(0)
     model = build_model(_tiny("adsh"), 10)
     records = load_dataset("demo").split("test")[:40]
-    gen = encode_records(model, records, eval_transform(32, 36), torch.device("cpu"), batch_size=16)
-    progress = []
-    while True:
-        try:
-            progress.append(next(gen))
-        except StopIteration as stop:
-            codes = stop.value
-            break
+    progress, codes = events_and_result(
+        encode_records(model, records, eval_transform(32, 36), torch.device("cpu"), batch_size=16))
     assert all(isinstance(p, Progress) for p in progress)
     assert [p.done for p in progress] == [0, 16, 32, 40] and progress[-1].total == 40
     assert codes.shape == (40, 12) and set(codes.unique().tolist()) <= {-1.0, 1.0}
