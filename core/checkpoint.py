@@ -189,7 +189,6 @@ def load_run_model(run_paths, device: torch.device | str = "cpu") -> tuple[torch
     return model.to(torch.device(device)).eval(), cfg
 
 
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -7,10 +7,10 @@ Bad images (truncated, empty, not an image, too large; see core.data.images): en
 one and always returns one code per record, in record order, so codes, labels and paths stay aligned.
 An undecodable image is encoded from a blank image of the ImageNet mean colour (core.data.dataset,
 substitute="blank"): never from another image of its class, which would hand an unreadable query a code
-that carries its label and inflate the evaluation. Each
-call that met such files yields one Log warning (level "warning") counting them and naming the first
-few with their reasons. Callers that must refuse bad files instead (a user's query, images added to a
-database) decode them first with core.data.images.load_rgb, which raises ImageDecodeError.
+that carries its label and inflate the evaluation. Each call that met such files yields one Log warning
+(level "warning") counting them and naming the first few with their reasons. Callers that must refuse
+bad files instead (a user's query, images added to a database) decode them first with
+core.data.images.load_rgb, which raises ImageDecodeError.
 """
 
 from __future__ import annotations

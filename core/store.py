@@ -15,6 +15,8 @@ from pathlib import Path
 
 import platformdirs
 
+from core.run_lock import is_held
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -149,8 +151,6 @@ class RunStore:
     def _alive_or_interrupted(self, record: RunRecord) -> RunRecord:
         """A "running" run whose training process no longer holds the run lock was killed (SIGKILL, power
         cut) before it could say so: record and report it as interrupted (core/run_lock.py)."""
-        from core.run_lock import is_held
-
         if record.status != "running" or is_held(record.run_dir):
             return record
         with self._db:

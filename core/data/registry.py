@@ -7,8 +7,8 @@ messages and `fghash datasets list`) and `load(root, allow_missing=False, **opti
 from __future__ import annotations
 
 import importlib
-import os
 import inspect
+import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
