@@ -8,13 +8,13 @@ import torch
 
 from core import engine
 from core.cli import main
-from core.cli_demo import demo_config, typical_query
+from core.cli.demo import demo_config, typical_query
 from core.config import AdshOptions
 
 
 def test_demo_trains_indexes_evaluates_and_prints_a_query(capsys, monkeypatch) -> None:
     torch.set_num_threads(1)
-    monkeypatch.setattr("core.cli_demo._imagenet_cached", lambda backbone: False)
+    monkeypatch.setattr("core.cli.demo._imagenet_cached", lambda backbone: False)
     monkeypatch.setenv("DISPLAY", ":99")  # --no-gui must win over a display
 
     code = main(["demo", "--epochs", "1", "--image-size", "32", "--no-gui", "-k", "5", "--device", "cpu"])

@@ -143,7 +143,7 @@ def test_database_codes_are_symmetric_encodings() -> None:
 
 def test_presets_and_cli_options() -> None:
     from core.cli import build_parser
-    from core.cli_train import configs_from_args
+    from core.cli.train import configs_from_args
 
     paper = paper_preset("multifusnet", 12)
     assert (paper.image_size, paper.resize_size, paper.lr, paper.momentum, paper.batch_size) == (336, 356, 0.0035, 0.91, 128)

@@ -75,7 +75,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_retrieval_parsers(sub) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="build a run's Hamming index from its database codes")
     index.add_argument("run", help="run folder, run id, unique id prefix, or 'latest'")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -6,7 +6,7 @@ import argparse
 import textwrap
 
 
-def add_datasets_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     datasets = sub.add_parser("datasets", help="dataset kinds and folder validation")
     ds_sub = datasets.add_subparsers(dest="datasets_command", required=True)
     ds_sub.add_parser("list", help="list dataset kinds and their expected layouts").set_defaults(

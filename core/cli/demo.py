@@ -23,7 +23,7 @@ import numpy as np
 from core.config import METHODS
 
 
-def add_demo_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="train a small model on the built-in demo data, index, evaluate, open the app")
     p.add_argument("--method", default="fcaenet", choices=METHODS)
     p.add_argument("--bits", type=int, default=12)
@@ -83,8 +83,8 @@ def typical_query(per_query_ap) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from core import engine
-    from core.cli_retrieval import index_with_progress, print_query_result
-    from core.cli_train import drive_training
+    from core.cli.retrieval import index_with_progress, print_query_result
+    from core.cli.train import drive_training
     from core.retrieval import report_table
 
     cfg = demo_config(args.method, args.bits, args.epochs, args.image_size, args.weights, args.device)

@@ -8,7 +8,7 @@ from typing import Any
 from core.config import BACKBONES, DEVICES, METHODS
 
 
-def add_train_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a hashing model (one run per bit length)")
     p.add_argument("--dataset", default="demo", help="dataset kind (see `fghash datasets list`); default demo")
     p.add_argument("--root", default=None, help="dataset folder (not needed for demo)")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 
-def add_explain_parser(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     from core.explain.gradcam import CAM_METHODS, SIMILARITIES
     from core.explain.overlay import COLORMAPS
     from core.explain.types import EXPLANATION_KINDS

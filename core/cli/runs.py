@@ -1,0 +1,25 @@
+"""`fghash runs list`: the run store as a table."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _cmd_runs_list(args: argparse.Namespace) -> int:
+    from core import engine
+
+    runs = engine.list_runs()
+    if not runs:
+        print("no runs yet: try `fghash demo`")
+        return 0
+    print(f"{'run id':48} {'method':12} {'dataset':10} {'bits':>4} {'mAP@all':>8} status")
+    for r in runs:
+        m = f"{100 * r.final_map:8.2f}" if r.final_map is not None else f"{'-':>8}"
+        print(f"{r.run_id:48} {r.method:12} {r.dataset_kind:10} {r.bits:>4} {m} {r.status}")
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    runs = sub.add_parser("runs", help="list the runs in the run store")
+    runs_sub = runs.add_subparsers(dest="runs_command", required=True)
+    runs_sub.add_parser("list", help="list runs").set_defaults(func=_cmd_runs_list)
