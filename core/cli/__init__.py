@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from core import __version__
 from core.errors import FghashError
 
 # One module per command group; each defines add_parsers(subparsers).
@@ -15,6 +16,7 @@ _COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval")
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fghash", description="Fine-grained image retrieval by deep hashing.")
+    parser.add_argument("--version", action="version", version=f"fghash {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     for module in _COMMAND_MODULES:
