@@ -1,10 +1,10 @@
 """The files the app ships (stylesheet, icons), found with importlib.resources.
 
 In a wheel the build maps the repository's `resources/` folder to the package `fghash_gui.resources`
-(setup.py), and an editable install maps it the same way; a plain source checkout (the repository on
-sys.path, nothing installed) has no such package, so the folder beside `fghash_gui/` is used, and only when
-it is this project's checkout (a `pyproject.toml` naming fghash stands beside it): a top-level `resources`
-folder in site-packages belongs to whichever distribution wrote it and is never read.
+(setup.py). A source checkout, and an editable install (setuptools puts the checkout on sys.path, measured:
+the mapped package is not importable there), have no such package, so the folder beside `fghash_gui/` is
+used, and only when it is this project's checkout (a `pyproject.toml` naming fghash stands beside it): a
+top-level `resources` folder in site-packages belongs to whichever distribution wrote it and is never read.
 """
 
 from __future__ import annotations
