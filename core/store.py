@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sqlite3
 import time
@@ -119,11 +120,13 @@ class RunStore:
                 (best_map, final_map, time.time(), run_id),
             )
 
-    def log_metrics(self, run_id: str, epoch: int, values: dict[str, float]) -> None:
+    def log_metrics(self, run_id: str, epoch: int, values: dict[str, float | None]) -> None:
+        """Record an epoch's metrics; None and non-finite values are left out (nothing was measured)."""
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)",
-                [(run_id, epoch, name, float(v)) for name, v in values.items()],
+                [(run_id, epoch, name, float(v)) for name, v in values.items()
+                 if v is not None and math.isfinite(float(v))],
             )
 
     def set_artifact(self, run_id: str, name: str, path: str | Path) -> None:

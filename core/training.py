@@ -28,6 +28,7 @@ from core.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, s
 from core.codes import save_codes
 from core.config import TrainConfig
 from core.device import is_out_of_memory, out_of_memory_error, select_device
+from core.divergence import DEVICE_CHECK_EVERY, FiniteLossGuard
 from core.encode import encode_records
 from core.errors import Cancelled, RunError
 from core.events import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Event, Log, TrainFinished
@@ -79,6 +80,7 @@ class _Run:
         self.final_map: float | None = None
         self.query_cache: tuple[int, torch.Tensor] | None = None  # (epoch, codes) of the last evaluation
         self.skipped_reported = 0  # undecodable training images already announced in a Log
+        self.loss_guard: FiniteLossGuard | None = None  # set in run() once the config is known
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> Generator[Event, None, TrainFinished]:
@@ -87,6 +89,8 @@ class _Run:
 
         cfg = self.cfg
         device = select_device(cfg.device)
+        self.loss_guard = FiniteLossGuard(self._divergence_hint(), check_every=1 if device.type == "cpu"
+                                          else DEVICE_CHECK_EVERY)
         dataset = load_dataset(cfg.dataset_kind, cfg.dataset_root, allow_missing=cfg.allow_missing)
         self.dataset = dataset
         self.fingerprint = dataset_fingerprint(dataset)
@@ -123,7 +127,7 @@ class _Run:
                               f"{', '.join(self.ignored)}", "warning")
                 if start >= cfg.epochs:
                     yield Log(f"run {run_id} already completed its {cfg.epochs} epochs; saving its codes again")
-            completed = start
+            completed = self.loss_guard.checkpointed_epoch = start
             yield Log(f"training {cfg.method} {cfg.bits} bits on {dataset.kind} ({len(self.train_records)} train / "
                       f"{len(self.test_records)} test images) on {device}; run {run_id}"
                       + (f"; resuming after epoch {start}" if start else ""))
@@ -172,6 +176,7 @@ class _Run:
         weighted_rate = lr = 0.0
         for event in self.method.train_epoch(epoch, self.cancel):
             if isinstance(event, BatchEnd):
+                self.loss_guard.observe(event.loss, epoch, event.batch)
                 now = time.perf_counter()
                 dt, last = now - last, now
                 losses.append(event.loss)
@@ -183,6 +188,7 @@ class _Run:
             yield event
         if self.cancel.is_set():
             return
+        self.loss_guard.check()  # every loss of a completed epoch is known finite before it is reported
         seconds = time.perf_counter() - t0
         self.epoch_stats = (float(np.mean(losses)) if losses else float("nan"), lr, seconds)
         yield EpochEnd(epoch=epoch, epochs=cfg.epochs, mean_loss=self.epoch_stats[0], lr=lr, seconds=seconds,
@@ -207,14 +213,20 @@ class _Run:
             record.update({f"map_at_{k}": v for k, v in result.map_at_k.items()})
             record.update({f"precision_at_{k}": v for k, v in result.precision_at_k.items()})
         self.paths.append_metrics(record)
-        self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items()
-                                                          if k != "epoch" and v == v})
+        self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items() if k != "epoch"})
         self.store.set_maps(self.paths.run_id, self.best_map, self.final_map)
         driver = {"best_map": self.best_map, "final_map": self.final_map}
-        path = save_checkpoint(self.paths, epoch, cfg, self.method.state_tensors(),
+        tensors = self.method.state_tensors()
+        self.loss_guard.refuse_non_finite_state(tensors, epoch)
+        path = save_checkpoint(self.paths, epoch, cfg, tensors,
                                num_classes=self.dataset.num_classes, fingerprint=self.fingerprint, driver=driver)
+        self.loss_guard.checkpointed_epoch = epoch
         self.store.set_artifact(self.paths.run_id, "checkpoint", path)
         yield CheckpointSaved(epoch=epoch, path=str(path))
+
+    def _divergence_hint(self) -> str:
+        """The settings a diverged run's message names as the likely causes."""
+        return f"--lr {self.cfg.lr:g}, --image-size {self.cfg.image_size}"
 
     def _evaluate(self, epoch: int) -> Generator[Event, None, EvalResult]:
         from core.metrics import map_all, summarize
