@@ -108,6 +108,11 @@ class TrainConfig:
     lr_milestones: tuple[int, ...] = (20, 30)
     lr_gamma: float = 0.1
     eval_every: int = 5  # evaluate mAP every this many epochs (and after the last)
+    # Model selection (core/validation.py). "none": report the final model on the test split only (the
+    # FCAENet protocol); "official": the dataset's validation list; "fraction": a stratified, seeded
+    # val_fraction of the training split. Validation images are taken out of training.
+    validation: Literal["none", "official", "fraction"] = "none"
+    val_fraction: float = 0.1  # used when validation == "fraction"
     num_workers: int = 0
     adsh: AdshOptions = field(default_factory=AdshOptions)
     fcae: FcaeOptions = field(default_factory=FcaeOptions)
@@ -228,6 +233,10 @@ def validate(cfg: TrainConfig) -> None:
             raise ConfigError(f"{name} must be >= 0; got {value}")
     if cfg.lr_gamma <= 0:
         raise ConfigError(f"lr_gamma must be > 0; got {cfg.lr_gamma}")
+    if cfg.validation == "fraction" and not 0.0 < cfg.val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be between 0 and 1 (exclusive); got {cfg.val_fraction}")
+    if cfg.validation not in ("none", "official", "fraction"):
+        raise ConfigError(f"validation must be none, official or fraction; got {cfg.validation!r}")
     if cfg.adsh.num_samples < 1 or cfg.adsh.inner_epochs < 1:
         raise ConfigError("adsh.num_samples and adsh.inner_epochs must be >= 1")
     if cfg.fcae.srem_regions < 0 or cfg.fcae.srem_size < 1:
