@@ -302,9 +302,13 @@ class TrainingPanel(QWidget):
     def _on_finished(self, finished: object) -> None:
         if isinstance(finished, TrainFinished):
             self.last_finished = finished
-            best = f"{100 * finished.best_map:.2f}%" if finished.best_map is not None else "–"
-            self._append_log(f"{finished.status}: run {finished.run_id} (best mAP@all {best}) {finished.message}")
-            self.progress.setFormat(f"{finished.status} · best mAP@all {best}")
+            final = f"{100 * finished.final_map:.2f}%" if finished.final_map is not None else "–"
+            best = finished.best_on_val
+            selected = (f"; selected on validation: epoch {best.epoch}, test mAP@all {100 * best.test_map:.2f}% "
+                        f"(validation {100 * best.val_map:.2f}%)" if best else "")
+            self._append_log(f"{finished.status}: run {finished.run_id} (final test mAP@all {final}{selected}) "
+                             f"{finished.message}")
+            self.progress.setFormat(f"{finished.status} · test mAP@all {final}")
             if finished.status == "finished":
                 self.progress.setValue(1000)
             self.status.emit(f"Training {finished.status}: {finished.run_id}")
