@@ -190,7 +190,7 @@ def drive_training(gen, label: str, epochs: int):
     """Consume one training generator under a tqdm bar over all batches of the run."""
     from tqdm import tqdm
 
-    from core.events import BatchEnd, EvalResult, Log, TrainFinished
+    from core.events import BatchEnd, EvalResult, Log, TrainFinished, ValidationResult
 
     bar = tqdm(desc=label, unit="batch", dynamic_ncols=True)
     last_map = None
@@ -209,7 +209,10 @@ def drive_training(gen, label: str, epochs: int):
                 bar.set_postfix(post, refresh=False)
             elif isinstance(event, EvalResult):
                 last_map = event.map_all
-                bar.write(f"epoch {event.epoch}: mAP@all = {100 * event.map_all:.2f}")
+                bar.write(f"epoch {event.epoch}: test mAP@all = {100 * event.map_all:.2f}")
+            elif isinstance(event, ValidationResult):
+                bar.write(f"epoch {event.epoch}: validation mAP@all = {100 * event.map_all:.2f} (best on "
+                          f"validation so far: epoch {event.best_epoch})")
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
                     bar.write(event.message)
