@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 from core import engine
 from core.config import TrainConfig
 from core.errors import FghashError
-from core.events import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished
+from core.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished,
+                         ValidationResult)
 from fghash_gui.panels.training_form import TrainingForm
 from fghash_gui.workers import RequestRunner, TrainingRunner
 
@@ -258,6 +259,9 @@ class TrainingPanel(QWidget):
                 self._on_epoch_end(event)
             elif isinstance(event, EvalResult):
                 self._on_eval_result(event)
+            elif isinstance(event, ValidationResult):
+                self._append_log(f"validation after epoch {event.epoch}: mAP@all {100 * event.map_all:.2f}% "
+                                 f"(best on validation so far: epoch {event.best_epoch})")
             elif isinstance(event, Progress):
                 self._on_progress(event)
             elif isinstance(event, Log):
@@ -287,9 +291,9 @@ class TrainingPanel(QWidget):
     def _on_eval_result(self, event: EvalResult) -> None:
         self.map_epochs.append(event.epoch)
         self.map_values.append(100 * event.map_all)
-        self.map_label.setText(f"mAP@all: {100 * event.map_all:.2f}%")
+        self.map_label.setText(f"test mAP@all: {100 * event.map_all:.2f}%")
         extra = ", ".join(f"P@{k} {100 * v:.1f}%" for k, v in sorted(event.precision_at_k.items()))
-        self._append_log(f"evaluation after epoch {event.epoch}: mAP@all {100 * event.map_all:.2f}%"
+        self._append_log(f"evaluation after epoch {event.epoch}: test mAP@all {100 * event.map_all:.2f}%"
                          + (f", {extra}" if extra else ""))
 
     def _on_progress(self, event: Progress) -> None:
