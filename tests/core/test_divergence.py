@@ -97,8 +97,9 @@ def test_the_issue_command_fails_with_one_line(capsys) -> None:
 @pytest.mark.slow
 def test_divergence_in_epoch_2_keeps_epoch_1_and_resume_finishes(monkeypatch) -> None:
     """A NaN loss in epoch 2 (simulated: the real one above depends on numerics) fails the run at that
-    batch; epoch 1's checkpoint is finite and `resume` trains epochs 2-3 from it."""
-    cfg = _tiny("adsh", epochs=3)
+    batch; epoch 1's checkpoint is finite and `resume` trains epochs 2-3 from it (with a validation split,
+    which the resumed run draws again identically: its dataset fingerprint matches)."""
+    cfg = _tiny("adsh", epochs=3, validation="fraction", val_fraction=0.25)
     real = AdshMethod._batch_loss
 
     def nan_in_epoch_2(self, batch, sim):
@@ -119,4 +120,5 @@ def test_divergence_in_epoch_2_keeps_epoch_1_and_resume_finishes(monkeypatch) ->
     monkeypatch.setattr(AdshMethod, "_batch_loss", real)
     events = list(engine.train(None, resume=paths))
     assert events[-1].status == "finished" and events[-1].final_map is not None
+    assert events[-1].best_on_val is not None and 1 <= events[-1].best_on_val.epoch <= 3
     assert [json.loads(line)["epoch"] for line in paths.metrics.read_text().splitlines()] == [1, 2, 3]
