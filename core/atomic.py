@@ -49,7 +49,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True))
+    """Strict JSON (NaN / Infinity are not JSON: writing one raises ValueError instead of a file other
+    readers reject); callers write null for a value that is not a finite number."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False))
 
 
 def append_line(path: str | Path, line: str) -> None:

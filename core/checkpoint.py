@@ -2,9 +2,10 @@
 
 The tensors hold the method state (weights under "model.", optimiser, scheduler, method state such as
 ADSH's V) and the RNG states ("rng.*"). The JSON holds schema version, method, bits, backbone, epoch,
-the full config, the dataset fingerprint, the driver's state (best/final mAP) and the weights file's
-sha256. Both are written atomically, the JSON last: a checkpoint without its JSON is incomplete and
-ignored (RunPaths.last_checkpoint). Only the newest KEEP_LAST checkpoints are kept.
+the full config, the dataset fingerprint, the driver's state (final test mAP; the epoch selected on the
+validation split) and the weights file's sha256. Both are written atomically, the JSON last: a checkpoint
+without its JSON is incomplete and ignored (RunPaths.last_checkpoint). Only the newest KEEP_LAST
+checkpoints are kept, plus the one selected on the validation split.
 """
 
 from __future__ import annotations
@@ -66,8 +67,12 @@ def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
 
 
 def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, torch.Tensor], *,
-                    num_classes: int, fingerprint: str, driver: dict[str, Any]) -> Path:
-    """Write epoch `epoch` (weights then metadata, atomically), prune old ones; returns the weights path."""
+                    num_classes: int, fingerprint: str, driver: dict[str, Any],
+                    keep_epochs: tuple[int, ...] = ()) -> Path:
+    """Write epoch `epoch` (weights then metadata, atomically), prune old ones; returns the weights path.
+
+    Pruning keeps the newest KEEP_LAST checkpoints and those of `keep_epochs` (the epoch selected on the
+    validation split, so the test mAP reported for it can be reproduced from its weights)."""
     from safetensors.torch import save_file
 
     stem = run_paths.checkpoints / f"epoch-{epoch:04d}"
@@ -82,7 +87,7 @@ def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, 
         "torch_version": torch.__version__,
     }
     atomic_write_json(stem.with_suffix(".json"), meta)
-    _prune(run_paths.checkpoints)
+    _prune(run_paths.checkpoints, keep_epochs)
     return weights
 
 
@@ -197,9 +202,10 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: Path, keep_epochs: tuple[int, ...] = ()) -> None:
     metas = sorted(folder.glob("epoch-*.json"))
-    for meta in metas[:-KEEP_LAST]:
+    kept = {f"epoch-{e:04d}.json" for e in keep_epochs}
+    for meta in [m for m in metas[:-KEEP_LAST] if m.name not in kept]:
         meta.unlink(missing_ok=True)  # metadata first: a half-pruned checkpoint is never "complete"
         meta.with_suffix(".safetensors").unlink(missing_ok=True)
     for orphan in folder.glob("epoch-*.safetensors"):

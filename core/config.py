@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -107,6 +108,11 @@ class TrainConfig:
     lr_milestones: tuple[int, ...] = (20, 30)
     lr_gamma: float = 0.1
     eval_every: int = 5  # evaluate mAP every this many epochs (and after the last)
+    # Model selection (core/validation.py). "none": report the final model on the test split only (the
+    # FCAENet protocol); "official": the dataset's validation list; "fraction": a stratified, seeded
+    # val_fraction of the training split. Validation images are taken out of training.
+    validation: Literal["none", "official", "fraction"] = "none"
+    val_fraction: float = 0.1  # used when validation == "fraction"
     num_workers: int = 0
     adsh: AdshOptions = field(default_factory=AdshOptions)
     fcae: FcaeOptions = field(default_factory=FcaeOptions)
@@ -123,7 +129,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -218,8 +224,19 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "eval_every"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be >= 1; got {getattr(cfg, name)}")
+    _check_finite_floats(cfg)
     if cfg.lr <= 0:
         raise ConfigError(f"lr must be > 0; got {cfg.lr}")
+    for name, value in (("momentum", cfg.momentum), ("weight_decay", cfg.weight_decay), ("adsh.gamma", cfg.adsh.gamma),
+                        ("fcae.alpha", cfg.fcae.alpha), ("fcae.beta", cfg.fcae.beta)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0; got {value}")
+    if cfg.lr_gamma <= 0:
+        raise ConfigError(f"lr_gamma must be > 0; got {cfg.lr_gamma}")
+    if cfg.validation == "fraction" and not 0.0 < cfg.val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be between 0 and 1 (exclusive); got {cfg.val_fraction}")
+    if cfg.validation not in ("none", "official", "fraction"):
+        raise ConfigError(f"validation must be none, official or fraction; got {cfg.validation!r}")
     if cfg.adsh.num_samples < 1 or cfg.adsh.inner_epochs < 1:
         raise ConfigError("adsh.num_samples and adsh.inner_epochs must be >= 1")
     if cfg.fcae.srem_regions < 0 or cfg.fcae.srem_size < 1:
@@ -235,6 +252,17 @@ def validate(cfg: TrainConfig) -> None:
                           f"by attention_heads ({cfg.multifus.attention_heads})")
     if cfg.dataset_kind != "demo" and not cfg.dataset_root:
         raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
+
+
+def _check_finite_floats(cfg: TrainConfig) -> None:
+    """Every float option (top level and nested) must be a finite number: a NaN or Inf learning rate or loss
+    weight trains nothing and only produces NaN weights."""
+    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus))
+    for prefix, group in groups:
+        for f in dataclasses.fields(group):
+            value = getattr(group, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{prefix}{f.name} must be a finite number; got {value}")
 
 
 def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:

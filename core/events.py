@@ -62,6 +62,38 @@ class EvalResult:
 
 
 @dataclass(frozen=True)
+class ValidationResult:
+    """Model selection after an epoch: mAP@all of the validation queries against the rest of the training
+    split (never the test split). best_epoch: the epoch with the highest validation mAP so far (ties: the
+    earliest)."""
+
+    epoch: int
+    map_all: float
+    best_epoch: int
+
+
+@dataclass(frozen=True)
+class BestOnValidation:
+    """The model selected on the validation split: its epoch, its validation mAP@all, and the test mAP@all
+    of that epoch's evaluation on the test queries (which played no part in the choice)."""
+
+    epoch: int
+    val_map: float
+    test_map: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"epoch": self.epoch, "val_map": self.val_map, "test_map": self.test_map}
+
+    @classmethod
+    def from_dict(cls, data: object) -> "BestOnValidation | None":
+        """Tolerant reader for checkpoint driver state: None for anything that is not a complete record."""
+        try:
+            return cls(int(data["epoch"]), float(data["val_map"]), float(data["test_map"]))  # type: ignore[index]
+        except (TypeError, KeyError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     epoch: int
     path: str
@@ -69,14 +101,19 @@ class CheckpointSaved:
 
 @dataclass(frozen=True)
 class TrainFinished:
-    """Last event of a training run. status: "finished", "cancelled" or "failed"."""
+    """Last event of a training run. status: "finished", "cancelled" or "failed".
+
+    final_map: the test mAP@all of the last evaluated epoch (the reported number: a fixed schedule, no
+    selection). best_on_val: the epoch chosen on the validation split and its test mAP, when the run used
+    one (TrainConfig.validation); None otherwise. Nothing is ever chosen on the test queries."""
 
     run_id: str
     run_dir: str
     status: str
-    best_map: float | None
     final_map: float | None
     message: str = ""
+    best_on_val: BestOnValidation | None = None
 
 
-Event = Log | Progress | BatchEnd | EpochEnd | EvalResult | CheckpointSaved | TrainFinished
+Event = (Log | Progress | BatchEnd | EpochEnd | EvalResult | ValidationResult | CheckpointSaved
+         | TrainFinished)

@@ -203,7 +203,7 @@ class HammingIndex:
         payload = faiss.serialize_index_binary(self._cpu).tobytes()
         header = {"format": FORMAT_VERSION, "bits": self.bits, "count": len(self), "payload_bytes": len(payload),
                   "sha256": hashlib.sha256(payload).hexdigest(), "source_checksum": source_checksum}
-        return atomic_write_bytes(path, MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload)
+        return atomic_write_bytes(path, MAGIC + json.dumps(header, sort_keys=True, allow_nan=False).encode() + b"\n" + payload)
 
 
 def read_index_header(path: str | Path) -> dict:

@@ -7,6 +7,7 @@ metrics.jsonl.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -69,8 +70,12 @@ class RunPaths:
             raise RunError(str(exc)) from None
 
     def append_metrics(self, record: dict) -> None:
-        """One JSON object per line, tagged with METRICS_FORMAT (lines without it are older, format 0)."""
-        append_line(self.metrics, json.dumps({"format": METRICS_FORMAT, **record}, sort_keys=True))
+        """One JSON object per line, tagged with METRICS_FORMAT (lines without it are older, format 0).
+
+        A value that is not a finite number (the mean loss of an epoch without batches) is written as null:
+        NaN / Infinity are not JSON, and readers (map_history, the GUI) skip null values."""
+        clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+        append_line(self.metrics, json.dumps({"format": METRICS_FORMAT, **clean}, sort_keys=True, allow_nan=False))
 
     def read_metrics(self) -> list[dict]:
         """The metric records as appended; torn, undecodable or non-object lines are skipped (never an error)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import sqlite3
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
+from core.events import BestOnValidation
 from core.run_lock import is_held
 
 _SCHEMA = """
@@ -29,9 +31,11 @@ CREATE TABLE IF NOT EXISTS runs (
     status TEXT NOT NULL,
     created REAL NOT NULL,
     updated REAL NOT NULL,
-    best_map REAL,
     final_map REAL,
-    config_json TEXT NOT NULL
+    config_json TEXT NOT NULL,
+    val_best_epoch INTEGER,
+    val_best_map REAL,
+    val_best_test_map REAL
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
@@ -47,6 +51,11 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (run_id, name)
 );
 """
+
+# Columns added after the first release: stores created before get them on open. Stores of that release
+# also hold a `best_map` column (the maximum over evaluations on the test queries, i.e. selection on the
+# test split); it is no longer written or read.
+_ADDED_RUN_COLUMNS = (("val_best_epoch", "INTEGER"), ("val_best_map", "REAL"), ("val_best_test_map", "REAL"))
 
 RUN_STATUSES = ("created", "running", "finished", "cancelled", "interrupted", "failed")
 
@@ -69,9 +78,15 @@ class RunRecord:
     status: str
     created: float
     updated: float
-    best_map: float | None
-    final_map: float | None
+    final_map: float | None  # test mAP@all of the last evaluated epoch: the reported number
     config_json: str
+    # the epoch chosen on the validation split, its validation mAP and its test mAP (runs with validation)
+    val_best_epoch: int | None = None
+    val_best_map: float | None = None
+    val_best_test_map: float | None = None
+
+
+_RUN_COLUMNS = ", ".join(f.name for f in dataclasses.fields(RunRecord))
 
 
 class RunStore:
@@ -85,7 +100,14 @@ class RunStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
         self._db.commit()
+
+    def _add_missing_columns(self) -> None:
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(runs)")}
+        for name, kind in _ADDED_RUN_COLUMNS:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self._db.close()
@@ -101,9 +123,10 @@ class RunStore:
         now = time.time()
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO runs (run_id, run_dir, method, dataset_kind, dataset_root, bits, backbone, "
+                "status, created, updated, config_json) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (run_id, str(run_dir), cfg["method"], cfg["dataset_kind"], cfg.get("dataset_root"),
-                 cfg["bits"], cfg["backbone"], "created", now, now, None, None, config_json),
+                 cfg["bits"], cfg["backbone"], "created", now, now, config_json),
             )
 
     def set_status(self, run_id: str, status: str) -> None:
@@ -112,18 +135,22 @@ class RunStore:
         with self._db:
             self._db.execute("UPDATE runs SET status=?, updated=? WHERE run_id=?", (status, time.time(), run_id))
 
-    def set_maps(self, run_id: str, best_map: float | None, final_map: float | None) -> None:
+    def set_maps(self, run_id: str, final_map: float | None, best_on_val: BestOnValidation | None = None) -> None:
+        """The reported numbers: the final test mAP@all and, with a validation split, the epoch chosen on it."""
+        best = (best_on_val.epoch, best_on_val.val_map, best_on_val.test_map) if best_on_val else (None, None, None)
         with self._db:
             self._db.execute(
-                "UPDATE runs SET best_map=?, final_map=?, updated=? WHERE run_id=?",
-                (best_map, final_map, time.time(), run_id),
+                "UPDATE runs SET final_map=?, val_best_epoch=?, val_best_map=?, val_best_test_map=?, updated=? "
+                "WHERE run_id=?", (final_map, *best, time.time(), run_id),
             )
 
-    def log_metrics(self, run_id: str, epoch: int, values: dict[str, float]) -> None:
+    def log_metrics(self, run_id: str, epoch: int, values: dict[str, float | None]) -> None:
+        """Record an epoch's metrics; None and non-finite values are left out (nothing was measured)."""
         with self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO metrics VALUES (?,?,?,?)",
-                [(run_id, epoch, name, float(v)) for name, v in values.items()],
+                [(run_id, epoch, name, float(v)) for name, v in values.items()
+                 if v is not None and math.isfinite(float(v))],
             )
 
     def set_artifact(self, run_id: str, name: str, path: str | Path) -> None:
@@ -141,11 +168,11 @@ class RunStore:
         return [(r["epoch"], r["value"]) for r in rows]
 
     def get(self, run_id: str) -> RunRecord | None:
-        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return self._alive_or_interrupted(RunRecord(**dict(row))) if row else None
 
     def list_runs(self) -> list[RunRecord]:
-        rows = self._db.execute("SELECT * FROM runs ORDER BY created DESC").fetchall()
+        rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC").fetchall()
         return [self._alive_or_interrupted(RunRecord(**dict(r))) for r in rows]
 
     def _alive_or_interrupted(self, record: RunRecord) -> RunRecord:

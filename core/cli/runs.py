@@ -1,4 +1,7 @@
-"""`fghash runs list`: the run store as a table."""
+"""`fghash runs list`: the run store as a table.
+
+mAP@all is the final model's test mAP; "val-sel." is the test mAP of the epoch chosen on a validation split
+(with that epoch), for runs trained with one."""
 
 from __future__ import annotations
 
@@ -12,10 +15,12 @@ def _cmd_runs_list(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs yet: try `fghash demo`")
         return 0
-    print(f"{'run id':48} {'method':12} {'dataset':10} {'bits':>4} {'mAP@all':>8} status")
+    print(f"{'run id':48} {'method':12} {'dataset':10} {'bits':>4} {'mAP@all':>8} {'val-sel.':>15} status")
     for r in runs:
         m = f"{100 * r.final_map:8.2f}" if r.final_map is not None else f"{'-':>8}"
-        print(f"{r.run_id:48} {r.method:12} {r.dataset_kind:10} {r.bits:>4} {m} {r.status}")
+        sel = (f"{100 * r.val_best_test_map:.2f} (ep {r.val_best_epoch})" if r.val_best_test_map is not None
+               else "-")
+        print(f"{r.run_id:48} {r.method:12} {r.dataset_kind:10} {r.bits:>4} {m} {sel:>15} {r.status}")
     return 0
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from core.data.records import DatasetIndex
+from core.data.records import DatasetIndex, ImageRecord
 from core.errors import DatasetError
 
 DATASET_KINDS = ("demo", "cub", "aircraft", "nabirds", "vegfru", "food101", "dogs", "flowers", "folder")
@@ -75,6 +76,26 @@ def load_dataset(kind: str, root: str | Path | None = None, allow_missing: bool 
     if root is not None:
         _refuse_paths_outside(index, Path(root), module.LAYOUT)
     return index
+
+
+def has_official_validation(kind: str) -> bool:
+    """Whether dataset `kind` has an official validation split (Flowers valid, Aircraft val, VegFru val)."""
+    return hasattr(loader_module(kind), "official_validation")
+
+
+def official_validation(index: DatasetIndex, allow_missing: bool = False) -> tuple[ImageRecord, ...]:
+    """The official validation images of a loaded dataset as records of split "val" (core.data.records).
+
+    Flowers and Aircraft: a subset of the training records (the default protocol trains on them);
+    VegFru: its separate validation list. DatasetError for a kind without one."""
+    module = loader_module(index.kind)
+    if not hasattr(module, "official_validation"):
+        with_one = ", ".join(k for k in DATASET_KINDS if hasattr(loader_module(k), "official_validation"))
+        raise DatasetError(f"{index.kind} has no official validation split (only {with_one} have one); "
+                           f"use a fraction of the training split instead (CLI: --val-fraction F)")
+    records = module.official_validation(index, allow_missing=allow_missing)
+    _refuse_paths_outside(replace(index, records=records), Path(index.root), module.LAYOUT)
+    return records
 
 
 def _refuse_paths_outside(index: DatasetIndex, root: Path, layout: str) -> None:

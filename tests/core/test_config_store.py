@@ -70,7 +70,7 @@ def test_store_records_runs_metrics_and_artifacts(tmp_path) -> None:
         store.log_metrics(paths.run_id, 1, {"map_all": 0.25, "loss": 3.0})
         store.log_metrics(paths.run_id, 2, {"map_all": 0.5})
         store.set_artifact(paths.run_id, "index", paths.index)
-        store.set_maps(paths.run_id, 0.5, 0.5)
+        store.set_maps(paths.run_id, 0.5)
         with RunLock(paths.root):  # what a live training holds
             record = store.get(paths.run_id)
             assert record is not None and record.bits == 24 and record.status == "running"

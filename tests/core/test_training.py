@@ -121,7 +121,7 @@ def test_resume_equals_uninterrupted_and_checkpoint_checks():
     done_b = resumed[-1]
     assert done_b.status == "finished" and done_b.run_id == first[-1].run_id
     assert [e.epoch for e in resumed if isinstance(e, EvalResult)] == [3]
-    assert done_b.final_map == done_a.final_map and done_b.best_map == done_a.best_map
+    assert done_b.final_map == done_a.final_map and done_b.best_on_val == done_a.best_on_val
 
     paths_a, paths_b = RunPaths(__import__("pathlib").Path(done_a.run_dir)), RunPaths(__import__("pathlib").Path(done_b.run_dir))
     for split in ("query", "database"):

@@ -24,6 +24,8 @@ def test_form_round_trips_a_config(window, tiny_config):
         "multifusnet", 24, "resnet18", "none", 32)
     assert built.multifus.use_attention is False and built.multifus.use_cascade is True
     assert built.epochs == cfg.epochs and built.lr_milestones == cfg.lr_milestones
+    form.set_config(cfg.replace(validation="fraction", val_fraction=0.2))
+    assert (form.config().validation, form.config().val_fraction) == ("fraction", 0.2)
 
 
 def test_paper_preset_fills_the_schedule(window):
