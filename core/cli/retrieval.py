@@ -66,8 +66,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from core import engine
     from core.retrieval import report_table
 
-    reports = [engine.evaluate(run, ks=tuple(args.ks), device=args.device) for run in args.runs]
-    print(report_table(reports, args.ks))
+    paths = [engine.open_run(run) for run in args.runs]
+    reports = [engine.evaluate(p, ks=tuple(args.ks), device=args.device) for p in paths]
+    print(report_table(reports, args.ks, configs=[p.load_config() for p in paths]))
     if args.pr:
         for r in reports:
             print(f"\nPR curve of {r.run_id} (radius: precision / recall, %)")
@@ -88,7 +89,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     query.add_argument("--label", type=int, default=None, help="the query's class label, to mark hits +/x")
     query.set_defaults(func=_cmd_query)
 
-    ev = sub.add_parser("eval", help="mAP@all, mAP@k and precision@k of one or more runs (one row per run)")
+    ev = sub.add_parser("eval", help="mAP@all, mAP@k and precision@k of one or more runs (one row per run; "
+                                     "runs that differ only in their seed also as mean ± sample std)")
     ev.add_argument("runs", nargs="+", help="run folders, ids, prefixes, or 'latest'")
     ev.add_argument("--ks", type=int, nargs="+", default=[10, 20, 50, 100], help="cut-offs for mAP@k and P@k")
     ev.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
