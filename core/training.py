@@ -217,19 +217,24 @@ class _Run:
         yield CheckpointSaved(epoch=epoch, path=str(path))
 
     def _evaluate(self, epoch: int) -> Generator[Event, None, EvalResult]:
-        from core.metrics import map_all, summarize
+        from core.metrics import collapse_note, largest_code_share, summarize
 
         query = yield from self._query_codes(cancel=self.cancel)
         self.query_cache = (epoch, query)
         database = self.method.database_codes()
         labels = (_labels(self.test_records), _labels(self.train_records))
-        value = map_all(query, database, *labels)
         ks = tuple(k for k in EVAL_KS if k <= len(self.train_records))
-        extra = summarize(query, database, *labels, ks=ks) if ks else None
+        summary = summarize(query, database, *labels, ks=ks)  # headline: tie-averaged (order-invariant)
+        value = summary.map_all
         self.final_map = value
         self.best_map = value if self.best_map is None else max(self.best_map, value)
-        result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(extra.map_at_k) if extra else {},
-                            precision_at_k=dict(extra.precision_at_k) if extra else {})
+        result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(summary.map_at_k),
+                            precision_at_k=dict(summary.precision_at_k),
+                            map_all_index_order=summary.map_all_index_order,
+                            largest_code_share=largest_code_share(database))
+        if result.collapsed:
+            yield Log(f"epoch {epoch}: {collapse_note(result.largest_code_share)}; its mAP@all "
+                      f"{100 * value:.2f} does not measure hashing", "warning")
         yield result
         return result
 
