@@ -203,9 +203,7 @@ class _Run:
                       f"image of the same class ({shown})", "warning")
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             result = yield from self._evaluate(epoch)
-            record["map_all"] = result.map_all
-            record.update({f"map_at_{k}": v for k, v in result.map_at_k.items()})
-            record.update({f"precision_at_{k}": v for k, v in result.precision_at_k.items()})
+            record.update(result.metrics_record())
         self.paths.append_metrics(record)
         self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items()
                                                           if k != "epoch" and v == v})
