@@ -14,7 +14,8 @@ from core.codes import load_codes
 from core.config import TrainConfig
 from core.events import Progress
 from core.index import HammingIndex
-from core.metrics import RetrievalReport, collapse_note, largest_code_share, summarize
+from core.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalReport, collapse_note, largest_code_share,
+                          summarize)
 from core.runs import RunPaths, resolve_run
 from core.seed_groups import group_by_seed, mean_std
 from core.session import QueryResult, open_session
@@ -84,9 +85,7 @@ def add_images(run: str | Path | RunPaths, image_paths: Sequence[str | Path], la
     return (yield from open_session(_paths(run)).add_images(image_paths, labels, cancel=cancel))
 
 
-TIES_NOTE = ("mAP@all, mAP@k, P@k: expected values over random orders of equally distant items (they do not "
-             "depend on the database order); 'by index': mAP@all with ties ranked by database index, as the "
-             "published code does")
+TIES_NOTE = f"mAP@all, mAP@k, P@k: {TIES_AVERAGED_LABEL}. 'by index': mAP@all with {TIES_BY_INDEX_LABEL}."
 
 
 def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = None,

@@ -90,6 +90,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from core import engine
+    from core.retrieval import TIES_NOTE
 
     if args.resume:
         paths = engine.open_run(args.resume)
@@ -98,12 +99,27 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         results = [drive_training(engine.train(cfg), f"{cfg.method} {cfg.bits} bits", cfg.epochs)
                    for cfg in configs_from_args(args)]
-    print(f"{'run id':48} {'status':10} {'final mAP':>9} {'best mAP':>9}")
+    print(f"{'run id':48} {'status':10} {'final mAP':>9} {'best mAP':>9} {'by index':>8}")
     for r in results:
         final = f"{100 * r.final_map:9.2f}" if r.final_map is not None else f"{'-':>9}"
         best = f"{100 * r.best_map:9.2f}" if r.best_map is not None else f"{'-':>9}"
-        print(f"{r.run_id:48} {r.status:10} {final} {best}")
+        print(f"{r.run_id:48} {r.status:10} {final} {best} {_index_order_and_note(r)}")
+    print(TIES_NOTE)
     return 0 if all(r.status == "finished" for r in results) else 1
+
+
+def _index_order_and_note(finished) -> str:
+    """The final codes' mAP@all with ties by index and the collapse note, from the run's saved codes."""
+    from core import engine
+    from core.errors import FghashError
+    from core.metrics import collapse_note
+
+    try:
+        report = engine.evaluate(finished.run_id, ks=())
+    except FghashError:  # no saved codes (a run that stopped before its first epoch)
+        return f"{'-':>8}"
+    note = collapse_note(report.largest_code_share)
+    return f"{100 * report.map_all_index_order:8.2f}" + (f"  ({note})" if note else "")
 
 
 def drive_training(gen, label: str, epochs: int):
@@ -129,7 +145,9 @@ def drive_training(gen, label: str, epochs: int):
                 bar.set_postfix(post, refresh=False)
             elif isinstance(event, EvalResult):
                 last_map = event.map_all
-                bar.write(f"epoch {event.epoch}: mAP@all = {100 * event.map_all:.2f}")
+                by_index = (f" (ties by index: {100 * event.map_all_index_order:.2f})"
+                            if event.map_all_index_order is not None else "")
+                bar.write(f"epoch {event.epoch}: mAP@all = {100 * event.map_all:.2f}{by_index}")
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
                     bar.write(event.message)

@@ -194,7 +194,7 @@ def test_report_table_groups_seeds_and_flags_collapse():
     assert len(rows) == 4
     assert rows["a"].split()[6] == "50.00" and rows["a"].split()[-1] == "60.00"  # headline ... by index
     assert "codes collapsed: 75% of the database shares one code" in rows["b"] and "collapsed" not in rows["a"]
-    assert "ties ranked by database index" in text
+    assert "items ranked by database index, as the published code does" in text
     assert "mean ± sample std (n runs)" in text
     fcae = next(line for line in lines if line.startswith("cub       fcaenet"))
     adsh = next(line for line in lines if line.startswith("cub       adsh"))

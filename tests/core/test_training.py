@@ -101,6 +101,11 @@ def test_cli_training_beats_random_codes(capsys):
     assert [r["epoch"] for r in paths.read_metrics()] == [1, 2, 3]
     last = paths.read_metrics()[-1]
     assert 0 < last["map_at_10"] <= 1 and 0 < last["precision_at_10"] <= 1
+    # the headline is tie-averaged; the index-ordered twin and the collapse check are recorded beside it
+    assert last["map_all_index_order"] == pytest.approx(
+        map_all(query.codes, database.codes, query.labels, database.labels, tie_mode="stable"), abs=1e-9)
+    assert 0 < last["largest_code_share"] <= 1
+    assert "ties by index" in out and "by index" in out.splitlines()[-3]
 
 
 def test_resume_equals_uninterrupted_and_checkpoint_checks():
