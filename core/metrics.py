@@ -39,9 +39,9 @@ TIE_MODES = ("stable", "average")  # "stable": ties by database index; "average"
 # the ranking is then mostly one tie group and mAP measures the label mix more than the hashing.
 COLLAPSE_SHARE = 0.5
 # How the two tie modes are labelled wherever a figure is shown (CLI tables, GUI tooltips).
-TIES_AVERAGED_LABEL = ("ties averaged: the expected value over random orders of equally distant database items, "
-                       "so it does not depend on the order of the database")
-TIES_BY_INDEX_LABEL = "ties by index: equally distant items ranked by database index, as the published code does"
+TIES_AVERAGED_LABEL = ("ties averaged (the expected value over random orders of equally distant database items; "
+                       "independent of the order of the database)")
+TIES_BY_INDEX_LABEL = "ties by index (equally distant items ranked by database index, as the published code does)"
 _CHUNK_ELEMENTS = 1 << 22  # pairs per chunk on the CPU: the (c, n) bin matrix stays around 16 MB
 # float32 holds every multiple of 0.5 below 2^23 exactly: the bin numbers and every partial sum of the
 # augmented product (terms of nblocks/2) stay exact below it, whatever order the BLAS sums in.

@@ -85,7 +85,7 @@ def add_images(run: str | Path | RunPaths, image_paths: Sequence[str | Path], la
     return (yield from open_session(_paths(run)).add_images(image_paths, labels, cancel=cancel))
 
 
-TIES_NOTE = f"mAP@all, mAP@k, P@k: {TIES_AVERAGED_LABEL}. 'by index': mAP@all with {TIES_BY_INDEX_LABEL}."
+TIES_NOTE = f"mAP@all, mAP@k, P@k: {TIES_AVERAGED_LABEL}.\nby index: mAP@all with {TIES_BY_INDEX_LABEL}."
 
 
 def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = None,
