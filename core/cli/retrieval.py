@@ -44,12 +44,14 @@ def _cmd_query(args: argparse.Namespace) -> int:
     image = args.image
     if not Path(image).exists() and image.isdigit():
         image = int(image)  # a test-split index
-    print_query_result(engine.query(image, args.run, k=args.k, label=args.label))
+    print_query_result(engine.query_with_stats(image, args.run, k=args.k, label=args.label))
     return 0
 
 
-def print_query_result(result) -> None:
-    """A query's top k as a table: rank, Hamming distance, database index, +/x, class, path."""
+def print_query_result(stats) -> None:
+    """A query's top k (a QueryStats) as a table: rank, Hamming distance, database index, +/x, class, path;
+    then its AP and P@k, tie-averaged and as listed (ties by database index)."""
+    result = stats.result
     known = f"class {result.query_class!r} (label {result.query_label})" if result.query_label is not None \
         else "class unknown"
     print(f"query: {result.query_path or '<image>'} [{result.source}; {known}]  run {result.run_id}, "
@@ -58,8 +60,11 @@ def print_query_result(result) -> None:
     for hit in result.hits:
         mark = "" if hit.correct is None else ("+" if hit.correct else "x")
         print(f"{hit.rank:>4} {hit.distance:>4} {hit.database_index:>7} {mark:>2}  {hit.class_name[:24]:24} {hit.path}")
-    if result.precision is not None:
-        print(f"precision@{len(result.hits)}: {100 * result.precision:.1f}%")
+    if stats.average_precision is not None and stats.precision_at_k is not None:
+        k = stats.k
+        print(f"AP {100 * stats.average_precision:.1f}%, precision@{k} {100 * stats.precision_at_k:.1f}% "
+              f"(ties averaged); as listed, ties by database index: AP {100 * stats.average_precision_index_order:.1f}%, "
+              f"precision@{k} {100 * stats.precision_at_k_index_order:.1f}%")
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
