@@ -415,6 +415,6 @@ def _ap_tooltip(stats) -> str:
         return "the query's class is unknown: no AP"
     return (f"{TIES_AVERAGED_LABEL}: AP {100 * stats.average_precision:.2f}%, "
             f"P@{stats.k} {100 * stats.precision_at_k:.2f}%\n"
-            f"{TIES_BY_INDEX_LABEL} (the grid as listed): AP {100 * stats.average_precision_index_order:.2f}%, "
+            f"the grid as listed, {TIES_BY_INDEX_LABEL}: AP {100 * stats.average_precision_index_order:.2f}%, "
             f"P@{stats.k} {100 * stats.precision_at_k_index_order:.2f}%")
 

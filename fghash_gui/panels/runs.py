@@ -195,7 +195,7 @@ class RunsPanel(QWidget):
                        self.delete_button):
             top.addWidget(button)
 
-        self.plot = pg.PlotWidget(title="mAP@all per evaluation (selected runs)")
+        self.plot = pg.PlotWidget(title="mAP@all per evaluation (selected runs; ties averaged)")
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "mAP@all (%)")
         self.plot.addLegend(offset=(10, 10))
