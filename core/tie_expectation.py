@@ -40,7 +40,7 @@ def _group_sum(m, r, a, r_before, h):
         sum_p (r/m) (R + 1 + (p-1)(r-1)/(m-1)) / (A + p) = (r/m) [ (R + 1) dH + (r-1)/(m-1) (m - (A+1) dH) ]
 
     with dH = H(A + m) - H(A), since sum_p (p-1)/(A+p) = m - (A+1) dH. Zero when r = 0. Elementwise on
-    float64 tensors (m, r, a, r_before) and int64 `a` indices into the harmonic table `h`.
+    broadcastable tensors: m and a int64 (they index the harmonic table `h`), r and r_before int or float.
     """
     m_f, r_f, a_f = m.to(torch.float64), r.to(torch.float64), a.to(torch.float64)
     d_h = h[a + m] - h[a]
