@@ -53,12 +53,37 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Retrieval quality after an epoch: mAP@all with the stable (distance, index) tie order."""
+    """Retrieval quality after an epoch (test split against the database).
+
+    map_all, map_at_k, precision_at_k: the headline, exact expectations over random orders inside Hamming
+    tie groups (independent of the database order). map_all_index_order: mAP@all with ties ranked by
+    database index, as the published code does (None when not computed). largest_code_share: fraction of
+    the database holding its most common code; `collapsed` when above core.metrics.COLLAPSE_SHARE.
+    """
 
     epoch: int
     map_all: float
     map_at_k: dict[int, float] = field(default_factory=dict)
     precision_at_k: dict[int, float] = field(default_factory=dict)
+    map_all_index_order: float | None = None
+    largest_code_share: float = 0.0
+
+    @property
+    def collapsed(self) -> bool:
+        from core.metrics import is_collapsed
+
+        return is_collapsed(self.largest_code_share)
+
+    def metrics_record(self) -> dict[str, float]:
+        """The figures as flat metrics.jsonl / store names: map_all, map_at_K, precision_at_K,
+        map_all_index_order, largest_code_share."""
+        record = {"map_all": self.map_all}
+        record.update({f"map_at_{k}": v for k, v in self.map_at_k.items()})
+        record.update({f"precision_at_{k}": v for k, v in self.precision_at_k.items()})
+        if self.map_all_index_order is not None:
+            record["map_all_index_order"] = self.map_all_index_order
+        record["largest_code_share"] = self.largest_code_share
+        return record
 
 
 @dataclass(frozen=True)

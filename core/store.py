@@ -167,6 +167,20 @@ class RunStore:
         ).fetchall()
         return [(r["epoch"], r["value"]) for r in rows]
 
+    def last_metrics(self, names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+        """{run id: {name: value at the run's last epoch that logged it}} for the given metric names."""
+        if not names:
+            return {}
+        marks = ",".join("?" * len(names))
+        rows = self._db.execute(
+            f"SELECT m.run_id, m.name, m.value FROM metrics m JOIN (SELECT run_id, name, MAX(epoch) AS epoch "
+            f"FROM metrics WHERE name IN ({marks}) GROUP BY run_id, name) last "
+            f"ON m.run_id = last.run_id AND m.name = last.name AND m.epoch = last.epoch", names).fetchall()
+        out: dict[str, dict[str, float]] = {}
+        for r in rows:
+            out.setdefault(r["run_id"], {})[r["name"]] = r["value"]
+        return out
+
     def get(self, run_id: str) -> RunRecord | None:
         row = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return self._alive_or_interrupted(RunRecord(**dict(row))) if row else None

@@ -221,9 +221,7 @@ class _Run:
                       f"image of the same class ({shown})", "warning")
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             result = yield from self._evaluate(epoch)
-            record["map_all"] = result.map_all
-            record.update({f"map_at_{k}": v for k, v in result.map_at_k.items()})
-            record.update({f"precision_at_{k}": v for k, v in result.precision_at_k.items()})
+            record.update(result.metrics_record())
             if self.validation is not None:
                 record["val_map_all"] = yield from self._select_on_validation(epoch, result.map_all)
         self.paths.append_metrics(record)
@@ -245,19 +243,24 @@ class _Run:
         return f"--lr {self.cfg.lr:g}, --image-size {self.cfg.image_size}"
 
     def _evaluate(self, epoch: int) -> Generator[Event, None, EvalResult]:
-        from core.metrics import map_all, summarize
+        from core.metrics import collapse_note, largest_code_share, summarize
 
         query = yield from self._query_codes(cancel=self.cancel)
         self.query_cache = (epoch, query)
         database = self.method.database_codes()
         self.database_cache = (epoch, database)
         labels = (_labels(self.test_records), _labels(self.train_records))
-        value = map_all(query, database, *labels)
         ks = tuple(k for k in EVAL_KS if k <= len(self.train_records))
-        extra = summarize(query, database, *labels, ks=ks) if ks else None
+        summary = summarize(query, database, *labels, ks=ks)  # headline: tie-averaged (order-invariant)
+        value = summary.map_all
         self.final_map = value
-        result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(extra.map_at_k) if extra else {},
-                            precision_at_k=dict(extra.precision_at_k) if extra else {})
+        result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(summary.map_at_k),
+                            precision_at_k=dict(summary.precision_at_k),
+                            map_all_index_order=summary.map_all_index_order,
+                            largest_code_share=largest_code_share(database))
+        if result.collapsed:
+            yield Log(f"epoch {epoch}: {collapse_note(result.largest_code_share)}; its mAP@all "
+                      f"{100 * value:.2f} does not measure hashing", "warning")
         yield result
         return result
 

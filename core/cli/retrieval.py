@@ -44,12 +44,14 @@ def _cmd_query(args: argparse.Namespace) -> int:
     image = args.image
     if not Path(image).exists() and image.isdigit():
         image = int(image)  # a test-split index
-    print_query_result(engine.query(image, args.run, k=args.k, label=args.label))
+    print_query_result(engine.query_with_stats(image, args.run, k=args.k, label=args.label))
     return 0
 
 
-def print_query_result(result) -> None:
-    """A query's top k as a table: rank, Hamming distance, database index, +/x, class, path."""
+def print_query_result(stats) -> None:
+    """A query's top k (a QueryStats) as a table: rank, Hamming distance, database index, +/x, class, path;
+    then its AP and P@k, tie-averaged and as listed (ties by database index)."""
+    result = stats.result
     known = f"class {result.query_class!r} (label {result.query_label})" if result.query_label is not None \
         else "class unknown"
     print(f"query: {result.query_path or '<image>'} [{result.source}; {known}]  run {result.run_id}, "
@@ -58,16 +60,20 @@ def print_query_result(result) -> None:
     for hit in result.hits:
         mark = "" if hit.correct is None else ("+" if hit.correct else "x")
         print(f"{hit.rank:>4} {hit.distance:>4} {hit.database_index:>7} {mark:>2}  {hit.class_name[:24]:24} {hit.path}")
-    if result.precision is not None:
-        print(f"precision@{len(result.hits)}: {100 * result.precision:.1f}%")
+    if stats.average_precision is not None and stats.precision_at_k is not None:
+        k = stats.k
+        print(f"AP {100 * stats.average_precision:.1f}%, precision@{k} {100 * stats.precision_at_k:.1f}% "
+              f"(ties averaged); as listed, ties by database index: AP {100 * stats.average_precision_index_order:.1f}%, "
+              f"precision@{k} {100 * stats.precision_at_k_index_order:.1f}%")
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from core import engine
     from core.retrieval import report_table
 
-    reports = [engine.evaluate(run, ks=tuple(args.ks), device=args.device) for run in args.runs]
-    print(report_table(reports, args.ks))
+    paths = [engine.open_run(run) for run in args.runs]
+    reports = [engine.evaluate(p, ks=tuple(args.ks), device=args.device) for p in paths]
+    print(report_table(reports, args.ks, configs=[p.load_config() for p in paths]))
     if args.pr:
         for r in reports:
             print(f"\nPR curve of {r.run_id} (radius: precision / recall, %)")
@@ -88,7 +94,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     query.add_argument("--label", type=int, default=None, help="the query's class label, to mark hits +/x")
     query.set_defaults(func=_cmd_query)
 
-    ev = sub.add_parser("eval", help="mAP@all, mAP@k and precision@k of one or more runs (one row per run)")
+    ev = sub.add_parser("eval", help="mAP@all, mAP@k and precision@k of one or more runs (one row per run; "
+                                     "runs that differ only in their seed also as mean ± sample std)")
     ev.add_argument("runs", nargs="+", help="run folders, ids, prefixes, or 'latest'")
     ev.add_argument("--ks", type=int, nargs="+", default=[10, 20, 50, 100], help="cut-offs for mAP@k and P@k")
     ev.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")

@@ -127,6 +127,7 @@ def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from core import engine
+    from core.retrieval import TIES_NOTE
 
     if args.resume:
         if args.seeds is not None:
@@ -146,6 +147,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print_results(results[-1:], header=len(results) == 1)  # each run's result as soon as it ends
         if args.seeds is not None:
             print_seed_spread(configs, results)
+    print(TIES_NOTE)
     return 0 if all(r.status == "finished" for r in results) else 1
 
 
@@ -154,20 +156,24 @@ def _percent(value: float | None, width: int = 9) -> str:
 
 
 def print_results(results: list, header: bool = True) -> None:
-    """One line per run: status, final test mAP@all and, with a validation split, the selected epoch."""
+    """One line per run: status, final test mAP@all (ties averaged), the same with ties by index and, with a
+    validation split, the selected epoch; a collapse note when the final codes collapsed."""
     if header:
-        print(f"{'run id':48} {'status':10} {'test mAP':>9}  selected on validation (epoch: val mAP, test mAP)")
+        print(f"{'run id':48} {'status':10} {'test mAP':>9} {'by index':>8}  selected on validation "
+              f"(epoch: val mAP, test mAP)")
     for r in results:
         best = r.best_on_val
         selected = (f"epoch {best.epoch}: {100 * best.val_map:.2f}, {100 * best.test_map:.2f}" if best
                     else "- (no validation split)")
-        print(f"{r.run_id:48} {r.status:10} {_percent(r.final_map)}  {selected}")
+        by_index, note = _index_order_and_note(r)
+        print(f"{r.run_id:48} {r.status:10} {_percent(r.final_map)} {by_index}  {selected}"
+              + (f"  ({note})" if note else ""))
 
 
 def print_seed_spread(configs: list, results: list) -> None:
     """Mean +- sample standard deviation (n) of the final test mAP@all per bit length over the seeds, and of
     the validation-selected test mAP when the runs have one; unfinished runs are left out."""
-    print("\nover seeds (finished runs): mean +- sample std (n), percent")
+    print("\nover seeds (finished runs): mean ± sample std (n), percent")
     for bits in sorted({cfg.bits for cfg in configs}):
         done = [r for cfg, r in zip(configs, results) if cfg.bits == bits and r.status == "finished"]
         line = f"{configs[0].method} {bits:>3} bits  test mAP {_spread([r.final_map for r in done])}"
@@ -178,12 +184,24 @@ def print_seed_spread(configs: list, results: list) -> None:
 
 
 def _spread(values: list) -> str:
-    import statistics
+    from core.seed_groups import mean_std
 
-    values = [100 * v for v in values if v is not None]
-    if len(values) < 2:
-        return f"{values[0]:.2f} (n=1)" if values else "- (n=0)"
-    return f"{statistics.fmean(values):.2f} +- {statistics.stdev(values):.2f} (n={len(values)})"
+    values = [v for v in values if v is not None]
+    return mean_std(values).format(scale=100) if values else "- (n=0)"
+
+
+def _index_order_and_note(finished) -> tuple[str, str]:
+    """(the final codes' mAP@all with ties by index, formatted; the collapse note or ""), from the run's
+    saved codes."""
+    from core import engine
+    from core.errors import FghashError
+    from core.metrics import collapse_note
+
+    try:
+        report = engine.evaluate(finished.run_id, ks=())
+    except FghashError:  # no saved codes (a run that stopped before its first epoch)
+        return f"{'-':>8}", ""
+    return f"{100 * report.map_all_index_order:8.2f}", collapse_note(report.largest_code_share)
 
 
 def drive_training(gen, label: str, epochs: int):
@@ -209,7 +227,9 @@ def drive_training(gen, label: str, epochs: int):
                 bar.set_postfix(post, refresh=False)
             elif isinstance(event, EvalResult):
                 last_map = event.map_all
-                bar.write(f"epoch {event.epoch}: test mAP@all = {100 * event.map_all:.2f}")
+                by_index = (f" (ties by index: {100 * event.map_all_index_order:.2f})"
+                            if event.map_all_index_order is not None else "")
+                bar.write(f"epoch {event.epoch}: test mAP@all = {100 * event.map_all:.2f}{by_index}")
             elif isinstance(event, ValidationResult):
                 bar.write(f"epoch {event.epoch}: validation mAP@all = {100 * event.map_all:.2f} (best on "
                           f"validation so far: epoch {event.best_epoch})")

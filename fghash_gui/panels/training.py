@@ -29,6 +29,7 @@ from core.config import TrainConfig
 from core.errors import FghashError
 from core.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished,
                          ValidationResult)
+from core.metrics import TIES_AVERAGED_LABEL, collapse_note
 from fghash_gui.panels.training_form import TrainingForm
 from fghash_gui.workers import RequestRunner, TrainingRunner
 
@@ -94,7 +95,8 @@ class TrainingPanel(QWidget):
         self.loss_plot.setLabel("bottom", "step")
         self.loss_raw = self.loss_plot.plot(pen=pg.mkPen("#c9d6e8", width=1))
         self.loss_ema = self.loss_plot.plot(pen=pg.mkPen("#2f6db5", width=2))
-        self.map_plot = pg.PlotWidget(title="test mAP@all (%, per evaluation)")
+        self.map_plot = pg.PlotWidget(title="test mAP@all (%, per evaluation, ties averaged)")
+        self.map_plot.setToolTip(TIES_AVERAGED_LABEL)
         self.map_plot.setLabel("bottom", "epoch")
         self.map_curve = self.map_plot.plot(pen=pg.mkPen("#1d7a35", width=2), symbol="o", symbolSize=6,
                                             symbolBrush="#1d7a35")
@@ -291,10 +293,15 @@ class TrainingPanel(QWidget):
     def _on_eval_result(self, event: EvalResult) -> None:
         self.map_epochs.append(event.epoch)
         self.map_values.append(100 * event.map_all)
-        self.map_label.setText(f"test mAP@all: {100 * event.map_all:.2f}%")
+        by_index = (f"ties by index {100 * event.map_all_index_order:.2f}%"
+                    if event.map_all_index_order is not None else "")
+        note = collapse_note(event.largest_code_share)
+        self.map_label.setText(f"test mAP@all: {100 * event.map_all:.2f}%" + ("  ⚠ collapsed" if note else ""))
+        self.map_label.setToolTip("\n".join(line for line in (TIES_AVERAGED_LABEL, by_index, note) if line))
         extra = ", ".join(f"P@{k} {100 * v:.1f}%" for k, v in sorted(event.precision_at_k.items()))
         self._append_log(f"evaluation after epoch {event.epoch}: test mAP@all {100 * event.map_all:.2f}%"
-                         + (f", {extra}" if extra else ""))
+                         + (f" ({by_index})" if by_index else "") + (f", {extra}" if extra else "")
+                         + (f" — {note}" if note else ""))
 
     def _on_progress(self, event: Progress) -> None:
         if event.total > 0 and not self.loss_steps:

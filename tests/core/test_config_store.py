@@ -78,6 +78,7 @@ def test_store_records_runs_metrics_and_artifacts(tmp_path) -> None:
         assert store.get(paths.run_id).status == "interrupted"
         assert store.list_runs()[0].status == "interrupted"
         assert store.metric_history(paths.run_id, "map_all") == [(1, 0.25), (2, 0.5)]
+        assert store.last_metrics(("map_all", "loss", "absent")) == {paths.run_id: {"map_all": 0.5, "loss": 3.0}}
         assert store.artifacts(paths.run_id) == {"index": str(paths.index)}
         with pytest.raises(ValueError):
             store.set_status(paths.run_id, "done")

@@ -179,5 +179,5 @@ def test_cli_trains_one_run_per_seed_and_prints_the_spread(capsys) -> None:
     maps = sorted(100 * r.final_map for r in runs)
     import statistics
 
-    expected = f"{statistics.fmean(maps):.2f} +- {statistics.stdev(maps):.2f} (n=2)"
+    expected = f"{statistics.fmean(maps):.2f} ± {statistics.stdev(maps):.2f} (2)"
     assert f"adsh  12 bits  test mAP {expected}" in out
