@@ -23,7 +23,7 @@ from core.config import TrainConfig
 from core.data.dataset import ImageDataset
 from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
-from core.data.transforms import eval_transform, normalize, train_transform
+from core.data.transforms import normalize, train_transform
 from core.errors import ConfigError, DatasetError, RunError
 from core.events import BatchEnd, Event, Log
 from core.methods.base import HashingMethod
@@ -152,14 +152,11 @@ class MultiFusNetMethod(HashingMethod):
 
     def database_codes(self) -> torch.Tensor:
         """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits),
-        encoded exactly like the queries (same batch size, AMP and workers)."""
-        from core.encode import drain, encode_records
+        through the same function (and so the same float32 precision) as the queries."""
+        from core.encode import drain, encode_run_codes
 
-        cfg = self.cfg
-        return drain(encode_records(
-            self.model, self.train_records, eval_transform(cfg.image_size, cfg.resize_size), self.device,
-            batch_size=cfg.batch_size, amp=cfg.amp, num_workers=cfg.num_workers, phase="encode database",
-        ))
+        return drain(encode_run_codes(self.model, self.train_records, self.cfg, self.device,
+                                      phase="encode database"))
 
     @property
     def current_lr(self) -> float:
