@@ -1,7 +1,8 @@
 """Multi-FusNet training (METHODS.md sections 3.1-3.6): regression to fixed proxy codes + zoomed classification.
 
-Before training, generate_proxy_codes turns the training labels into one +-1 code per image (in
-practice one per class). One driver epoch is one pass over the train split in a seeded order:
+Before training, generate_proxy_codes turns the training labels into one distinct +-1 code per class
+(FISH, then a majority vote and a repair of shared codes), every image's target being its class's code.
+One driver epoch is one pass over the train split in a seeded order:
 
   forward x -> (h, y, F3) -> x_zoom = saliency_zoom(x, F3) -> forward -> y_zoom
   L = MSE(h, b) / a1^2 + CE_smooth((y + y_zoom) / 2) / a2^2 + ln(1 + a1) + ln(1 + a2)
