@@ -45,7 +45,7 @@ class FcaeOptions:
     srem_regions: int = 50  # N top pixels, each the top-left corner of an erased square
     srem_size: int = 32  # s: side of an erased square in pixels
     erase_target: Literal["normalized_zero", "black"] = "normalized_zero"  # reconstructed
-    esrl_normalization: Literal["m_k", "batch_k"] = "m_k"  # reconstructed: 1/(m k) per Eq. 7-8
+    esrl_normalization: Literal["m_k", "batch_k", "quant"] = "m_k"  # reconstructed: 1/(m k) per Eq. 7-8
 
 
 @dataclass(frozen=True)
