@@ -1,7 +1,7 @@
 """Each FCAENet loss term's share of the gradient on real batches, under each ESRL normalisation.
 
     PYTHONPATH=. .venv/bin/python bench/loss_shares.py --root ../shared/data/CUB_200_2011 --allow-missing \
-        [--measure-at 1,3 --batches 3 --image-size 112 --backbone resnet18 --weights none --device cpu]
+        [--measure-at 1,3,6 --batches 3 --image-size 112 --backbone resnet18 --weights none --device cpu]
 
 Trains FCAENet (the real method and data pipeline), outer iterations of one inner epoch each, so that
 V comes from DCC and the network moves; after each outer iteration listed in --measure-at, on --batches
