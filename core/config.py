@@ -50,7 +50,8 @@ class FcaeOptions:
     #   pull u toward u+ (and u_e) exactly as hard, per unit of code difference, as quantisation pulls u toward
     #   its database code v, whatever n, m, batch and k. "m_k": 1/(m k), Eq. 7-8 read literally (the default
     #   until now): a pull of n B / (12 gamma m) of quantisation's, 0.08 on full CUB, so "+ESRL" barely
-    #   trained. "batch_k": 1/(batch k), a pull of n / (12 gamma): 2.5 on CUB, 10 on NABirds.
+    #   trained. "batch_k": 1/(batch k), a pull of n / (12 gamma): 2.5 on CUB, 10 on NABirds (both ratios with
+    #   ADSH's default "semicon" normalisation).
     # Measured share of the gradient on the network outputs, ESRL (pos + era) of all four terms, CUB subset in
     # ../shared/data (n = m = 300), 12 bits, resnet18 random init, 112 px, after 1 / 3 / 6 outer iterations
     # (bench/loss_shares.py): quant 12.5 / 15.0 / 17.3 %, m_k 0.4 / 0.5 / 0.6 %, batch_k 1.7 / 2.2 / 2.5 %.
