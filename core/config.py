@@ -46,7 +46,17 @@ class FcaeOptions:
     srem_regions: int = 50  # N top pixels, each the top-left corner of an erased square
     srem_size: int = 32  # s: side of an erased square in pixels
     erase_target: Literal["normalized_zero", "black"] = "normalized_zero"  # reconstructed
-    esrl_normalization: Literal["m_k", "batch_k"] = "m_k"  # reconstructed: 1/(m k) per Eq. 7-8
+    # Scale of the ESRL sums of squared distances (reconstructed: Eq. 7-8 lost their normaliser).
+    # "quant" (default): the quantisation term's own scale, gamma x ADSH's normalisation, so alpha = beta = 1
+    #   pull u toward u+ (and u_e) exactly as hard, per unit of code difference, as quantisation pulls u toward
+    #   its database code v, whatever n, m, batch and k. "m_k": 1/(m k), Eq. 7-8 read literally (the default
+    #   until now): a pull of n B / (12 gamma m) of quantisation's, 0.08 on full CUB, so "+ESRL" barely
+    #   trained. "batch_k": 1/(batch k), a pull of n / (12 gamma): 2.5 on CUB, 10 on NABirds (both ratios with
+    #   ADSH's default "semicon" normalisation).
+    # Measured share of the gradient on the network outputs, ESRL (pos + era) of all four terms, CUB subset in
+    # ../shared/data (n = m = 300), 12 bits, resnet18 random init, 112 px, after 1 / 3 / 6 outer iterations
+    # (bench/loss_shares.py): quant 12.5 / 15.0 / 17.3 %, m_k 0.4 / 0.5 / 0.6 %, batch_k 1.7 / 2.2 / 2.5 %.
+    esrl_normalization: Literal["quant", "m_k", "batch_k"] = "quant"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from core.codes import save_codes
 from core.config import TrainConfig
 from core.device import is_out_of_memory, out_of_memory_error, select_device
 from core.divergence import DEVICE_CHECK_EVERY, FiniteLossGuard
-from core.encode import encode_records
+from core.encode import encode_run_codes
 from core.errors import Cancelled, RunError
 from core.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EvalResult, Event, Log,
                          TrainFinished, ValidationResult)
@@ -281,19 +281,10 @@ class _Run:
 
     def _query_codes(self, cancel: threading.Event | None, records=None,
                      phase: str = "encode queries") -> Generator[Event, None, torch.Tensor]:
-        """Codes of `records` (default: the test queries) from the network under the eval transform."""
-        from core.data.transforms import eval_transform
-
-        cfg = self.cfg
-        codes = yield from encode_records(
-            self.method.model, self.test_records if records is None else records,
-            eval_transform(cfg.image_size, cfg.resize_size),
-            # float32 even with AMP: the saved query codes must equal what load_run_model + encode_records
-            # give later for the same image (fp16 can flip the sign of outputs near 0)
-            self.method.device, batch_size=cfg.batch_size, cancel=cancel, amp=False,
-            num_workers=cfg.num_workers, phase=phase,
-        )
-        return codes
+        """Codes of `records` (default: the test queries) through the run's one encode path (float32, as a
+        later `fghash query` computes them; Multi-FusNet's database goes through it too)."""
+        return (yield from encode_run_codes(self.method.model, self.test_records if records is None else records,
+                                            self.cfg, self.method.device, cancel=cancel, phase=phase))
 
     def _save_codes(self, completed: int, cancelled: bool) -> Generator[Event, None, None]:
         if self.query_cache is not None and self.query_cache[0] == completed and not cancelled:

@@ -49,6 +49,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     p.add_argument("--no-srem", action="store_true", help="FCAENet ablation: no SREM-erased view")
     p.add_argument("--no-esrl", action="store_true", help="FCAENet ablation: no positive-pair term")
+    p.add_argument("--esrl-normalization", default=None, choices=("quant", "m_k", "batch_k"),
+                   help="FCAENet ESRL scale (reconstructed): quant = the quantisation term's (default), "
+                        "m_k = 1/(m k) as Eq. 7-8 read literally, batch_k = 1/(batch k)")
     p.add_argument("--no-cascade", action="store_true", help="Multi-FusNet ablation: top level only, no conv blocks")
     p.add_argument("--no-fusion", action="store_true", help="Multi-FusNet ablation: no ECA branch (F = X)")
     p.add_argument("--no-attention", action="store_true", help="Multi-FusNet ablation: no transformer enhancement")
@@ -79,7 +82,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
     if args.no_amp:
         top["amp"] = False
     adsh = {k: getattr(args, k) for k in ("num_samples", "inner_epochs", "gamma") if getattr(args, k) is not None}
-    fcae = {k: getattr(args, k) for k in ("alpha", "beta") if getattr(args, k) is not None}
+    fcae = {k: getattr(args, k) for k in ("alpha", "beta", "esrl_normalization") if getattr(args, k) is not None}
     if args.no_srem:
         fcae["use_srem"] = False
     if args.no_esrl:

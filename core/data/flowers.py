@@ -58,7 +58,7 @@ def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
             entries.append(Entry(f"image_{image_no:05d}.jpg", int(labels[image_no - 1]) - 1, split))
     class_names = _class_names(path / "cat_to_name.json", num_classes)
     return build_index(KIND, path, path / "jpg", entries, class_names, TOTALS, allow_missing, LAYOUT,
-                       source=f"{labels_mat} and {setid_mat.name}")
+                       source=f"{labels_mat} and {setid_mat.name}", label_base=1)
 
 
 def official_validation(index: DatasetIndex, allow_missing: bool = False) -> tuple[ImageRecord, ...]:

@@ -101,8 +101,9 @@ def official_validation(index: DatasetIndex, allow_missing: bool = False) -> tup
 def _refuse_paths_outside(index: DatasetIndex, root: Path, layout: str) -> None:
     """Metadata may only name images inside the dataset folder: a `../` or absolute path in a list file
     would make training read (and the GUI show) files from anywhere. Checked lexically, so a dataset whose
-    images/ folder is a symlink to another disk still loads."""
-    inside = os.path.normpath(os.path.abspath(root)) + os.sep
+    images/ folder is a symlink to another disk still loads. Compared with the root the loader resolved
+    (index.root, where the records' paths start), so a root given through a symlink loads too."""
+    inside = os.path.normpath(os.path.abspath(index.root)) + os.sep
     outside = [r.path for r in index.records if not os.path.normpath(os.path.abspath(r.path)).startswith(inside)]
     if outside:
         raise DatasetError(f"{index.kind}: {len(outside)} image path(s) in the metadata point outside {root}, "
