@@ -142,17 +142,22 @@ class TrainConfig:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"config is not valid JSON: {exc}") from None
+        except RecursionError:  # e.g. 200,000 nested brackets: json's decoder recurses once per level
+            raise ConfigError("config JSON is nested too deeply to be an fghash config") from None
         if not isinstance(data, dict):
             raise ConfigError("config JSON must be an object")
         return cls.from_dict(data)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        from core.safe_read import MAX_JSON_BYTES, read_regular
+
         path = Path(path)
+        data = read_regular(path, what="config", limit=MAX_JSON_BYTES, error=ConfigError)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             return cls.from_json(text)
         except ConfigError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 from core.atomic import append_line, atomic_write_text
 from core.config import TrainConfig
 from core.errors import ConfigError, RunError
+from core.safe_read import MAX_METRICS_BYTES, read_regular
 from core.store import RunStore, fghash_home
 
 
@@ -77,11 +78,12 @@ class RunPaths:
         if not self.metrics.exists():
             return []
         out = []
-        text = self.metrics.read_bytes().decode("utf-8", errors="replace")  # garbage bytes must not raise
+        data = read_regular(self.metrics, what="metrics file", limit=MAX_METRICS_BYTES, error=RunError)
+        text = data.decode("utf-8", errors="replace")  # garbage bytes must not raise
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue  # a line torn by a crash: everything before it is intact
             if isinstance(record, dict):
                 record.pop("format", None)  # the file's version tag, not a metric: callers get what they wrote
