@@ -1,4 +1,4 @@
-"""`fghash runs list`: the run store as a table."""
+"""`fghash runs list|delete`: the run store as a table; delete a run (refused while it trains)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,20 @@ def _cmd_runs_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_runs_delete(args: argparse.Namespace) -> int:
+    from core import engine
+
+    for run in args.runs:
+        paths = engine.open_run(run)
+        engine.delete_run(str(paths.root))
+        print(f"deleted {paths.run_id}")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    runs = sub.add_parser("runs", help="list the runs in the run store")
+    runs = sub.add_parser("runs", help="list or delete the runs in the run store")
     runs_sub = runs.add_subparsers(dest="runs_command", required=True)
     runs_sub.add_parser("list", help="list runs").set_defaults(func=_cmd_runs_list)
+    delete = runs_sub.add_parser("delete", help="delete runs (folder and store entry); refused while a run trains")
+    delete.add_argument("runs", nargs="+", help="run folders, ids or unique id prefixes")
+    delete.set_defaults(func=_cmd_runs_delete)
