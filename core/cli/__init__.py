@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -22,9 +23,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrWarnings(logging.Handler):
+    """Warnings of the "fghash" logger (e.g. a rebuilt run store) as "fghash: warning: ..." lines, written
+    to whatever sys.stderr is at the time (pytest's capsys swaps it between tests)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"fghash: {record.levelname.lower()}: {record.getMessage()}", file=sys.stderr)
+
+
+def _show_warnings() -> None:
+    logger = logging.getLogger("fghash")
+    if not any(isinstance(h, _StderrWarnings) for h in logger.handlers):
+        logger.addHandler(_StderrWarnings(logging.WARNING))
+        logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _show_warnings()
     try:
         return int(args.func(args) or 0)
     except FghashError as exc:
