@@ -20,6 +20,11 @@ SCHEMA_VERSION = 1
 METHODS = ("adsh", "fcaenet", "multifusnet")
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 DEVICES = ("auto", "cpu", "cuda")
+# Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
+# with the square of the size, so --image-size 10000 would ask for ~2000x the memory of 224 px and die in
+# an allocation; it is refused up front instead.
+MAX_IMAGE_SIZE = 1024
+MAX_RESIZE_SIZE = 2048
 
 
 @dataclass(frozen=True)
@@ -216,6 +221,11 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}; got {cfg.backbone!r}")
     if cfg.device not in DEVICES:
         raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {cfg.device!r}")
+    if cfg.image_size > MAX_IMAGE_SIZE or cfg.resize_size > MAX_RESIZE_SIZE:
+        raise ConfigError(
+            f"image_size must be <= {MAX_IMAGE_SIZE} and resize_size <= {MAX_RESIZE_SIZE} pixels; got "
+            f"{cfg.image_size}/{cfg.resize_size} (the papers use 224-448; memory grows with the square of the size)"
+        )
     if cfg.image_size < 16 or cfg.resize_size < cfg.image_size:
         raise ConfigError(
             f"image_size must be >= 16 and resize_size >= image_size; got {cfg.image_size}/{cfg.resize_size}"
@@ -223,6 +233,8 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "eval_every"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be >= 1; got {getattr(cfg, name)}")
+    if cfg.num_workers < 0:
+        raise ConfigError(f"num_workers must be >= 0 (0 = load images in the training process); got {cfg.num_workers}")
     if cfg.lr <= 0:
         raise ConfigError(f"lr must be > 0; got {cfg.lr}")
     if cfg.adsh.num_samples < 1 or cfg.adsh.inner_epochs < 1:

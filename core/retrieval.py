@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 
 from core.codes import load_codes
+from core.errors import ConfigError
 from core.events import Progress
 from core.index import HammingIndex
 from core.metrics import RetrievalReport, summarize
 from core.runs import RunPaths, resolve_run
 from core.session import QueryResult, open_session
+from core.text import printable
 
 _ADD_BATCH = 200_000  # codes per add() call while building, so progress moves on big databases
 
@@ -47,14 +49,15 @@ def evaluate(run: str | Path | RunPaths, ks: Sequence[int] = (10, 20, 50, 100), 
              ) -> RetrievalReport:
     """mAP@all (stable and tie-averaged), mAP@k, precision@k, PR curve and per-query AP of a run's saved
     codes: test split (queries) against the database split."""
+    from core.device import select_device
+
+    if any(int(k) < 1 for k in ks):
+        raise ConfigError(f"every cut-off k must be >= 1; got {', '.join(map(str, ks))}")
+    device = str(select_device(device or "auto"))  # ConfigError for an unknown device or CUDA without a GPU
     paths = _paths(run)
     cfg = paths.load_config()
     queries = load_codes(paths, "query", expected_bits=cfg.bits)
     database = load_codes(paths, "database", expected_bits=cfg.bits)
-    if device is None:
-        from core.device import select_device
-
-        device = str(select_device("auto"))
     if len(queries) == 0:
         summary = None
     else:
@@ -95,7 +98,7 @@ def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = 
             + "".join(f" {'P@' + str(k):>7}" for k in ks))
     lines = [head, "-" * len(head)]
     for r in reports:
-        lines.append(f"{r.run_id[:34]:34} {r.method:11} {r.dataset_kind:9} {r.bits:>4} {r.num_queries:>7} "
+        lines.append(f"{printable(r.run_id)[:34]:34} {r.method:11} {printable(r.dataset_kind):9} {r.bits:>4} {r.num_queries:>7} "
                      f"{r.num_database:>8} {100 * r.map_all:8.2f} {100 * r.map_all_tie_averaged:8.2f}"
                      + "".join(f" {100 * r.map_at_k.get(k, float('nan')):8.2f}" for k in ks)
                      + "".join(f" {100 * r.precision_at_k.get(k, float('nan')):7.2f}" for k in ks))

@@ -56,7 +56,11 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only folder (EROFS, EACCES): training could not write anyway
+            raise RunError(f"cannot train run {self.path.parent.name}: cannot write {self.path} ({exc.strerror}); "
+                           f"a run in a read-only folder can be queried and evaluated, not trained") from None
         if not _try_lock(fd):
             holder = _read_pid(fd)
             os.close(fd)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from core.text import printable
+
 
 def _cmd_runs_list(args: argparse.Namespace) -> int:
     from core import engine
@@ -15,7 +17,8 @@ def _cmd_runs_list(args: argparse.Namespace) -> int:
     print(f"{'run id':48} {'method':12} {'dataset':10} {'bits':>4} {'mAP@all':>8} status")
     for r in runs:
         m = f"{100 * r.final_map:8.2f}" if r.final_map is not None else f"{'-':>8}"
-        print(f"{r.run_id:48} {r.method:12} {r.dataset_kind:10} {r.bits:>4} {m} {r.status}")
+        print(f"{printable(r.run_id):48} {printable(r.method):12} {printable(r.dataset_kind):10} {r.bits:>4} {m} "
+              f"{r.status}")
     return 0
 
 
@@ -25,7 +28,7 @@ def _cmd_runs_delete(args: argparse.Namespace) -> int:
     for run in args.runs:
         paths = engine.open_run(run)
         engine.delete_run(str(paths.root))
-        print(f"deleted {paths.run_id}")
+        print(f"deleted {printable(paths.run_id)}")
     return 0
 
 

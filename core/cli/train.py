@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.text import printable
 from core.config import BACKBONES, DEVICES, METHODS
 
 
@@ -82,7 +83,9 @@ def configs_from_args(args: argparse.Namespace) -> list:
     try:
         bits = [int(b) for b in str(args.bits).split(",") if b.strip()]
     except ValueError:
-        raise ConfigError(f"--bits must be comma-separated integers such as 12,24,32,48; got {args.bits!r}") from None
+        bits = []
+    if not bits:  # "" or "," used to train nothing and exit 0
+        raise ConfigError(f"--bits must be comma-separated integers such as 12,24,32,48; got {args.bits!r}")
     return [preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
                           multifus=dict(multifus), **top)
             for b in bits]
@@ -102,7 +105,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for r in results:
         final = f"{100 * r.final_map:9.2f}" if r.final_map is not None else f"{'-':>9}"
         best = f"{100 * r.best_map:9.2f}" if r.best_map is not None else f"{'-':>9}"
-        print(f"{r.run_id:48} {r.status:10} {final} {best}")
+        print(f"{printable(r.run_id):48} {r.status:10} {final} {best}")
     return 0 if all(r.status == "finished" for r in results) else 1
 
 
@@ -112,11 +115,13 @@ def drive_training(gen, label: str, epochs: int):
 
     from core.events import BatchEnd, EvalResult, Log, TrainFinished
 
-    bar = tqdm(desc=label, unit="batch", dynamic_ncols=True)
+    bar = None  # made at the first event: an error before training starts stays the only stderr line
     last_map = None
     finished = None
     try:
         for event in gen:
+            if bar is None:
+                bar = tqdm(desc=printable(label), unit="batch", dynamic_ncols=True)
             if isinstance(event, BatchEnd):
                 if bar.total is None:  # batches still to run, counted from the first batch seen
                     bar.total = event.batches_in_epoch * (epochs - event.epoch + 1)
@@ -132,11 +137,12 @@ def drive_training(gen, label: str, epochs: int):
                 bar.write(f"epoch {event.epoch}: mAP@all = {100 * event.map_all:.2f}")
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
-                    bar.write(event.message)
+                    bar.write(printable(event.message))
             elif isinstance(event, TrainFinished):
                 finished = event
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return finished
 
 
