@@ -32,6 +32,10 @@ def index_with_progress(run, quiet: bool = False) -> Path:
             bar.refresh()
     except StopIteration as stop:
         path = stop.value
+    except BaseException:
+        if bar is not None:
+            bar.leave = False  # the bar clears its line: the error message stays the only line
+        raise
     finally:
         if bar is not None:
             bar.close()

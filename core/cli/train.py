@@ -140,6 +140,10 @@ def drive_training(gen, label: str, epochs: int):
                     bar.write(printable(event.message))
             elif isinstance(event, TrainFinished):
                 finished = event
+    except BaseException:
+        if bar is not None:
+            bar.leave = False  # the bar clears its line: the error message stays the only line
+        raise
     finally:
         if bar is not None:
             bar.close()
