@@ -254,7 +254,11 @@ class RunStore:
 
     def _alive_or_interrupted(self, record: RunRecord) -> RunRecord:
         """A "running" run whose training process no longer holds the run lock was killed (SIGKILL, power
-        cut) before it could say so: record and report it as interrupted (core/run_lock.py)."""
+        cut) before it could say so: record and report it as interrupted (core/run_lock.py). The other way
+        round, a "created" or "interrupted" run whose lock is held is being (re)started by a trainer that
+        has not written "running" yet (it does so a few ms after taking the lock): report it running."""
+        if record.status in ("created", "interrupted"):
+            return dataclasses.replace(record, status="running") if is_held(record.run_dir) else record
         if record.status != "running" or is_held(record.run_dir):
             return record
         with self._writing():
