@@ -101,7 +101,12 @@ def read_regular(path: str | Path, *, what: str, limit: int, error: type[FghashE
     limit while it is read (appended to by another process) is refused too."""
     with open_regular(path, what=what, limit=limit, error=error, hint=hint) as fh:
         try:
-            data = fh.read(limit + 1)
+            # Ask for the size fstat reported (+1 to notice growth): read(n) allocates n bytes up front,
+            # so read(limit + 1) would reserve 256 MB for every thumbnail.
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(size + 1)
+            if size < len(data) <= limit:  # it grew since fstat: read on, up to the limit
+                data += fh.read(limit + 1 - len(data))
         except OSError as exc:
             raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if len(data) > limit:

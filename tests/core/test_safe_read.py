@@ -105,3 +105,12 @@ def test_codes_file_fifo_is_refused(tmp_path):
     os.mkfifo(run.codes / "query.npz")
     with pytest.raises(RunError, match="is not a regular file"):
         load_codes(run, "query")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_file_longer_than_its_stat_size_is_still_capped():
+    """/proc files are regular but report size 0: the read goes on past fstat's size, up to the cap."""
+    text = read_regular("/proc/self/status", what="status", limit=1 << 20, error=RunError)
+    assert b"Umask:" in text
+    with pytest.raises(RunError, match="grew past the 10 bytes limit for status files"):
+        read_regular("/proc/self/status", what="status", limit=10, error=RunError)
