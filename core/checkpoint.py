@@ -23,6 +23,7 @@ from core.atomic import atomic_write, atomic_write_json
 from core.config import TrainConfig
 from core.data.records import DatasetIndex
 from core.errors import RunError, one_line
+from core.safe_read import MAX_JSON_BYTES, MAX_WEIGHTS_BYTES, open_regular, read_regular
 from core.state_pack import SKELETON, pack_state, select, unpack_state
 
 CHECKPOINT_SCHEMA = 1
@@ -104,8 +105,9 @@ def read_checkpoint_meta(weights: Path) -> dict:
         raise RunError(f"checkpoint metadata {meta_path} is missing: {weights.name} is incomplete (a crash "
                        f"before its metadata was written) or was copied without it")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        meta = json.loads(read_regular(meta_path, what="checkpoint metadata", limit=MAX_JSON_BYTES,
+                                       error=RunError).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise RunError(f"checkpoint metadata {meta_path} is unreadable ({exc}); expected the JSON that fghash "
                        f"writes next to {weights.name}") from None
     if not isinstance(meta, dict):
@@ -133,7 +135,7 @@ def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict
     Raises RunError naming the file for: missing/unreadable/foreign metadata, an unknown schema, another
     method/bit length/backbone, a checksum mismatch (truncated or replaced weights), an unreadable
     safetensors file, or missing tensor groups. safetensors never runs code; nothing is written."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load as load_safetensors
 
     weights = Path(weights)
     meta = read_checkpoint_meta(weights)
@@ -144,13 +146,15 @@ def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict
                 raise RunError(f"{weights} was saved by a run with method {meta.get('method')}, {meta.get('bits')} "
                                f"bits, backbone {meta.get('backbone')}; this run has method {cfg.method}, {cfg.bits} "
                                f"bits, backbone {cfg.backbone} ({key} differs)")
-    if not weights.is_file():
+    if not weights.exists():
         raise RunError(f"{weights} is missing: its metadata {meta_path.name} exists but the weights do not")
-    if _sha256(weights) != meta["weights_sha256"]:
+    # The bytes checked against the checksum are the bytes parsed (one bounded read of a regular file).
+    data = read_regular(weights, what="checkpoint", limit=MAX_WEIGHTS_BYTES, error=RunError)
+    if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
         raise RunError(f"{weights} does not match the checksum in {meta_path.name}: the file is truncated, "
                        f"corrupt or replaced")
     try:
-        tensors = load_file(str(weights), device="cpu")
+        tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error types for torn/foreign files
         raise RunError(f"{weights} is not a readable safetensors checkpoint: {one_line(exc, 300)}") from None
     missing = [group for group in ("model.", "rng.torch", "rng.numpy.", "rng.python.")
@@ -196,7 +200,7 @@ def load_run_model(run_paths, device: torch.device | str = "cpu") -> tuple[torch
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path, what="checkpoint", limit=MAX_WEIGHTS_BYTES, error=RunError) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()

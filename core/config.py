@@ -21,6 +21,11 @@ SCHEMA_VERSION = 1
 METHODS = ("adsh", "fcaenet", "multifusnet")
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 DEVICES = ("auto", "cpu", "cuda")
+# Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
+# with the square of the size, so --image-size 10000 would ask for ~2000x the memory of 224 px and die in
+# an allocation; it is refused up front instead.
+MAX_IMAGE_SIZE = 1024
+MAX_RESIZE_SIZE = 2048
 
 
 @dataclass(frozen=True)
@@ -158,17 +163,22 @@ class TrainConfig:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"config is not valid JSON: {exc}") from None
+        except RecursionError:  # e.g. 200,000 nested brackets: json's decoder recurses once per level
+            raise ConfigError("config JSON is nested too deeply to be an fghash config") from None
         if not isinstance(data, dict):
             raise ConfigError("config JSON must be an object")
         return cls.from_dict(data)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        from core.safe_read import MAX_JSON_BYTES, read_regular
+
         path = Path(path)
+        data = read_regular(path, what="config", limit=MAX_JSON_BYTES, error=ConfigError)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             return cls.from_json(text)
         except ConfigError as exc:
@@ -227,6 +237,11 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}; got {cfg.backbone!r}")
     if cfg.device not in DEVICES:
         raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {cfg.device!r}")
+    if cfg.image_size > MAX_IMAGE_SIZE or cfg.resize_size > MAX_RESIZE_SIZE:
+        raise ConfigError(
+            f"image_size must be <= {MAX_IMAGE_SIZE} and resize_size <= {MAX_RESIZE_SIZE} pixels; got "
+            f"{cfg.image_size}/{cfg.resize_size} (the papers use 224-448; memory grows with the square of the size)"
+        )
     if cfg.image_size < 16 or cfg.resize_size < cfg.image_size:
         raise ConfigError(
             f"image_size must be >= 16 and resize_size >= image_size; got {cfg.image_size}/{cfg.resize_size}"
@@ -235,6 +250,8 @@ def validate(cfg: TrainConfig) -> None:
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be >= 1; got {getattr(cfg, name)}")
     _check_finite_floats(cfg)
+    if cfg.num_workers < 0:
+        raise ConfigError(f"num_workers must be >= 0 (0 = load images in the training process); got {cfg.num_workers}")
     if cfg.lr <= 0:
         raise ConfigError(f"lr must be > 0; got {cfg.lr}")
     for name, value in (("momentum", cfg.momentum), ("weight_decay", cfg.weight_decay), ("adsh.gamma", cfg.adsh.gamma),

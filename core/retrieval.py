@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.codes import load_codes
 from core.config import TrainConfig
+from core.errors import ConfigError
 from core.events import Progress
 from core.index import HammingIndex
 from core.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalReport, collapse_note, largest_code_share,
@@ -19,6 +20,7 @@ from core.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalRep
 from core.runs import RunPaths, resolve_run
 from core.seed_groups import group_by_seed, mean_std
 from core.session import QueryResult, open_session
+from core.text import printable
 
 _ADD_BATCH = 200_000  # codes per add() call while building, so progress moves on big databases
 
@@ -49,14 +51,15 @@ def evaluate(run: str | Path | RunPaths, ks: Sequence[int] = (10, 20, 50, 100), 
              ) -> RetrievalReport:
     """mAP@all, mAP@k, precision@k (tie-averaged headline and index-ordered twins), PR curve, per-query AP
     and the collapse check of a run's saved codes: test split (queries) against the database split."""
+    from core.device import select_device
+
+    if any(int(k) < 1 for k in ks):
+        raise ConfigError(f"every cut-off k must be >= 1; got {', '.join(map(str, ks))}")
+    device = str(select_device(device or "auto"))  # ConfigError for an unknown device or CUDA without a GPU
     paths = _paths(run)
     cfg = paths.load_config()
     queries = load_codes(paths, "query", expected_bits=cfg.bits)
     database = load_codes(paths, "database", expected_bits=cfg.bits)
-    if device is None:
-        from core.device import select_device
-
-        device = str(select_device("auto"))
     ks = tuple(int(k) for k in ks)
     if len(queries) == 0:
         zeros = {k: 0.0 for k in ks}
@@ -101,8 +104,8 @@ def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = 
     lines = [head, "-" * len(head)]
     for r in reports:
         note = collapse_note(r.largest_code_share)
-        lines.append(f"{r.run_id[:34]:34} {r.method:11} {r.dataset_kind:9} {r.bits:>4} {r.num_queries:>7} "
-                     f"{r.num_database:>8} {100 * r.map_all:8.2f}"
+        lines.append(f"{printable(r.run_id)[:34]:34} {r.method:11} {printable(r.dataset_kind):9} {r.bits:>4} "
+                     f"{r.num_queries:>7} {r.num_database:>8} {100 * r.map_all:8.2f}"
                      + "".join(f" {100 * r.map_at_k.get(k, float('nan')):8.2f}" for k in ks)
                      + "".join(f" {100 * r.precision_at_k.get(k, float('nan')):7.2f}" for k in ks)
                      + f" {100 * r.map_all_index_order:8.2f}" + (f"  ({note})" if note else ""))

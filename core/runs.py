@@ -16,6 +16,7 @@ from pathlib import Path
 from core.atomic import append_line, atomic_write_text
 from core.config import TrainConfig
 from core.errors import ConfigError, RunError
+from core.safe_read import MAX_METRICS_BYTES, read_regular
 from core.store import RunStore, fghash_home
 
 
@@ -82,16 +83,33 @@ class RunPaths:
         if not self.metrics.exists():
             return []
         out = []
-        text = self.metrics.read_bytes().decode("utf-8", errors="replace")  # garbage bytes must not raise
+        data = read_regular(self.metrics, what="metrics file", limit=MAX_METRICS_BYTES, error=RunError)
+        text = data.decode("utf-8", errors="replace")  # garbage bytes must not raise
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue  # a line torn by a crash: everything before it is intact
             if isinstance(record, dict):
                 record.pop("format", None)  # the file's version tag, not a metric: callers get what they wrote
                 out.append(record)
         return out
+
+
+def _latest(folder: Path, store: RunStore | None) -> RunPaths:
+    """The newest run (store creation time, which for a folder the store picked up from disk is its
+    config.json's time), not the last folder name: a hand-made folder "ZZZ" is not newer than today's run."""
+    own = store if store is not None else RunStore()
+    try:
+        records = own.list_runs()  # newest first; registers folders the store lacked
+    finally:
+        if store is None:
+            own.close()
+    for record in records:
+        root = Path(record.run_dir)
+        if root.parent.resolve() == folder.resolve() and (root / "config.json").is_file():
+            return RunPaths(root)
+    raise RunError(f"no runs yet in {folder}: train one with `fghash train` or `fghash demo`")
 
 
 def runs_dir() -> Path:
@@ -115,19 +133,18 @@ def create_run(cfg: TrainConfig, store: RunStore | None = None, parent: Path | N
 
 
 def resolve_run(run: str | Path, store: RunStore | None = None) -> RunPaths:
-    """Find a run by folder path, by run id, or by a unique run-id prefix ("latest" = newest run)."""
+    """Find a run by folder path, by run id, or by a unique run-id prefix ("latest" = the run created
+    last, by the store's creation time). Ids are matched literally: `*`, `?` and `[` are no patterns."""
     candidate = Path(run)
     if candidate.is_dir():
         return RunPaths(candidate.resolve())
     folder = runs_dir()
     if str(run) == "latest":
-        found = sorted(p for p in folder.glob("*") if (p / "config.json").exists()) if folder.exists() else []
-        if not found:
-            raise RunError(f"no runs yet in {folder}: train one with `fghash train` or `fghash demo`")
-        return RunPaths(found[-1])
-    if (folder / str(run)).is_dir():
+        return _latest(folder, store)
+    if "/" not in str(run) and (folder / str(run)).is_dir():
         return RunPaths(folder / str(run))
-    matches = sorted(folder.glob(f"{run}*")) if folder.exists() else []
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    matches = [folder / name for name in names if name.startswith(str(run))]
     if len(matches) == 1:
         return RunPaths(matches[0])
     if len(matches) > 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.text import printable
 from core.config import BACKBONES, DEVICES, METHODS
 
 
@@ -213,11 +214,13 @@ def drive_training(gen, label: str, epochs: int):
 
     from core.events import BatchEnd, EvalResult, Log, TrainFinished, ValidationResult
 
-    bar = tqdm(desc=label, unit="batch", dynamic_ncols=True)
+    bar = None  # made at the first event: an error before training starts stays the only stderr line
     last_map = None
     finished = None
     try:
         for event in gen:
+            if bar is None:
+                bar = tqdm(desc=printable(label), unit="batch", dynamic_ncols=True)
             if isinstance(event, BatchEnd):
                 if bar.total is None:  # batches still to run, counted from the first batch seen
                     bar.total = event.batches_in_epoch * (epochs - event.epoch + 1)
@@ -238,11 +241,16 @@ def drive_training(gen, label: str, epochs: int):
                           f"validation so far: epoch {event.best_epoch})")
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
-                    bar.write(event.message)
+                    bar.write(printable(event.message))
             elif isinstance(event, TrainFinished):
                 finished = event
+    except BaseException:
+        if bar is not None:
+            bar.leave = False  # the bar clears its line: the error message stays the only line
+        raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return finished
 
 

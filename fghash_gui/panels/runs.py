@@ -273,11 +273,17 @@ class RunsPanel(QWidget):
 
     @Slot()
     def _on_selection_changed(self) -> None:
-        count = len(self.selected_run_ids())
+        ids = self.selected_run_ids()
+        count = len(ids)
         self.open_button.setEnabled(count == 1)
         self.compare_button.setEnabled(count >= 1)
         self.export_button.setEnabled(count >= 1)
-        self.delete_button.setEnabled(count >= 1)
+        # The store reports "running" only while the trainer holds the run lock (RunStore.list_runs), so a
+        # run in training cannot be deleted from here; engine.delete_run refuses it as well.
+        training = [r.run_id for r in self.model.records if r.run_id in ids and r.status == "running"]
+        self.delete_button.setEnabled(count >= 1 and not training)
+        self.delete_button.setToolTip(
+            f"{training[0]} is being trained: stop it before deleting it" if training else "")
 
     # --- actions ----------------------------------------------------------------------------------
 
@@ -324,15 +330,18 @@ class RunsPanel(QWidget):
         run_ids = self.selected_run_ids()
         if not run_ids or not self.confirm_delete(run_ids):
             return
+        deleted = []
         for run_id in run_ids:
             try:
                 engine.delete_run(run_id)
             except FghashError as exc:
                 self.error.emit(str(exc))
                 break
+            deleted.append(run_id)
         self.refresh()
-        self.runs_deleted.emit(run_ids)
-        self.status.emit(f"deleted {len(run_ids)} run(s)")
+        if deleted:
+            self.runs_deleted.emit(deleted)
+            self.status.emit(f"deleted {len(deleted)} run(s)")
 
     def choose_export_folder(self) -> str:
         """Ask for the destination folder (tests replace this method)."""

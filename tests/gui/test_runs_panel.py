@@ -122,3 +122,21 @@ def test_by_index_column_collapse_mark_and_seed_groups(window):
     for run_id in ids:
         engine.delete_run(run_id)
     panel.refresh()
+
+
+def test_delete_is_greyed_for_a_run_in_training(window):
+    """Issue 16: the store shows "running" only while the trainer holds the run lock; Delete is disabled."""
+    from core.run_lock import RunLock
+
+    with RunStore() as store:
+        paths = create_run(TrainConfig(backbone="resnet18", weights="none"), store=store)
+        store.set_status(paths.run_id, "running")
+    panel = window.runs
+    with RunLock(paths.root):
+        panel.refresh()
+        panel.select_runs([paths.run_id])
+        assert not panel.delete_button.isEnabled()
+        assert "being trained" in panel.delete_button.toolTip()
+    panel.refresh()  # the lock is gone: the store now reports the run as interrupted
+    panel.select_runs([paths.run_id])
+    assert panel.delete_button.isEnabled()
