@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from core.run_lock import is_held
 
 _SCHEMA = """
@@ -54,7 +52,11 @@ RUN_STATUSES = ("created", "running", "finished", "cancelled", "interrupted", "f
 def fghash_home() -> Path:
     """Where runs and the store live: $FGHASH_HOME, else the user data dir."""
     env = os.environ.get("FGHASH_HOME")
-    return Path(env) if env else Path(platformdirs.user_data_dir("fghash", appauthor=False))
+    if env:
+        return Path(env)
+    import platformdirs  # only without $FGHASH_HOME: the GPU check's machine has no platformdirs
+
+    return Path(platformdirs.user_data_dir("fghash", appauthor=False))
 
 
 @dataclass(frozen=True)
