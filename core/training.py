@@ -31,6 +31,7 @@ from core.device import is_out_of_memory, out_of_memory_error, select_device
 from core.encode import encode_records
 from core.errors import Cancelled, RunError
 from core.events import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Event, Log, TrainFinished
+from core.methods.common import LazyBatchLosses
 from core.run_lock import RunLock
 from core.runs import RunPaths, create_run, resolve_run
 from core.store import RunStore
@@ -170,17 +171,23 @@ class _Run:
         t0 = last = time.perf_counter()
         losses: list[float] = []
         weighted_rate = lr = 0.0
+        lazy = LazyBatchLosses()  # losses stay on the GPU until read in groups: no sync per batch
         for event in self.method.train_epoch(epoch, self.cancel):
             if isinstance(event, BatchEnd):
                 now = time.perf_counter()
                 dt, last = now - last, now
-                losses.append(event.loss)
                 weighted_rate += event.images_per_s * dt
                 lr = event.lr
                 per_batch = (now - t0) / event.batch
                 remaining = (event.batches_in_epoch - event.batch) + (cfg.epochs - epoch) * event.batches_in_epoch
                 event = dataclasses.replace(event, eta_s=per_batch * remaining)
-            yield event
+            for ready in lazy.push(event):
+                if isinstance(ready, BatchEnd):
+                    losses.append(ready.loss)
+                yield ready
+        for ready in lazy.flush():
+            losses.append(ready.loss)
+            yield ready
         if self.cancel.is_set():
             return
         seconds = time.perf_counter() - t0

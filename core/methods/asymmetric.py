@@ -70,7 +70,8 @@ def adsh_loss(
     """ADSH objective (Eq. 1.2) on a batch: sum_j (u_i^T v_j - k S_ij)^2 + gamma ||v_omega(i) - u_i||^2.
 
     u (B, k) network outputs; v (n, k) database codes (fixed); normalisation "jiangqy": /(n B),
-    "semicon": /(n B) * 12 / k (scale independent of k). Returns (loss, {"square", "quant"} floats).
+    "semicon": /(n B) * 12 / k (scale independent of k). Returns (loss, {"adsh_square", "adsh_quant"}), the
+    terms as detached 0-dim float64 tensors (read lazily: no device synchronisation here).
     """
     k = u.shape[1]
     n = v.shape[0]
@@ -83,7 +84,8 @@ def adsh_loss(
     elif normalization != "jiangqy":
         raise ValueError(f"unknown ADSH loss normalisation {normalization!r}")
     loss = (square + quant) * scale
-    return loss, {"adsh_square": float(square.detach()) * scale, "adsh_quant": float(quant.detach()) * scale}
+    # float64 times the Python float scale: the same number float(square) * scale gave
+    return loss, {"adsh_square": square.detach().double() * scale, "adsh_quant": quant.detach().double() * scale}
 
 
 def to_pm1(x: torch.Tensor) -> torch.Tensor:

@@ -54,7 +54,7 @@ class FcaeNetMethod(AdshMethod):
     def _dataset(self) -> torch.utils.data.Dataset:
         return _TripletDataset(self.train_data)
 
-    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict]:
         opts = self.cfg.fcae
         x = self.stepper.to_device(batch["image"])
         b = x.shape[0]
@@ -68,7 +68,7 @@ class FcaeNetMethod(AdshMethod):
         if opts.use_esrl:
             l_pos = ((u - codes[b:]) ** 2).sum() / denom  # Eq. 7
             loss = loss + opts.alpha * l_pos
-            terms["esrl_pos"] = float(l_pos.detach())
+            terms["esrl_pos"] = l_pos.detach()
         if opts.use_srem:
             mask = srem_mask(fmap[:b].detach(), tuple(x.shape[-2:]), opts.srem_regions, opts.srem_size)
             erased = erase(x, mask, opts.erase_target)
@@ -76,7 +76,7 @@ class FcaeNetMethod(AdshMethod):
                 u_e = self.model(erased).float()
             l_era = ((u - u_e) ** 2).sum() / denom  # Eq. 8
             loss = loss + opts.beta * l_era
-            terms["esrl_era"] = float(l_era.detach())
+            terms["esrl_era"] = l_era.detach()
         return u, loss, terms
 
 

@@ -104,7 +104,7 @@ class MultiFusNetMethod(HashingMethod):
             if cancel.is_set():
                 return
             x = self.stepper.to_device(images)
-            labels = labels.to(self.device)
+            labels = labels.to(self.device, non_blocking=True)
             with self.stepper.autocast():
                 out = self.model(x)
             logits_zoom = None
@@ -114,7 +114,7 @@ class MultiFusNetMethod(HashingMethod):
                 with self.stepper.autocast():
                     logits_zoom = self.model(zoomed).logits.float()
             loss = multifus_loss(
-                out.hash.float(), self.targets[index.to(self.device)], out.logits.float(), logits_zoom, labels,
+                out.hash.float(), self.targets[index.to(self.device, non_blocking=True)], out.logits.float(), logits_zoom, labels,
                 self.model.alpha1, self.model.alpha2, opts.label_smoothing,
             )
             if not math.isfinite(float(loss.total.detach())):
@@ -124,7 +124,7 @@ class MultiFusNetMethod(HashingMethod):
             self.step_count += 1
             yield BatchEnd(
                 epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
-                loss=float(loss.total.detach()), loss_terms=loss.terms(), lr=self.stepper.lr,
+                loss=loss.total.detach(), loss_terms=loss.terms(), lr=self.stepper.lr,
                 images_per_s=clock.tick(len(index)),
             )
         if cancel.is_set():

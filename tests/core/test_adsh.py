@@ -76,7 +76,7 @@ def test_batch_loss_matches_dense_and_normalisations():
     loss_s, terms = adsh_loss(ub, labels[omega[batch]], omega[batch], vb, sim, 200.0, "semicon")
     assert float(loss_j) == pytest.approx((square + quant) / (n * 8), rel=1e-5)
     assert float(loss_s) == pytest.approx((square + quant) / (n * 8) * 12 / k, rel=1e-5)
-    assert terms["adsh_square"] + terms["adsh_quant"] == pytest.approx(float(loss_s), rel=1e-5)
+    assert float(terms["adsh_square"] + terms["adsh_quant"]) == pytest.approx(float(loss_s), rel=1e-5)
 
 
 def test_single_class_similarity_is_defined():
