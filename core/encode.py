@@ -43,6 +43,8 @@ def encode_records(
     amp: bool = False,
     num_workers: int = 0,
     phase: str = "encode",
+    decoded=None,
+    crop: int | None = None,
 ) -> Generator[Progress | Log, None, torch.Tensor]:
     """Yield Progress(phase, done, total, eta_s) per batch; return the codes (len(records), bits) on the CPU.
 
@@ -51,6 +53,9 @@ def encode_records(
     binary=True: float32 ±1 codes (sign, 0 -> +1); binary=False: the real network outputs.
     The model is put in eval mode (and left there). Raises core.errors.Cancelled if `cancel` is set
     between batches. amp: float16 autocast on CUDA only.
+    decoded: a core.data.decoded_cache.DecodedImages of `records` (cached at the eval resize size) used
+    instead of decoding with `transform`; its images are centre-cropped to `crop` on the device, which
+    gives exactly the eval transform's pixels.
     """
     from core.data.dataset import ImageDataset, skip_summary
     from core.data.loader import loader_batches
@@ -58,7 +63,7 @@ def encode_records(
     total = len(records)
     if total == 0:
         return torch.zeros(0, int(getattr(model, "bits", 0)))
-    dataset = ImageDataset(records, transform, substitute="blank")
+    dataset = ImageDataset(records, transform, substitute="blank") if decoded is None else decoded
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, pin_memory=device.type == "cuda",
                         generator=torch.Generator())  # keeps the global RNG untouched (resume determinism)
@@ -75,6 +80,10 @@ def encode_records(
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"{phase} cancelled after {done} of {total} images")
             images = images.to(device, non_blocking=True)
+            if decoded is not None:
+                from core.data.gpu_augment import center_crop_normalize
+
+                images = center_crop_normalize(images, crop)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             with autocast:

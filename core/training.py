@@ -95,6 +95,11 @@ class _Run:
         self.train_records = dataset.split("train")
         # Build the network before creating the run folder: a bad weights path or backbone then
         # leaves no empty "failed" run behind.
+        if cfg.data_cache:  # decoded once per dataset and size; later runs open the file
+            from core.data.decoded_cache import ensure_decoded
+
+            yield from ensure_decoded(self.train_records, cfg.resize_size, num_workers=cfg.num_workers,
+                                      phase="decode train images")
         _seed_everything(cfg.seed)
         method = make_method(cfg, dataset, device)
         self.method = method
@@ -244,12 +249,18 @@ class _Run:
         from core.data.transforms import eval_transform
 
         cfg = self.cfg
+        decoded = None
+        if cfg.data_cache:  # the cached eval view has exactly the eval transform's pixels
+            from core.data.decoded_cache import ensure_decoded
+
+            decoded = yield from ensure_decoded(self.test_records, cfg.resize_size, num_workers=cfg.num_workers,
+                                                phase="decode test images", substitute="blank")
         codes = yield from encode_records(
             self.method.model, self.test_records, eval_transform(cfg.image_size, cfg.resize_size),
             # float32 even with AMP: the saved query codes must equal what load_run_model + encode_records
             # give later for the same image (fp16 can flip the sign of outputs near 0)
             self.method.device, batch_size=cfg.batch_size, cancel=cancel, amp=False,
-            num_workers=cfg.num_workers, phase="encode queries",
+            num_workers=cfg.num_workers, phase="encode queries", decoded=decoded, crop=cfg.image_size,
         )
         return codes
 

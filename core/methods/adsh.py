@@ -24,7 +24,7 @@ from core.data.transforms import train_transform
 from core.events import BatchEnd, Event, Log
 from core.methods.asymmetric import SampledSimilarity, adsh_loss, dcc_update, to_pm1
 from core.methods.base import HashingMethod
-from core.methods.common import NetworkStepper, Throughput, epoch_generator
+from core.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
 from core.models.factory import build_model
 
 
@@ -46,7 +46,7 @@ class AdshMethod(HashingMethod):
         self.m = min(cfg.adsh.num_samples, self.n)
         self.model = build_model(cfg, dataset.num_classes).to(device)
         self.stepper = NetworkStepper(self.model, cfg, device)
-        self.train_data = ImageDataset(self.train_records, train_transform(cfg.image_size))
+        self.train_data = train_images(cfg, self.train_records, train_transform(cfg.image_size))
         if cfg.adsh.v_init == "randn":
             self.v = torch.randn(self.n, cfg.bits, generator=epoch_generator(cfg.seed, 0, 1))
         else:

@@ -52,13 +52,25 @@ class NetworkStepper:
             self.optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma
         )
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp)
+        self.image_size = cfg.image_size
+        self.seed = cfg.seed
+        self._augment_generator: torch.Generator | None = None
 
     def _kernel_options(self) -> dict[str, bool | None]:
         """fused=True on CUDA (GradScaler supports it); the CPU keeps torch's defaults."""
         return {"fused": True} if self.device.type == "cuda" else {}
 
     def to_device(self, images: torch.Tensor) -> torch.Tensor:
+        """A batch on the training device (channels-last on CUDA). uint8 batches (TrainConfig.data_cache)
+        are cropped, flipped and normalised there (core.data.gpu_augment) from a device generator seeded
+        with cfg.seed; its state is not checkpointed, so a resumed cached run is not bit-exact."""
         images = images.to(self.device, non_blocking=True)
+        if images.dtype == torch.uint8:
+            from core.data.gpu_augment import random_resized_crop_flip
+
+            if self._augment_generator is None:
+                self._augment_generator = torch.Generator(self.device).manual_seed(self.seed)
+            images = random_resized_crop_flip(images, self.image_size, self._augment_generator)
         if self.channels_last and images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last)
         return images
@@ -99,6 +111,20 @@ class NetworkStepper:
         scaler_state = unpack_state("scaler", tensors)
         if scaler_state:  # a disabled scaler saves {}; loading it into an enabled one is a no-op
             self.scaler.load_state_dict(scaler_state)
+
+
+def train_images(cfg: TrainConfig, records, transform):
+    """The training split as a Dataset of (image, label, index): PIL decoding + `transform` per item, or,
+    with cfg.data_cache, the uint8 cache (built here if the driver did not build it already) whose
+    batches NetworkStepper.to_device augments on the device."""
+    if not cfg.data_cache:
+        from core.data.dataset import ImageDataset
+
+        return ImageDataset(records, transform)
+    from core.data.decoded_cache import ensure_decoded
+    from core.encode import drain
+
+    return drain(ensure_decoded(records, cfg.resize_size, num_workers=cfg.num_workers))
 
 
 def epoch_generator(seed: int, *keys: int) -> torch.Generator:

@@ -20,14 +20,13 @@ from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
 from core.config import TrainConfig
-from core.data.dataset import ImageDataset
 from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
 from core.data.transforms import eval_transform, normalize, train_transform
 from core.errors import ConfigError, DatasetError, RunError
 from core.events import BatchEnd, Event, Log
 from core.methods.base import HashingMethod
-from core.methods.common import NetworkStepper, Throughput, epoch_generator
+from core.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
 from core.methods.proxy_codes import ProxyCodes, generate_proxy_codes
 from core.methods.proxy_losses import multifus_loss
 from core.models.factory import build_model
@@ -79,7 +78,7 @@ class MultiFusNetMethod(HashingMethod):
         self.stepper = NetworkStepper(self.model, cfg, device)
         augment = (paper_train_transform(cfg.image_size, cfg.resize_size) if opts.train_augment == "paper"
                    else train_transform(cfg.image_size))
-        self.train_data = ImageDataset(self.train_records, augment)
+        self.train_data = train_images(cfg, self.train_records, augment)
         self.step_count = 0
         self._announced = False
 
