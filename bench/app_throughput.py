@@ -82,7 +82,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", default="/tmp/fghash_jpegs")
     p.add_argument("--train", type=int, default=3000)
-    p.add_argument("--test", type=int, default=1000)
+    p.add_argument("--test", type=int, default=3000)
     p.add_argument("--classes", type=int, default=100)
     p.add_argument("--backbone", default="resnet50")
     p.add_argument("--image-size", type=int, default=224)

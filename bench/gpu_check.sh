@@ -42,11 +42,11 @@ if [ $DRY = 1 ]; then
 else
     DEV=cuda; WORKERS=$(( $(nproc) - 1 ))
     TRAIN=""
-    E2E="--train 3000 --test 1000"
-    APP="--train 3000 --test 1000"
+    E2E="--train 3000 --test 3000"
+    APP="--train 3000 --test 3000"
     MAP="--reference-queries 200 --repeat 3 --threads $(nproc)"
-    SEARCH="--sizes 100000 1000000 --repeat 2"
-    LIMITS=(120 90 90 60 45 45)   # 450 s at most, about 4 minutes expected
+    SEARCH="--sizes 100000 1000000 --repeat 3 --cpu-repeat 1"
+    LIMITS=(120 90 90 60 60 45)   # 465 s at most, about 4 minutes expected
 fi
 {
     date -u

@@ -45,7 +45,8 @@ def rows(out: Path) -> list[tuple[str, str, str, str]]:
                     r["images_per_s"] >= goal)
         for key in ("plain", "plain@multifus"):
             if key in by:
-                add(f"plain {train['backbone']} step images/s ({by[key]['image_size']}px)", f"{by[key]['images_per_s']:.0f}")
+                add(f"{key} {train['backbone']} step images/s ({by[key]['image_size']}px)",
+                    f"{by[key]['images_per_s']:.0f}")
         if "multifusnet" in by:
             r = by["multifusnet"]
             add(f"Multi-FusNet step images/s ({r['image_size']}px)", f"{r['images_per_s']:.0f}")

@@ -2,7 +2,7 @@
 the pre-decoded uint8 cache with augmentation on the device) against the synthetic step rate of the same
 method in the same run, and encoding images/s from files (not a timed test).
 
-    python3 bench/train_e2e.py --device cuda --train 3000 --test 1000 --json out.json
+    python3 bench/train_e2e.py --device cuda --train 3000 --test 3000 --json out.json
     python3 bench/train_e2e.py --device cpu --backbone resnet18 --image-size 32 --train 96 --test 32 \
         --batch-size 16 --workers 1 --epochs 1                            # a dry run
 
@@ -105,15 +105,10 @@ def encode_rate(model, records, cfg: TrainConfig, device: torch.device, decoded=
     sync()
     start = time.perf_counter()
     drain(encode_records(model, records, eval_transform(cfg.image_size, cfg.resize_size), device,
-                         batch_size=encode_batch(cfg), amp=True, num_workers=cfg.num_workers, decoded=decoded,
+                         batch_size=cfg.batch_size, amp=True, num_workers=cfg.num_workers, decoded=decoded,
                          crop=cfg.image_size))
     sync()
     return len(records) / (time.perf_counter() - start)
-
-
-def encode_batch(cfg: TrainConfig) -> int:
-    """Encoding needs no gradients: larger batches on a GPU."""
-    return max(cfg.batch_size, 256) if cfg.device != "cpu" else cfg.batch_size
 
 
 def main() -> None:
@@ -121,7 +116,7 @@ def main() -> None:
     p.add_argument("--root", default="/tmp/fghash_jpegs")
     p.add_argument("--jpeg-source", default=None)
     p.add_argument("--train", type=int, default=3000)
-    p.add_argument("--test", type=int, default=1000)
+    p.add_argument("--test", type=int, default=3000)
     p.add_argument("--classes", type=int, default=100)
     p.add_argument("--methods", nargs="+", default=["adsh", "fcaenet"])
     p.add_argument("--backbone", default="resnet50")
