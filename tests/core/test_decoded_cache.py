@@ -120,3 +120,15 @@ def test_training_with_the_cache(fghash_cache):
     second = list(train(cfg.replace(epochs=1)))
     assert not any("decoded once" in e.message for e in second if isinstance(e, Log))
     assert all(math.isfinite(e.loss) for e in second if hasattr(e, "loss"))
+
+
+def test_cli_flag_and_the_paper_augmentation_refusal():
+    from core.cli import build_parser
+    from core.cli.train import configs_from_args
+    from core.errors import ConfigError
+
+    parser = build_parser()
+    (cfg,) = configs_from_args(parser.parse_args(["train", "--method", "adsh", "--data-cache"]))
+    assert cfg.data_cache and not configs_from_args(parser.parse_args(["train", "--method", "adsh"]))[0].data_cache
+    with pytest.raises(ConfigError, match="paper augmentation"):
+        configs_from_args(parser.parse_args(["train", "--method", "multifusnet", "--preset", "paper", "--data-cache"]))
