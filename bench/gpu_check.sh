@@ -55,6 +55,10 @@ fi
     nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.max.sm,temperature.gpu --format=csv 2>/dev/null || true
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
+if [ $DRY = 0 ] && ! "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+    echo "torch sees no CUDA GPU here: run on the GPU machine, or use --cpu-dry-run" >&2
+    exit 2
+fi
 : > "$OUT/status.tsv"
 step() {  # step NAME LIMIT_S COMMAND...
     local name=$1 limit=$2; shift 2

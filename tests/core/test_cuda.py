@@ -72,6 +72,7 @@ def test_training_step_on_cuda(method):
 def test_cuda_out_of_memory_is_one_line(capsys):
     """Fill the GPU deliberately (all but 2 GiB), then train ResNet-50 at batch 240 and 224 px: CUDA runs
     out of memory for real; the CLI prints one line (exit code 2, no traceback) and frees the cache."""
+    torch.cuda.empty_cache()  # blocks cached by earlier tests would be room the ballast does not take
     free, _total = torch.cuda.mem_get_info()
     ballast = torch.empty(max(0, free - (2 << 30)), dtype=torch.uint8, device="cuda")
     try:
