@@ -1,68 +1,182 @@
-"""Training throughput of the ADSH / FCAENet step (images/s), for a GPU machine (not a timed test).
+"""Training-step throughput of ADSH / FCAENet / Multi-FusNet against a plain torchvision ResNet-50 step,
+measured in one process on synthetic images (not a timed test).
 
-    .venv/bin/python bench/train_throughput.py --method fcaenet --backbone resnet50 --image-size 224 \
-        --batch-size 64 --steps 30 [--no-amp] [--device cuda]
+    python3 bench/train_throughput.py --device cuda --json out.json           # the defaults below
+    python3 bench/train_throughput.py --device cpu --backbone resnet18 --image-size 32 --multifus-size 32 \
+        --batch-size 8 --steps 2 --warmup 1                                 # a dry run
 
-Synthetic images and labels (no dataset, no decoding) isolate the network step: forward, SREM,
-ESRL, ADSH loss, backward, SGD. Reports images/s over the steps after a warm-up; FCAENet forwards
-three views per anchor, so its images/s counts anchors.
+Every step is the method's own (`_batch_loss` + NetworkStepper.step: AMP, channels-last, fused SGD and
+cudnn.benchmark on CUDA), from a pinned CPU batch copied to the device each step, as the loader delivers
+it. "plain" is torchvision's ResNet-50 (or --backbone) with a linear classifier and cross-entropy, run
+by the same NetworkStepper: the reference for what the hardware gives a standard step.
+
+FCAENet forwards three views per anchor (anchor, positive, SREM-erased), so its rate counts anchors.
+The FLOPs of one training step per image (torch.utils.flop_counter: forward + backward of convolutions
+and matrix products) give what each method's extra work allows: `flops_ratio` = plain FLOPs / method
+FLOPs per image, and `efficiency` = (method rate / plain rate) / flops_ratio (1.0 = the method runs its
+extra FLOPs as fast as the plain network runs its own).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import torch
+from torch import nn
 
-from core.config import AdshOptions, TrainConfig
+from core.config import AdshOptions, MultiFusOptions, TrainConfig
 from core.data.records import DatasetIndex, ImageRecord
 from core.device import select_device
-from core.methods.asymmetric import SampledSimilarity
+from core.methods.common import NetworkStepper
+
+CLASSES = 200
+
+
+def synthetic_dataset(n: int = 2000, classes: int = CLASSES) -> DatasetIndex:
+    records = tuple(ImageRecord(f"/synthetic/{i}.jpg", i % classes, "train") for i in range(n))
+    return DatasetIndex("synthetic", "/synthetic", records, tuple(map(str, range(classes))))
+
+
+def method_config(method: str, args, image_size: int) -> TrainConfig:
+    return TrainConfig(method=method, backbone=args.backbone, weights="none", image_size=image_size,
+                       resize_size=image_size, batch_size=args.batch_size, device=args.device, amp=not args.no_amp,
+                       adsh=AdshOptions(num_samples=2000), multifus=MultiFusOptions(**args.multifus_options))
+
+
+def make_step(name: str, args, device: torch.device):
+    """(step(batch), make_batch(b), image_size) for one configuration; step runs forward, loss, backward, SGD."""
+    from core.methods.asymmetric import SampledSimilarity
+    from core.methods.common import epoch_generator
+    from core.methods.registry import make_method
+
+    size = args.multifus_size if name in ("multifusnet", "plain@multifus") else args.image_size
+    b = args.batch_size
+
+    def make_batch(batch: int) -> dict:
+        out = {"image": torch.randn(batch, 3, size, size), "positive": torch.randn(batch, 3, size, size),
+               "label": torch.arange(batch) % CLASSES, "db_index": torch.arange(batch)}
+        return {k: v.pin_memory() for k, v in out.items()} if device.type == "cuda" else out
+
+    if name.startswith("plain"):
+        from torchvision import models
+
+        model = getattr(models, args.backbone)(weights=None, num_classes=CLASSES).to(device)
+        stepper = NetworkStepper(model, method_config("adsh", args, size), device)
+        model.train()
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step(batch):
+            x = stepper.to_device(batch["image"])
+            with stepper.autocast():
+                logits = model(x)
+            loss = loss_fn(logits.float(), batch["label"].to(device, non_blocking=True))
+            stepper.step(loss)
+            return loss.detach()
+        return step, make_batch, size
+
+    method = make_method(method_config(name, args, size), synthetic_dataset(), device)
+    method.model.train()
+    if name == "multifusnet":
+        zoom_gen = epoch_generator(0, 1, 3)
+
+        def step(batch):
+            loss = method._batch_loss(batch["image"], batch["label"], batch["db_index"], zoom_gen)
+            method.stepper.step(loss.total)
+            return loss.total.detach()
+        return step, make_batch, size
+
+    sim = SampledSimilarity.build(torch.arange(2000, device=device), method.db_labels_device)
+
+    def step(batch):
+        _, loss, _ = method._batch_loss(batch, sim)
+        method.stepper.step(loss)
+        return loss.detach()
+    return step, make_batch, size
+
+
+def flops_per_image(step, make_batch) -> float:
+    """Forward + backward FLOPs of one step, per image (counted on a batch of 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(make_batch(2))
+    return counter.get_total_flops() / 2
+
+
+def images_per_s(step, batch, device: torch.device, warmup: int, steps: int) -> tuple[float, float]:
+    """(images per second over `steps` steps after `warmup` ones, seconds). Synchronises only at the ends."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        step(batch)
+    sync()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step(batch)
+    sync()
+    seconds = time.perf_counter() - start
+    return steps * batch["image"].shape[0] / seconds, seconds
+
+
+def run(args) -> list[dict]:
+    device = select_device(args.device)
+    rows = []
+    for name in args.configs:
+        step, make_batch, size = make_step(name, args, device)
+        flops = flops_per_image(step, make_batch)
+        rate, seconds = images_per_s(step, make_batch(args.batch_size), device, args.warmup, args.steps)
+        rows.append({"config": name, "image_size": size, "batch": args.batch_size, "images_per_s": rate,
+                     "seconds": seconds, "steps": args.steps, "gflops_per_image": flops / 1e9})
+        print(f"  {name:15} {size:4d}px  {rate:9.1f} images/s  {flops / 1e9:7.1f} GFLOP/image (fwd+bwd)", flush=True)
+        del step
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    by_name = {r["config"]: r for r in rows}
+    for r in rows:
+        plain = by_name.get("plain@multifus" if r["config"] == "multifusnet" else "plain")
+        if plain is not None and not r["config"].startswith("plain"):
+            r["vs_plain"] = r["images_per_s"] / plain["images_per_s"]
+            r["flops_ratio"] = plain["gflops_per_image"] / r["gflops_per_image"]
+            r["efficiency"] = r["vs_plain"] / r["flops_ratio"]
+    return rows
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--configs", nargs="+", default=["plain", "adsh", "fcaenet", "plain@multifus", "multifusnet"],
+                   help="plain = torchvision network + cross-entropy at --image-size; plain@multifus the same at "
+                        "--multifus-size")
+    p.add_argument("--backbone", default="resnet50")
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--multifus-size", type=int, default=336, help="Multi-FusNet's paper crop")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--steps", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=8)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-amp", action="store_true")
+    p.add_argument("--small-multifus", action="store_true",
+                   help="narrow Multi-FusNet conv blocks (CPU dry runs only)")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--method", default="fcaenet", choices=("adsh", "fcaenet"))
-    p.add_argument("--backbone", default="resnet50")
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=30)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--no-amp", action="store_true")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(p)
+    p.add_argument("--json", default=None, help="also write every figure to this JSON file")
     args = p.parse_args()
-    from core.methods.registry import make_method
-
-    n, classes = 2000, 200
-    records = tuple(ImageRecord(f"/synthetic/{i}.jpg", i % classes, "train") for i in range(n))
-    dataset = DatasetIndex("synthetic", "/synthetic", records, tuple(map(str, range(classes))))
-    cfg = TrainConfig(method=args.method, backbone=args.backbone, weights="none", image_size=args.image_size,
-                      resize_size=args.image_size, batch_size=args.batch_size, device=args.device,
-                      amp=not args.no_amp, adsh=AdshOptions(num_samples=n))
+    args.multifus_options = (dict(cascade_mid_channels=16, cascade_out_channels=32, attention_heads=4,
+                                  attention_mlp_dim=32) if args.small_multifus else {})
     device = select_device(args.device)
-    method = make_method(cfg, dataset, device)
-    sim = SampledSimilarity.build(torch.arange(n, device=device), method.db_labels_device)
-    method.model.train()
-    b = args.batch_size
-    batch = {"image": torch.randn(b, 3, args.image_size, args.image_size),
-             "positive": torch.randn(b, 3, args.image_size, args.image_size),
-             "label": torch.arange(b) % classes, "db_index": torch.arange(b)}
-    if device.type == "cuda":
-        batch = {k: v.pin_memory() for k, v in batch.items()}
-    for step in range(args.warmup + args.steps):
-        if step == args.warmup:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-        _, loss, _ = method._batch_loss(batch, sim)
-        method.stepper.step(loss)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    print(f"{args.method} {args.backbone} {args.image_size}px batch {b} on {device} "
-          f"(amp={method.stepper.amp}, channels_last={method.stepper.channels_last}): "
-          f"{args.steps * b / seconds:.1f} anchor images/s")
+    print(f"training step, synthetic images, {args.backbone}, batch {args.batch_size}, {device}"
+          f"{' ' + torch.cuda.get_device_name(device) if device.type == 'cuda' else ''}, amp={not args.no_amp}")
+    rows = run(args)
+    for r in rows:
+        if "vs_plain" in r:
+            print(f"  {r['config']:15} {r['vs_plain']:.2f}x the plain step; its FLOPs allow {r['flops_ratio']:.2f}x: "
+                  f"efficiency {r['efficiency']:.2f}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"device": str(device), "backbone": args.backbone, "rows": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -129,6 +129,9 @@ class TrainConfig:
     validation: Literal["none", "official", "fraction"] = "none"
     val_fraction: float = 0.1  # used when validation == "fraction"
     num_workers: int = 0
+    # decode each image once into a memory-mapped uint8 cache and crop / flip / normalise on the training
+    # device (core/data/decoded_cache.py, gpu_augment.py): keeps a GPU fed; off = PIL transforms per item
+    data_cache: bool = False
     adsh: AdshOptions = field(default_factory=AdshOptions)
     fcae: FcaeOptions = field(default_factory=FcaeOptions)
     multifus: MultiFusOptions = field(default_factory=MultiFusOptions)
@@ -277,6 +280,10 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.multifus.use_attention and cfg.multifus.cascade_out_channels % cfg.multifus.attention_heads:
         raise ConfigError(f"multifus.cascade_out_channels ({cfg.multifus.cascade_out_channels}) must be divisible "
                           f"by attention_heads ({cfg.multifus.attention_heads})")
+    if cfg.data_cache and cfg.method == "multifusnet" and cfg.multifus.train_augment == "paper":
+        raise ConfigError("data_cache supports the random-resized-crop + flip augmentation only; the Multi-FusNet "
+                          "paper augmentation (rotation, colour jitter) needs the PIL path: drop --data-cache "
+                          "or use --preset code")
     if cfg.dataset_kind != "demo" and not cfg.dataset_root:
         raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
 

@@ -48,6 +48,8 @@ def encode_records(
     binary: bool = True,
     num_workers: int = 0,
     phase: str = "encode",
+    decoded=None,
+    crop: int | None = None,
 ) -> Generator[Progress | Log, None, torch.Tensor]:
     """Yield Progress(phase, done, total, eta_s) per batch; return the codes (len(records), bits) on the CPU.
 
@@ -56,6 +58,9 @@ def encode_records(
     binary=True: float32 ±1 codes (sign, 0 -> +1); binary=False: the real network outputs.
     The model is put in eval mode (and left there) and runs in float32 with autocast off (see the module
     docstring). Raises core.errors.Cancelled if `cancel` is set between batches.
+    decoded: a core.data.decoded_cache.DecodedImages of `records` (cached at the eval resize size) used
+    instead of decoding with `transform`; its images are centre-cropped to `crop` on the device, which
+    gives exactly the eval transform's pixels.
     """
     from core.data.dataset import ImageDataset, skip_summary
     from core.data.loader import loader_batches
@@ -63,7 +68,7 @@ def encode_records(
     total = len(records)
     if total == 0:
         return torch.zeros(0, int(getattr(model, "bits", 0)))
-    dataset = ImageDataset(records, transform, substitute="blank")
+    dataset = ImageDataset(records, transform, substitute="blank") if decoded is None else decoded
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
                         num_workers=num_workers, pin_memory=device.type == "cuda",
                         generator=torch.Generator())  # keeps the global RNG untouched (resume determinism)
@@ -79,6 +84,10 @@ def encode_records(
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"{phase} cancelled after {done} of {total} images")
             images = images.to(device, non_blocking=True)
+            if decoded is not None:
+                from core.data.gpu_augment import center_crop_normalize
+
+                images = center_crop_normalize(images, crop)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             codes = model.encode(images)
@@ -97,10 +106,19 @@ def encode_run_codes(model: nn.Module, records: Sequence[ImageRecord], cfg, devi
                      cancel: threading.Event | None = None, phase: str = "encode",
                      ) -> Generator[Progress | Log, None, torch.Tensor]:
     """±1 codes (len(records), bits) of a run's network for dataset records: the one encode path of the
-    codes a run saves and evaluates (the training driver's queries, Multi-FusNet's database), with the
-    run's eval transform, batch size and loader workers, in float32 (module docstring)."""
+    codes a run saves and evaluates (the training driver's queries and validation images, Multi-FusNet's
+    database), with the run's eval transform, batch size and loader workers, in float32 (module docstring).
+    With cfg.data_cache the images come from the pre-decoded cache, whose eval view has exactly the eval
+    transform's pixels."""
+    decoded = None
+    if cfg.data_cache:
+        from core.data.decoded_cache import ensure_decoded
+
+        decoded = yield from ensure_decoded(records, cfg.resize_size, num_workers=cfg.num_workers,
+                                            phase=f"decode images ({phase})", substitute="blank")
     return (yield from encode_records(model, records, run_eval_transform(cfg), device, cfg.batch_size, cancel,
-                                      binary=True, num_workers=cfg.num_workers, phase=phase))
+                                      binary=True, num_workers=cfg.num_workers, phase=phase, decoded=decoded,
+                                      crop=cfg.image_size))
 
 
 def encode_new_images(model: nn.Module, records: Sequence[ImageRecord], transform, device: torch.device,

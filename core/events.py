@@ -25,7 +25,11 @@ class Progress:
 
 @dataclass(frozen=True)
 class BatchEnd:
-    """One optimiser step. epoch is 1-based; step counts batches across the whole run."""
+    """One optimiser step. epoch is 1-based; step counts batches across the whole run.
+
+    Consumers always get floats in loss and loss_terms. Methods yield detached 0-dim tensors there (no
+    device synchronisation per batch); the driver converts them (core.methods.common.LazyBatchLosses).
+    """
 
     epoch: int
     batch: int

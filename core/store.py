@@ -21,8 +21,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
 from core.errors import RunError, one_line
 from core.events import BestOnValidation
 from core.run_lock import is_held
@@ -73,7 +71,11 @@ RUN_STATUSES = ("created", "running", "finished", "cancelled", "interrupted", "f
 def fghash_home() -> Path:
     """Where runs and the store live: $FGHASH_HOME, else the user data dir."""
     env = os.environ.get("FGHASH_HOME")
-    return Path(env) if env else Path(platformdirs.user_data_dir("fghash", appauthor=False))
+    if env:
+        return Path(env)
+    import platformdirs  # only without $FGHASH_HOME: the GPU check's machine has no platformdirs
+
+    return Path(platformdirs.user_data_dir("fghash", appauthor=False))
 
 
 @dataclass(frozen=True)

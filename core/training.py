@@ -36,6 +36,7 @@ from core.encode import encode_run_codes
 from core.errors import Cancelled, RunError
 from core.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EvalResult, Event, Log,
                          TrainFinished, ValidationResult)
+from core.methods.common import LazyBatchLosses
 from core.run_lock import RunLock
 from core.runs import RunPaths, create_run, resolve_run
 from core.store import RunStore
@@ -107,6 +108,11 @@ class _Run:
         self.train_records = dataset.split("train")
         # Build the network before creating the run folder: a bad weights path or backbone then
         # leaves no empty "failed" run behind.
+        if cfg.data_cache:  # decoded once per dataset and size; later runs open the file
+            from core.data.decoded_cache import ensure_decoded
+
+            yield from ensure_decoded(self.train_records, cfg.resize_size, num_workers=cfg.num_workers,
+                                      phase="decode train images")
         _seed_everything(cfg.seed)
         method = make_method(cfg, dataset, device)
         self.method = method
@@ -186,18 +192,24 @@ class _Run:
         t0 = last = time.perf_counter()
         losses: list[float] = []
         weighted_rate = lr = 0.0
+        lazy = LazyBatchLosses()  # losses stay on the GPU until read in groups: no sync per batch
         for event in self.method.train_epoch(epoch, self.cancel):
             if isinstance(event, BatchEnd):
                 self.loss_guard.observe(event.loss, epoch, event.batch)
                 now = time.perf_counter()
                 dt, last = now - last, now
-                losses.append(event.loss)
                 weighted_rate += event.images_per_s * dt
                 lr = event.lr
                 per_batch = (now - t0) / event.batch
                 remaining = (event.batches_in_epoch - event.batch) + (cfg.epochs - epoch) * event.batches_in_epoch
                 event = dataclasses.replace(event, eta_s=per_batch * remaining)
-            yield event
+            for ready in lazy.push(event):
+                if isinstance(ready, BatchEnd):
+                    losses.append(ready.loss)
+                yield ready
+        for ready in lazy.flush():
+            losses.append(ready.loss)
+            yield ready
         if self.cancel.is_set():
             return
         self.loss_guard.check()  # every loss of a completed epoch is known finite before it is reported

@@ -48,6 +48,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="imagenet (default), none, or a local .safetensors/.pth file")
     p.add_argument("--device", default=None, choices=DEVICES)
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument("--data-cache", action="store_true",
+                   help="decode each image once into a uint8 cache and augment on the device (keeps a GPU fed)")
     p.add_argument("--no-srem", action="store_true", help="FCAENet ablation: no SREM-erased view")
     p.add_argument("--no-esrl", action="store_true", help="FCAENet ablation: no positive-pair term")
     p.add_argument("--esrl-normalization", default=None, choices=("quant", "m_k", "batch_k"),
@@ -82,6 +84,8 @@ def configs_from_args(args: argparse.Namespace) -> list:
         top["resize_size"] = max(args.image_size, round(args.image_size * 256 / 224))
     if args.no_amp:
         top["amp"] = False
+    if args.data_cache:
+        top["data_cache"] = True
     adsh = {k: getattr(args, k) for k in ("num_samples", "inner_epochs", "gamma") if getattr(args, k) is not None}
     fcae = {k: getattr(args, k) for k in ("alpha", "beta", "esrl_normalization") if getattr(args, k) is not None}
     if args.no_srem:

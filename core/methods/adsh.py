@@ -24,7 +24,7 @@ from core.data.transforms import train_transform
 from core.events import BatchEnd, Event, Log
 from core.methods.asymmetric import SampledSimilarity, adsh_loss, dcc_update, to_pm1
 from core.methods.base import HashingMethod
-from core.methods.common import NetworkStepper, Throughput, epoch_generator
+from core.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
 from core.models.factory import build_model
 
 
@@ -46,7 +46,7 @@ class AdshMethod(HashingMethod):
         self.m = min(cfg.adsh.num_samples, self.n)
         self.model = build_model(cfg, dataset.num_classes).to(device)
         self.stepper = NetworkStepper(self.model, cfg, device)
-        self.train_data = ImageDataset(self.train_records, train_transform(cfg.image_size))
+        self.train_data = train_images(cfg, self.train_records, train_transform(cfg.image_size))
         if cfg.adsh.v_init == "randn":
             self.v = torch.randn(self.n, cfg.bits, generator=epoch_generator(cfg.seed, 0, 1))
         else:
@@ -79,7 +79,7 @@ class AdshMethod(HashingMethod):
                 u_record[position[batch["db_index"]].to(self.device)] = u.detach().float()
             self.step_count += 1
             yield BatchEnd(
-                epoch=epoch, batch=i + 1, batches_in_epoch=total, step=self.step_count, loss=float(loss.detach()),
+                epoch=epoch, batch=i + 1, batches_in_epoch=total, step=self.step_count, loss=loss.detach(),
                 loss_terms=terms, lr=self.stepper.lr, images_per_s=clock.tick(len(batch["db_index"])),
             )
         if cancel.is_set():
@@ -121,8 +121,8 @@ class AdshMethod(HashingMethod):
     def _dataset(self) -> torch.utils.data.Dataset:
         return _AnchorDataset(self.train_data)
 
-    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
-        """(u (B, k) float, loss, loss terms) for one mini-batch."""
+    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """(u (B, k) float, loss, loss terms as detached 0-dim tensors) for one mini-batch."""
         images = self.stepper.to_device(batch["image"])
         with self.stepper.autocast():
             u = self.model(images)
@@ -131,10 +131,10 @@ class AdshMethod(HashingMethod):
         return u, loss, terms
 
     # ---- helpers -----------------------------------------------------------------------------
-    def _adsh_term(self, u: torch.Tensor, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, dict[str, float]]:
+    def _adsh_term(self, u: torch.Tensor, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, dict]:
         opts = self.cfg.adsh
-        labels = batch["label"].to(self.device)
-        db_index = batch["db_index"].to(self.device)
+        labels = batch["label"].to(self.device, non_blocking=True)
+        db_index = batch["db_index"].to(self.device, non_blocking=True)
         return adsh_loss(u, labels, db_index, self.v, sim, opts.gamma, opts.loss_normalization)
 
     def _batches(self, omega: torch.Tensor, g: torch.Generator, inner_epochs: int) -> list[list[Any]]:

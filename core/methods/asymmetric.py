@@ -99,9 +99,10 @@ def adsh_loss(
     gamma: float,
     normalization: Literal["semicon", "jiangqy"] = "semicon",
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """The sum of adsh_terms and the terms as floats: (loss, {"adsh_square", "adsh_quant"})."""
+    """The sum of adsh_terms and the terms: (loss, {"adsh_square", "adsh_quant"}), the terms detached 0-dim
+    tensors (read lazily by the driver: no device synchronisation here)."""
     terms = adsh_terms(u, batch_labels, batch_db_index, v, sim, gamma, normalization)
-    return terms["adsh_square"] + terms["adsh_quant"], {name: float(t.detach()) for name, t in terms.items()}
+    return terms["adsh_square"] + terms["adsh_quant"], {name: t.detach() for name, t in terms.items()}
 
 
 def to_pm1(x: torch.Tensor) -> torch.Tensor:

@@ -96,10 +96,11 @@ class FcaeNetMethod(AdshMethod):
             terms["esrl_era"] = opts.beta * scale * ((u - outputs["erased"]) ** 2).sum()  # Eq. 8
         return outputs, terms
 
-    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """(u, loss, terms): the terms detached 0-dim tensors, read lazily by the driver (no device sync)."""
         outputs, terms = self.loss_terms(batch, sim)
         loss = sum(terms.values())
-        return outputs["anchor"], loss, {name: float(t.detach()) for name, t in terms.items()}
+        return outputs["anchor"], loss, {name: t.detach() for name, t in terms.items()}
 
 
 class _TripletDataset(torch.utils.data.Dataset):

@@ -21,16 +21,15 @@ from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
 from core.config import TrainConfig
-from core.data.dataset import ImageDataset
 from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
 from core.data.transforms import normalize, train_transform
 from core.errors import ConfigError, DatasetError, RunError
 from core.events import BatchEnd, Event, Log
 from core.methods.base import HashingMethod
-from core.methods.common import NetworkStepper, Throughput, epoch_generator
+from core.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
 from core.methods.proxy_codes import ProxyCodes, generate_proxy_codes
-from core.methods.proxy_losses import multifus_loss
+from core.methods.proxy_losses import MultiFusLoss, multifus_loss
 from core.models.factory import build_model
 from core.models.zoom import saliency_zoom
 
@@ -80,13 +79,13 @@ class MultiFusNetMethod(HashingMethod):
         self.stepper = NetworkStepper(self.model, cfg, device)
         augment = (paper_train_transform(cfg.image_size, cfg.resize_size) if opts.train_augment == "paper"
                    else train_transform(cfg.image_size))
-        self.train_data = ImageDataset(self.train_records, augment)
+        self.train_data = train_images(cfg, self.train_records, augment)
         self.step_count = 0
         self._announced = False
 
     # ---- HashingMethod -------------------------------------------------------------------------
     def train_epoch(self, epoch: int, cancel: threading.Event) -> Iterator[BatchEnd | Event]:
-        cfg, opts = self.cfg, self.cfg.multifus
+        cfg = self.cfg
         if not self._announced:
             self._announced = True
             yield Log(self.proxy.summary())
@@ -104,20 +103,7 @@ class MultiFusNetMethod(HashingMethod):
         for i, (images, labels, index) in enumerate(loader_batches(loader)):  # workers stop promptly on errors
             if cancel.is_set():
                 return
-            x = self.stepper.to_device(images)
-            labels = labels.to(self.device)
-            with self.stepper.autocast():
-                out = self.model(x)
-            logits_zoom = None
-            if opts.use_zoom:
-                # the zoom itself runs outside autocast: its grid is computed in float64
-                zoomed = saliency_zoom(x, out.top_map, zoom_gen, pixel_centres=opts.zoom_grid == "pixel_centres")
-                with self.stepper.autocast():
-                    logits_zoom = self.model(zoomed).logits.float()
-            loss = multifus_loss(
-                out.hash.float(), self.targets[index.to(self.device)], out.logits.float(), logits_zoom, labels,
-                self.model.alpha1, self.model.alpha2, opts.label_smoothing,
-            )
+            loss = self._batch_loss(images, labels, index, zoom_gen)
             if not math.isfinite(float(loss.total.detach())):
                 raise RunError(f"Multi-FusNet loss became {float(loss.total)} at epoch {epoch}, batch {i + 1}; "
                                f"try a lower learning rate (now {self.stepper.lr:g})")
@@ -125,12 +111,31 @@ class MultiFusNetMethod(HashingMethod):
             self.step_count += 1
             yield BatchEnd(
                 epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
-                loss=float(loss.total.detach()), loss_terms=loss.terms(), lr=self.stepper.lr,
+                loss=loss.total.detach(), loss_terms=loss.terms(), lr=self.stepper.lr,
                 images_per_s=clock.tick(len(index)),
             )
         if cancel.is_set():
             return
         self.stepper.end_epoch()
+
+    def _batch_loss(self, images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
+                    zoom_gen: torch.Generator) -> MultiFusLoss:
+        """The loss of one mini-batch (images as the loader gives them, labels, train-split indices)."""
+        opts = self.cfg.multifus
+        x = self.stepper.to_device(images)
+        labels = labels.to(self.device, non_blocking=True)
+        with self.stepper.autocast():
+            out = self.model(x)
+        logits_zoom = None
+        if opts.use_zoom:
+            # the zoom itself runs outside autocast: its grid is computed in float64
+            zoomed = saliency_zoom(x, out.top_map, zoom_gen, pixel_centres=opts.zoom_grid == "pixel_centres")
+            with self.stepper.autocast():
+                logits_zoom = self.model(zoomed).logits.float()
+        return multifus_loss(
+            out.hash.float(), self.targets[index.to(self.device, non_blocking=True)], out.logits.float(), logits_zoom,
+            labels, self.model.alpha1, self.model.alpha2, opts.label_smoothing,
+        )
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         out = self.stepper.state_tensors()

@@ -15,15 +15,16 @@ import torch.nn.functional as F
 
 
 class MultiFusLoss(NamedTuple):
-    """total (scalar, differentiable) and its parts as floats for logging."""
+    """total (scalar, differentiable) and its parts as detached 0-dim tensors for logging (read lazily:
+    converting them here would wait for the GPU every batch)."""
 
     total: torch.Tensor
-    hash: float
-    cls: float
-    alpha1: float
-    alpha2: float
+    hash: torch.Tensor
+    cls: torch.Tensor
+    alpha1: torch.Tensor
+    alpha2: torch.Tensor
 
-    def terms(self) -> dict[str, float]:
+    def terms(self) -> dict[str, torch.Tensor]:
         return {"hash": self.hash, "cls": self.cls, "alpha1": self.alpha1, "alpha2": self.alpha2}
 
 
@@ -59,4 +60,4 @@ def multifus_loss(h: torch.Tensor, targets: torch.Tensor, logits: torch.Tensor, 
     avg = logits if logits_zoom is None else (logits + logits_zoom) / 2
     l_cls = smoothed_cross_entropy(avg, labels, smoothing)
     total = balanced_total(l_hash, l_cls, alpha1, alpha2)
-    return MultiFusLoss(total, float(l_hash.detach()), float(l_cls.detach()), float(alpha1.detach()), float(alpha2.detach()))
+    return MultiFusLoss(total, l_hash.detach(), l_cls.detach(), alpha1.detach().clone(), alpha2.detach().clone())

@@ -82,7 +82,9 @@ def test_sigkill_then_resume_loses_at_most_the_epoch_in_progress(fghash_home) ->
 
     # Resume, kill again a moment in (wherever it is: restoring, training, evaluating, saving) ...
     proc = _start(["train", "--resume", paths.run_id])
-    _wait_for(lambda: is_held(paths.root), proc)
+    # the resumed process takes the lock, then records "running" (an SQLite commit, ~25 ms later)
+    _wait_for(lambda: is_held(paths.root) and engine.list_runs()[0].status == "running", proc)
+    time.sleep(0.2)
     assert engine.list_runs()[0].status == "running"  # a live training is not mistaken for a dead one
     time.sleep(1.5)
     _kill(proc)

@@ -163,6 +163,7 @@ def test_block_size_does_not_change_results(monkeypatch, block):
                                rtol=0, atol=1e-12)
 
 
+@pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch on this machine")
 def test_cuda_equals_cpu():
     qc, dc, ql, dl = _random_case(300, 5000, 12, 30, 9)

@@ -1,0 +1,157 @@
+"""The engine on a real CUDA GPU: a training step of each method (AMP, channels-last, fused SGD), a real
+out-of-memory reported as the one-line error, AMP codes against float32 codes, GPU mAP and top-k search
+against the CPU.
+
+Every test here is marked `cuda` and skips without a GPU; `pytest -m cuda` (run by bench/gpu_check.sh)
+selects them on a GPU machine. Sizes are small: the whole file takes seconds on an H100.
+FGHASH_CUDA_TESTS_DEVICE=cpu dry-runs them on the CPU (bench/gpu_check.sh --cpu-dry-run): the same code
+paths with "cuda" replaced by "cpu", without the CUDA-only assertions and the out-of-memory test.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from core import engine
+from core.checkpoint import load_run_model
+from core.cli import main
+from core.config import AdshOptions, FcaeOptions, MultiFusOptions, TrainConfig
+from core.encode import drain, encode_records
+from core.events import BatchEnd, TrainFinished
+from core.metrics import map_all, summarize
+from test_metrics import _random_case  # pytest puts tests/core on sys.path
+
+DEVICE = os.environ.get("FGHASH_CUDA_TESTS_DEVICE", "cuda")
+ON_CUDA = DEVICE.startswith("cuda")
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(ON_CUDA and not torch.cuda.is_available(),
+                       reason="no CUDA GPU visible to torch on this machine"),
+    pytest.mark.usefixtures("one_torch_thread"),
+]
+
+
+def _cuda_cfg(method: str, **changes) -> TrainConfig:
+    base = dict(method=method, backbone="resnet18", weights="none", image_size=64, resize_size=72, bits=12,
+                batch_size=32, epochs=1, lr=0.01, lr_milestones=(), device=DEVICE, seed=3, eval_every=1,
+                adsh=AdshOptions(num_samples=64, inner_epochs=1), fcae=FcaeOptions(srem_regions=10, srem_size=8),
+                multifus=MultiFusOptions(cascade_mid_channels=32, cascade_out_channels=64, attention_heads=4,
+                                         attention_mlp_dim=64, cascade_bn_momentum=0.1))
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("method", ["adsh", "fcaenet", "multifusnet"])
+def test_training_step_on_cuda(method):
+    """One epoch on the demo set on the GPU: finite losses, weights on the GPU in channels-last, AMP and a
+    fused optimiser in use, codes saved."""
+    from core.methods.registry import make_method
+    from core.data.registry import load_dataset
+
+    events = list(engine.train(_cuda_cfg(method)))
+    finished = events[-1]
+    assert isinstance(finished, TrainFinished) and finished.status == "finished", finished
+    losses = [e.loss for e in events if isinstance(e, BatchEnd)]
+    assert losses and all(isinstance(x, float) and math.isfinite(x) for x in losses)
+    assert finished.final_map is not None and 0.0 < finished.final_map <= 1.0
+
+    if not ON_CUDA:
+        return
+    m = make_method(_cuda_cfg(method), load_dataset("demo", None), torch.device(DEVICE))
+    assert m.stepper.amp and m.stepper.channels_last
+    assert m.stepper.optimizer.defaults.get("fused") or m.stepper.optimizer.defaults.get("foreach")
+    assert torch.backends.cudnn.benchmark
+
+
+@pytest.mark.skipif(not ON_CUDA, reason="a real CUDA out-of-memory needs a GPU")
+def test_cuda_out_of_memory_is_one_line(capsys):
+    """Fill the GPU deliberately (all but 2 GiB), then train ResNet-50 at batch 240 and 224 px: CUDA runs
+    out of memory for real; the CLI prints one line (exit code 2, no traceback) and frees the cache."""
+    torch.cuda.empty_cache()  # blocks cached by earlier tests would be room the ballast does not take
+    free, _total = torch.cuda.mem_get_info()
+    ballast = torch.empty(max(0, free - (2 << 30)), dtype=torch.uint8, device="cuda")
+    try:
+        code = main(["train", "--method", "adsh", "--preset", "quick", "--weights", "none",
+                     "--backbone", "resnet50", "--image-size", "224", "--epochs", "1", "--num-samples", "240",
+                     "--inner-epochs", "1", "--batch-size", "240", "--device", "cuda", "--num-workers", "0"])
+    finally:
+        del ballast
+        torch.cuda.empty_cache()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err[-5:]
+    assert err[-1].startswith("fghash: error: cuda ran out of memory at batch size 240 and image size 224")
+    assert not any("Traceback" in line for line in err)
+    (record,) = engine.list_runs()
+    assert record.status == "failed"
+    # the memory is usable again: a small step runs
+    assert torch.ones(1024, device="cuda").sum().item() == 1024
+
+
+def _autocast_codes(model, records, transform) -> torch.Tensor:
+    """Codes of the same images computed under float16 autocast on CUDA (AMP, as training steps use it).
+    fghash's saved codes always come from float32 (core.encode); this measures how many bits AMP encoding
+    would flip. On the CPU dry run (FGHASH_CUDA_TESTS_DEVICE=cpu) there is no AMP: float32 there."""
+    from core.data.dataset import ImageDataset
+    from core.encode import to_pm1
+
+    images = torch.stack([ImageDataset(records, transform, substitute="blank")[i][0] for i in range(len(records))])
+    device = torch.device(DEVICE)
+    model.eval()
+    with torch.inference_mode(), torch.autocast(device_type=device.type, dtype=torch.float16,
+                                                enabled=device.type == "cuda"):
+        outputs = torch.cat([model.encode(batch.to(device)).float().cpu() for batch in images.split(64)])
+    return to_pm1(outputs)  # the sign, with encode_records' convention (0 -> +1)
+
+
+def test_amp_codes_equal_float32_codes_on_99_percent_of_bits():
+    """Train briefly on the GPU, then encode the test split with AMP (float16) and in float32 (GPU and CPU):
+    at least 99 % of the bits agree (a sign flips only for outputs within float16 rounding of 0)."""
+    from core.data.registry import load_dataset
+    from core.data.transforms import eval_transform
+
+    cfg = _cuda_cfg("adsh", epochs=2)
+    finished = list(engine.train(cfg))[-1]
+    assert finished.status == "finished"
+    run = engine.open_run(finished.run_id)
+    records = load_dataset("demo", None).split("test")
+    transform = eval_transform(cfg.image_size, cfg.resize_size)
+    codes = {}
+    for name, device in (("fp32", DEVICE), ("cpu", "cpu")):
+        model, _ = load_run_model(run, device)
+        if device.startswith("cuda"):
+            model.to(memory_format=torch.channels_last)
+        codes[name] = drain(encode_records(model, records, transform, torch.device(device), batch_size=64))
+    codes["amp"] = _autocast_codes(load_run_model(run, DEVICE)[0], records, transform)
+    agree_amp = (codes["amp"] == codes["fp32"]).float().mean().item()
+    agree_cpu = (codes["fp32"] == codes["cpu"]).float().mean().item()
+    assert agree_amp >= 0.99, agree_amp
+    assert agree_cpu >= 0.99, agree_cpu
+
+
+def test_gpu_map_equals_cpu_map():
+    qc, dc, ql, dl = _random_case(500, 20000, 48, 100, 11)
+    assert map_all(qc, dc, ql, dl, device=DEVICE) == pytest.approx(map_all(qc, dc, ql, dl, device="cpu"), abs=1e-12)
+    cpu = summarize(qc, dc, ql, dl, ks=(10, 100), device="cpu")
+    gpu = summarize(qc, dc, ql, dl, ks=(10, 100), device=DEVICE)
+    np.testing.assert_allclose(np.asarray(gpu.per_query_ap), np.asarray(cpu.per_query_ap), rtol=0, atol=1e-12)
+    for k in (10, 100):
+        assert gpu.map_at_k[k] == pytest.approx(cpu.map_at_k[k], abs=1e-12)
+        assert gpu.precision_at_k[k] == pytest.approx(cpu.precision_at_k[k], abs=1e-12)
+
+
+def test_gpu_topk_search_equals_cpu():
+    """The torch top-k Hamming search on the GPU returns exactly the CPU's (distance, index) lists."""
+    from core.search_torch import hamming_topk
+
+    gen = torch.Generator().manual_seed(4)
+    database = torch.randint(0, 2, (50000, 24), generator=gen).float() * 2 - 1  # 24 bits: many ties
+    queries = torch.randint(0, 2, (300, 24), generator=gen).float() * 2 - 1
+    cpu = hamming_topk(queries, database, 100, device="cpu")
+    gpu = hamming_topk(queries, database, 100, device=DEVICE)
+    np.testing.assert_array_equal(gpu.distances, cpu.distances)
+    np.testing.assert_array_equal(gpu.indices, cpu.indices)
