@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from core.config import BACKBONES, DEVICES, METHODS
@@ -30,6 +31,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ("--beta", float, "FCAENet L_era weight"),
     ):
         p.add_argument(flag, type=typ, default=None, help=helptext)
+    p.add_argument("--per-rank-batch-size", type=int, default=None, metavar="B",
+                   help="under torchrun: images per process per step; the global batch (saved as the run's "
+                        "batch size) is B x processes. Without it --batch-size is the global batch, split "
+                        "over the processes")
+    p.add_argument("--lr-scaling", default="none", choices=("none", "linear", "sqrt"),
+                   help="learning rate for the global batch: none keeps --lr (or the preset's), linear "
+                        "multiplies it by global batch / the preset's batch, sqrt by the square root of that")
     p.add_argument("--backbone", default=None, choices=BACKBONES)
     p.add_argument("--weights", default=None, help="imagenet (default), none, or a local .safetensors/.pth file")
     p.add_argument("--device", default=None, choices=DEVICES)
@@ -49,6 +57,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def configs_from_args(args: argparse.Namespace) -> list:
     """One TrainConfig per requested bit length."""
+    from core import distributed
     from core.errors import ConfigError
     from core.presets import preset_config
 
@@ -83,12 +92,42 @@ def configs_from_args(args: argparse.Namespace) -> list:
         bits = [int(b) for b in str(args.bits).split(",") if b.strip()]
     except ValueError:
         raise ConfigError(f"--bits must be comma-separated integers such as 12,24,32,48; got {args.bits!r}") from None
-    return [preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
-                          multifus=dict(multifus), **top)
+    if args.per_rank_batch_size is not None and args.batch_size is not None:
+        raise ConfigError("give either --batch-size (the global batch) or --per-rank-batch-size, not both")
+    return [distributed.global_batch(
+                preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
+                              multifus=dict(multifus), **top),
+                preset_config(args.preset, args.method, b, args.dataset).batch_size,
+                args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
             for b in bits]
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """Under torchrun (WORLD_SIZE > 1) rank 0 trains and writes as below; the other ranks follow it."""
+    from core import distributed
+
+    rank = distributed.setup(args.device)
+    if not rank.active:
+        return _train_runs(args)
+    try:
+        code = _train_runs(args) if rank.is_main else distributed.follow()
+        if rank.is_main:
+            distributed.finish_followers()
+        distributed.teardown()
+        return code
+    except Exception as exc:  # one line naming the rank; torchrun then stops the other processes
+        from core.errors import FghashError
+
+        if not isinstance(exc, FghashError):  # a bug: keep its traceback above the one-line message
+            import traceback
+
+            traceback.print_exc()
+        what = str(exc) if isinstance(exc, FghashError) else f"{type(exc).__name__}: {exc}"
+        print(f"fghash: error: {rank.label()}: {' '.join(what.split())[:2000]}", file=sys.stderr, flush=True)
+        return 2 if isinstance(exc, FghashError) else 1
+
+
+def _train_runs(args: argparse.Namespace) -> int:
     from core import engine
 
     if args.resume:

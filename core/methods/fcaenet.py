@@ -54,7 +54,8 @@ class FcaeNetMethod(AdshMethod):
     def _dataset(self) -> torch.utils.data.Dataset:
         return _TripletDataset(self.train_data)
 
-    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    def _batch_loss(self, batch: dict, sim: SampledSimilarity, share: float = 1.0,
+                    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         opts = self.cfg.fcae
         x = self.stepper.to_device(batch["image"])
         b = x.shape[0]
@@ -64,7 +65,10 @@ class FcaeNetMethod(AdshMethod):
         codes = codes.float()
         u = codes[:b]
         loss, terms = self._adsh_term(u, batch, sim)
-        denom = (self.m if opts.esrl_normalization == "m_k" else b) * self.cfg.bits
+        # "m_k" is a sum over the batch: a process holding `share` of it scales by 1/share, so that the
+        # share-weighted gradient average under torchrun equals the single-process gradient (share 0:
+        # a padding slice whose gradient is weighted by 0 anyway)
+        denom = (self.m * (share or 1.0) if opts.esrl_normalization == "m_k" else b) * self.cfg.bits
         if opts.use_esrl:
             l_pos = ((u - codes[b:]) ** 2).sum() / denom  # Eq. 7
             loss = loss + opts.alpha * l_pos

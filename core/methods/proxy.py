@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
+from core import distributed
 from core.config import TrainConfig
 from core.data.dataset import ImageDataset
 from core.data.loader import loader_batches
@@ -91,11 +92,12 @@ class MultiFusNetMethod(HashingMethod):
             yield Log(self.proxy.summary())
         order = torch.randperm(self.n, generator=epoch_generator(cfg.seed, epoch))
         batches = [order[i:i + cfg.batch_size].tolist() for i in range(0, self.n, cfg.batch_size)]
-        if len(batches) > 1 and len(batches[-1]) == 1:
-            batches.pop()  # BatchNorm1d cannot train on a single sample; drop it (the order changes per epoch)
+        if len(batches) > 1 and len(batches[-1]) < 2 * distributed.current().world_size:
+            batches.pop()  # BatchNorm1d cannot train on one sample (per process); drop it (the order changes per epoch)
+        local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
         zoom_gen = epoch_generator(cfg.seed, epoch, 3)
         loader = DataLoader(
-            self.train_data, batch_sampler=batches, num_workers=cfg.num_workers,
+            self.train_data, batch_sampler=local, num_workers=cfg.num_workers,
             pin_memory=self.device.type == "cuda", generator=epoch_generator(cfg.seed, epoch, 2),
         )
         self.model.train()
@@ -120,12 +122,12 @@ class MultiFusNetMethod(HashingMethod):
             if not math.isfinite(float(loss.total.detach())):
                 raise RunError(f"Multi-FusNet loss became {float(loss.total)} at epoch {epoch}, batch {i + 1}; "
                                f"try a lower learning rate (now {self.stepper.lr:g})")
-            self.stepper.step(loss.total)
+            total = self.stepper.step(loss.total, shares[i])
             self.step_count += 1
             yield BatchEnd(
                 epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
-                loss=float(loss.total.detach()), loss_terms=loss.terms(), lr=self.stepper.lr,
-                images_per_s=clock.tick(len(index)),
+                loss=float(total), loss_terms=loss.terms(), lr=self.stepper.lr,
+                images_per_s=clock.tick(len(batches[i])),
             )
         if cancel.is_set():
             return
