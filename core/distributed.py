@@ -188,7 +188,9 @@ def sign_checksum(t: torch.Tensor) -> int:
     """A 62-bit checksum of the sign pattern (t > 0) of a 2-D tensor, position-weighted so that swapped
     rows or columns change it."""
     bits = (t > 0).reshape(-1).to(torch.int64)
-    weights = (torch.arange(bits.numel(), dtype=torch.int64, device=t.device) * 2654435761 + 97) % 2147483647
+    prime = 2147483647
+    position = (torch.arange(bits.numel(), dtype=torch.int64, device=t.device) * 2654435761 + 97) % prime
+    weights = (position * position) % prime  # squared: a linear weight lets swaps cancel out in the sum
     return int((bits * weights).sum()) & ((1 << 62) - 1)
 
 
