@@ -115,6 +115,12 @@ def teardown() -> None:
     _current = Rank()
 
 
+def barrier() -> None:
+    """Wait for every rank (no-op in a single process)."""
+    if _current.active:
+        dist.barrier()
+
+
 # ---- the global batch ------------------------------------------------------------------------------
 def global_batch(cfg, reference_batch: int, per_rank_batch: int | None, world_size: int, lr_scaling: str):
     """cfg with batch_size = the global batch and lr scaled for it.

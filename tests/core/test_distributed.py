@@ -5,7 +5,8 @@ processes (forked by torch.multiprocessing, ~4 s), that the ADSH V update from t
 both ranks and equal to the single-process update, that a diverged V is caught on every rank, and that
 the share-weighted gradient all-reduce gives the single-process gradient of the whole global batch.
 End to end (slow): `python -m torch.distributed.run --nproc-per-node 2 -m core.cli train` (tiny ADSH /
-FCAENet, ResNet-18 from scratch, 32 px), a rank killed with SIGKILL, and a resume with one process.
+FCAENet, ResNet-18 from scratch, 32 px), a rank killed with SIGKILL, a resume with one process, and
+`fghash encode` sharded over 2 processes, killed and continued.
 """
 
 from __future__ import annotations
@@ -183,9 +184,10 @@ def _rank1_checksums(home: Path) -> list[int]:
 
 
 @pytest.mark.slow
-def test_two_process_fcaenet_run_writes_one_run_with_rank_0s_v(fghash_home) -> None:
+def test_two_process_fcaenet_run_then_sharded_and_killed_encodes(fghash_home, tmp_path) -> None:
     from core import engine
     from core.codes import load_codes
+    from core.collection_encode import load_encoded
 
     out = _finish(_launch(["train", "--method", "fcaenet", "--epochs", "1", *TINY], 2))
     assert "torchrun: 2 processes (gloo); global batch 16" in out, out
@@ -198,6 +200,32 @@ def test_two_process_fcaenet_run_writes_one_run_with_rank_0s_v(fghash_home) -> N
     database = torch.from_numpy(load_codes(paths, "database").codes.astype("float32"))
     assert _rank1_checksums(fghash_home) == [distributed.sign_checksum(database)]
     assert engine.evaluate(paths.root, ks=(10,)).map_all == pytest.approx(record.final_map)
+
+    # `fghash encode` of the test split over 2 processes gives the run's own query codes
+    query = load_codes(paths, "query")
+    encode = ["encode", "latest", "--dataset", "demo", "--split", "test", "--device", "cpu", "--batch-size", "8"]
+    out = _finish(_launch([*encode, "--out", str(tmp_path / "sharded"), "--chunk-size", "32"], 2))
+    assert "codes:" in out, out
+    assert (load_encoded(tmp_path / "sharded").packed == query.packed).all()
+
+    # one process, killed after its first chunk: the second call encodes only what is missing
+    proc = _launch([*encode, "--out", str(tmp_path / "killed"), "--chunk-size", "8"], 1)
+    chunks = tmp_path / "killed" / "chunks"
+    while not (chunks.is_dir() and any(chunks.glob("*.npz"))):
+        assert proc.poll() is None, proc.communicate()[0]
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(chunks.glob("*.npz")))
+    assert done_before < 20 and not (tmp_path / "killed" / "codes").exists()
+    out = _finish(_launch([*encode, "--out", str(tmp_path / "killed"), "--chunk-size", "8", "--add"], 1))
+    assert re.search(rf"encoded {160 - 8 * done_before} image\(s\).*; {8 * done_before} were already done", out), out
+    encoded = load_encoded(tmp_path / "killed")
+    assert (encoded.packed == query.packed).all() and list(encoded.paths) == list(query.paths)
+    # --add appended them to the run's database: a query now finds its own image at distance 0
+    assert len(load_codes(paths, "database")) == 240 + 160
+    hit = engine.query(query.paths[0], paths.root, k=1).hits[0]
+    assert hit.distance == 0
 
 
 @pytest.mark.slow
