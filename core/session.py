@@ -287,11 +287,13 @@ class RunSession:
                            f"have {self.database.bits} bits")
         paths = [str(p) for p in paths]
         with self._lock:
+            # the index of the codes before this call: taken after saving, a lazily built one would
+            # already hold the new codes and get them twice
+            index = self.index
             new_codes = np.vstack([self.database.codes, codes])
             new_labels = np.concatenate([self.database.labels, np.asarray(labels, dtype=np.int64)])
             save_codes(self.paths, "database", new_codes, new_labels, list(self.database.paths) + paths)
             self.database = load_codes(self.paths, "database")
-            index = self.index
             index.add(codes)
             index.save(self.paths.index, source_checksum=self.database.checksum)
             self._records = None
