@@ -106,6 +106,19 @@ def setup(device_name: str | None) -> Rank:
     return _current
 
 
+def lost_peer(exc: BaseException) -> bool:
+    """Whether exc is a collective failing because another rank went away (gloo raises a plain
+    RuntimeError naming its transport, NCCL a DistError)."""
+    text = str(exc)
+    return isinstance(exc, dist.DistError) or (
+        isinstance(exc, RuntimeError) and ("gloo" in text or "NCCL" in text or "Connection reset" in text))
+
+
+LOST_PEER_MESSAGE = ("lost contact with another process of this job: it stopped (its own message is above, or in "
+                     "its log under $FGHASH_HOME/logs); the run keeps its last checkpoint: continue it with "
+                     "`fghash train --resume RUN`, with any number of processes")
+
+
 def teardown() -> None:
     """Leave the process group (after a final barrier, so no rank exits while another still sends)."""
     global _current

@@ -118,11 +118,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except Exception as exc:  # one line naming the rank; torchrun then stops the other processes
         from core.errors import FghashError
 
-        if not isinstance(exc, FghashError):  # a bug: keep its traceback above the one-line message
+        if distributed.lost_peer(exc):
+            what = distributed.LOST_PEER_MESSAGE
+        elif isinstance(exc, FghashError):
+            what = str(exc)
+        else:  # a bug: keep its traceback above the one-line message
             import traceback
 
             traceback.print_exc()
-        what = str(exc) if isinstance(exc, FghashError) else f"{type(exc).__name__}: {exc}"
+            what = f"{type(exc).__name__}: {exc}"
         print(f"fghash: error: {rank.label()}: {' '.join(what.split())[:2000]}", file=sys.stderr, flush=True)
         return 2 if isinstance(exc, FghashError) else 1
 

@@ -18,8 +18,8 @@ import time
 import torch
 from torch import nn
 
-from core.config import TrainConfig
 from core import distributed
+from core.config import TrainConfig
 from core.device import uses_amp
 from core.state_pack import pack_state, select, unpack_state
 
