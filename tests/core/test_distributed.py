@@ -251,3 +251,14 @@ def test_a_killed_rank_ends_the_job_and_one_process_resumes_it(fghash_home) -> N
     (record,) = engine.list_runs()
     assert record.status == "finished", out
     assert [r["epoch"] for r in p.read_metrics()] == [1, 2]
+
+
+@pytest.mark.slow
+def test_a_rank_that_fails_stops_the_job_with_a_one_line_message(fghash_home) -> None:
+    (fghash_home / "logs").write_text("")  # rank 1 cannot create its log folder; rank 0 never needs it
+    proc = _launch(["train", "--method", "adsh", "--epochs", "1", *TINY], 2)
+    out = _finish(proc)
+    assert proc.returncode != 0
+    assert "fghash: error: rank 1/2: FileExistsError" in out, out
+    # rank 0 either says "lost contact with another process" or is stopped by torchrun first (a race)
+    assert "core.cli FAILED" in out, out
