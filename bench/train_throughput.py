@@ -52,7 +52,6 @@ def make_step(name: str, args, device: torch.device):
     from core.methods.registry import make_method
 
     size = args.multifus_size if name in ("multifusnet", "plain@multifus") else args.image_size
-    b = args.batch_size
 
     def make_batch(batch: int) -> dict:
         out = {"image": torch.randn(batch, 3, size, size), "positive": torch.randn(batch, 3, size, size),

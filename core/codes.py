@@ -9,7 +9,6 @@ and raises RunError naming the file, so a torn, edited or foreign file never yie
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -56,3 +56,7 @@ from core.session import open_session as session  # noqa: E402,F401
 from core.query_stats import QueryStats, query_with_stats  # noqa: E402,F401
 # Grad-CAM family names the explain kind "gradcam" accepts as method= (the GUI's CAM menu).
 from core.explain.gradcam import CAM_METHODS  # noqa: E402,F401
+# Encoding any image collection with a trained run, resumable in chunks (core/collection_encode.py):
+# encode_collection(run, folder_collection(DIR) | dataset_collection(kind, root, split), out) ->
+# Generator[Progress | Log, None, EncodeResult]; session(run).add_codes(codes, labels, paths) adds them.
+from core.collection_encode import dataset_collection, encode_collection, folder_collection  # noqa: E402,F401

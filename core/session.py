@@ -277,13 +277,25 @@ class RunSession:
         model, transform, device = self._model_and_transform()
         records = [ImageRecord(path=p, label=max(0, lab), split="train") for p, lab in zip(paths, labels)]
         codes = yield from encode_new_images(model, records, transform, device)
+        return self.add_codes(codes.numpy().astype(np.int8), labels, paths)
+
+    def add_codes(self, codes: np.ndarray, labels, paths) -> int:
+        """Append already computed ±1 codes (count, bits) with their labels (-1 = unknown) and image paths
+        to the database codes and the index (e.g. from `fghash encode`). Returns the count added."""
+        codes = np.asarray(codes, dtype=np.int8)
+        if codes.ndim != 2 or codes.shape[1] != self.database.bits:
+            raise RunError(f"cannot add codes of shape {codes.shape} to run {self.run_id}: its database codes "
+                           f"have {self.database.bits} bits")
+        paths = [str(p) for p in paths]
         with self._lock:
-            new_codes = np.vstack([self.database.codes, codes.numpy().astype(np.int8)])
+            # the index of the codes before this call: taken after saving, a lazily built one would
+            # already hold the new codes and get them twice
+            index = self.index
+            new_codes = np.vstack([self.database.codes, codes])
             new_labels = np.concatenate([self.database.labels, np.asarray(labels, dtype=np.int64)])
             save_codes(self.paths, "database", new_codes, new_labels, list(self.database.paths) + paths)
             self.database = load_codes(self.paths, "database")
-            index = self.index
-            index.add(codes.numpy())
+            index.add(codes)
             index.save(self.paths.index, source_checksum=self.database.checksum)
             self._records = None
             self._class_names = None

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core import distributed
 from core.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
 from core.codes import save_codes
 from core.config import TrainConfig
@@ -118,7 +119,6 @@ class _Run:
         self.method = method
         if self.paths is None:
             self.paths = create_run(cfg, self.store)
-        run_id = self.paths.run_id
         # Held until this generator ends; the OS drops it if the process dies, which is how the store
         # tells a killed run (interrupted) from a live one (core/run_lock.py).
         lock = RunLock(self.paths.root)
@@ -143,6 +143,10 @@ class _Run:
                 if start >= cfg.epochs:
                     yield Log(f"run {run_id} already completed its {cfg.epochs} epochs; saving its codes again")
             completed = self.loss_guard.checkpointed_epoch = start
+            # torchrun: the other processes get the config and this state here, then train in lockstep
+            note = distributed.start_followers(method, cfg, start, run_id)
+            if note:
+                yield Log(note)
             yield Log(f"training {cfg.method} {cfg.bits} bits on {dataset.kind} ({len(self.train_records)} train / "
                       f"{len(self.test_records)} test images) on {device}; run {run_id}"
                       + (f"; resuming after epoch {start}" if start else ""))

@@ -7,10 +7,11 @@ sample standard deviation per bit length."""
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-from core.text import printable
 from core.config import BACKBONES, DEVICES, METHODS
+from core.text import printable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +45,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ("--beta", float, "FCAENet L_era weight"),
     ):
         p.add_argument(flag, type=typ, default=None, help=helptext)
+    p.add_argument("--per-rank-batch-size", type=int, default=None, metavar="B",
+                   help="under torchrun: images per process per step; the global batch (saved as the run's "
+                        "batch size) is B x processes. Without it --batch-size is the global batch, split "
+                        "over the processes")
+    p.add_argument("--lr-scaling", default="none", choices=("none", "linear", "sqrt"),
+                   help="learning rate for the global batch: none keeps --lr (or the preset's), linear "
+                        "multiplies it by global batch / the preset's batch, sqrt by the square root of that")
     p.add_argument("--backbone", default=None, choices=BACKBONES)
     p.add_argument("--weights", default=None, help="imagenet (default), none, or a local .safetensors/.pth file")
     p.add_argument("--device", default=None, choices=DEVICES)
@@ -68,6 +76,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def configs_from_args(args: argparse.Namespace) -> list:
     """One TrainConfig per requested bit length."""
+    from core import distributed
     from core.errors import ConfigError
     from core.presets import preset_config
 
@@ -104,9 +113,14 @@ def configs_from_args(args: argparse.Namespace) -> list:
     bits = _int_list(args.bits, "--bits", "12,24,32,48")
     if args.seeds is not None and args.seed is not None:
         raise ConfigError("give either --seed (one run) or --seeds (one run per seed), not both")
+    if args.per_rank_batch_size is not None and args.batch_size is not None:
+        raise ConfigError("give either --batch-size (the global batch) or --per-rank-batch-size, not both")
     seeds = _int_list(args.seeds, "--seeds", "0,1,2") if args.seeds is not None else [top.pop("seed", None)]
-    return [preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
-                          multifus=dict(multifus), **top, **({} if seed is None else {"seed": seed}))
+    return [distributed.global_batch(
+                preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
+                              multifus=dict(multifus), **top, **({} if seed is None else {"seed": seed})),
+                preset_config(args.preset, args.method, b, args.dataset).batch_size,
+                args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
             for b in bits for seed in seeds]
 
 
@@ -134,6 +148,35 @@ def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    """Under torchrun (WORLD_SIZE > 1) rank 0 trains and writes as below; the other ranks follow it."""
+    from core import distributed
+
+    rank = distributed.setup(args.device)
+    if not rank.active:
+        return _train_runs(args)
+    try:
+        code = _train_runs(args) if rank.is_main else distributed.follow()
+        if rank.is_main:
+            distributed.finish_followers()
+        distributed.teardown()
+        return code
+    except Exception as exc:  # one line naming the rank; torchrun then stops the other processes
+        from core.errors import FghashError
+
+        if distributed.lost_peer(exc):
+            what = distributed.LOST_PEER_MESSAGE
+        elif isinstance(exc, FghashError):
+            what = str(exc)
+        else:  # a bug: keep its traceback above the one-line message
+            import traceback
+
+            traceback.print_exc()
+            what = f"{type(exc).__name__}: {exc}"
+        print(f"fghash: error: {rank.label()}: {' '.join(what.split())[:2000]}", file=sys.stderr, flush=True)
+        return 2 if isinstance(exc, FghashError) else 1
+
+
+def _train_runs(args: argparse.Namespace) -> int:
     from core import engine
     from core.retrieval import TIES_NOTE
 

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from core import distributed
 from core.config import TrainConfig
 from core.data.dataset import ImageDataset
 from core.data.loader import loader_batches
@@ -66,28 +67,34 @@ class AdshMethod(HashingMethod):
         u_record = torch.zeros(self.m, cfg.bits, device=self.device)
         per_inner = math.ceil(self.m / cfg.batch_size)
         total = per_inner * opts.inner_epochs
-        loader = self._loader(self._batches(omega, g, opts.inner_epochs), epoch)
+        batches = self._batches(omega, g, opts.inner_epochs)
+        local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
+        loader = self._loader(local, epoch)
         self.model.train()
         clock = Throughput()
         for i, batch in enumerate(loader_batches(loader)):  # workers stop promptly on errors
             if cancel.is_set():
                 return
             inner = i // per_inner
-            u, loss, terms = self._batch_loss(batch, sim)
-            self.stepper.step(loss)
-            if inner == opts.inner_epochs - 1:  # U of the last inner epoch feeds the DCC step
+            u, loss, terms = self._batch_loss(batch, sim, shares[i])
+            loss = self.stepper.step(loss, shares[i])
+            if inner == opts.inner_epochs - 1 and shares[i] > 0:  # U of the last inner epoch feeds the DCC step
                 u_record[position[batch["db_index"]].to(self.device)] = u.detach().float()
             self.step_count += 1
             yield BatchEnd(
-                epoch=epoch, batch=i + 1, batches_in_epoch=total, step=self.step_count, loss=loss.detach(),
-                loss_terms=terms, lr=self.stepper.lr, images_per_s=clock.tick(len(batch["db_index"])),
+                epoch=epoch, batch=i + 1, batches_in_epoch=total, step=self.step_count, loss=loss,
+                loss_terms=terms, lr=self.stepper.lr, images_per_s=clock.tick(len(batches[i])),
             )
         if cancel.is_set():
             return
+        u_record = distributed.sum_rows(u_record)  # torchrun: each process recorded only its own rows
         self.v = dcc_update(self.v, u_record, sim, opts.gamma, opts.dcc_sign_u_in_s_term)
+        checksum = distributed.check_identical(self.v, f"database codes V after outer iteration {epoch}")
         self.stepper.end_epoch()
+        world = distributed.current().world_size
         yield Log(f"epoch {epoch}: updated database codes V ({self.n} x {cfg.bits}) from m = {self.m} "
-                  f"samples; dissimilar target -r = {-sim.r:.4g}")
+                  f"samples; dissimilar target -r = {-sim.r:.4g}"
+                  + (f"; V sign checksum {checksum}, identical on all {world} processes" if world > 1 else ""))
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         out = self.stepper.state_tensors()
@@ -121,8 +128,10 @@ class AdshMethod(HashingMethod):
     def _dataset(self) -> torch.utils.data.Dataset:
         return _AnchorDataset(self.train_data)
 
-    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict]:
-        """(u (B, k) float, loss, loss terms as detached 0-dim tensors) for one mini-batch."""
+    def _batch_loss(self, batch: dict, sim: SampledSimilarity, share: float = 1.0,
+                    ) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """(u (B, k) float, loss, loss terms as detached 0-dim tensors) for one mini-batch; share: its fraction
+        of the global batch (core.distributed.shard_batches), for loss terms that are sums rather than means."""
         images = self.stepper.to_device(batch["image"])
         with self.stepper.autocast():
             u = self.model(images)

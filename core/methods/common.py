@@ -4,7 +4,7 @@ deterministic per-epoch random generators, throughput timing, and the lazy readi
 A method builds one NetworkStepper for its model and calls:
     images = stepper.to_device(images)
     with stepper.autocast(): out = model(images)
-    stepper.step(loss)              # zero_grad + (scaled) backward + optimiser step
+    stepper.step(loss, share)       # zero_grad + (scaled) backward + optimiser step; the global-batch loss
     stepper.end_epoch()             # MultiStep LR on the method's outer unit (TrainConfig.lr_milestones)
 and puts stepper.state_tensors() into its own state_tensors().
 """
@@ -20,6 +20,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from core import distributed
 from core.config import TrainConfig
 from core.device import uses_amp
 from core.events import BatchEnd, Event
@@ -80,11 +81,19 @@ class NetworkStepper:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.float16)
 
-    def step(self, loss: torch.Tensor) -> None:
+    def step(self, loss: torch.Tensor, share: float = 1.0) -> torch.Tensor:
+        """One optimiser step; returns the loss of the whole global batch (detached).
+
+        share: this process's fraction of the global batch under torchrun (core.distributed.shard_batches);
+        the gradients are then averaged over the processes with these weights before the step.
+        """
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        total = distributed.reduce_gradients(params, loss, share)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        return total
 
     def end_epoch(self) -> None:
         self.scheduler.step()

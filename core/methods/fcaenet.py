@@ -56,19 +56,25 @@ class FcaeNetMethod(AdshMethod):
     def _dataset(self) -> torch.utils.data.Dataset:
         return _TripletDataset(self.train_data)
 
-    def esrl_scale(self, batch: int) -> float:
+    def esrl_scale(self, batch: int, share: float = 1.0) -> float:
         """The factor ESRL's summed squared distances are multiplied by (before alpha / beta), per
         fcae.esrl_normalization (all reconstructed): "m_k" 1/(m k), Eq. 7-8 literally; "batch_k" 1/(B k);
         "quant" gamma times ADSH's own normalisation, i.e. exactly the scale of the quantisation term
-        gamma ||v - u||^2, so alpha = 1 pulls u toward u+ as hard as quantisation pulls u toward v."""
+        gamma ||v - u||^2, so alpha = 1 pulls u toward u+ as hard as quantisation pulls u toward v.
+
+        share: this process's fraction of the global batch under torchrun. "m_k" is a sum over the global
+        batch, so a process holding `share` of it scales by 1/share and the share-weighted gradient average
+        equals the single-process gradient (share 0: a padding slice, weighted by 0 anyway). The other two
+        are means over the local batch B already."""
         opts, k = self.cfg.fcae, self.cfg.bits
         if opts.esrl_normalization == "m_k":
-            return 1.0 / (self.m * k)
+            return 1.0 / (self.m * (share or 1.0) * k)
         if opts.esrl_normalization == "batch_k":
             return 1.0 / (batch * k)
         return self.cfg.adsh.gamma * adsh_scale(self.n, batch, k, self.cfg.adsh.loss_normalization)
 
-    def loss_terms(self, batch: dict, sim: SampledSimilarity) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def loss_terms(self, batch: dict, sim: SampledSimilarity, share: float = 1.0,
+                   ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The network outputs {"anchor": u, "positive": u+, "erased": u_e} (B, k) float (the last two only
         when their term is on) and the weighted loss terms {"adsh_square", "adsh_quant", "esrl_pos",
         "esrl_era"} as scalar tensors in their graph; the loss is their sum."""
@@ -84,7 +90,7 @@ class FcaeNetMethod(AdshMethod):
         opts_adsh = self.cfg.adsh
         terms = adsh_terms(u, batch["label"].to(self.device), batch["db_index"].to(self.device), self.v, sim,
                            opts_adsh.gamma, opts_adsh.loss_normalization)
-        scale = self.esrl_scale(b)
+        scale = self.esrl_scale(b, share)
         if opts.use_esrl:
             outputs["positive"] = codes[b:]
             terms["esrl_pos"] = opts.alpha * scale * ((u - outputs["positive"]) ** 2).sum()  # Eq. 7
@@ -96,9 +102,10 @@ class FcaeNetMethod(AdshMethod):
             terms["esrl_era"] = opts.beta * scale * ((u - outputs["erased"]) ** 2).sum()  # Eq. 8
         return outputs, terms
 
-    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def _batch_loss(self, batch: dict, sim: SampledSimilarity, share: float = 1.0,
+                    ) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """(u, loss, terms): the terms detached 0-dim tensors, read lazily by the driver (no device sync)."""
-        outputs, terms = self.loss_terms(batch, sim)
+        outputs, terms = self.loss_terms(batch, sim, share)
         loss = sum(terms.values())
         return outputs["anchor"], loss, {name: t.detach() for name, t in terms.items()}
 

@@ -12,7 +12,6 @@ Evaluation is symmetric: the database (= train split) is encoded by the network 
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterator
 
@@ -20,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
+from core import distributed
 from core.config import TrainConfig
 from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
@@ -91,11 +91,12 @@ class MultiFusNetMethod(HashingMethod):
             yield Log(self.proxy.summary())
         order = torch.randperm(self.n, generator=epoch_generator(cfg.seed, epoch))
         batches = [order[i:i + cfg.batch_size].tolist() for i in range(0, self.n, cfg.batch_size)]
-        if len(batches) > 1 and len(batches[-1]) == 1:
-            batches.pop()  # BatchNorm1d cannot train on a single sample; drop it (the order changes per epoch)
+        if len(batches) > 1 and len(batches[-1]) < 2 * distributed.current().world_size:
+            batches.pop()  # BatchNorm1d cannot train on one sample (per process); drop it (the order changes per epoch)
+        local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
         zoom_gen = epoch_generator(cfg.seed, epoch, 3)
         loader = DataLoader(
-            self.train_data, batch_sampler=batches, num_workers=cfg.num_workers,
+            self.train_data, batch_sampler=local, num_workers=cfg.num_workers,
             pin_memory=self.device.type == "cuda", generator=epoch_generator(cfg.seed, epoch, 2),
         )
         self.model.train()
@@ -103,16 +104,13 @@ class MultiFusNetMethod(HashingMethod):
         for i, (images, labels, index) in enumerate(loader_batches(loader)):  # workers stop promptly on errors
             if cancel.is_set():
                 return
-            loss = self._batch_loss(images, labels, index, zoom_gen)
-            if not math.isfinite(float(loss.total.detach())):
-                raise RunError(f"Multi-FusNet loss became {float(loss.total)} at epoch {epoch}, batch {i + 1}; "
-                               f"try a lower learning rate (now {self.stepper.lr:g})")
-            self.stepper.step(loss.total)
+            loss = self._batch_loss(images, labels, index, zoom_gen)  # the driver checks that losses stay finite
+            total = self.stepper.step(loss.total, shares[i])
             self.step_count += 1
             yield BatchEnd(
                 epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
-                loss=loss.total.detach(), loss_terms=loss.terms(), lr=self.stepper.lr,
-                images_per_s=clock.tick(len(index)),
+                loss=total, loss_terms=loss.terms(), lr=self.stepper.lr,
+                images_per_s=clock.tick(len(batches[i])),
             )
         if cancel.is_set():
             return

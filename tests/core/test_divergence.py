@@ -102,8 +102,8 @@ def test_divergence_in_epoch_2_keeps_epoch_1_and_resume_finishes(monkeypatch) ->
     cfg = _tiny("adsh", epochs=3, validation="fraction", val_fraction=0.25)
     real = AdshMethod._batch_loss
 
-    def nan_in_epoch_2(self, batch, sim):
-        u, loss, terms = real(self, batch, sim)
+    def nan_in_epoch_2(self, batch, sim, share=1.0):
+        u, loss, terms = real(self, batch, sim, share)
         return u, loss * math.nan if self.step_count == 3 else loss, terms  # 2 batches per epoch
 
     monkeypatch.setattr(AdshMethod, "_batch_loss", nan_in_epoch_2)
