@@ -79,7 +79,8 @@ class SearchResult:
 class HammingIndex:
     """An exact Hamming index over `bits`-bit codes. Rows keep their insertion order as database indices."""
 
-    def __init__(self, bits: int, use_gpu: bool | None = None):
+    def __init__(self, bits: int, use_gpu: bool | None = None, gpu_device: int = 0):
+        """gpu_device: which GPU faiss searches on when use_gpu (core.large_index puts one shard per GPU)."""
         import faiss
 
         if not 1 <= int(bits) <= 4096:
@@ -87,6 +88,7 @@ class HammingIndex:
         self.bits = int(bits)
         self._cpu = faiss.IndexBinaryFlat(8 * padded_bytes(self.bits))
         self._use_gpu = gpu_available() if use_gpu is None else bool(use_gpu)
+        self._gpu_device = int(gpu_device)
         self._gpu = None  # built lazily, dropped whenever rows are added
 
     def __len__(self) -> int:
@@ -189,7 +191,9 @@ class HammingIndex:
             try:
                 # The resources object must outlive the GPU index (faiss does not hold a reference).
                 self._gpu_resources = faiss.StandardGpuResources()
-                self._gpu = faiss.GpuIndexBinaryFlat(self._gpu_resources, self._cpu)
+                config = faiss.GpuIndexBinaryFlatConfig()
+                config.device = self._gpu_device
+                self._gpu = faiss.GpuIndexBinaryFlat(self._gpu_resources, self._cpu, config)
             except Exception:  # a GPU that faiss cannot use: stay on the CPU for good
                 self._use_gpu = False
                 return None
