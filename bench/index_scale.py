@@ -82,7 +82,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("-k", type=int, default=100)
     parser.add_argument("--nlist", type=int, default=1024)
-    parser.add_argument("--nprobe", type=int, nargs="+", default=[1, 4, 16, 64])
+    parser.add_argument("--nprobe", type=int, nargs="*", default=[1, 4, 16, 64],
+                        help="IVF cells scanned per query; none: exact search only")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="searches are timed this many times, best kept")
     parser.add_argument("--workdir", type=Path, default=None, help="where the code files go (default: a temp dir)")
@@ -115,6 +116,9 @@ def main() -> None:
             print(f"exact   search {1000 * exact_s / args.queries:8.1f} ms/query in a batch of {args.queries}, "
                   f"{1000 * one_s:.1f} ms for a single query")
             del exact_index
+            if not args.nprobe:
+                path.unlink()
+                continue
 
             before = memory_mb("VmRSS")
             reset_peak_memory()

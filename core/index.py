@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +121,31 @@ class HammingIndex:
         padded = np.ascontiguousarray(pad_packed(packed, self.bits))
         if padded.shape[0]:
             self._cpu.add(padded)
+            self._gpu = None
+
+    def add_stream(self, chunks: Iterable[np.ndarray], count: int) -> Iterator[int]:
+        """Append `count` packed codes given as chunks, written straight into one allocation of the final size:
+        no growth by doubling and no second copy, so memory peaks at the codes plus one chunk (adding chunk by
+        chunk peaked near twice the codes). Yields the number of rows added so far after each chunk."""
+        import faiss
+
+        width, start, count = padded_bytes(self.bits), len(self), int(count)
+        self._cpu.xb.resize((start + count) * width)
+        rows = faiss.rev_swig_ptr(self._cpu.xb.data(), (start + count) * width).reshape(-1, width)
+        done = 0
+        try:
+            for chunk in chunks:
+                padded = pad_packed(chunk, self.bits)
+                if done + len(padded) > count:
+                    raise ValueError(f"more than the announced {count} codes")
+                rows[start + done:start + done + len(padded)] = padded
+                done += len(padded)
+                yield done
+            if done != count:
+                raise ValueError(f"{done} codes given, {count} announced")
+        finally:
+            self._cpu.xb.resize((start + done) * width)  # only whole, written rows are ever part of the index
+            self._cpu.ntotal = start + done
             self._gpu = None
 
     def packed(self) -> np.ndarray:

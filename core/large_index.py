@@ -66,10 +66,14 @@ def code_file_shape(path: str | Path) -> tuple[int, int, int]:
 def stream_code_file(path: str | Path, chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
     """The rows of a code file, chunk by chunk. Each chunk is a copy read through its own memory map, which
     is closed before the next is opened: the process never keeps more than one chunk's pages mapped."""
-    rows, width, offset = code_file_shape(path)
-    for lo in range(0, rows, chunk_rows):
-        hi = min(rows, lo + chunk_rows)
-        view = np.memmap(path, dtype=np.uint8, mode="r", offset=offset + lo * width, shape=(hi - lo, width))
+    return _rows(path, 0, code_file_shape(path)[0], chunk_rows)
+
+
+def _rows(path: str | Path, lo: int, hi: int, chunk_rows: int) -> Iterator[np.ndarray]:
+    _, width, offset = code_file_shape(path)
+    for a in range(int(lo), int(hi), chunk_rows):
+        b = min(int(hi), a + chunk_rows)
+        view = np.memmap(path, dtype=np.uint8, mode="r", offset=offset + a * width, shape=(b - a, width))
         chunk = np.array(view)
         del view
         yield chunk
@@ -117,16 +121,11 @@ def index_from_code_file(path: str | Path, bits: int, shards: int = 1, use_gpu: 
     shards = max(1, min(int(shards), max(rows, 1)))
     bounds = np.linspace(0, rows, shards + 1).astype(np.int64)
     indexes = [HammingIndex(bits, use_gpu=use_gpu, gpu_device=i) for i in range(shards)]
-    start, done = time.perf_counter(), 0
+    start = time.perf_counter()
     yield Progress("index", 0, rows, None)
-    for chunk in stream_code_file(path, chunk_rows):
-        lo, hi = done, done + len(chunk)
-        for s, index in enumerate(indexes):  # the part of this chunk that falls in each shard
-            a, b = max(lo, bounds[s]), min(hi, bounds[s + 1])
-            if a < b:
-                index.add_packed(chunk[a - lo:b - lo])
-        done = hi
-        yield _progress("index", done, rows, start)
+    for s, index in enumerate(indexes):  # shard s holds rows bounds[s]:bounds[s+1], in one allocation
+        for added in index.add_stream(_rows(path, bounds[s], bounds[s + 1], chunk_rows), bounds[s + 1] - bounds[s]):
+            yield _progress("index", int(bounds[s]) + added, rows, start)
     return indexes[0] if shards == 1 else ShardedHammingIndex(indexes)
 
 
