@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,7 +81,8 @@ class SearchResult:
 class HammingIndex:
     """An exact Hamming index over `bits`-bit codes. Rows keep their insertion order as database indices."""
 
-    def __init__(self, bits: int, use_gpu: bool | None = None):
+    def __init__(self, bits: int, use_gpu: bool | None = None, gpu_device: int = 0):
+        """gpu_device: which GPU faiss searches on when use_gpu (core.large_index puts one shard per GPU)."""
         import faiss
 
         if not 1 <= int(bits) <= 4096:
@@ -88,6 +90,7 @@ class HammingIndex:
         self.bits = int(bits)
         self._cpu = faiss.IndexBinaryFlat(8 * padded_bytes(self.bits))
         self._use_gpu = gpu_available() if use_gpu is None else bool(use_gpu)
+        self._gpu_device = int(gpu_device)
         self._gpu = None  # built lazily, dropped whenever rows are added
 
     def __len__(self) -> int:
@@ -119,6 +122,31 @@ class HammingIndex:
         padded = np.ascontiguousarray(pad_packed(packed, self.bits))
         if padded.shape[0]:
             self._cpu.add(padded)
+            self._gpu = None
+
+    def add_stream(self, chunks: Iterable[np.ndarray], count: int) -> Iterator[int]:
+        """Append `count` packed codes given as chunks, written straight into one allocation of the final size:
+        no growth by doubling and no second copy, so memory peaks at the codes plus one chunk (adding chunk by
+        chunk peaked near twice the codes). Yields the number of rows added so far after each chunk."""
+        import faiss
+
+        width, start, count = padded_bytes(self.bits), len(self), int(count)
+        self._cpu.xb.resize((start + count) * width)
+        rows = faiss.rev_swig_ptr(self._cpu.xb.data(), (start + count) * width).reshape(-1, width)
+        done = 0
+        try:
+            for chunk in chunks:
+                padded = pad_packed(chunk, self.bits)
+                if done + len(padded) > count:
+                    raise ValueError(f"more than the announced {count} codes")
+                rows[start + done:start + done + len(padded)] = padded
+                done += len(padded)
+                yield done
+            if done != count:
+                raise ValueError(f"{done} codes given, {count} announced")
+        finally:
+            self._cpu.xb.resize((start + done) * width)  # only whole, written rows are ever part of the index
+            self._cpu.ntotal = start + done
             self._gpu = None
 
     def packed(self) -> np.ndarray:
@@ -190,7 +218,9 @@ class HammingIndex:
             try:
                 # The resources object must outlive the GPU index (faiss does not hold a reference).
                 self._gpu_resources = faiss.StandardGpuResources()
-                self._gpu = faiss.GpuIndexBinaryFlat(self._gpu_resources, self._cpu)
+                config = faiss.GpuIndexBinaryFlatConfig()
+                config.device = self._gpu_device
+                self._gpu = faiss.GpuIndexBinaryFlat(self._gpu_resources, self._cpu, config)
             except Exception:  # a GPU that faiss cannot use: stay on the CPU for good
                 self._use_gpu = False
                 return None

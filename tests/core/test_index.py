@@ -150,3 +150,16 @@ def test_damaged_index_gives_run_error_and_is_left_untouched(tmp_path, how):
 def test_missing_index_names_the_file(tmp_path):
     with pytest.raises(RunError, match="index.faiss"):
         read_index_header(tmp_path / "index.faiss")
+
+
+def test_add_stream_equals_add_and_keeps_only_whole_rows():
+    rng = np.random.default_rng(5)
+    packed = np.packbits(rng.integers(0, 2, (300, 12), dtype=np.uint8), axis=1)
+    index = HammingIndex(12, use_gpu=False)
+    index.add_packed(packed[:10])
+    assert list(index.add_stream(iter([packed[10:100], packed[100:]]), 290)) == [90, 290]
+    assert np.array_equal(index.packed(), HammingIndex.from_packed(packed, 12, use_gpu=False).packed())
+    short = HammingIndex(12, use_gpu=False)
+    with pytest.raises(ValueError, match="announced"):
+        list(short.add_stream(iter([packed[:50]]), 60))
+    assert len(short) == 50 and np.array_equal(short.packed(), HammingIndex.from_packed(packed[:50], 12).packed())
