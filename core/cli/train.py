@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from core.config import BACKBONES, DEVICES, METHODS
+from core.presets import PRESET_HELP, PRESETS
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -15,9 +16,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-missing", action="store_true", help="train on the images present if some are missing")
     p.add_argument("--method", default="fcaenet", choices=METHODS)
     p.add_argument("--bits", default="12", help="comma-separated code lengths, e.g. 12,24,32,48")
-    p.add_argument("--preset", default="paper", choices=("paper", "code", "quick"),
-                   help="paper: the papers' schedules; code: Multi-FusNet's published-code settings; "
-                        "quick: a few short epochs to try the pipeline")
+    p.add_argument("--preset", default="paper", choices=PRESETS,
+                   help="; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()))
     p.add_argument("--resume", default=None, metavar="RUN", help="continue a run (id, prefix, folder or 'latest')")
     for flag, typ, helptext in (
         ("--epochs", int, "outer iterations (ADSH/FCAENet) or epochs"), ("--batch-size", int, None),
