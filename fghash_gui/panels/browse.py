@@ -29,13 +29,17 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
+from core.codes import codes_path
 from core.errors import FghashError
+from core.runs import RunPaths
 from fghash_gui.panels.browse_data import QueryCatalog, QueryListModel, cells_from_result, distance_histogram
+from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.result_grid import ResultGrid
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
 
 K_CHOICES = (10, 20, 50, 100)
+QUERY_PREVIEW = 96  # px: the query image beside the header, large enough to tell the bird apart
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 
@@ -82,6 +86,7 @@ class BrowsePanel(QWidget):
         self.query_list.setModel(self.query_proxy)
         self.query_list.setIconSize(self.query_model.icon_size)
         self.query_list.setUniformItemSizes(True)
+        self.query_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep both ends of long names
         self.query_list.selectionModel().currentChanged.connect(self._on_query_row_changed)
         self.open_image_button = QPushButton("Open image…")
         self.open_image_button.clicked.connect(self._pick_file)
@@ -110,10 +115,15 @@ class BrowsePanel(QWidget):
         self.explain_button = QPushButton("Explain…")
         self.explain_button.setToolTip("open the query (or the selected result) in Explain")
         self.explain_button.clicked.connect(self._request_explain)
-        self.query_label = QLabel("No query yet")
+        self.query_preview = QLabel()
+        self.query_preview.setFixedSize(QUERY_PREVIEW, QUERY_PREVIEW)
+        self.query_preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnails.ready.connect(self._on_thumbnails_ready)
+        self.query_label = ElidedLabel("No query yet")
         self.ap_label = QLabel("AP –   P@k –")
         self.ap_label.setObjectName("metric")
         header = QHBoxLayout()
+        header.addWidget(self.query_preview)
         header.addWidget(QLabel("k"))
         header.addWidget(self.k_combo)
         header.addWidget(self.query_label, 1)
@@ -125,8 +135,8 @@ class BrowsePanel(QWidget):
         self.grid = ResultGrid(self.thumbnails)
         self.grid.activated_path.connect(lambda path: self._request_explain(path))
         self.compare_grid = ResultGrid(self.thumbnails)
-        self.compare_label = QLabel("")
-        self.main_label = QLabel("")
+        self.compare_label = ElidedLabel("")
+        self.main_label = ElidedLabel("")
         main_box = _titled(self.main_label, self.grid)
         self.compare_box = _titled(self.compare_label, self.compare_grid)
         self.compare_box.setVisible(False)
@@ -166,9 +176,10 @@ class BrowsePanel(QWidget):
 
     @Slot()
     def refresh_runs(self) -> None:
-        """Fill both run menus with the runs that have codes to search."""
+        """Fill both run menus with the runs that have codes to search (names elided in the middle, the
+        full run id on hover)."""
         try:
-            records = engine.list_runs()
+            records = runs_with_codes(engine.list_runs())
         except FghashError as exc:
             self.error.emit(str(exc))
             return
@@ -179,6 +190,8 @@ class BrowsePanel(QWidget):
                 combo.addItem("(none)", None)
             for r in records:
                 combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]} ({r.status})", r.run_id)
+                combo.setItemData(combo.count() - 1, r.run_id, Qt.ItemDataRole.ToolTipRole)
+            combo.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
             index = combo.findData(current)
             combo.setCurrentIndex(index if index >= 0 else 0)
             combo.blockSignals(False)
@@ -312,6 +325,7 @@ class BrowsePanel(QWidget):
         """A QueryStats for the main run arrived: grid, AP / P@k, histogram."""
         self.result = stats
         self.grid.set_cells(cells_from_result(stats.result))
+        self._show_preview()
         self.query_label.setText(_query_text(stats.result))
         self.query_label.setToolTip("")
         self.ap_label.setText(_ap_text(stats))
@@ -343,11 +357,38 @@ class BrowsePanel(QWidget):
 
     # --- files ------------------------------------------------------------------------------------
 
+    def _show_preview(self) -> None:
+        pixmap = self.thumbnails.get(self.query_path) if self.query_path else None
+        if pixmap is not None:
+            self.query_preview.setPixmap(pixmap.scaled(QUERY_PREVIEW, QUERY_PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
+                                                       Qt.TransformationMode.SmoothTransformation))
+        self.query_preview.setToolTip(self.query_path or "")
+
+    def _on_thumbnails_ready(self, paths: list[str]) -> None:
+        if self.query_path in paths:
+            self._show_preview()
+
+    def open_dialog_folder(self) -> str:
+        """Where "Open image…" starts: the run's dataset folder, else the folder of its query images."""
+        if self.run_id is None:
+            return ""
+        try:
+            root = engine.open_run(self.run_id).load_config().dataset_root
+        except FghashError:
+            root = None
+        if root and Path(root).is_dir():
+            return str(root)
+        return str(Path(self.catalog.paths[0]).parent) if self.catalog and self.catalog.paths else ""
+
     def _pick_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Query image", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Query image", self.open_dialog_folder(), IMAGE_FILTER)
         if path:
-            self.query_list.clearSelection()
-            self.set_query(path)
+            self.query_external(path)
+
+    def query_external(self, path: str) -> None:
+        """Search a file from outside the query list: the list's old selection no longer applies."""
+        self.query_list.selectionModel().clear()  # clears the current index too, so no row stays highlighted
+        self.set_query(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
@@ -356,7 +397,7 @@ class BrowsePanel(QWidget):
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         for url in event.mimeData().urls():
             if url.isLocalFile():
-                self.set_query(url.toLocalFile())
+                self.query_external(url.toLocalFile())
                 break
 
     def _request_explain(self, path: str | None = None) -> None:
@@ -371,11 +412,15 @@ class BrowsePanel(QWidget):
                 for c in self.grid.result_model.cells]
 
 
+def runs_with_codes(records: list) -> list:
+    """The runs that can be searched: those whose database codes were written."""
+    return [r for r in records if codes_path(RunPaths(Path(r.run_dir)), "database").is_file()]
+
+
 def _titled(label: QLabel, widget: QWidget) -> QWidget:
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(0, 0, 0, 0)
-    label.setWordWrap(True)
     layout.addWidget(label)
     layout.addWidget(widget, 1)
     return box
