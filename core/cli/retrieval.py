@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -64,15 +65,24 @@ def print_query_result(result) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from core import engine
+    from core.errors import FghashError
     from core.retrieval import report_table
 
-    reports = [engine.evaluate(run, ks=tuple(args.ks), device=args.device) for run in args.runs]
-    print(report_table(reports, args.ks))
+    reports, failed = [], []
+    for run in args.runs:  # one run without codes must not hide the others' rows
+        try:
+            reports.append(engine.evaluate(run, ks=tuple(args.ks), device=args.device))
+        except FghashError as exc:
+            failed.append((run, str(exc)))
+    if reports:
+        print(report_table(reports, args.ks))
     if args.pr:
         for r in reports:
             print(f"\nPR curve of {r.run_id} (radius: precision / recall, %)")
             print("  ".join(f"{rad}: {100 * p:.1f}/{100 * rc:.1f}" for rad, p, rc in r.pr_curve))
-    return 0
+    for run, message in failed:
+        print(f"fghash: error: {run}: {message}", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
