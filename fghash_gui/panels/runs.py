@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from core import engine
 from core.errors import FghashError
 from core.store import RunRecord
+from fghash_gui.widgets.plots import side_legend
 from fghash_gui.workers import RequestRunner
 
 COLUMNS = ("run id", "method", "dataset", "bits", "backbone", "mAP@all", "best mAP", "date", "status")
@@ -162,7 +163,7 @@ class RunsPanel(QWidget):
         self.plot = pg.PlotWidget(title="mAP@all per evaluation (selected runs)")
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "mAP@all (%)")
-        self.plot.addLegend(offset=(10, 10))
+        side_legend(self.plot)  # beside the curves, not over them
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.compared: dict[str, list[tuple[int, float]]] = {}
 
