@@ -6,7 +6,7 @@
 
 Per epoch (an outer iteration for ADSH methods): the method's batches, then EpochEnd, an evaluation
 every cfg.eval_every epochs and after the last (query = test split encoded by the network, database =
-method.database_codes()), metrics to metrics.jsonl and the store, and a checkpoint. Cancel is checked
+method.encode_database()), metrics to metrics.jsonl and the store, and a checkpoint. Cancel is checked
 by the method between batches; a cancelled epoch is not checkpointed. At the end (or at cancel after at
 least one completed epoch) the query and database codes are saved. Resume continues after the newest
 checkpoint with every RNG state restored, so on the CPU it reproduces the uninterrupted run exactly.
@@ -221,7 +221,7 @@ class _Run:
 
         query = yield from self._query_codes(cancel=self.cancel)
         self.query_cache = (epoch, query)
-        database = self.method.database_codes()
+        database = yield from self.method.encode_database()
         labels = (_labels(self.test_records), _labels(self.train_records))
         value = map_all(query, database, *labels)
         ks = tuple(k for k in EVAL_KS if k <= len(self.train_records))
@@ -251,7 +251,7 @@ class _Run:
             query = self.query_cache[1]
         else:  # the network moved since the last evaluation (or was never evaluated): encode again
             query = yield from self._query_codes(cancel=None)
-        database = self.method.database_codes()
+        database = yield from self.method.encode_database()
         for split, codes, records in (("query", query, self.test_records), ("database", database, self.train_records)):
             path = save_codes(self.paths, split, codes, _labels(records).numpy(), [r.path for r in records])
             self.store.set_artifact(self.paths.run_id, f"{split}_codes", path)

@@ -110,7 +110,7 @@ def drive_training(gen, label: str, epochs: int):
     """Consume one training generator under a tqdm bar over all batches of the run."""
     from tqdm import tqdm
 
-    from core.events import BatchEnd, EvalResult, Log, TrainFinished
+    from core.events import BatchEnd, EvalResult, Log, Progress, TrainFinished
 
     bar = tqdm(desc=label, unit="batch", dynamic_ncols=True)
     last_map = None
@@ -133,6 +133,8 @@ def drive_training(gen, label: str, epochs: int):
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
                     bar.write(event.message)
+            elif isinstance(event, Progress):  # encoding after training (minutes on a large database)
+                bar.set_postfix_str(f"{event.phase} {event.done}/{event.total}")
             elif isinstance(event, TrainFinished):
                 finished = event
     finally:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import torch
 from torch.utils.data import DataLoader
@@ -153,10 +153,16 @@ class MultiFusNetMethod(HashingMethod):
     def database_codes(self) -> torch.Tensor:
         """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits),
         encoded exactly like the queries (same batch size, AMP and workers)."""
-        from core.encode import drain, encode_records
+        from core.encode import drain
+
+        return drain(self.encode_database())
+
+    def encode_database(self) -> Generator[Event, None, torch.Tensor]:
+        """database_codes(), yielding Progress("encode database", done, total, eta) per batch."""
+        from core.encode import encode_records
 
         cfg = self.cfg
-        return drain(encode_records(
+        return (yield from encode_records(
             self.model, self.train_records, eval_transform(cfg.image_size, cfg.resize_size), self.device,
             batch_size=cfg.batch_size, amp=cfg.amp, num_workers=cfg.num_workers, phase="encode database",
         ))
