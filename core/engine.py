@@ -50,3 +50,7 @@ from core.session import open_session as session  # noqa: E402,F401
 from core.query_stats import QueryStats, query_with_stats  # noqa: E402,F401
 # Grad-CAM family names the explain kind "gradcam" accepts as method= (the GUI's CAM menu).
 from core.explain.gradcam import CAM_METHODS  # noqa: E402,F401
+# Where a run fails (GUI Classes tab): class_report(run, k) -> ClassReport (per-class AP, top-k class
+# confusion; core/class_stats.py); code_map(codes) -> CodeMap (2-D PCA of ±1 codes; core/code_map.py).
+from core.class_stats import ClassReport, class_report, top_confusions, worst_queries  # noqa: E402,F401
+from core.code_map import CodeMap, code_map  # noqa: E402,F401
