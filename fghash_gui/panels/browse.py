@@ -227,6 +227,30 @@ class BrowsePanel(QWidget):
         self._requests.submit("catalog", QueryCatalog.load, run_id, on_result=self._on_catalog,
                               on_error=self.error.emit)
 
+    def show_query(self, run_id: str, path: str) -> None:
+        """Search `path` with `run_id`, opening the run first if needed (its query list then shows it)."""
+        if run_id != self.run_id or self.catalog is None:
+            self.query_path = path
+            self.open_run(run_id)
+        elif self._highlight(path):
+            self.set_query(path)
+        else:
+            self.query_external(path)
+
+    def _highlight(self, path: str) -> bool:
+        """Make `path` the query list's current row without searching it; False if it is not listed."""
+        rows = self.query_proxy.match(self.query_proxy.index(0, 0), Qt.ItemDataRole.UserRole, path, 1,
+                                      Qt.MatchFlag.MatchExactly)
+        if not rows:
+            return False
+        selection = self.query_list.selectionModel()
+        selection.blockSignals(True)  # the caller searches it once
+        self.query_list.setCurrentIndex(rows[0])
+        selection.blockSignals(False)
+        self.query_list.scrollTo(rows[0])
+        self.query_list.viewport().update()
+        return True
+
     def _on_run_chosen(self) -> None:
         run_id = self.run_combo.currentData()
         if run_id and run_id != self.run_id:
@@ -245,6 +269,7 @@ class BrowsePanel(QWidget):
         if self.query_path is None and catalog.paths:
             self.select_query_row(0)
         else:
+            self._highlight(self.query_path)
             self.run_query()
 
     def _on_compare_chosen(self) -> None:
