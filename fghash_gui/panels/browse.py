@@ -29,9 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.codes import codes_path
+from core.codes import has_codes
 from core.errors import FghashError
-from core.runs import RunPaths
 from fghash_gui.panels.browse_data import QueryCatalog, QueryListModel, cells_from_result, distance_histogram
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.result_grid import ResultGrid
@@ -439,7 +438,7 @@ class BrowsePanel(QWidget):
 
 def runs_with_codes(records: list) -> list:
     """The runs that can be searched: those whose database codes were written."""
-    return [r for r in records if codes_path(RunPaths(Path(r.run_dir)), "database").is_file()]
+    return [r for r in records if has_codes(r.run_dir)]
 
 
 def _titled(label: QLabel, widget: QWidget) -> QWidget:

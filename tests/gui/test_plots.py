@@ -27,3 +27,22 @@ def test_training_curves_of_one_step_get_markers(window):
     panel.loss_steps, panel.loss_values, panel.loss_smoothed, panel.lr_values = [1, 2], [0.5] * 2, [0.5] * 2, [1e-3] * 2
     panel._redraw(force=True)
     assert panel.loss_ema.opts["symbol"] is None
+
+
+def test_runs_tab_draws_pr_and_precision_at_k_curves(window, trained_runs, qtbot):
+    from core import engine
+
+    runs = window.runs
+    runs.refresh()
+    ids = [trained_runs["fcaenet"].run_id, trained_runs["adsh"].run_id]
+    runs.select_runs(ids)
+    with qtbot.waitSignal(runs.curves.curves_shown, timeout=60_000) as shown:
+        runs.compare_selected()
+    curves = shown.args[0]
+    assert [c.run_id for c in curves] == runs.selected_run_ids()
+    report = engine.evaluate(curves[0].run_id, ks=(10,), device="cpu")
+    assert curves[0].pr == tuple((rc, p) for _, p, rc in report.pr_curve)
+    assert dict(curves[0].pk)[10] == report.precision_at_k[10]
+    assert max(k for k, _ in curves[0].pk) <= 240  # cut at the demo's database size
+    assert len(runs.curves.pr_plot.getPlotItem().listDataItems()) == 2
+    assert len(runs.curves.pk_plot.getPlotItem().legend.items) == 2
