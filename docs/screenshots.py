@@ -40,6 +40,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--multifusnet", action="store_true",
                         help="also train a tiny Multi-FusNet run and grab its per-level maps")
+    parser.add_argument("--only", default="", metavar="NAMES",
+                        help="comma-separated screenshot names to write (e.g. classes,confusion,codemap); "
+                             "default: all")
     args = parser.parse_args()
     os.environ.setdefault("FGHASH_HOME", tempfile.mkdtemp(prefix="fghash-shots-"))
 
@@ -67,7 +70,11 @@ def main() -> int:
                 raise SystemExit(f"timed out waiting for {what}")
             pump(0.1)
 
+    wanted = {n.strip() for n in args.only.split(",") if n.strip()}
+
     def grab(name: str) -> None:
+        if wanted and name not in wanted:
+            return
         pump(0.8)
         path = Path(args.out) / f"screenshot-{name}.png"
         QGuiApplication.primaryScreen().grabWindow(0).save(str(path))
@@ -138,6 +145,29 @@ def main() -> int:
     runs.select_runs([finished.run_id, baseline_id])
     runs.compare_selected()
     grab("runs")
+    runs.plot_tabs.setCurrentWidget(runs.curves)
+    wait_for(lambda: len(runs.curves.shown) == 2, 120, "the PR and P@k curves")
+    grab("runs-curves")
+
+    # Classes: per-class AP (worst class selected, its worst queries), the confusion view, the code map.
+    window.open_run(finished.run_id)
+    wait_for(lambda: browse.result is not None and browse.run_id == finished.run_id, 120, "the query")
+    browse.select_query_row(37)
+    wait_for(lambda: browse.result.result.query_path == browse.catalog.paths[37], 120, "the query")
+    classes = window.classes
+    window.tabs.setCurrentWidget(classes)
+    wait_for(lambda: classes.report is not None and classes.report.run_id == finished.run_id, 120, "class report")
+    classes.class_table.setCurrentIndex(classes.class_table.model().index(0, 0))
+    wait_for(lambda: classes.thumbnails.pending() == 0, 60, "thumbnails")
+    grab("classes")
+    classes.tabs.setCurrentIndex(1)
+    grab("confusion")
+    classes.tabs.setCurrentWidget(classes.code_map)
+    wait_for(lambda: classes.code_map.data is not None, 120, "the code map")
+    code_map = classes.code_map
+    code_map._on_hovered(None, [code_map.scatter.points()[11]], None)  # what hovering a point shows
+    wait_for(lambda: classes.thumbnails.pending() == 0, 60, "thumbnails")
+    grab("codemap")
 
     if args.multifusnet:
         levels_run = run_of("multifusnet", 2)
