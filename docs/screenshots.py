@@ -103,19 +103,22 @@ def main() -> int:
     # A baseline to compare with (same generator the Train tab drives).
     baseline_id = run_of("adsh", args.epochs)
 
-    # Train tab: a live FCAENet run.
-    print("training FCAENet in the Train tab…")
-    window.tabs.setCurrentWidget(window.training)
-    window.training.start_config(tiny("fcaenet", args.image_size, args.epochs))
-    wait_for(lambda: not window.training.is_training(), 1800, "the training run")
-    finished = window.training.last_finished
-    if finished is None or finished.status != "finished":
-        raise SystemExit(f"training did not finish: {finished}")
-    grab("train")
+    if wanted and "train" not in wanted:  # reuse a finished FCAENet run of this home when there is one
+        fcaenet_id = run_of("fcaenet", args.epochs)
+    else:  # Train tab: a live FCAENet run.
+        print("training FCAENet in the Train tab…")
+        window.tabs.setCurrentWidget(window.training)
+        window.training.start_config(tiny("fcaenet", args.image_size, args.epochs))
+        wait_for(lambda: not window.training.is_training(), 1800, "the training run")
+        finished = window.training.last_finished
+        if finished is None or finished.status != "finished":
+            raise SystemExit(f"training did not finish: {finished}")
+        fcaenet_id = finished.run_id
+        grab("train")
 
     # Browse: open the run, a query, k = 20, compared with the baseline.
     browse = window.browse
-    window.open_run(finished.run_id)
+    window.open_run(fcaenet_id)
     wait_for(lambda: browse.result is not None, 120, "the first query")
     browse.k_combo.setCurrentText("20")
     browse.select_query_row(37)
@@ -142,7 +145,7 @@ def main() -> int:
     runs = window.runs
     window.tabs.setCurrentWidget(runs)
     runs.refresh()
-    runs.select_runs([finished.run_id, baseline_id])
+    runs.select_runs([fcaenet_id, baseline_id])
     runs.compare_selected()
     grab("runs")
     runs.plot_tabs.setCurrentWidget(runs.curves)
@@ -150,13 +153,13 @@ def main() -> int:
     grab("runs-curves")
 
     # Classes: per-class AP (worst class selected, its worst queries), the confusion view, the code map.
-    window.open_run(finished.run_id)
-    wait_for(lambda: browse.result is not None and browse.run_id == finished.run_id, 120, "the query")
+    window.open_run(fcaenet_id)
+    wait_for(lambda: browse.result is not None and browse.run_id == fcaenet_id, 120, "the query")
     browse.select_query_row(37)
     wait_for(lambda: browse.result.result.query_path == browse.catalog.paths[37], 120, "the query")
     classes = window.classes
     window.tabs.setCurrentWidget(classes)
-    wait_for(lambda: classes.report is not None and classes.report.run_id == finished.run_id, 120, "class report")
+    wait_for(lambda: classes.report is not None and classes.report.run_id == fcaenet_id, 120, "class report")
     classes.class_table.setCurrentIndex(classes.class_table.model().index(0, 0))
     wait_for(lambda: classes.thumbnails.pending() == 0, 60, "thumbnails")
     grab("classes")

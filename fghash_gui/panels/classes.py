@@ -97,18 +97,22 @@ class ClassesPanel(QWidget):
         # Confusion ------------------------------------------------------------------------------
         self.confusion_model = ConfusionTableModel(self)
         self.confusion_table = _table(self.confusion_model, sort_column=1)
-        self.matrix = pg.PlotWidget(title="share of each class's top-k (row: query class, column: retrieved class)")
+        self.matrix = pg.PlotWidget(title="share of each class's top-k places")
         self.matrix.invertY(True)
         self.matrix.setAspectLocked(True)
+        self.matrix.setLabel("left", "query class")
+        self.matrix.setLabel("bottom", "class of the retrieved image")
         self.matrix_image = pg.ImageItem(axisOrder="row-major")
-        self.matrix_image.setLookupTable(pg.colormap.get("viridis").getLookupTable(nPts=256))
         self.matrix.addItem(self.matrix_image)
+        self.matrix_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get("viridis"), interactive=False,
+                                          label="share of the row")
+        self.matrix_bar.setImageItem(self.matrix_image, insert_in=self.matrix.getPlotItem())
         self.matrix.setMinimumWidth(300)
         confusion = QSplitter(Qt.Orientation.Horizontal)
         confusion.addWidget(self.confusion_table)
         confusion.addWidget(self.matrix)
-        confusion.setStretchFactor(0, 3)
-        confusion.setStretchFactor(1, 2)
+        confusion.setSizes([760, 600])
+
 
         self.code_map = CodeMapView(requests, self.thumbnails, self)
         self.code_map.error.connect(self.error)
@@ -165,6 +169,8 @@ class ClassesPanel(QWidget):
         self.confusion_model.set_report(report)
         self.thumbnails.prefetch([p for p in report.example_paths if p])
         self._draw_matrix(report)
+        _size_columns(self.class_table, (230, 70, 70, 100))
+        _size_columns(self.confusion_table, (200, 100, 170, 170, 170))
         self.title.setText(f"{report.run_id}: {len(self.class_model.labels)} classes with queries, "
                            f"mAP@all {100 * report.map_all:.2f}%, top-{report.k}")
         self.worst_list.clear()
@@ -174,12 +180,14 @@ class ClassesPanel(QWidget):
         counts = report.confusion.astype(np.float64)
         totals = counts.sum(axis=1, keepdims=True)
         shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-        self.matrix_image.setImage(shares.astype(np.float32), levels=(0.0, 1.0))
+        top = float(shares.max()) or 1.0  # the diagonal and the worst confusions, not an empty 0..1 scale
+        self.matrix_image.setImage(shares.astype(np.float32))
+        self.matrix_bar.setLevels((0.0, top))
         names = report.class_names
-        for axis in ("left", "bottom"):
-            ticks = ([[(i + 0.5, _short(n)) for i, n in enumerate(names)]] if len(names) <= MATRIX_TICKS_UP_TO
-                     else None)
-            self.matrix.getAxis(axis).setTicks(ticks)
+        small = len(names) <= MATRIX_TICKS_UP_TO  # named rows, numbered columns (names would overlap)
+        self.matrix.getAxis("left").setTicks([[(i + 0.5, f"{_short(n)} {i}") for i, n in enumerate(names)]]
+                                             if small else None)
+        self.matrix.getAxis("bottom").setTicks([[(i + 0.5, str(i)) for i in range(len(names))]] if small else None)
         self.matrix.autoRange()
 
     # --- per class --------------------------------------------------------------------------------
@@ -246,8 +254,13 @@ def _table(model, sort_column: int) -> QTableView:
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setStretchLastSection(True)
-    header.resizeSection(0, 230)
     return table
+
+
+def _size_columns(table: QTableView, widths: tuple[int, ...]) -> None:
+    """Readable first columns (the last one stretches); a model reset would give them the default width."""
+    for column, width in enumerate(widths[:-1]):
+        table.horizontalHeader().resizeSection(column, width)
 
 
 def _short(name: str, limit: int = 14) -> str:

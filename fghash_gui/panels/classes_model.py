@@ -93,7 +93,7 @@ class ClassTableModel(_ReportModel):
                 "AP %": (_percent(r.ap[label]), float(r.ap[label])),
                 "queries": (str(int(r.num_queries[label])), int(r.num_queries[label])),
                 "own top-k %": (_percent(r.own_share[label]), float(r.own_share[label])),
-                "most confused with": ((f"{self.name(confusers[0][0])} ({_percent(confusers[0][1])}%)", confusers[0][1])
+                "most confused with": ((f"{_percent(confusers[0][1])}% · {self.name(confusers[0][0])}", confusers[0][1])
                                        if confusers else ("–", 0.0)),
             }[column]
             if role == Qt.ItemDataRole.ToolTipRole:
@@ -149,4 +149,4 @@ class ConfusionTableModel(_ReportModel):
         other, share = confusers[col - 2]
         if role == SORT_ROLE:
             return share
-        return f"{self.name(other)} ({_percent(share)}%)"
+        return f"{_percent(share)}% · {self.name(other)}"  # the share first: a long name is what gets cut

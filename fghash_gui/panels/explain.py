@@ -442,7 +442,7 @@ def _explain(path: str, run: str, kind: str, options: dict) -> Explanation:
 
 def _describe(explanation: Explanation, draw: str) -> str:
     h, w = explanation.hw
-    parts = [f"the network's crop, drawn from the file at {w}×{h} px", f"method: {explanation.method}"]
+    parts = [f"the network's crop, {w}×{h} px from the file", f"method: {explanation.method}"]
     if explanation.score is not None:
         parts.append(f"code similarity to target: {explanation.score:.3f}")
     if explanation.mask is not None:

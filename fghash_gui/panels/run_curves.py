@@ -7,6 +7,7 @@ computed on the request worker (channel "run-curves").
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pyqtgraph as pg
@@ -77,5 +78,8 @@ class RetrievalCurves(QSplitter):
         for i, c in enumerate(curves):
             plot_curve(self.pr_plot, [100 * r for r, _ in c.pr], [100 * p for _, p in c.pr], i, c.label)
             plot_curve(self.pk_plot, [k for k, _ in c.pk], [100 * p for _, p in c.pk], i, c.label)
+        ks = sorted({k for c in curves for k, _ in c.pk})
+        # log axis: label the grid's k themselves (the default "2·10¹" ticks overlap)
+        self.pk_plot.getAxis("bottom").setTicks([[(math.log10(k), str(k)) for k in ks]])
         self.shown = curves
         self.curves_shown.emit(curves)

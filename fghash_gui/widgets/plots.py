@@ -8,6 +8,8 @@ one point visible: a line needs two.
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSizePolicy
 
 MARKER = dict(symbol="o", symbolSize=6)
 CURVE_COLORS = ("#2f6db5", "#c0392b", "#1d7a35", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#2c3e50")
@@ -18,7 +20,10 @@ def side_legend(plot: pg.PlotWidget) -> pg.LegendItem:
     and ``plot.clear()`` add to and empty it as they would an in-plot legend."""
     item = plot.getPlotItem()
     legend = pg.LegendItem(verSpacing=-4)
+    # keep its natural height at the top of the column instead of spreading the rows over the plot height
+    legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
     item.layout.addItem(legend, 2, 3)  # row 2 = the view box row; column 3 = after the right axis
+    item.layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop)
     item.legend = legend
     return legend
 
