@@ -49,7 +49,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from core import engine
     from core.errors import ConfigError
-    from core.explain.overlay import save_png
+    from core.explain.overlay import label, save_png
     from core.explain.render import render, render_panel, render_side_by_side
 
     if not 0.0 <= args.alpha <= 1.0:
@@ -64,10 +64,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
                           **options)
     draw = render if args.overlay_only else render_panel
     picture = draw(expl, colormap=args.colormap, alpha=args.alpha)
-    if args.with_image:
+    if args.with_image:  # the query at the image's size, so the two panels line up
+        options["out_size"] = args.out_size or expl.hw[0]
         query = engine.explain(args.with_image, args.run, args.kind, target_image=args.target_image or args.image,
                                **options)
-        picture = render_side_by_side([draw(query, colormap=args.colormap, alpha=args.alpha), picture])
+        picture = render_side_by_side([
+            label(draw(query, colormap=args.colormap, alpha=args.alpha), "query"),
+            label(picture, "result")])
     save_png(picture, output)
     h, w = expl.hw
     view = "region of the file" if args.resolution == "file" else "eval view"

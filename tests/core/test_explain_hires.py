@@ -78,4 +78,4 @@ def test_engine_and_cli_draw_at_file_resolution_side_by_side(run, tmp_path, caps
                  "--out-size", "120", "--device", "cpu", "-o", str(out)]) == 0
     picture = np.asarray(Image.open(out))
     assert "120x120 region of the file" in capsys.readouterr().out
-    assert picture.shape[1] > 4 * 120 and 120 < picture.shape[0] < 160  # two panels of image | map | bar
+    assert picture.shape[1] > 4 * 120 and 120 < picture.shape[0] < 200  # two titled panels of image | map | bar
