@@ -8,6 +8,7 @@ sample beyond (the caption says so).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core import engine
+from core.code_map import CodeMap
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
@@ -25,11 +27,15 @@ POINT_SIZE = 7
 HOVER_PREVIEW = 128
 
 
+@dataclass(frozen=True, eq=False)
 class CodeMapData:
     """What the worker hands over: the map, and labels / paths / class names of the points shown."""
 
-    def __init__(self, run_id: str, cmap, labels: np.ndarray, paths: list[str], class_names: tuple[str, ...]):
-        self.run_id, self.map, self.labels, self.paths, self.class_names = run_id, cmap, labels, paths, class_names
+    run_id: str
+    map: CodeMap
+    labels: np.ndarray
+    paths: list[str]
+    class_names: tuple[str, ...]
 
     @classmethod
     def load(cls, run_id: str) -> "CodeMapData":
