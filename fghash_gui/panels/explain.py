@@ -50,6 +50,7 @@ OVERLAYS = {
 SREM_DEBOUNCE_MS = 150
 QUERY_PREVIEW = 160
 VIEW_SIZE = 512  # px: the file's region is drawn at this size (sharp on screen, cheap to resize maps to)
+VIEW_SIZES = (256, 512, 1024, 0)  # 0: the region's own size in the file
 COLORBAR_HEIGHT = 240
 CACHE_SIZE = 48
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
@@ -94,6 +95,11 @@ class ExplainPanel(QWidget):
         self.opacity_slider.setValue(0.5)
         self.colormap_combo = QComboBox()
         self.colormap_combo.addItems(list(COLORMAPS))
+        self.view_size_combo = QComboBox()
+        for size in VIEW_SIZES:
+            self.view_size_combo.addItem(f"{size} px" if size else "file's pixels", size)
+        self.view_size_combo.setCurrentIndex(VIEW_SIZES.index(VIEW_SIZE))
+        self.view_size_combo.setToolTip("side of the drawn region: the crop the network saw, cut from the file")
         self.regions_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         self.regions_slider.setRange(0, 200)
         self.regions_slider.setValue(50)
@@ -110,6 +116,7 @@ class ExplainPanel(QWidget):
         form.addRow("Level map", self.level_combo)
         form.addRow("Opacity", self.opacity_slider)
         form.addRow("Colormap", self.colormap_combo)
+        form.addRow("Drawn at", self.view_size_combo)
         form.addRow("SREM regions N", self.regions_slider)
         form.addRow("SREM square s (px)", self.size_slider)
         form.addRow(self.info_label)
@@ -156,6 +163,7 @@ class ExplainPanel(QWidget):
         self.overlay_combo.currentIndexChanged.connect(self.refresh)
         self.level_combo.currentIndexChanged.connect(self._draw_current)
         self.cam_method_combo.currentIndexChanged.connect(self.refresh)
+        self.view_size_combo.currentIndexChanged.connect(self.refresh)
         for view in (self.view, self.query_view):
             self.opacity_slider.valueChanged.connect(view.set_opacity)
             self.colormap_combo.currentTextChanged.connect(view.set_colormap)
@@ -281,7 +289,7 @@ class ExplainPanel(QWidget):
             return None
         kind, _ = OVERLAYS[self.overlay_choice()]
         kind = kind or "cam"  # "none" still needs the view of the image: a CAM gives it
-        options: dict = {"resolution": "file", "out_size": VIEW_SIZE}
+        options: dict = {"resolution": "file", "out_size": self.view_size_combo.currentData() or None}
         if kind == "srem":
             options.update(regions=self.regions_slider.value(), size=self.size_slider.value())
         elif kind == "gradcam":

@@ -51,6 +51,11 @@ def test_overlays_toggle(window, trained_runs, qtbot):
     panel.colormap_combo.setCurrentText("viridis")
     assert np.array_equal(panel.view.overlay.lut, lookup_table("viridis"))
 
+    # The output size: the same region at another size.
+    small = _shown(panel, qtbot, lambda: panel.view_size_combo.setCurrentText("256 px"))
+    assert small.heatmap.shape == (256, 256)
+    panel.view_size_combo.setCurrentText(f"{VIEW_SIZE} px")
+
     # Multi-FusNet levels are only offered for Multi-FusNet runs.
     item = panel.overlay_combo.model().item(panel.overlay_combo.findText("Multi-FusNet levels"))
     assert not item.isEnabled()
