@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
     def _on_runs_deleted(self, run_ids: list) -> None:
         self.browse.forget_runs(run_ids)
         self.explain.forget_runs(run_ids)
+        self.classes.forget_runs(run_ids)
 
     @Slot(int)
     def _on_tab_changed(self, _index: int) -> None:

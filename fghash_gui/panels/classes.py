@@ -136,6 +136,19 @@ class ClassesPanel(QWidget):
             if self.isVisible():
                 self.ensure_loaded()
 
+    def forget_runs(self, run_ids: list[str]) -> None:
+        """Runs were deleted: if the analysed one is among them, clear the views."""
+        if self.run_id in run_ids:
+            self._requests.invalidate("classes")
+            self._requests.invalidate("code-map")
+            self.set_run(None)
+            self.report, self._loaded_for = None, None
+            self.class_model.set_report(None)
+            self.confusion_model.set_report(None)
+            self.matrix_image.clear()
+            self.worst_list.clear()
+            self.title.setText("No run open: open one in Runs or Browse.")
+
     def k(self) -> int:
         return int(self.k_combo.currentData())
 

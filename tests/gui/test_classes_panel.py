@@ -63,3 +63,11 @@ def test_code_map_shows_the_database_and_queries_a_clicked_point(window, trained
     assert window.browse.query_path == data.paths[5]
     panel.code_map._on_hovered(None, [panel.code_map.scatter.points()[7]], None)
     assert data.paths[7].split("/")[-1] in panel.code_map.hover_text.text()
+
+
+def test_a_deleted_run_is_cleared_from_the_classes_tab(window, trained_runs, qtbot):
+    panel = window.classes
+    _show_classes(window, qtbot, trained_runs["adsh"].run_id)
+    assert panel.class_model.rowCount() == 10
+    panel.forget_runs([trained_runs["adsh"].run_id])  # what the Runs tab's Delete triggers
+    assert panel.run_id is None and panel.class_model.rowCount() == 0 and panel.worst_list.count() == 0
