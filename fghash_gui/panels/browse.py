@@ -29,9 +29,18 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.codes import has_codes
 from core.errors import FghashError
-from fghash_gui.panels.browse_data import QueryCatalog, QueryListModel, cells_from_result, distance_histogram
+from fghash_gui.panels.browse_data import (
+    QueryCatalog,
+    QueryListModel,
+    ap_text,
+    cells_from_result,
+    distance_histogram,
+    first_line,
+    query_text,
+    runs_with_codes,
+    titled,
+)
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.result_grid import ResultGrid
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
@@ -136,8 +145,8 @@ class BrowsePanel(QWidget):
         self.compare_grid = ResultGrid(self.thumbnails)
         self.compare_label = ElidedLabel("")
         self.main_label = ElidedLabel("")
-        main_box = _titled(self.main_label, self.grid)
-        self.compare_box = _titled(self.compare_label, self.compare_grid)
+        main_box = titled(self.main_label, self.grid)
+        self.compare_box = titled(self.compare_label, self.compare_grid)
         self.compare_box.setVisible(False)
         grids = QSplitter(Qt.Orientation.Horizontal)
         grids.addWidget(main_box)
@@ -328,7 +337,7 @@ class BrowsePanel(QWidget):
         """The query failed (e.g. an undecodable file): say so in the panel, clear the previous query's
         results so they are not taken for this file's, and stay ready for the next query."""
         name = Path(self.query_path).name if self.query_path else "query"
-        short = _short(message.replace(self.query_path, name) if self.query_path else message)
+        short = first_line(message.replace(self.query_path, name) if self.query_path else message)
         self.query_path = None  # k changes / Explain must not resend the failed file
         self.result = None
         self.grid.set_cells([])
@@ -341,7 +350,7 @@ class BrowsePanel(QWidget):
     def _on_compare_error(self, message: str) -> None:
         self.compare_result = None
         self.compare_grid.set_cells([])
-        self.compare_label.setText(f"{self.compare_run_id}: query failed: {_short(message)}")
+        self.compare_label.setText(f"{self.compare_run_id}: query failed: {first_line(message)}")
         if self.query_path is not None:  # the main query's error (same file) is already reported
             self.error.emit(message)
 
@@ -350,16 +359,16 @@ class BrowsePanel(QWidget):
         self.result = stats
         self.grid.set_cells(cells_from_result(stats.result))
         self._show_preview()
-        self.query_label.setText(_query_text(stats.result))
+        self.query_label.setText(query_text(stats.result))
         self.query_label.setToolTip("")
-        self.ap_label.setText(_ap_text(stats))
+        self.ap_label.setText(ap_text(stats))
         self._draw_histogram(stats)
         self.results_shown.emit()
 
     def _on_compare_result(self, stats) -> None:
         self.compare_result = stats
         self.compare_grid.set_cells(cells_from_result(stats.result))
-        self.compare_label.setText(f"{self.compare_run_id}   {_ap_text(stats)}")
+        self.compare_label.setText(f"{self.compare_run_id}   {ap_text(stats)}")
         self.compare_shown.emit()
 
     def _draw_histogram(self, stats) -> None:
@@ -434,36 +443,3 @@ class BrowsePanel(QWidget):
         marks = {True: "✓", False: "✗", None: "?"}
         return [(f"#{c.rank} {marks[c.same_class]} {c.class_name} (d={c.distance})", c.path)
                 for c in self.grid.result_model.cells]
-
-
-def runs_with_codes(records: list) -> list:
-    """The runs that can be searched: those whose database codes were written."""
-    return [r for r in records if has_codes(r.run_dir)]
-
-
-def _titled(label: QLabel, widget: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(label)
-    layout.addWidget(widget, 1)
-    return box
-
-
-def _short(message: str, limit: int = 120) -> str:
-    """First line of an error message, cut to fit the header."""
-    line = (message.splitlines() or [""])[0]
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _query_text(result) -> str:
-    name = Path(result.query_path or "").name or "query"
-    cls = result.query_class
-    return f"{name} · " + (cls if cls else "class unknown (image outside the dataset)") + f" · {result.source}"
-
-
-def _ap_text(stats) -> str:
-    if stats.average_precision is None:
-        return "AP –   P@k –"
-    return f"AP {100 * stats.average_precision:.1f}%   P@{stats.k} {100 * stats.precision_at_k:.1f}%"
-

@@ -1,4 +1,5 @@
-"""Data helpers of the Browse tab: the run's query list, its model, and engine results -> grid cells.
+"""Data helpers of the Browse tab: the run's query list, its model, engine results -> grid cells, and the
+header texts.
 
 Kept apart from browse.py so the widget code stays about layout and signals.
 """
@@ -12,8 +13,10 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core import engine
+from core.codes import has_codes
 from fghash_gui.widgets.result_grid import ResultCell
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 
@@ -115,3 +118,36 @@ def distance_histogram(stats: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     same = (np.asarray(stats.distance_counts_same, dtype=float) if stats.distance_counts_same is not None
             else np.zeros_like(other))
     return np.arange(len(other)), same, other
+
+
+def runs_with_codes(records: list) -> list:
+    """The runs that can be searched: those whose database codes were written."""
+    return [r for r in records if has_codes(r.run_dir)]
+
+
+def titled(label: QLabel, widget: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(label)
+    layout.addWidget(widget, 1)
+    return box
+
+
+def first_line(message: str, limit: int = 120) -> str:
+    """First line of an error message, cut to fit the header."""
+    line = (message.splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def query_text(result) -> str:
+    name = Path(result.query_path or "").name or "query"
+    cls = result.query_class
+    return f"{name} · " + (cls if cls else "class unknown (image outside the dataset)") + f" · {result.source}"
+
+
+def ap_text(stats) -> str:
+    if stats.average_precision is None:
+        return "AP –   P@k –"
+    return f"AP {100 * stats.average_precision:.1f}%   P@{stats.k} {100 * stats.precision_at_k:.1f}%"
+

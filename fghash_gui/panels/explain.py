@@ -33,6 +33,7 @@ from core import engine
 from core.errors import FghashError
 from core.explain.overlay import colorbar
 from core.explain.types import Explanation
+from fghash_gui.panels.explain_draw import captioned, describe_explanation, explain_on_worker, paint_explanation
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
 from fghash_gui.widgets.thumbnails import load_thumbnail
@@ -141,13 +142,13 @@ class ExplainPanel(QWidget):
         self.view_caption = ElidedLabel("")
         self.query_view = OverlayView()
         self.query_view_caption = ElidedLabel("query")
-        self.query_column = _captioned(self.query_view_caption, self.query_view)
+        self.query_column = captioned(self.query_view_caption, self.query_view)
         self.query_column.setVisible(False)
         self.colorbar_label = QLabel()
         self.colorbar_label.setToolTip("maps are scaled to 0..1 per image: relative activation")
         body = QHBoxLayout()
         body.addWidget(self.query_column, 1)
-        body.addWidget(_captioned(self.view_caption, self.view), 1)
+        body.addWidget(captioned(self.view_caption, self.view), 1)
         body.addWidget(self.colorbar_label)
         body.addWidget(side_widget)
         layout = QVBoxLayout(self)
@@ -320,7 +321,7 @@ class ExplainPanel(QWidget):
             return
         path, kind, options = key
         self.info_label.setText("computing…")
-        self._requests.submit("explain", _explain, path, self.run_id, kind, dict(options),
+        self._requests.submit("explain", explain_on_worker, path, self.run_id, kind, dict(options),
                               on_result=lambda ex, k=key: self._on_explained(k, ex), on_error=self._on_error)
 
     def _refresh_query_view(self) -> None:
@@ -335,7 +336,7 @@ class ExplainPanel(QWidget):
             self._show_query(key, self._cache[key])
             return
         path, kind, options = key
-        self._requests.submit("explain-query", _explain, path, self.run_id, kind, dict(options),
+        self._requests.submit("explain-query", explain_on_worker, path, self.run_id, kind, dict(options),
                               on_result=lambda ex, k=key: self._on_query_explained(k, ex), on_error=self._on_error)
 
     def _on_query_explained(self, key: tuple, explanation: Explanation) -> None:
@@ -346,7 +347,8 @@ class ExplainPanel(QWidget):
         if key != self._query_key():
             return  # the user moved on
         self.query_explanation = explanation
-        _paint(self.query_view, explanation, OVERLAYS[self.overlay_choice()][1], self.level_combo.currentText())
+        draw = OVERLAYS[self.overlay_choice()][1]
+        paint_explanation(self.query_view, explanation, draw, self.level_combo.currentText())
         self.query_shown.emit(explanation)
 
     def _remember(self, key: tuple, explanation: Explanation) -> None:
@@ -384,11 +386,11 @@ class ExplainPanel(QWidget):
         if explanation is None:
             return
         _, draw = OVERLAYS[self.overlay_choice()]
-        _paint(self.view, explanation, draw, self.level_combo.currentText())
+        paint_explanation(self.view, explanation, draw, self.level_combo.currentText())
         if self.query_explanation is not None and self.query_column.isVisible():
-            _paint(self.query_view, self.query_explanation, draw, self.level_combo.currentText())
+            paint_explanation(self.query_view, self.query_explanation, draw, self.level_combo.currentText())
         self.view_caption.setText(Path(self.current_path() or "").name)
-        self.info_label.setText(_describe(explanation, draw))
+        self.info_label.setText(describe_explanation(explanation, draw))
         self.explanation_shown.emit(explanation)
 
     @Slot()
@@ -415,47 +417,3 @@ class ExplainPanel(QWidget):
         item = self.overlay_combo.model().item(levels_index)
         if item is not None:
             item.setEnabled(self.method in (None, "multifusnet"))
-
-
-def _paint(view: OverlayView, explanation: Explanation, draw: str, level: str) -> None:
-    """Draw `explanation` in `view` as the overlay choice `draw` asks."""
-    if draw == "erased" and explanation.kind == "srem":
-        view.set_image(explanation.extra("erased"))
-        return
-    if view.image is not explanation.image:
-        view.set_image(explanation.image)
-    if draw == "heatmap" and explanation.heatmap is not None:
-        view.set_heatmap(explanation.heatmap)
-    elif draw == "mask" and explanation.mask is not None:
-        view.set_mask(explanation.mask)
-    elif draw == "level" and explanation.kind == "levels" and level in explanation.extra_names:
-        view.set_heatmap(explanation.extra(level))
-    else:
-        view.clear_overlay()
-
-
-def _captioned(caption: QLabel, widget: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(caption)
-    layout.addWidget(widget, 1)
-    return box
-
-
-def _explain(path: str, run: str, kind: str, options: dict) -> Explanation:
-    """Runs on the worker."""
-    return engine.explain(path, run, kind, **options)
-
-
-def _describe(explanation: Explanation, draw: str) -> str:
-    h, w = explanation.hw
-    parts = [f"the network's crop, {w}×{h} px from the file", f"method: {explanation.method}"]
-    if explanation.score is not None:
-        parts.append(f"code similarity to target: {explanation.score:.3f}")
-    if explanation.mask is not None:
-        erased = 100.0 * float(explanation.mask.mean())
-        parts.append(f"N={explanation.regions}, s={explanation.size}: {erased:.1f}% erased")
-    if draw == "none":
-        parts = [parts[0]]
-    return "\n".join(parts)

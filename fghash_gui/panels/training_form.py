@@ -29,15 +29,14 @@ from superqt import QCollapsible
 
 from core import engine
 from core.config import BACKBONES, DEVICES, METHODS, TrainConfig
-from core.errors import ConfigError, FghashError
+from core.errors import ConfigError
 from core.presets import PRESET_HELP, PRESETS, preset_config
+from fghash_gui.panels.training_checks import dataset_check, matching_preset
 from fghash_gui.workers import RequestRunner
 
 METHOD_LABELS = {"adsh": "ADSH (baseline)", "fcaenet": "FCAENet", "multifusnet": "Multi-FusNet"}
 FORM_PRESETS = PRESETS + ("custom",)  # core's presets, plus "custom" once a value is edited
 CHECK_DEBOUNCE_MS = 300
-# The fields a preset sets and the form shows: a config equal on these is shown as that preset.
-PRESET_FIELDS = ("epochs", "batch_size", "lr", "lr_milestones", "image_size", "backbone")
 
 
 class TrainingForm(QWidget):
@@ -280,7 +279,7 @@ class TrainingForm(QWidget):
             self.cascade_check.setChecked(cfg.multifus.use_cascade)
             self.fusion_check.setChecked(cfg.multifus.use_fusion)
             self.attention_check.setChecked(cfg.multifus.use_attention)
-            self.preset_combo.setCurrentText(_matching_preset(cfg))
+            self.preset_combo.setCurrentText(matching_preset(cfg))
         finally:
             self._filling = False
         self._update_method_rows()
@@ -377,9 +376,9 @@ class TrainingForm(QWidget):
         root = self.root_edit.text().strip() or None
         allow_missing = self.allow_missing_check.isChecked()
         if self._requests is None:
-            self._show_check(_run_check(kind, root, allow_missing))
+            self._show_check(dataset_check(kind, root, allow_missing))
         else:
-            self._requests.submit("dataset-check", _run_check, kind, root, allow_missing, on_result=self._show_check,
+            self._requests.submit("dataset-check", dataset_check, kind, root, allow_missing, on_result=self._show_check,
                                   on_error=lambda message: self._show_check(([message], "")))
 
     def _show_check(self, outcome: tuple[list[str], str]) -> None:
@@ -396,43 +395,6 @@ class TrainingForm(QWidget):
         self.check_label.style().unpolish(self.check_label)
         self.check_label.style().polish(self.check_label)
         self.problems_changed.emit()
-
-
-def _run_check(kind: str, root: str | None, allow_missing: bool = False) -> tuple[list[str], str]:
-    """Runs on the worker: the engine's dataset check as (problems, one-line summary)."""
-    if kind != "demo" and not root:
-        return [f"choose the {kind} dataset folder"], ""
-    try:
-        report = engine.check_dataset(kind, root, allow_missing=allow_missing)
-    except FghashError as exc:
-        return [str(exc)], ""
-    (train, test) = report.present
-    summary = (f"{report.num_classes} classes, {train:,} database (train) and {test:,} query (test) images; "
-               f"{report.decoded} sampled images decoded")
-    problems = list(report.problems)
-    listed = sum(report.listed)
-    counts = f"{train + test:,} of {listed:,} listed images present ({report.missing:,} missing)"
-    if not allow_missing and any("allow_missing" in p for p in problems):
-        # The loader's message says "pass allow_missing=True"; in the form that switch is the checkbox.
-        problems = [f"{counts}: tick “allow missing” to train on the images present"] + [
-            p for p in problems if "allow_missing" not in p]
-    elif allow_missing and not report.complete:
-        summary = f"{counts}, training on those present\n" + summary
-    if report.notes:
-        summary += "\n" + "\n".join(f"note: {n}" for n in report.notes)
-    return problems, summary
-
-
-def _matching_preset(cfg: TrainConfig) -> str:
-    """The first of core's presets whose values for PRESET_FIELDS equal the config's, else "custom"."""
-    for name in PRESETS:
-        try:
-            preset = preset_config(name, cfg.method, cfg.bits, cfg.dataset_kind)
-        except ConfigError:
-            continue
-        if all(getattr(cfg, f) == getattr(preset, f) for f in PRESET_FIELDS):
-            return name
-    return "custom"
 
 
 def _float_spin(low: float, high: float, decimals: int) -> QDoubleSpinBox:

@@ -7,7 +7,8 @@ from pathlib import Path
 from PIL import Image
 
 from core.presets import PRESETS, preset_config
-from fghash_gui.panels.training_form import FORM_PRESETS, PRESET_FIELDS
+from fghash_gui.panels.training_checks import PRESET_FIELDS
+from fghash_gui.panels.training_form import FORM_PRESETS
 
 
 def _partial_vegfru(root: Path) -> None:
