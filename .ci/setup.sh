@@ -5,9 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
-for lib in libEGL.so.1 libGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libxcb-cursor.so.0; do
+# libxcb-cursor/icccm/keysyms: Qt's xcb platform plugin (a plain X server, Xvfb) refuses to start without them.
+for lib in libEGL.so.1 libGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libxcb-cursor.so.0 \
+           libxcb-icccm.so.4 libxcb-keysyms.so.1; do
     ldconfig -p 2>/dev/null | grep -q "$lib" || need_apt+=("$lib")
 done
+if [ ${#need_apt[@]} -gt 0 ] && ! { command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; }; then
+    echo "note: missing ${need_apt[*]}; the tests (offscreen) run without them, but fghash-gui on an X server" \
+         "needs them: ask an administrator for apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1" >&2
+fi
 if [ ${#need_apt[@]} -gt 0 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     echo "installing system libraries for Qt (${need_apt[*]})"
     apt-get update -qq

@@ -45,6 +45,11 @@ def codes_path(run_paths, split_name: str) -> Path:
     return Path(run_paths.codes) / f"{split_name}.npz"
 
 
+def has_codes(run_dir: str | Path) -> bool:
+    """Whether a run folder has its database codes (training finished or stopped with codes saved)."""
+    return (Path(run_dir) / "codes" / "database.npz").is_file()
+
+
 def to_pm1_numpy(codes) -> np.ndarray:
     """±1 codes (torch or numpy, any real dtype) -> (count, bits) int8. Raises ValueError on other values."""
     try:

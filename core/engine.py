@@ -60,3 +60,7 @@ from core.explain.gradcam import CAM_METHODS  # noqa: E402,F401
 # encode_collection(run, folder_collection(DIR) | dataset_collection(kind, root, split), out) ->
 # Generator[Progress | Log, None, EncodeResult]; session(run).add_codes(codes, labels, paths) adds them.
 from core.collection_encode import dataset_collection, encode_collection, folder_collection  # noqa: E402,F401
+# Where a run fails (GUI Classes tab): class_report(run, k) -> ClassReport (per-class AP, top-k class
+# confusion; core/class_stats.py); code_map(codes) -> CodeMap (2-D PCA of ±1 codes; core/code_map.py).
+from core.class_stats import ClassReport, class_report, top_confusions, worst_queries  # noqa: E402,F401
+from core.code_map import CodeMap, code_map  # noqa: E402,F401

@@ -1,4 +1,7 @@
-"""Named training presets: "paper" (the papers' schedules) and "quick" (minutes, to try the pipeline).
+"""Named training presets, the one definition the CLI (`--preset`) and the app's Train form both use.
+
+"paper": the papers' schedules; "code": Multi-FusNet's published-code settings; "quick": minutes, to try
+the pipeline (ResNet-18 at 96 px, 5 short epochs, the SREM square scaled to the image size).
 
 paper: core.config.paper_preset (FCAENet section 2.4 for adsh/fcaenet: 12/24 bits 40 outer iterations,
 lr/10 at 20 and 30; 32/48 bits 60 with 30, 45, 55; 20 inner epochs; Multi-FusNet section 3.5), plus
@@ -14,6 +17,19 @@ from core.config import TrainConfig, multifusnet_preset, paper_preset
 from core.errors import ConfigError
 
 PRESETS = ("paper", "code", "quick")  # "code": Multi-FusNet's published-code settings (config.multifusnet_preset)
+PRESET_HELP = {
+    "paper": "the papers' schedules (FCAENet section 2.4, Multi-FusNet section 3.5)",
+    "code": "Multi-FusNet's published-code settings (multifusnet only)",
+    "quick": "ResNet-18 at 96 px, 5 short epochs: to try the pipeline, not for numbers",
+}
+QUICK_BACKBONE = "resnet18"
+QUICK_IMAGE_SIZE = 96
+PAPER_SREM_FRACTION = 32 / 224  # FCAENet: s = 32 px squares on 224 px crops
+
+
+def srem_size_for(image_size: int) -> int:
+    """SREM square side (px) covering the same fraction of an `image_size` crop as the paper's 32 of 224."""
+    return max(2, round(PAPER_SREM_FRACTION * image_size))
 
 
 def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo", **overrides: Any) -> TrainConfig:
@@ -31,7 +47,9 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
         base = paper_preset(method, bits, dataset_kind=dataset_kind, **_top_level_only(overrides))
     adsh = dict(num_samples=base.adsh.num_samples)  # paper_preset: 4000 for NABirds/VegFru, else 2000
     if preset == "quick":
-        quick = dict(epochs=5, eval_every=1, lr_milestones=(), batch_size=32)
+        image_size = int(overrides.get("image_size", QUICK_IMAGE_SIZE))
+        quick = dict(epochs=5, eval_every=1, lr_milestones=(), batch_size=32, backbone=QUICK_BACKBONE,
+                     image_size=image_size, resize_size=max(image_size, round(image_size * 256 / 224)))
         if method == "multifusnet":
             quick.update(lr=0.0035)
         else:
@@ -39,8 +57,11 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
         base = base.replace(**{k: v for k, v in quick.items() if k not in overrides})
     adsh.update(nested.get("adsh", {}))
     changes: dict[str, Any] = {"adsh": dataclasses.replace(base.adsh, **adsh)}
-    if "fcae" in nested:
-        changes["fcae"] = dataclasses.replace(base.fcae, **nested["fcae"])
+    fcae = dict(nested.get("fcae", {}))
+    if preset == "quick":  # the paper's 32 px squares would erase most of a small crop
+        fcae.setdefault("srem_size", srem_size_for(base.image_size))
+    if fcae:
+        changes["fcae"] = dataclasses.replace(base.fcae, **fcae)
     if "multifus" in nested:
         changes["multifus"] = dataclasses.replace(base.multifus, **nested["multifus"])
     return base.replace(**changes)

@@ -6,7 +6,7 @@
 
 Per epoch (an outer iteration for ADSH methods): the method's batches, then EpochEnd, an evaluation
 every cfg.eval_every epochs and after the last (query = test split encoded by the network, database =
-method.database_codes()), metrics to metrics.jsonl and the store, and a checkpoint. The reported number
+method.encode_database()), metrics to metrics.jsonl and the store, and a checkpoint. The reported number
 is the final model's test mAP; with a validation split (core/validation.py) each evaluation also scores
 the validation queries against the same database, and the best epoch on validation is reported with its
 test mAP (its checkpoint is kept). Nothing is ever selected on the test split. Cancel is checked
@@ -263,7 +263,7 @@ class _Run:
 
         query = yield from self._query_codes(cancel=self.cancel)
         self.query_cache = (epoch, query)
-        database = self.method.database_codes()
+        database = yield from self.method.encode_database()
         self.database_cache = (epoch, database)
         labels = (_labels(self.test_records), _labels(self.train_records))
         ks = tuple(k for k in EVAL_KS if k <= len(self.train_records))
@@ -307,7 +307,7 @@ class _Run:
             query = self.query_cache[1]
         else:  # the network moved since the last evaluation (or was never evaluated): encode again
             query = yield from self._query_codes(cancel=None)
-        database = self.method.database_codes()
+        database = yield from self.method.encode_database()
         for split, codes, records in (("query", query, self.test_records), ("database", database, self.train_records)):
             path = save_codes(self.paths, split, codes, _labels(records).numpy(), [r.path for r in records])
             self.store.set_artifact(self.paths.run_id, f"{split}_codes", path)

@@ -40,6 +40,9 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--multifusnet", action="store_true",
                         help="also train a tiny Multi-FusNet run and grab its per-level maps")
+    parser.add_argument("--only", default="", metavar="NAMES",
+                        help="comma-separated screenshot names to write (e.g. classes,confusion,codemap); "
+                             "default: all")
     args = parser.parse_args()
     os.environ.setdefault("FGHASH_HOME", tempfile.mkdtemp(prefix="fghash-shots-"))
 
@@ -67,7 +70,11 @@ def main() -> int:
                 raise SystemExit(f"timed out waiting for {what}")
             pump(0.1)
 
+    wanted = {n.strip() for n in args.only.split(",") if n.strip()}
+
     def grab(name: str) -> None:
+        if wanted and name not in wanted:
+            return
         pump(0.8)
         path = Path(args.out) / f"screenshot-{name}.png"
         QGuiApplication.primaryScreen().grabWindow(0).save(str(path))
@@ -96,19 +103,22 @@ def main() -> int:
     # A baseline to compare with (same generator the Train tab drives).
     baseline_id = run_of("adsh", args.epochs)
 
-    # Train tab: a live FCAENet run.
-    print("training FCAENet in the Train tab…")
-    window.tabs.setCurrentWidget(window.training)
-    window.training.start_config(tiny("fcaenet", args.image_size, args.epochs))
-    wait_for(lambda: not window.training.is_training(), 1800, "the training run")
-    finished = window.training.last_finished
-    if finished is None or finished.status != "finished":
-        raise SystemExit(f"training did not finish: {finished}")
-    grab("train")
+    if wanted and "train" not in wanted:  # reuse a finished FCAENet run of this home when there is one
+        fcaenet_id = run_of("fcaenet", args.epochs)
+    else:  # Train tab: a live FCAENet run.
+        print("training FCAENet in the Train tab…")
+        window.tabs.setCurrentWidget(window.training)
+        window.training.start_config(tiny("fcaenet", args.image_size, args.epochs))
+        wait_for(lambda: not window.training.is_training(), 1800, "the training run")
+        finished = window.training.last_finished
+        if finished is None or finished.status != "finished":
+            raise SystemExit(f"training did not finish: {finished}")
+        fcaenet_id = finished.run_id
+        grab("train")
 
     # Browse: open the run, a query, k = 20, compared with the baseline.
     browse = window.browse
-    window.open_run(finished.run_id)
+    window.open_run(fcaenet_id)
     wait_for(lambda: browse.result is not None, 120, "the first query")
     browse.k_combo.setCurrentText("20")
     browse.select_query_row(37)
@@ -135,9 +145,32 @@ def main() -> int:
     runs = window.runs
     window.tabs.setCurrentWidget(runs)
     runs.refresh()
-    runs.select_runs([finished.run_id, baseline_id])
+    runs.select_runs([fcaenet_id, baseline_id])
     runs.compare_selected()
     grab("runs")
+    runs.plot_tabs.setCurrentWidget(runs.curves)
+    wait_for(lambda: len(runs.curves.shown) == 2, 120, "the PR and P@k curves")
+    grab("runs-curves")
+
+    # Classes: per-class AP (worst class selected, its worst queries), the confusion view, the code map.
+    window.open_run(fcaenet_id)
+    wait_for(lambda: browse.result is not None and browse.run_id == fcaenet_id, 120, "the query")
+    browse.select_query_row(37)
+    wait_for(lambda: browse.result.result.query_path == browse.catalog.paths[37], 120, "the query")
+    classes = window.classes
+    window.tabs.setCurrentWidget(classes)
+    wait_for(lambda: classes.report is not None and classes.report.run_id == fcaenet_id, 120, "class report")
+    classes.class_table.setCurrentIndex(classes.class_table.model().index(0, 0))
+    wait_for(lambda: classes.thumbnails.pending() == 0, 60, "thumbnails")
+    grab("classes")
+    classes.tabs.setCurrentIndex(1)
+    grab("confusion")
+    classes.tabs.setCurrentWidget(classes.code_map)
+    wait_for(lambda: classes.code_map.data is not None, 120, "the code map")
+    code_map = classes.code_map
+    code_map._on_hovered(None, [code_map.scatter.points()[11]], None)  # what hovering a point shows
+    wait_for(lambda: classes.thumbnails.pending() == 0, 60, "thumbnails")
+    grab("codemap")
 
     if args.multifusnet:
         levels_run = run_of("multifusnet", 2)

@@ -1,4 +1,4 @@
-"""The main window: four tabs (Train, Browse, Explain, Runs), a status bar, and the shared workers."""
+"""The main window: five tabs (Train, Browse, Explain, Classes, Runs), a status bar, and the shared workers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from fghash_gui.panels.browse import BrowsePanel
+from fghash_gui.panels.classes import ClassesPanel
 from fghash_gui.panels.explain import ExplainPanel
 from fghash_gui.panels.runs import RunsPanel
 from fghash_gui.panels.training import TrainingPanel
@@ -33,10 +34,12 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel(self.requests, self)
         self.browse = BrowsePanel(self.requests, self)
         self.explain = ExplainPanel(self.requests, self)
+        self.classes = ClassesPanel(self.requests, self)
         self.runs = RunsPanel(self.requests, self)
         self.tabs.addTab(self.training, "Train")
         self.tabs.addTab(self.browse, "Browse")
         self.tabs.addTab(self.explain, "Explain")
+        self.tabs.addTab(self.classes, "Classes")
         self.tabs.addTab(self.runs, "Runs")
         self.setCentralWidget(self.tabs)
 
@@ -45,7 +48,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Ready", 3000)
         self.requests.busy_changed.connect(self._on_busy_changed)
 
-        for panel in (self.training, self.browse, self.explain, self.runs):
+        for panel in (self.training, self.browse, self.explain, self.classes, self.runs):
             panel.error.connect(self.show_error)
             panel.status.connect(self._on_status)
         self.training.run_finished.connect(self._on_training_finished)
@@ -53,9 +56,11 @@ class MainWindow(QMainWindow):
         self.runs.open_requested.connect(self.open_run)
         self.runs.runs_deleted.connect(self._on_runs_deleted)
         self.browse.explain_requested.connect(self._on_explain_requested)
+        self.browse.results_shown.connect(self._on_browse_result)
+        self.classes.query_requested.connect(self.show_query)
 
         self.tabs.currentChanged.connect(self._on_tab_changed)
-        for index in range(4):
+        for index in range(self.tabs.count()):
             QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, activated=lambda i=index: self.tabs.setCurrentIndex(i))
 
     # --- navigation -------------------------------------------------------------------------------
@@ -65,7 +70,21 @@ class MainWindow(QMainWindow):
         """Open a run in Browse (and Explain) and switch to Browse."""
         self.browse.open_run(run)
         self.explain.open_run(run)
+        self.classes.set_run(self.browse.run_id)
         self.tabs.setCurrentWidget(self.browse)
+
+    @Slot(str, str)
+    def show_query(self, run: str, path: str) -> None:
+        """Search `path` with `run` in Browse (from the Classes tab's worst queries or code map)."""
+        self.browse.show_query(run, path)
+        self.explain.open_run(run)
+        self.tabs.setCurrentWidget(self.browse)
+
+    @Slot()
+    def _on_browse_result(self) -> None:
+        result = self.browse.result.result if self.browse.result is not None else None
+        if result is not None:
+            self.classes.code_map.set_query(result.run_id, result.query_code)
 
     @Slot(str, str)
     def _on_explain_requested(self, run: str, image_path: str) -> None:
@@ -84,10 +103,14 @@ class MainWindow(QMainWindow):
     def _on_runs_deleted(self, run_ids: list) -> None:
         self.browse.forget_runs(run_ids)
         self.explain.forget_runs(run_ids)
+        self.classes.forget_runs(run_ids)
 
     @Slot(int)
     def _on_tab_changed(self, _index: int) -> None:
         # The store may have changed (a run finished, another process trained one): one cheap query.
+        if self.tabs.currentWidget() is self.classes:
+            self.classes.set_run(self.browse.run_id or self.classes.run_id)
+            self.classes.ensure_loaded()
         if self.tabs.currentWidget() is self.runs:
             self.runs.refresh()
         elif self.tabs.currentWidget() is self.browse:

@@ -13,7 +13,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "explain", help="explain what a trained run looks at in an image (PNG)",
-        description="Maps are drawn on the run's evaluation view of the image (resize + centre crop).",
+        description="Maps cover the region the network saw (resize + centre crop), drawn by default at the "
+                    "file's own resolution; --with QUERY puts the query's map beside the image's.",
     )
     p.add_argument("run", help="run folder, run id, unique id prefix or 'latest'")
     p.add_argument("image", help="image file")
@@ -31,7 +32,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--colormap", choices=sorted(COLORMAPS), default="jet")
     p.add_argument("--alpha", type=float, default=0.5, help="overlay opacity 0..1 (default 0.5)")
     p.add_argument("--overlay-only", action="store_true",
-                   help="write only the overlay at the eval resolution instead of the labelled panel")
+                   help="write only the overlay instead of the labelled panel with its colour bar")
+    p.add_argument("--resolution", choices=("file", "eval"), default="file",
+                   help="file: the crop's region at the file's resolution (default); eval: the network's "
+                        "image_size crop")
+    p.add_argument("--out-size", type=int, metavar="PX",
+                   help="side of each square image in the output (default: the region's size in the file)")
+    p.add_argument("--with", dest="with_image", metavar="QUERY",
+                   help="also explain QUERY and draw its panel left of IMAGE's (gradcam: each map towards the "
+                        "other image's code unless --target-image is given)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("-o", "--output", required=True, metavar="OUT.png",
                    help="PNG file to write; its own folder is created if missing, but not that folder's parents "
@@ -42,8 +51,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from core import engine
     from core.errors import ConfigError
-    from core.explain.overlay import save_png
-    from core.explain.render import render, render_panel
+    from core.explain.overlay import label, save_png
+    from core.explain.render import render, render_panel, render_side_by_side
 
     if not 0.0 <= args.alpha <= 1.0:
         raise ConfigError(f"--alpha must be between 0 and 1; got {args.alpha}")
@@ -53,23 +62,32 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if not output.parent.is_dir() and not output.parent.parent.is_dir():
         raise ConfigError(f"--output folder {output.parent.parent} does not exist: fghash explain creates only the "
                           f"output file's own folder ({output.parent.name}), not its parents")
-    expl = engine.explain(
-        args.image, args.run, args.kind, target_image=args.target_image, method=args.method,
-        similarity=args.similarity, regions=args.regions, size=args.size, erase_target=args.erase_target,
-        device=args.device,
-    )
+    options = dict(method=args.method, similarity=args.similarity, regions=args.regions, size=args.size,
+                   erase_target=args.erase_target, device=args.device, resolution=args.resolution,
+                   out_size=args.out_size)
+    expl = engine.explain(args.image, args.run, args.kind, target_image=args.target_image or args.with_image,
+                          **options)
     if not output.parent.is_dir():  # its own folder only (its parent exists: checked above)
         try:
             output.parent.mkdir()
         except OSError as exc:
             raise ConfigError(f"cannot create the --output folder {output.parent}: {exc.strerror}") from None
     draw = render if args.overlay_only else render_panel
-    save_png(draw(expl, colormap=args.colormap, alpha=args.alpha), output)
+    picture = draw(expl, colormap=args.colormap, alpha=args.alpha)
+    if args.with_image:  # the query at the image's size, so the two panels line up
+        options["out_size"] = args.out_size or expl.hw[0]
+        query = engine.explain(args.with_image, args.run, args.kind, target_image=args.target_image or args.image,
+                               **options)
+        picture = render_side_by_side([
+            label(draw(query, colormap=args.colormap, alpha=args.alpha), "query"),
+            label(picture, "result")])
+    save_png(picture, output)
     h, w = expl.hw
-    line = f"{expl.kind} ({expl.method}) on the {w}x{h} eval view"
+    view = "region of the file" if args.resolution == "file" else "eval view"
+    line = f"{expl.kind} ({expl.method}) on the {w}x{h} {view}"
     if expl.score is not None:
         line += f"; similarity {expl.score:.4g}"
     if expl.mask is not None:
         line += f"; N={expl.regions} s={expl.size} erase {100 * expl.mask.mean():.1f}% of the pixels"
-    print(f"{line}\nwrote {output}")
+    print(f"{line}\nwrote {output} ({picture.shape[1]}x{picture.shape[0]} px)")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from core.config import DEVICES
@@ -79,16 +80,26 @@ def print_query_result(stats) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from core import engine
+    from core.errors import FghashError
     from core.retrieval import report_table
 
-    paths = [engine.open_run(run) for run in args.runs]
-    reports = [engine.evaluate(p, ks=tuple(args.ks), device=args.device) for p in paths]
-    print(report_table(reports, args.ks, configs=[p.load_config() for p in paths]))
+    reports, configs, failed = [], [], []
+    for run in args.runs:  # one run without codes must not hide the others' rows
+        try:
+            paths = engine.open_run(run)
+            reports.append(engine.evaluate(paths, ks=tuple(args.ks), device=args.device))
+            configs.append(paths.load_config())
+        except FghashError as exc:
+            failed.append((run, str(exc)))
+    if reports:
+        print(report_table(reports, args.ks, configs=configs))
     if args.pr:
         for r in reports:
             print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %)")
             print("  ".join(f"{rad}: {100 * p:.1f}/{100 * rc:.1f}" for rad, p, rc in r.pr_curve))
-    return 0
+    for run, message in failed:
+        print(f"fghash: error: {printable(run)}: {printable(message)}", file=sys.stderr)
+    return 2 if failed else 0
 
 
 def positive_int(text: str) -> int:

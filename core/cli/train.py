@@ -11,6 +11,7 @@ import sys
 from typing import Any
 
 from core.config import BACKBONES, DEVICES, METHODS
+from core.presets import PRESET_HELP, PRESETS
 from core.text import printable
 
 
@@ -21,9 +22,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-missing", action="store_true", help="train on the images present if some are missing")
     p.add_argument("--method", default="fcaenet", choices=METHODS)
     p.add_argument("--bits", default="12", help="comma-separated code lengths, e.g. 12,24,32,48")
-    p.add_argument("--preset", default="paper", choices=("paper", "code", "quick"),
-                   help="paper: the papers' schedules; code: Multi-FusNet's published-code settings; "
-                        "quick: a few short epochs to try the pipeline")
+    p.add_argument("--preset", default="paper", choices=PRESETS,
+                   help="; ".join(f"{name}: {text}" for name, text in PRESET_HELP.items()))
     p.add_argument("--resume", default=None, metavar="RUN", help="continue a run (id, prefix, folder or 'latest')")
     p.add_argument("--seeds", default=None, metavar="S,S,...",
                    help="comma-separated seeds: one run per seed and bit length, then mean +- std per bit length")
@@ -259,7 +259,7 @@ def drive_training(gen, label: str, epochs: int):
     """Consume one training generator under a tqdm bar over all batches of the run."""
     from tqdm import tqdm
 
-    from core.events import BatchEnd, EvalResult, Log, TrainFinished, ValidationResult
+    from core.events import BatchEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
 
     bar = None  # made at the first event: an error before training starts stays the only stderr line
     last_map = None
@@ -289,6 +289,8 @@ def drive_training(gen, label: str, epochs: int):
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
                     bar.write(printable(event.message))
+            elif isinstance(event, Progress):  # encoding after training (minutes on a large database)
+                bar.set_postfix_str(f"{event.phase} {event.done}/{event.total}")
             elif isinstance(event, TrainFinished):
                 finished = event
     except BaseException:

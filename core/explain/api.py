@@ -17,6 +17,7 @@ import torch
 from core.device import select_device
 from core.errors import RunError
 from core.explain.explainer import ExplainError, Explainer
+from core.explain.hires import MAX_OUTPUT_SIDE, at_resolution
 from core.explain.images import ImageSource, PreparedImage
 from core.explain.types import EXPLANATION_KINDS, Explanation
 from core.runs import RunPaths, resolve_run
@@ -58,22 +59,34 @@ def explain_run(
     size: int | None = None,
     erase_target: Literal["normalized_zero", "black"] | None = None,
     device: str = "auto",
+    resolution: Literal["eval", "file"] = "eval",
+    out_size: int | None = None,
 ) -> Explanation:
     """Explain one image with a trained run's model.
 
     kind "cam": channel-mean CAM. "gradcam": `method` (CAM_METHODS) on the `similarity` of the image's code
     to target_code (or to target_image's code; neither: its own code). "srem": mask + erased image with
     N = regions, s = size (None: the run's config). "levels": Multi-FusNet per-level maps.
-    Options that do not apply to `kind` are ignored. Maps are at the run's eval crop (image_size).
+    Options that do not apply to `kind` are ignored. resolution "eval": maps at the run's eval crop
+    (image_size px); "file": the same region cut from the file at its own resolution, or out_size px
+    square, with the maps resized onto it (core.explain.hires; needs a file, PIL image or array).
     """
     if kind not in EXPLANATION_KINDS:
         raise ExplainError(f"unknown explanation kind {kind!r}; expected one of {EXPLANATION_KINDS}")
+    if resolution not in ("eval", "file"):
+        raise ExplainError(f"resolution must be 'eval' or 'file'; got {resolution!r}")
+    if out_size is not None and not 16 <= out_size <= MAX_OUTPUT_SIDE:
+        raise ExplainError(f"output size must be 16 to {MAX_OUTPUT_SIDE} px; got {out_size}")
     explainer = run if isinstance(run, Explainer) else explainer_for_run(run, device)
     if kind == "gradcam":
-        return explainer.gradcam(image, target_code, target_image=target_image, method=method, similarity=similarity)
-    if kind == "srem":
-        return explainer.srem(image, regions=regions, size=size, erase_target=erase_target)
-    return explainer.explain(image, kind)
+        expl = explainer.gradcam(image, target_code, target_image=target_image, method=method, similarity=similarity)
+    elif kind == "srem":
+        expl = explainer.srem(image, regions=regions, size=size, erase_target=erase_target)
+    else:
+        expl = explainer.explain(image, kind)
+    if resolution == "file" and not isinstance(image, PreparedImage):
+        expl = at_resolution(expl, explainer.file_view(image, out_size))
+    return expl
 
 
 def clear_cache() -> None:

@@ -61,6 +61,13 @@ class Explainer:
         crop = self._dataset_crop(str(image)) if self._dataset_crop and isinstance(image, (str, Path)) else 0
         return prepare_image(image, self.cfg.image_size, self.cfg.resize_size, crop_bottom=crop)
 
+    def file_view(self, image: ImageSource, out_size: int | None = None) -> np.ndarray:
+        """(S, S, 3) uint8: the region prepare() crops, cut from the file at its own resolution (or out_size)."""
+        from core.explain.hires import file_region
+
+        crop = self._dataset_crop(str(image)) if self._dataset_crop and isinstance(image, (str, Path)) else 0
+        return file_region(image, self.cfg.image_size, self.cfg.resize_size, crop_bottom=crop, out_size=out_size)
+
     def code(self, image: ImageSource | PreparedImage) -> np.ndarray:
         """The real-valued code (bits,) float32 of an image (its sign is the binary code)."""
         prepared = image if isinstance(image, PreparedImage) else self.prepare(image)

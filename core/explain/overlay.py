@@ -139,6 +139,25 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([strip, image], axis=0)
 
 
+def colorbar(height: int, colormap: str = "jet", width: int | None = None) -> np.ndarray:
+    """(height, W, 3) uint8: the colormap as a vertical bar (1 at the top, 0 at the bottom) with tick
+    labels 1 / 0.5 / 0 on its right. The maps are scaled to [0, 1] per image, so the ticks are relative
+    activation, not absolute values."""
+    bar_w = max(8, height // 24)
+    scale = max(0.35, height / 700.0)
+    (tw, th), base = cv2.getTextSize("0.5", cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    width = width or bar_w + tw + 12
+    out = np.full((height, width, 3), 255, np.uint8)
+    pad = th  # room for the top and bottom labels
+    ramp = np.linspace(1.0, 0.0, max(1, height - 2 * pad), dtype=np.float32)[:, None].repeat(bar_w, 1)
+    out[pad:height - pad, 2:2 + bar_w] = colorize(ramp, colormap)
+    for value in (1.0, 0.5, 0.0):
+        y = int(round(pad + (1.0 - value) * (height - 2 * pad - 1))) + th // 2
+        text = "0.5" if value == 0.5 else f"{value:.0f}"
+        cv2.putText(out, text, (bar_w + 6, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+    return out
+
+
 def encode_png(image: np.ndarray) -> bytes:
     """PNG bytes of an (H, W, 3) uint8 RGB or (H, W) uint8/bool image."""
     arr = np.asarray(image)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.explain.overlay import hstack, label, overlay_heatmap, overlay_mask, vstack
+from core.explain.overlay import colorbar, hstack, label, overlay_heatmap, overlay_mask, vstack
 from core.explain.types import Explanation
 
 
@@ -19,11 +19,28 @@ def render(expl: Explanation, *, colormap: str = "jet", alpha: float = 0.5) -> n
 
 
 def render_panel(expl: Explanation, *, colormap: str = "jet", alpha: float = 0.5) -> np.ndarray:
-    """A labelled figure, (H', W', 3) uint8.
+    """A labelled figure, (H', W', 3) uint8, with a colour bar right of any heat-map.
 
     cam / gradcam: image | overlay.   srem: image | erased squares | erased image | activation.
     levels: one row per level, columns original | ECA | fused (paper Fig. 10), plus the image.
     """
+    panel = _panel(expl, colormap, alpha)
+    if expl.heatmap is None and "activation" not in expl.extra_names:
+        return panel
+    strip = panel.shape[0] - expl.hw[0]  # the label strip above the images
+    bar = colorbar(expl.hw[0], colormap)
+    bar = np.concatenate([np.full((strip, bar.shape[1], 3), 255, np.uint8), bar], axis=0)
+    return hstack([panel, np.pad(bar, ((0, panel.shape[0] - bar.shape[0]), (0, 0), (0, 0)), constant_values=255)])
+
+
+def render_side_by_side(panels: list[np.ndarray], gap: int = 16) -> np.ndarray:
+    """Panels (e.g. the query's and a result's) left to right, bottom-padded with white to one height."""
+    height = max(p.shape[0] for p in panels)
+    return hstack([np.pad(p, ((0, height - p.shape[0]), (0, 0), (0, 0)), constant_values=255) for p in panels],
+                  gap=gap)
+
+
+def _panel(expl: Explanation, colormap: str, alpha: float) -> np.ndarray:
     image = label(expl.image, "image")
     if expl.kind == "srem":
         parts = [image, label(render(expl, colormap=colormap, alpha=alpha), f"N={expl.regions} s={expl.size}")]

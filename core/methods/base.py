@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import torch
 from torch import nn
@@ -61,6 +61,12 @@ class HashingMethod(ABC):
 
         ADSH methods return the learned V; symmetric methods encode the train split.
         """
+
+    def encode_database(self) -> Generator[Event, None, torch.Tensor]:
+        """database_codes() as an event generator: methods that encode the train split (minutes on a large
+        set) yield its Progress("encode database", ...) so the user sees the end of training move."""
+        yield from ()
+        return self.database_codes()
 
     @property
     @abstractmethod

@@ -13,7 +13,7 @@ Evaluation is symmetric: the database (= train split) is encoded by the network 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import torch
 from torch.utils.data import DataLoader
@@ -157,10 +157,16 @@ class MultiFusNetMethod(HashingMethod):
     def database_codes(self) -> torch.Tensor:
         """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits),
         through the same function (and so the same float32 precision) as the queries."""
-        from core.encode import drain, encode_run_codes
+        from core.encode import drain
 
-        return drain(encode_run_codes(self.model, self.train_records, self.cfg, self.device,
-                                      phase="encode database"))
+        return drain(self.encode_database())
+
+    def encode_database(self) -> Generator[Event, None, torch.Tensor]:
+        """database_codes(), yielding Progress("encode database", done, total, eta) per batch."""
+        from core.encode import encode_run_codes
+
+        return (yield from encode_run_codes(self.model, self.train_records, self.cfg, self.device,
+                                            phase="encode database"))
 
     @property
     def current_lr(self) -> float:

@@ -31,7 +31,19 @@ from PySide6.QtWidgets import (
 from core import engine
 from core.errors import FghashError
 from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
-from fghash_gui.panels.browse_data import QueryCatalog, QueryListModel, cells_from_result, distance_histogram
+from fghash_gui.panels.browse_data import (
+    QueryCatalog,
+    QueryListModel,
+    ap_text,
+    ap_tooltip,
+    cells_from_result,
+    distance_histogram,
+    first_line,
+    query_text,
+    runs_with_codes,
+    titled,
+)
+from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.result_grid import ResultGrid
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
@@ -39,6 +51,7 @@ from fghash_gui.workers import RequestRunner
 K_CHOICES = (10, 20, 50, 100)
 # The grid lists hits as the index returns them; AP and P@k in the header are order-free (core.query_stats).
 GRID_ORDER_TEXT = "ranked by Hamming distance; equal distances in database order (AP, P@k: ties averaged)"
+QUERY_PREVIEW = 96  # px: the query image beside the header, large enough to tell the bird apart
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 
@@ -85,6 +98,7 @@ class BrowsePanel(QWidget):
         self.query_list.setModel(self.query_proxy)
         self.query_list.setIconSize(self.query_model.icon_size)
         self.query_list.setUniformItemSizes(True)
+        self.query_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep both ends of long names
         self.query_list.selectionModel().currentChanged.connect(self._on_query_row_changed)
         self.open_image_button = QPushButton("Open image…")
         self.open_image_button.clicked.connect(self._pick_file)
@@ -113,10 +127,15 @@ class BrowsePanel(QWidget):
         self.explain_button = QPushButton("Explain…")
         self.explain_button.setToolTip("open the query (or the selected result) in Explain")
         self.explain_button.clicked.connect(self._request_explain)
-        self.query_label = QLabel("No query yet")
+        self.query_preview = QLabel()
+        self.query_preview.setFixedSize(QUERY_PREVIEW, QUERY_PREVIEW)
+        self.query_preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnails.ready.connect(self._on_thumbnails_ready)
+        self.query_label = ElidedLabel("No query yet")
         self.ap_label = QLabel("AP –   P@k –")
         self.ap_label.setObjectName("metric")
         header = QHBoxLayout()
+        header.addWidget(self.query_preview)
         header.addWidget(QLabel("k"))
         header.addWidget(self.k_combo)
         header.addWidget(self.query_label, 1)
@@ -128,10 +147,10 @@ class BrowsePanel(QWidget):
         self.grid = ResultGrid(self.thumbnails)
         self.grid.activated_path.connect(lambda path: self._request_explain(path))
         self.compare_grid = ResultGrid(self.thumbnails)
-        self.compare_label = QLabel("")
-        self.main_label = QLabel("")
-        main_box = _titled(self.main_label, self.grid)
-        self.compare_box = _titled(self.compare_label, self.compare_grid)
+        self.compare_label = ElidedLabel("")
+        self.main_label = ElidedLabel("")
+        main_box = titled(self.main_label, self.grid)
+        self.compare_box = titled(self.compare_label, self.compare_grid)
         self.compare_box.setVisible(False)
         grids = QSplitter(Qt.Orientation.Horizontal)
         grids.addWidget(main_box)
@@ -173,9 +192,10 @@ class BrowsePanel(QWidget):
 
     @Slot()
     def refresh_runs(self) -> None:
-        """Fill both run menus with the runs that have codes to search."""
+        """Fill both run menus with the runs that have codes to search (names elided in the middle, the
+        full run id on hover)."""
         try:
-            records = engine.list_runs()
+            records = runs_with_codes(engine.list_runs())
         except FghashError as exc:
             self.error.emit(str(exc))
             return
@@ -186,6 +206,8 @@ class BrowsePanel(QWidget):
                 combo.addItem("(none)", None)
             for r in records:
                 combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]} ({r.status})", r.run_id)
+                combo.setItemData(combo.count() - 1, r.run_id, Qt.ItemDataRole.ToolTipRole)
+            combo.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
             index = combo.findData(current)
             combo.setCurrentIndex(index if index >= 0 else 0)
             combo.blockSignals(False)
@@ -221,6 +243,30 @@ class BrowsePanel(QWidget):
         self._requests.submit("catalog", QueryCatalog.load, run_id, on_result=self._on_catalog,
                               on_error=self.error.emit)
 
+    def show_query(self, run_id: str, path: str) -> None:
+        """Search `path` with `run_id`, opening the run first if needed (its query list then shows it)."""
+        if run_id != self.run_id or self.catalog is None:
+            self.query_path = path
+            self.open_run(run_id)
+        elif self._highlight(path):
+            self.set_query(path)
+        else:
+            self.query_external(path)
+
+    def _highlight(self, path: str) -> bool:
+        """Make `path` the query list's current row without searching it; False if it is not listed."""
+        rows = self.query_proxy.match(self.query_proxy.index(0, 0), Qt.ItemDataRole.UserRole, path, 1,
+                                      Qt.MatchFlag.MatchExactly)
+        if not rows:
+            return False
+        selection = self.query_list.selectionModel()
+        selection.blockSignals(True)  # the caller searches it once
+        self.query_list.setCurrentIndex(rows[0])
+        selection.blockSignals(False)
+        self.query_list.scrollTo(rows[0])
+        self.query_list.viewport().update()
+        return True
+
     def _on_run_chosen(self) -> None:
         run_id = self.run_combo.currentData()
         if run_id and run_id != self.run_id:
@@ -239,6 +285,7 @@ class BrowsePanel(QWidget):
         if self.query_path is None and catalog.paths:
             self.select_query_row(0)
         else:
+            self._highlight(self.query_path)
             self.run_query()
 
     def _on_compare_chosen(self) -> None:
@@ -298,7 +345,7 @@ class BrowsePanel(QWidget):
         """The query failed (e.g. an undecodable file): say so in the panel, clear the previous query's
         results so they are not taken for this file's, and stay ready for the next query."""
         name = Path(self.query_path).name if self.query_path else "query"
-        short = _short(message.replace(self.query_path, name) if self.query_path else message)
+        short = first_line(message.replace(self.query_path, name) if self.query_path else message)
         self.query_path = None  # k changes / Explain must not resend the failed file
         self.result = None
         self.grid.set_cells([])
@@ -311,7 +358,7 @@ class BrowsePanel(QWidget):
     def _on_compare_error(self, message: str) -> None:
         self.compare_result = None
         self.compare_grid.set_cells([])
-        self.compare_label.setText(f"{self.compare_run_id}: query failed: {_short(message)}")
+        self.compare_label.setText(f"{self.compare_run_id}: query failed: {first_line(message)}")
         if self.query_path is not None:  # the main query's error (same file) is already reported
             self.error.emit(message)
 
@@ -319,18 +366,19 @@ class BrowsePanel(QWidget):
         """A QueryStats for the main run arrived: grid, AP / P@k, histogram."""
         self.result = stats
         self.grid.set_cells(cells_from_result(stats.result))
-        self.query_label.setText(_query_text(stats.result))
+        self._show_preview()
+        self.query_label.setText(query_text(stats.result))
         self.query_label.setToolTip("")
-        self.ap_label.setText(_ap_text(stats))
-        self.ap_label.setToolTip(_ap_tooltip(stats))
+        self.ap_label.setText(ap_text(stats))
+        self.ap_label.setToolTip(ap_tooltip(stats))
         self._draw_histogram(stats)
         self.results_shown.emit()
 
     def _on_compare_result(self, stats) -> None:
         self.compare_result = stats
         self.compare_grid.set_cells(cells_from_result(stats.result))
-        self.compare_label.setText(f"{self.compare_run_id}   {_ap_text(stats)}")
-        self.compare_label.setToolTip(_ap_tooltip(stats))
+        self.compare_label.setText(f"{self.compare_run_id}   {ap_text(stats)}")
+        self.compare_label.setToolTip(ap_tooltip(stats))
         self.compare_shown.emit()
 
     def _draw_histogram(self, stats) -> None:
@@ -352,11 +400,38 @@ class BrowsePanel(QWidget):
 
     # --- files ------------------------------------------------------------------------------------
 
+    def _show_preview(self) -> None:
+        pixmap = self.thumbnails.get(self.query_path) if self.query_path else None
+        if pixmap is not None:
+            self.query_preview.setPixmap(pixmap.scaled(QUERY_PREVIEW, QUERY_PREVIEW, Qt.AspectRatioMode.KeepAspectRatio,
+                                                       Qt.TransformationMode.SmoothTransformation))
+        self.query_preview.setToolTip(self.query_path or "")
+
+    def _on_thumbnails_ready(self, paths: list[str]) -> None:
+        if self.query_path in paths:
+            self._show_preview()
+
+    def open_dialog_folder(self) -> str:
+        """Where "Open image…" starts: the run's dataset folder, else the folder of its query images."""
+        if self.run_id is None:
+            return ""
+        try:
+            root = engine.open_run(self.run_id).load_config().dataset_root
+        except FghashError:
+            root = None
+        if root and Path(root).is_dir():
+            return str(root)
+        return str(Path(self.catalog.paths[0]).parent) if self.catalog and self.catalog.paths else ""
+
     def _pick_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Query image", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Query image", self.open_dialog_folder(), IMAGE_FILTER)
         if path:
-            self.query_list.clearSelection()
-            self.set_query(path)
+            self.query_external(path)
+
+    def query_external(self, path: str) -> None:
+        """Search a file from outside the query list: the list's old selection no longer applies."""
+        self.query_list.selectionModel().clear()  # clears the current index too, so no row stays highlighted
+        self.set_query(path)
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasUrls():
@@ -365,7 +440,7 @@ class BrowsePanel(QWidget):
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
         for url in event.mimeData().urls():
             if url.isLocalFile():
-                self.set_query(url.toLocalFile())
+                self.query_external(url.toLocalFile())
                 break
 
     def _request_explain(self, path: str | None = None) -> None:
@@ -378,43 +453,3 @@ class BrowsePanel(QWidget):
         marks = {True: "✓", False: "✗", None: "?"}
         return [(f"#{c.rank} {marks[c.same_class]} {c.class_name} (d={c.distance})", c.path)
                 for c in self.grid.result_model.cells]
-
-
-def _titled(label: QLabel, widget: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    label.setWordWrap(True)
-    layout.addWidget(label)
-    layout.addWidget(widget, 1)
-    return box
-
-
-def _short(message: str, limit: int = 120) -> str:
-    """First line of an error message, cut to fit the header."""
-    line = (message.splitlines() or [""])[0]
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def _query_text(result) -> str:
-    name = Path(result.query_path or "").name or "query"
-    cls = result.query_class
-    return f"{name} · " + (cls if cls else "class unknown (image outside the dataset)") + f" · {result.source}"
-
-
-def _ap_text(stats) -> str:
-    """The query's tie-averaged AP and P@k (the headline)."""
-    if stats.average_precision is None or stats.precision_at_k is None:
-        return "AP –   P@k –"
-    return f"AP {100 * stats.average_precision:.1f}%   P@{stats.k} {100 * stats.precision_at_k:.1f}%"
-
-
-def _ap_tooltip(stats) -> str:
-    """Both tie modes, so the grid's own count (ties by index) can be checked against the headline."""
-    if stats.average_precision is None or stats.precision_at_k is None:
-        return "the query's class is unknown: no AP"
-    return (f"{TIES_AVERAGED_LABEL}: AP {100 * stats.average_precision:.2f}%, "
-            f"P@{stats.k} {100 * stats.precision_at_k:.2f}%\n"
-            f"the grid as listed, {TIES_BY_INDEX_LABEL}: AP {100 * stats.average_precision_index_order:.2f}%, "
-            f"P@{stats.k} {100 * stats.precision_at_k_index_order:.2f}%")
-

@@ -1,4 +1,5 @@
-"""Data helpers of the Browse tab: the run's query list, its model, and engine results -> grid cells.
+"""Data helpers of the Browse tab: the run's query list, its model, engine results -> grid cells, and the
+header texts.
 
 Kept apart from browse.py so the widget code stays about layout and signals.
 """
@@ -12,8 +13,11 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core import engine
+from core.codes import has_codes
+from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.widgets.result_grid import ResultCell
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 
@@ -115,3 +119,47 @@ def distance_histogram(stats: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     same = (np.asarray(stats.distance_counts_same, dtype=float) if stats.distance_counts_same is not None
             else np.zeros_like(other))
     return np.arange(len(other)), same, other
+
+
+def runs_with_codes(records: list) -> list:
+    """The runs that can be searched: those whose database codes were written."""
+    return [r for r in records if has_codes(r.run_dir)]
+
+
+def titled(label: QLabel, widget: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(label)
+    layout.addWidget(widget, 1)
+    return box
+
+
+def first_line(message: str, limit: int = 120) -> str:
+    """First line of an error message, cut to fit the header."""
+    line = (message.splitlines() or [""])[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def query_text(result) -> str:
+    name = Path(result.query_path or "").name or "query"
+    cls = result.query_class
+    return f"{name} · " + (cls if cls else "class unknown (image outside the dataset)") + f" · {result.source}"
+
+
+def ap_text(stats) -> str:
+    """The query's tie-averaged AP and P@k (the headline)."""
+    if stats.average_precision is None or stats.precision_at_k is None:
+        return "AP –   P@k –"
+    return f"AP {100 * stats.average_precision:.1f}%   P@{stats.k} {100 * stats.precision_at_k:.1f}%"
+
+
+def ap_tooltip(stats) -> str:
+    """Both tie modes, so the grid's own count (ties by index) can be checked against the headline."""
+    if stats.average_precision is None or stats.precision_at_k is None:
+        return "the query's class is unknown: no AP"
+    return (f"{TIES_AVERAGED_LABEL}: AP {100 * stats.average_precision:.2f}%, "
+            f"P@{stats.k} {100 * stats.precision_at_k:.2f}%\n"
+            f"the grid as listed, {TIES_BY_INDEX_LABEL}: AP {100 * stats.average_precision_index_order:.2f}%, "
+            f"P@{stats.k} {100 * stats.precision_at_k_index_order:.2f}%")
+

@@ -1,7 +1,9 @@
 """Explain tab: the query or any result of Browse, with CAM / Grad-CAM / SREM / Multi-FusNet overlays.
 
 Explanations are computed by ``engine.explain`` on the request worker (channel "explain"), cached per
-(image, kind, options), and drawn by OverlayView. Opacity and colormap changes never recompute anything;
+(image, kind, options), and drawn by OverlayView over the crop's region at the file's resolution
+(VIEW_SIZE px), with a colour bar. When the image is a result, the query's map of the same kind (Grad-CAM:
+towards the result's code) is drawn beside it (channel "explain-query"). Opacity and colormap changes never recompute anything;
 the SREM N and s sliders request a new mask after a short pause (debounced), and older requests are dropped.
 """
 
@@ -10,8 +12,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
+
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -27,7 +31,10 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from core import engine
 from core.errors import FghashError
+from core.explain.overlay import colorbar
 from core.explain.types import Explanation
+from fghash_gui.panels.explain_draw import captioned, describe_explanation, explain_on_worker, paint_explanation
+from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
 from fghash_gui.widgets.thumbnails import load_thumbnail
 from fghash_gui.workers import RequestRunner
@@ -43,6 +50,9 @@ OVERLAYS = {
 }
 SREM_DEBOUNCE_MS = 150
 QUERY_PREVIEW = 160
+VIEW_SIZE = 512  # px: the file's region is drawn at this size (sharp on screen, cheap to resize maps to)
+VIEW_SIZES = (256, 512, 1024, 0)  # 0: the region's own size in the file
+COLORBAR_HEIGHT = 240
 CACHE_SIZE = 48
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
@@ -51,6 +61,7 @@ class ExplainPanel(QWidget):
     error = Signal(str)
     status = Signal(str)
     explanation_shown = Signal(object)  # the Explanation now on screen (tests wait on it)
+    query_shown = Signal(object)  # the query's Explanation drawn beside a result's
 
     def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +70,7 @@ class ExplainPanel(QWidget):
         self.method: str | None = None
         self.query_path: str | None = None
         self.current: Explanation | None = None
+        self.query_explanation: Explanation | None = None
         self._cache: OrderedDict[tuple, Explanation] = OrderedDict()
         self.setAcceptDrops(True)
 
@@ -84,6 +96,11 @@ class ExplainPanel(QWidget):
         self.opacity_slider.setValue(0.5)
         self.colormap_combo = QComboBox()
         self.colormap_combo.addItems(list(COLORMAPS))
+        self.view_size_combo = QComboBox()
+        for size in VIEW_SIZES:
+            self.view_size_combo.addItem(f"{size} px" if size else "file's pixels", size)
+        self.view_size_combo.setCurrentIndex(VIEW_SIZES.index(VIEW_SIZE))
+        self.view_size_combo.setToolTip("side of the drawn region: the crop the network saw, cut from the file")
         self.regions_slider = QLabeledSlider(Qt.Orientation.Horizontal)
         self.regions_slider.setRange(0, 200)
         self.regions_slider.setValue(50)
@@ -100,6 +117,7 @@ class ExplainPanel(QWidget):
         form.addRow("Level map", self.level_combo)
         form.addRow("Opacity", self.opacity_slider)
         form.addRow("Colormap", self.colormap_combo)
+        form.addRow("Drawn at", self.view_size_combo)
         form.addRow("SREM regions N", self.regions_slider)
         form.addRow("SREM square s (px)", self.size_slider)
         form.addRow(self.info_label)
@@ -121,8 +139,17 @@ class ExplainPanel(QWidget):
         side_widget.setMaximumWidth(380)
 
         self.view = OverlayView()
+        self.view_caption = ElidedLabel("")
+        self.query_view = OverlayView()
+        self.query_view_caption = ElidedLabel("query")
+        self.query_column = captioned(self.query_view_caption, self.query_view)
+        self.query_column.setVisible(False)
+        self.colorbar_label = QLabel()
+        self.colorbar_label.setToolTip("maps are scaled to 0..1 per image: relative activation")
         body = QHBoxLayout()
-        body.addWidget(self.view, 1)
+        body.addWidget(self.query_column, 1)
+        body.addWidget(captioned(self.view_caption, self.view), 1)
+        body.addWidget(self.colorbar_label)
         body.addWidget(side_widget)
         layout = QVBoxLayout(self)
         layout.addWidget(self.run_label)
@@ -137,8 +164,11 @@ class ExplainPanel(QWidget):
         self.overlay_combo.currentIndexChanged.connect(self.refresh)
         self.level_combo.currentIndexChanged.connect(self._draw_current)
         self.cam_method_combo.currentIndexChanged.connect(self.refresh)
-        self.opacity_slider.valueChanged.connect(self.view.set_opacity)
-        self.colormap_combo.currentTextChanged.connect(self.view.set_colormap)
+        self.view_size_combo.currentIndexChanged.connect(self.refresh)
+        for view in (self.view, self.query_view):
+            self.opacity_slider.valueChanged.connect(view.set_opacity)
+            self.colormap_combo.currentTextChanged.connect(view.set_colormap)
+        self.colormap_combo.currentTextChanged.connect(self._update_colorbar)
         self.regions_slider.valueChanged.connect(self._srem_timer.start)
         self.size_slider.valueChanged.connect(self._srem_timer.start)
         self._update_controls()
@@ -175,6 +205,10 @@ class ExplainPanel(QWidget):
         """Runs were deleted: if the open one is among them, clear the view."""
         if self.run_id in run_ids:
             self._requests.invalidate("explain")
+            self._requests.invalidate("explain-query")
+            self.query_explanation = None
+            self.query_view.set_image(None)
+            self.query_column.setVisible(False)
             self.run_id, self.method, self.current = None, None, None
             self._cache.clear()
             self.view.set_image(None)
@@ -248,20 +282,30 @@ class ExplainPanel(QWidget):
     def set_overlay(self, name: str) -> None:
         self.overlay_combo.setCurrentText(name)
 
-    def _request_key(self) -> tuple | None:
-        path = self.current_path()
+    def _request_key(self, path: str | None = None, target: str | None = None) -> tuple | None:
+        """(image, kind, options) of the explanation to show for `path` (default: the current image);
+        Grad-CAM targets `target`'s code (default: the query's, when the image is not the query)."""
+        path = path or self.current_path()
         if path is None or self.run_id is None:
             return None
         kind, _ = OVERLAYS[self.overlay_choice()]
-        kind = kind or "cam"  # "none" still needs the evaluation view of the image: a CAM gives it
-        options: dict = {}
+        kind = kind or "cam"  # "none" still needs the view of the image: a CAM gives it
+        options: dict = {"resolution": "file", "out_size": self.view_size_combo.currentData() or None}
         if kind == "srem":
-            options = {"regions": self.regions_slider.value(), "size": self.size_slider.value()}
+            options.update(regions=self.regions_slider.value(), size=self.size_slider.value())
         elif kind == "gradcam":
-            options = {"method": self.cam_method_combo.currentText()}
-            if self.query_path and path != self.query_path:
-                options["target_image"] = self.query_path
+            options["method"] = self.cam_method_combo.currentText()
+            target = target or (self.query_path if path != self.query_path else None)
+            if target:
+                options["target_image"] = target
         return (path, kind, tuple(sorted(options.items())))
+
+    def _query_key(self) -> tuple | None:
+        """The query's explanation beside a result's (Grad-CAM towards the result), or None."""
+        path = self.current_path()
+        if self.query_path is None or path is None or path == self.query_path:
+            return None
+        return self._request_key(self.query_path, target=path)
 
     @Slot()
     def refresh(self) -> None:
@@ -270,19 +314,50 @@ class ExplainPanel(QWidget):
         key = self._request_key()
         if key is None:
             return
+        self._refresh_query_view()
         if key in self._cache:
             self._cache.move_to_end(key)
             self._show(key, self._cache[key])
             return
         path, kind, options = key
         self.info_label.setText("computing…")
-        self._requests.submit("explain", _explain, path, self.run_id, kind, dict(options),
+        self._requests.submit("explain", explain_on_worker, path, self.run_id, kind, dict(options),
                               on_result=lambda ex, k=key: self._on_explained(k, ex), on_error=self._on_error)
 
-    def _on_explained(self, key: tuple, explanation: Explanation) -> None:
+    def _refresh_query_view(self) -> None:
+        key = self._query_key()
+        self.query_column.setVisible(key is not None)
+        if key is None:
+            self._requests.invalidate("explain-query")
+            self.query_explanation = None
+            return
+        self.query_view_caption.setText(f"query: {Path(key[0]).name}")
+        if key in self._cache:
+            self._show_query(key, self._cache[key])
+            return
+        path, kind, options = key
+        self._requests.submit("explain-query", explain_on_worker, path, self.run_id, kind, dict(options),
+                              on_result=lambda ex, k=key: self._on_query_explained(k, ex), on_error=self._on_error)
+
+    def _on_query_explained(self, key: tuple, explanation: Explanation) -> None:
+        self._remember(key, explanation)
+        self._show_query(key, explanation)
+
+    def _show_query(self, key: tuple, explanation: Explanation) -> None:
+        if key != self._query_key():
+            return  # the user moved on
+        self.query_explanation = explanation
+        draw = OVERLAYS[self.overlay_choice()][1]
+        paint_explanation(self.query_view, explanation, draw, self.level_combo.currentText())
+        self.query_shown.emit(explanation)
+
+    def _remember(self, key: tuple, explanation: Explanation) -> None:
         self._cache[key] = explanation
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+
+    def _on_explained(self, key: tuple, explanation: Explanation) -> None:
+        self._remember(key, explanation)
         self._show(key, explanation)
 
     def _on_error(self, message: str) -> None:
@@ -311,21 +386,22 @@ class ExplainPanel(QWidget):
         if explanation is None:
             return
         _, draw = OVERLAYS[self.overlay_choice()]
-        if draw == "erased" and explanation.kind == "srem":
-            self.view.set_image(explanation.extra("erased"))
-        else:
-            if self.view.image is not explanation.image:
-                self.view.set_image(explanation.image)
-            if draw == "heatmap" and explanation.heatmap is not None:
-                self.view.set_heatmap(explanation.heatmap)
-            elif draw == "mask" and explanation.mask is not None:
-                self.view.set_mask(explanation.mask)
-            elif draw == "level" and explanation.kind == "levels" and self.level_combo.currentText():
-                self.view.set_heatmap(explanation.extra(self.level_combo.currentText()))
-            else:
-                self.view.clear_overlay()
-        self.info_label.setText(_describe(explanation, draw))
+        paint_explanation(self.view, explanation, draw, self.level_combo.currentText())
+        if self.query_explanation is not None and self.query_column.isVisible():
+            paint_explanation(self.query_view, self.query_explanation, draw, self.level_combo.currentText())
+        self.view_caption.setText(Path(self.current_path() or "").name)
+        self.info_label.setText(describe_explanation(explanation, draw))
         self.explanation_shown.emit(explanation)
+
+    @Slot()
+    def _update_colorbar(self) -> None:
+        _, draw = OVERLAYS[self.overlay_choice()]
+        shown = draw in ("heatmap", "level")
+        self.colorbar_label.setVisible(shown)
+        if shown:
+            bar = np.ascontiguousarray(colorbar(COLORBAR_HEIGHT, self.colormap_combo.currentText()))
+            image = QImage(bar.data, bar.shape[1], bar.shape[0], 3 * bar.shape[1], QImage.Format.Format_RGB888)
+            self.colorbar_label.setPixmap(QPixmap.fromImage(image.copy()))
 
     def _update_controls(self) -> None:
         kind, draw = OVERLAYS[self.overlay_choice()]
@@ -336,25 +412,8 @@ class ExplainPanel(QWidget):
         self.size_slider.setEnabled(srem)
         self.colormap_combo.setEnabled(draw in ("heatmap", "level"))
         self.opacity_slider.setEnabled(draw not in ("none", "erased"))
+        self._update_colorbar()
         levels_index = list(OVERLAYS).index("Multi-FusNet levels")
         item = self.overlay_combo.model().item(levels_index)
         if item is not None:
             item.setEnabled(self.method in (None, "multifusnet"))
-
-
-def _explain(path: str, run: str, kind: str, options: dict) -> Explanation:
-    """Runs on the worker."""
-    return engine.explain(path, run, kind, **options)
-
-
-def _describe(explanation: Explanation, draw: str) -> str:
-    h, w = explanation.hw
-    parts = [f"{w}×{h} px evaluation view", f"method: {explanation.method}"]
-    if explanation.score is not None:
-        parts.append(f"code similarity to target: {explanation.score:.3f}")
-    if explanation.mask is not None:
-        erased = 100.0 * float(explanation.mask.mean())
-        parts.append(f"N={explanation.regions}, s={explanation.size}: {erased:.1f}% erased")
-    if draw == "none":
-        parts = [parts[0]]
-    return "\n".join(parts)

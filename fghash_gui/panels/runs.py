@@ -24,15 +24,19 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from core import engine
+from core.codes import has_codes
 from core.errors import FghashError
 from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
 from core.store import RunRecord
+from fghash_gui.panels.run_curves import RetrievalCurves
 from fghash_gui.panels.run_groups import RUN_IDS_ROLE, SORT_ROLE, SeedGroupTableModel
+from fghash_gui.widgets.plots import side_legend
 from fghash_gui.workers import RequestRunner
 
 # "mAP@all": the final model's test mAP, ties averaged (the reported number); "by index": the same with ties by
@@ -205,13 +209,19 @@ class RunsPanel(QWidget):
         self.plot = pg.PlotWidget(title="mAP@all per evaluation (selected runs; ties averaged)")
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "mAP@all (%)")
-        self.plot.addLegend(offset=(10, 10))
+        side_legend(self.plot)  # beside the curves, not over them
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.compared: dict[str, list[tuple[int, float]]] = {}
 
+        self.curves = RetrievalCurves(requests, self)
+        self.curves.error.connect(self.error)
+        self.plot_tabs = QTabWidget()
+        self.plot_tabs.addTab(self.plot, "mAP per evaluation")
+        self.plot_tabs.addTab(self.curves, "PR and P@k")
+
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
-        split.addWidget(self.plot)
+        split.addWidget(self.plot_tabs)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
@@ -295,9 +305,12 @@ class RunsPanel(QWidget):
 
     @Slot()
     def compare_selected(self) -> None:
-        """Plot the mAP@all history of every selected run (read from the store)."""
+        """Plot the mAP@all history of every selected run (read from the store), and their PR and P@k
+        curves (evaluated from their codes on the worker)."""
         self.plot.clear()
         self.compared = {}
+        with_codes = {r.run_id for r in self.model.records if has_codes(r.run_dir)}
+        self.curves.show_runs([r for r in self.selected_run_ids() if r in with_codes])
         for i, run_id in enumerate(self.selected_run_ids()):
             try:
                 history = engine.map_history(run_id)

@@ -358,3 +358,5 @@ class TrainingPanel(QWidget):
         positive = [(step, lr) for step, lr in zip(self.loss_steps, self.lr_values) if lr > 0]  # log axis
         self.lr_curve.setData([p[0] for p in positive], [p[1] for p in positive])
         self.map_curve.setData(self.map_epochs, self.map_values)
+        for curve, count in ((self.loss_ema, len(self.loss_steps)), (self.lr_curve, len(positive))):
+            curve.setSymbol("o" if count == 1 else None)  # a line of one point draws nothing

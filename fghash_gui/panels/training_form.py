@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,21 +28,15 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from core import engine
-from core.config import BACKBONES, DEVICES, METHODS, TrainConfig, paper_preset
-from core.errors import ConfigError, FghashError
+from core.config import BACKBONES, DEVICES, METHODS, TrainConfig
+from core.errors import ConfigError
+from core.presets import PRESET_HELP, PRESETS, preset_config
+from fghash_gui.panels.training_checks import dataset_check, matching_preset
 from fghash_gui.workers import RequestRunner
 
 METHOD_LABELS = {"adsh": "ADSH (baseline)", "fcaenet": "FCAENet", "multifusnet": "Multi-FusNet"}
-PRESETS = ("paper", "quick demo", "custom")
+FORM_PRESETS = PRESETS + ("custom",)  # core's presets, plus "custom" once a value is edited
 CHECK_DEBOUNCE_MS = 300
-
-
-def quick_demo_overrides(method: str) -> dict:
-    """A schedule that trains in about a minute on a CPU: for trying the app, not for numbers."""
-    common = dict(epochs=3, batch_size=16, lr=1e-3, lr_milestones=(2,), eval_every=1, image_size=64, resize_size=72)
-    if method == "multifusnet":
-        return common | dict(lr=3.5e-3, epochs=4)
-    return common
 
 
 class TrainingForm(QWidget):
@@ -67,10 +61,14 @@ class TrainingForm(QWidget):
         root_row.addWidget(browse)
         self.check_label = QLabel("")
         self.check_label.setWordWrap(True)
+        self.allow_missing_check = QCheckBox("Train on the images present (allow missing)")
+        self.allow_missing_check.setToolTip("a partial download: load the listed images that exist and skip "
+                                            "the absent ones (the check above shows the counts)")
         dataset_box = QGroupBox("Dataset")
         dataset_form = QFormLayout(dataset_box)
         dataset_form.addRow("Kind", self.kind_combo)
         dataset_form.addRow("Folder", root_row)
+        dataset_form.addRow(self.allow_missing_check)
         dataset_form.addRow(self.check_label)
 
         # Method ------------------------------------------------------------------------------------
@@ -131,7 +129,11 @@ class TrainingForm(QWidget):
 
         # Schedule ----------------------------------------------------------------------------------
         self.preset_combo = QComboBox()
-        self.preset_combo.addItems(list(PRESETS))
+        self.preset_combo.addItems(list(FORM_PRESETS))
+        for i, name in enumerate(PRESETS):
+            self.preset_combo.setItemData(i, PRESET_HELP[name], Qt.ItemDataRole.ToolTipRole)
+        self.preset_note = QLabel("")
+        self.preset_note.setWordWrap(True)
         self.epochs_spin = QSpinBox()
         self.epochs_spin.setRange(1, 10_000)
         self.batch_spin = QSpinBox()
@@ -194,6 +196,7 @@ class TrainingForm(QWidget):
         schedule_layout = QVBoxLayout(schedule_box)
         preset_row = QFormLayout()
         preset_row.addRow("Preset", self.preset_combo)
+        preset_row.addRow(self.preset_note)
         schedule_layout.addLayout(preset_row)
         schedule_layout.addWidget(self.advanced)
 
@@ -208,6 +211,7 @@ class TrainingForm(QWidget):
         self._check_timer.timeout.connect(self._check_dataset)
         self.kind_combo.currentIndexChanged.connect(self._schedule_check)
         self.root_edit.textChanged.connect(self._schedule_check)
+        self.allow_missing_check.toggled.connect(self._schedule_check)
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
         self.bits_combo.currentIndexChanged.connect(self._on_preset_changed)
         self.preset_combo.currentIndexChanged.connect(self._on_preset_changed)
@@ -217,7 +221,7 @@ class TrainingForm(QWidget):
                 widget.valueChanged.connect(self._mark_custom)
         self.milestones_edit.textEdited.connect(self._mark_custom)
 
-        self.set_config(paper_preset("fcaenet", 12))
+        self.set_config(preset_config("paper", "fcaenet", 12))
         self._schedule_check()
 
     # --- config <-> widgets -----------------------------------------------------------------------
@@ -234,6 +238,7 @@ class TrainingForm(QWidget):
         return TrainConfig(
             dataset_kind=self.kind_combo.currentText(),
             dataset_root=self.root_edit.text().strip() or None,
+            allow_missing=self.allow_missing_check.isChecked(),
             method=method,
             bits=int(self.bits_combo.currentData()),
             backbone=self.backbone_combo.currentText(),
@@ -264,11 +269,13 @@ class TrainingForm(QWidget):
         )
 
     def set_config(self, cfg: TrainConfig) -> None:
-        """Show a config in the widgets (the preset becomes "custom" unless it equals the paper's)."""
+        """Show a config in the widgets (the preset is the first of core's presets that it matches, else
+        "custom")."""
         self._filling = True
         try:
             _set_combo_text(self.kind_combo, cfg.dataset_kind)
             self.root_edit.setText(cfg.dataset_root or "")
+            self.allow_missing_check.setChecked(cfg.allow_missing)
             self.method_combo.setCurrentIndex(max(self.method_combo.findData(cfg.method), 0))
             if self.bits_combo.findData(cfg.bits) < 0:
                 self.bits_combo.addItem(str(cfg.bits), cfg.bits)
@@ -283,9 +290,7 @@ class TrainingForm(QWidget):
             self.cascade_check.setChecked(cfg.multifus.use_cascade)
             self.fusion_check.setChecked(cfg.multifus.use_fusion)
             self.attention_check.setChecked(cfg.multifus.use_attention)
-            paper = paper_preset(cfg.method, cfg.bits)
-            same = all(getattr(cfg, f) == getattr(paper, f) for f in ("epochs", "batch_size", "lr", "lr_milestones"))
-            self.preset_combo.setCurrentText("paper" if same else "custom")
+            self.preset_combo.setCurrentText(matching_preset(cfg))
         finally:
             self._filling = False
         self._update_method_rows()
@@ -303,6 +308,7 @@ class TrainingForm(QWidget):
             self.eval_every_spin.setValue(cfg.eval_every)
             self.image_size_spin.setValue(cfg.image_size)
             self.resize_spin.setValue(cfg.resize_size)
+            _set_combo_text(self.backbone_combo, cfg.backbone)
             self.seed_spin.setValue(cfg.seed)
             _set_combo_text(self.validation_combo, cfg.validation)
             self.val_fraction_spin.setValue(cfg.val_fraction)
@@ -334,15 +340,17 @@ class TrainingForm(QWidget):
         if self._filling:
             return
         preset = self.preset_combo.currentText()
+        if preset == "custom":
+            self.preset_note.setText("")
+            return
         method, bits = self.method_combo.currentData(), int(self.bits_combo.currentData())
-        if preset == "paper":
-            self._fill_schedule(paper_preset(method, bits))
-        elif preset == "quick demo":
-            overrides = quick_demo_overrides(method)
-            cfg = paper_preset(method, bits, **overrides)
-            cfg = cfg.replace(adsh=dataclasses.replace(cfg.adsh, num_samples=200, inner_epochs=2),
-                              fcae=dataclasses.replace(cfg.fcae, srem_size=8))
-            self._fill_schedule(cfg)
+        try:
+            cfg = preset_config(preset, method, bits, self.kind_combo.currentText())
+        except ConfigError as exc:  # "code" is for Multi-FusNet only
+            self.preset_note.setText(str(exc))
+            return
+        self.preset_note.setText(PRESET_HELP[preset])
+        self._fill_schedule(cfg)
 
     @Slot()
     def _mark_custom(self) -> None:
@@ -379,10 +387,11 @@ class TrainingForm(QWidget):
     def _check_dataset(self) -> None:
         kind = self.kind_combo.currentText()
         root = self.root_edit.text().strip() or None
+        allow_missing = self.allow_missing_check.isChecked()
         if self._requests is None:
-            self._show_check(_run_check(kind, root))
+            self._show_check(dataset_check(kind, root, allow_missing))
         else:
-            self._requests.submit("dataset-check", _run_check, kind, root, on_result=self._show_check,
+            self._requests.submit("dataset-check", dataset_check, kind, root, allow_missing, on_result=self._show_check,
                                   on_error=lambda message: self._show_check(([message], "")))
 
     def _show_check(self, outcome: tuple[list[str], str]) -> None:
@@ -399,22 +408,6 @@ class TrainingForm(QWidget):
         self.check_label.style().unpolish(self.check_label)
         self.check_label.style().polish(self.check_label)
         self.problems_changed.emit()
-
-
-def _run_check(kind: str, root: str | None) -> tuple[list[str], str]:
-    """Runs on the worker: the engine's dataset check as (problems, one-line summary)."""
-    if kind != "demo" and not root:
-        return [f"choose the {kind} dataset folder"], ""
-    try:
-        report = engine.check_dataset(kind, root)
-    except FghashError as exc:
-        return [str(exc)], ""
-    (train, test) = report.present
-    summary = (f"{report.num_classes} classes, {train:,} database (train) and {test:,} query (test) images; "
-               f"{report.decoded} sampled images decoded")
-    if report.notes:
-        summary += "\n" + "\n".join(f"note: {n}" for n in report.notes)
-    return list(report.problems), summary
 
 
 def _float_spin(low: float, high: float, decimals: int) -> QDoubleSpinBox:

@@ -146,7 +146,7 @@ class ResultDelegate(QStyledItemDelegate):
         font.setBold(False)
         painter.setFont(font)
         painter.setPen(QColor("#333333"))
-        name = painter.fontMetrics().elidedText(str(index.data(CLASS_ROLE)), Qt.TextElideMode.ElideRight,
+        name = painter.fontMetrics().elidedText(str(index.data(CLASS_ROLE)), Qt.TextElideMode.ElideMiddle,
                                                 line2.width())
         painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         painter.restore()

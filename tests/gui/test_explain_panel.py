@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fghash_gui.panels.explain import VIEW_SIZE
 from fghash_gui.widgets.overlay_view import lookup_table
 
 
@@ -20,23 +21,23 @@ def test_overlays_toggle(window, trained_runs, qtbot):
     panel.open_run(run_id)
     catalog_path = _first_query(window, qtbot, run_id)
 
-    cam = _shown(panel, qtbot, lambda: panel.set_image(catalog_path))  # "none" shows the evaluation view
-    assert cam.image.shape == (32, 32, 3)
+    cam = _shown(panel, qtbot, lambda: panel.set_image(catalog_path))  # "none" shows the file's region
+    assert cam.image.shape == (VIEW_SIZE, VIEW_SIZE, 3)
     assert panel.view.overlay.image is None
 
     cam = _shown(panel, qtbot, lambda: panel.set_overlay("CAM (channel mean)"))
-    assert cam.kind == "cam" and cam.heatmap.shape == (32, 32)
+    assert cam.kind == "cam" and cam.heatmap.shape == (VIEW_SIZE, VIEW_SIZE)
     assert np.array_equal(panel.view.overlay.image, np.clip(cam.heatmap, 0, 1).astype(np.float32))
 
     grad = _shown(panel, qtbot, lambda: panel.set_overlay("Grad-CAM (target: query code)"))
-    assert grad.kind == "gradcam" and grad.heatmap.shape == (32, 32) and grad.score is not None
+    assert grad.kind == "gradcam" and grad.heatmap.shape == (VIEW_SIZE, VIEW_SIZE) and grad.score is not None
     assert grad.method == "gradcam"
     plus = _shown(panel, qtbot, lambda: panel.cam_method_combo.setCurrentText("gradcam++"))
     assert plus.kind == "gradcam" and plus.method == "gradcam++"
 
     mask = _shown(panel, qtbot, lambda: panel.set_overlay("SREM mask"))
     assert mask.kind == "srem" and mask.mask.dtype == np.bool_ and mask.regions == 5 and mask.size == 6
-    assert panel.view.mask is mask.mask and panel.view.overlay.image.shape == (32, 32, 4)
+    assert panel.view.mask is mask.mask and panel.view.overlay.image.shape == (VIEW_SIZE, VIEW_SIZE, 4)
 
     erased = _shown(panel, qtbot, lambda: panel.set_overlay("SREM erased image"))
     assert erased is mask  # the same explanation, drawn differently (cached, not recomputed)
@@ -49,6 +50,11 @@ def test_overlays_toggle(window, trained_runs, qtbot):
     assert abs(panel.view.overlay.opacity() - 0.8) < 1e-6
     panel.colormap_combo.setCurrentText("viridis")
     assert np.array_equal(panel.view.overlay.lut, lookup_table("viridis"))
+
+    # The output size: the same region at another size.
+    small = _shown(panel, qtbot, lambda: panel.view_size_combo.setCurrentText("256 px"))
+    assert small.heatmap.shape == (256, 256)
+    panel.view_size_combo.setCurrentText(f"{VIEW_SIZE} px")
 
     # Multi-FusNet levels are only offered for Multi-FusNet runs.
     item = panel.overlay_combo.model().item(panel.overlay_combo.findText("Multi-FusNet levels"))
@@ -93,3 +99,20 @@ def _first_query(window, qtbot, run_id: str) -> str:
         with qtbot.waitSignal(browse.results_shown, timeout=60_000):
             window.open_run(run_id)
     return browse.query_path
+
+
+def test_result_is_drawn_beside_the_querys_map_with_a_colour_bar(window, trained_runs, qtbot):
+    run_id = trained_runs["fcaenet"].run_id
+    _first_query(window, qtbot, run_id)
+    browse, panel = window.browse, window.explain
+    hit_path = browse.grid.result_model.cells[1].path
+    _shown(panel, qtbot, lambda: browse._request_explain(hit_path))
+    with qtbot.waitSignal(panel.query_shown, timeout=60_000) as query:
+        panel.set_overlay("Grad-CAM (target: query code)")
+    assert panel.query_column.isVisible() and query.args[0].kind == "gradcam"
+    assert panel.query_view.heatmap is query.args[0].heatmap  # the query's own map, towards the result
+    assert panel.colorbar_label.isVisible() and not panel.colorbar_label.pixmap().isNull()
+    _shown(panel, qtbot, lambda: panel.set_image(browse.query_path))  # the query itself: one view
+    assert not panel.query_column.isVisible()
+    panel.set_overlay("SREM mask")
+    assert not panel.colorbar_label.isVisible()

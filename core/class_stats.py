@@ -1,0 +1,134 @@
+"""Where a run fails, class by class: AP per class, its worst queries, and which classes take its top-k.
+
+Per-class AP is the mean of the per-query APs that `core.retrieval.evaluate` reports (its stable
+(distance, index) tie order), over the queries of that class: a class's number moves only when its
+own queries' APs do. The confusion counts rank the database for every query by (Hamming distance,
+database index), the same order as the index, Browse's grid and the metrics, and count the classes of
+the top k: row c, column c' = how many of the top-k places of class c's queries went to class c'.
+Everything is vectorised numpy; queries are processed in chunks so a 100k database stays in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.codes import load_codes
+from core.retrieval import evaluate
+from core.runs import RunPaths, resolve_run
+
+_CHUNK_PAIRS = 1 << 22  # query x database pairs per chunk: ~32 MB of int64 keys
+
+
+def per_class_ap(per_query_ap: np.ndarray, query_labels: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mean AP per class (C,) float64, NaN for a class without queries; query count per class (C,) int64)."""
+    ap = np.asarray(per_query_ap, dtype=np.float64).reshape(-1)
+    labels = np.asarray(query_labels, dtype=np.int64).reshape(-1)
+    if ap.shape != labels.shape:
+        raise ValueError(f"{ap.shape[0]} APs for {labels.shape[0]} query labels")
+    counts = np.bincount(labels, minlength=num_classes)[:num_classes]
+    sums = np.bincount(labels, weights=ap, minlength=num_classes)[:num_classes]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan), counts
+
+
+def worst_queries(per_query_ap: np.ndarray, query_labels: np.ndarray, label: int) -> np.ndarray:
+    """Indices of the queries of class `label`, lowest AP first (ties: lower query index first)."""
+    ap = np.asarray(per_query_ap, dtype=np.float64)
+    rows = np.flatnonzero(np.asarray(query_labels) == label)
+    return rows[np.argsort(ap[rows], kind="stable")]
+
+
+def top_k_class_counts(query_codes: np.ndarray, database_codes: np.ndarray, query_labels: np.ndarray,
+                       database_labels: np.ndarray, k: int, num_classes: int) -> np.ndarray:
+    """(C, C) int64: entry [c, c'] = top-k places of class-c queries taken by class-c' database images.
+
+    Codes are ±1 (q, bits) / (n, bits); ranking by (Hamming distance, database index). Row sums equal
+    k (capped at n) times the number of queries of the class.
+    """
+    qc = np.asarray(query_codes, dtype=np.float32)
+    dc = np.asarray(database_codes, dtype=np.float32)
+    ql = np.asarray(query_labels, dtype=np.int64).reshape(-1)
+    dl = np.asarray(database_labels, dtype=np.int64).reshape(-1)
+    n, bits = dc.shape
+    k = int(min(k, n))
+    counts = np.zeros(num_classes * num_classes, dtype=np.int64)
+    if k <= 0 or len(qc) == 0:
+        return counts.reshape(num_classes, num_classes)
+    index = np.arange(n, dtype=np.int64)
+    rows = max(1, _CHUNK_PAIRS // max(n, 1))
+    for lo in range(0, len(qc), rows):
+        distance = np.rint((bits - qc[lo:lo + rows] @ dc.T) / 2).astype(np.int64)  # (c, n) Hamming distances
+        key = distance * n + index  # unique per row, ordered by (distance, index)
+        top = np.argpartition(key, k - 1, axis=1)[:, :k] if k < n else np.broadcast_to(index, key.shape)
+        pairs = ql[lo:lo + rows, None] * num_classes + dl[top]
+        counts += np.bincount(pairs.reshape(-1), minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def top_confusions(counts: np.ndarray, label: int, n: int = 5) -> list[tuple[int, float]]:
+    """The other classes that take class `label`'s top-k places most often: (class, share of its top-k
+    places) for up to n classes with a share > 0, largest first (ties: lower class first)."""
+    row = np.asarray(counts[label], dtype=np.float64)
+    total = row.sum()
+    if total == 0:
+        return []
+    others = np.delete(np.arange(len(row)), label)
+    order = others[np.argsort(-row[others], kind="stable")][:n]
+    return [(int(c), float(row[c] / total)) for c in order if row[c] > 0]
+
+
+@dataclass(frozen=True, eq=False)
+class ClassReport:
+    """Per-class facts of one run (arrays indexed by class label, or by query for the query fields).
+
+    ap: (C,) mean per-query AP (NaN: no queries); num_queries: (C,); own_share: (C,) fraction of each
+    class's top-k places that went to its own class (P@k averaged over its queries); confusion: (C, C)
+    top-k counts (top_k_class_counts); example_paths: one query image per class ("" if none).
+    """
+
+    run_id: str
+    k: int
+    class_names: tuple[str, ...]
+    ap: np.ndarray
+    num_queries: np.ndarray
+    own_share: np.ndarray
+    confusion: np.ndarray
+    example_paths: tuple[str, ...]
+    per_query_ap: np.ndarray
+    query_labels: np.ndarray
+    query_paths: tuple[str, ...]
+    map_all: float
+
+
+def class_report(run: str | Path | RunPaths, k: int = 20, class_names: tuple[str, ...] | None = None,
+                 device: str = "cpu") -> ClassReport:
+    """Evaluate a run's saved codes and break the result down by class (see the module docstring)."""
+    paths = run if isinstance(run, RunPaths) else resolve_run(run)
+    report = evaluate(paths, ks=(k,), device=device)
+    queries = load_codes(paths, "query", expected_bits=report.bits)
+    database = load_codes(paths, "database", expected_bits=report.bits)
+    top = int(max(queries.labels.max(initial=-1), database.labels.max(initial=-1))) + 1
+    if class_names is None:
+        from core.session import open_session
+
+        class_names = tuple(open_session(paths).class_names)
+    num_classes = max(top, len(class_names))
+    names = tuple(class_names) + tuple(str(c) for c in range(len(class_names), num_classes))
+    per_query = np.asarray(report.per_query_ap, dtype=np.float64)
+    ap, counts = per_class_ap(per_query, queries.labels, num_classes)
+    confusion = top_k_class_counts(queries.codes, database.codes, queries.labels, database.labels, k, num_classes)
+    totals = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        own = np.where(totals > 0, np.diag(confusion) / np.maximum(totals, 1), np.nan)
+    first = {}
+    for i, label in enumerate(queries.labels.tolist()):
+        first.setdefault(label, queries.paths[i])
+    return ClassReport(
+        run_id=paths.run_id, k=int(min(k, len(database))), class_names=names, ap=ap, num_queries=counts,
+        own_share=own, confusion=confusion, example_paths=tuple(first.get(c, "") for c in range(num_classes)),
+        per_query_ap=per_query, query_labels=np.asarray(queries.labels), query_paths=tuple(queries.paths),
+        map_all=report.map_all,
+    )

@@ -1,0 +1,279 @@
+"""Classes tab: where a run fails. Per-class AP (sortable, worst first, a thumbnail per class; selecting
+a class lists its worst queries, a click opens one in Browse), the class-confusion table and matrix
+(which classes take each class's top-k places), and the code map.
+
+The ClassReport (an evaluation plus a top-k ranking of every query) is computed on the request worker
+when the tab is first shown for a run, and again when k changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt, Signal, Slot
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import engine
+from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel
+from fghash_gui.panels.code_map import CodeMapView
+from fghash_gui.widgets.elided_label import ElidedLabel
+from fghash_gui.widgets.thumbnails import ThumbnailLoader
+from fghash_gui.workers import RequestRunner
+
+K_CHOICES = (10, 20, 50, 100)
+WORST_SHOWN = 30  # worst queries listed for the selected class
+CLASS_ICON = QSize(40, 40)
+MATRIX_TICKS_UP_TO = 30  # name the matrix's rows and columns when there are at most this many classes
+
+
+class ClassesPanel(QWidget):
+    error = Signal(str)
+    status = Signal(str)
+    query_requested = Signal(str, str)  # run id, query image path: open it in Browse
+    report_shown = Signal(object)  # the ClassReport now on screen (tests wait on it)
+
+    def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._requests = requests
+        self.thumbnails = ThumbnailLoader(requests, parent=self)
+        self.run_id: str | None = None
+        self.report = None
+        self._loaded_for: tuple | None = None
+
+        self.title = ElidedLabel("No run open: open one in Runs or Browse.")
+        self.k_combo = QComboBox()
+        for k in K_CHOICES:
+            self.k_combo.addItem(str(k), k)
+        self.k_combo.setCurrentIndex(K_CHOICES.index(20))
+        self.k_combo.setToolTip("top-k used for the confusion counts and the own-class share")
+        self.k_combo.currentIndexChanged.connect(lambda _i: self.ensure_loaded())
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(QLabel("top-k"))
+        top.addWidget(self.k_combo)
+
+        # Per class ------------------------------------------------------------------------------
+        self.class_model = ClassTableModel(self.thumbnails, self)
+        self.class_table = _table(self.class_model, sort_column=1)
+        self.class_table.setIconSize(CLASS_ICON)
+        self.class_table.verticalHeader().setDefaultSectionSize(CLASS_ICON.height() + 4)
+        self.class_table.selectionModel().currentRowChanged.connect(self._on_class_selected)
+        self.worst_label = QLabel("Select a class to list its worst queries (click one to open it in Browse).")
+        self.worst_label.setWordWrap(True)
+        self.worst_list = QListWidget()
+        self.worst_list.setIconSize(QSize(64, 64))
+        self.worst_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.worst_list.itemActivated.connect(self._on_worst_activated)
+        self.worst_list.itemClicked.connect(self._on_worst_activated)
+        self.thumbnails.ready.connect(self._on_thumbnails_ready)
+        worst = QWidget()
+        worst_layout = QVBoxLayout(worst)
+        worst_layout.setContentsMargins(0, 0, 0, 0)
+        worst_layout.addWidget(self.worst_label)
+        worst_layout.addWidget(self.worst_list, 1)
+        per_class = QSplitter(Qt.Orientation.Horizontal)
+        per_class.addWidget(self.class_table)
+        per_class.addWidget(worst)
+        per_class.setStretchFactor(0, 3)
+        per_class.setStretchFactor(1, 2)
+
+        # Confusion ------------------------------------------------------------------------------
+        self.confusion_model = ConfusionTableModel(self)
+        self.confusion_table = _table(self.confusion_model, sort_column=1)
+        self.matrix = pg.PlotWidget(title="share of each class's top-k places")
+        self.matrix.invertY(True)
+        self.matrix.setAspectLocked(True)
+        self.matrix.setLabel("left", "query class")
+        self.matrix.setLabel("bottom", "class of the retrieved image")
+        self.matrix_image = pg.ImageItem(axisOrder="row-major")
+        self.matrix.addItem(self.matrix_image)
+        self.matrix_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get("viridis"), interactive=False,
+                                          label="share of the row")
+        self.matrix_bar.setImageItem(self.matrix_image, insert_in=self.matrix.getPlotItem())
+        self.matrix.setMinimumWidth(300)
+        confusion = QSplitter(Qt.Orientation.Horizontal)
+        confusion.addWidget(self.confusion_table)
+        confusion.addWidget(self.matrix)
+        confusion.setSizes([760, 600])
+
+
+        self.code_map = CodeMapView(requests, self.thumbnails, self)
+        self.code_map.error.connect(self.error)
+        self.code_map.query_requested.connect(self.query_requested)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(per_class, "Per class")
+        self.tabs.addTab(confusion, "Confusion")
+        self.tabs.addTab(self.code_map, "Code map")
+        self.tabs.currentChanged.connect(lambda _i: self.ensure_loaded())
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+
+    # --- data -------------------------------------------------------------------------------------
+
+    def set_run(self, run_id: str | None) -> None:
+        """The run to analyse; computed when the tab is shown (ensure_loaded)."""
+        if run_id != self.run_id:
+            self.run_id = run_id
+            self.code_map.set_run(run_id)
+            if self.isVisible():
+                self.ensure_loaded()
+
+    def forget_runs(self, run_ids: list[str]) -> None:
+        """Runs were deleted: if the analysed one is among them, clear the views."""
+        if self.run_id in run_ids:
+            self._requests.invalidate("classes")
+            self._requests.invalidate("code-map")
+            self.set_run(None)
+            self.report, self._loaded_for = None, None
+            self.class_model.set_report(None)
+            self.confusion_model.set_report(None)
+            self.matrix_image.clear()
+            self.worst_list.clear()
+            self.title.setText("No run open: open one in Runs or Browse.")
+
+    def k(self) -> int:
+        return int(self.k_combo.currentData())
+
+    @Slot()
+    def ensure_loaded(self) -> None:
+        """Compute what the visible sub-tab needs for the current run, unless it is on screen already."""
+        if self.run_id is None:
+            return
+        if self.tabs.currentWidget() is self.code_map:
+            self.code_map.ensure_loaded()
+            return
+        key = (self.run_id, self.k())
+        if key == self._loaded_for:
+            return
+        self._loaded_for = key
+        self.title.setText(f"{self.run_id}: computing per-class AP and top-{self.k()} confusion…")
+        self._requests.submit("classes", _class_report, self.run_id, self.k(), on_result=self._on_report,
+                              on_error=self._on_error)
+
+    def _on_error(self, message: str) -> None:
+        self._loaded_for = None
+        self.title.setText(f"{self.run_id}: {message.splitlines()[0] if message else 'failed'}")
+        self.error.emit(message)
+
+    def _on_report(self, report) -> None:
+        if report.run_id != self.run_id:  # (a newer k on the same channel makes older results stale)
+            return
+        self.report = report
+        self.class_model.set_report(report)
+        self.confusion_model.set_report(report)
+        self.thumbnails.prefetch([p for p in report.example_paths if p])
+        self._draw_matrix(report)
+        _size_columns(self.class_table, (230, 70, 70, 100))
+        _size_columns(self.confusion_table, (200, 100, 170, 170, 170))
+        self.title.setText(f"{report.run_id}: {len(self.class_model.labels)} classes with queries, "
+                           f"mAP@all {100 * report.map_all:.2f}%, top-{report.k}")
+        self.worst_list.clear()
+        self.report_shown.emit(report)
+
+    def _draw_matrix(self, report) -> None:
+        counts = report.confusion.astype(np.float64)
+        totals = counts.sum(axis=1, keepdims=True)
+        shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        top = float(shares.max()) or 1.0  # the diagonal and the worst confusions, not an empty 0..1 scale
+        self.matrix_image.setImage(shares.astype(np.float32))
+        self.matrix_bar.setLevels((0.0, top))
+        names = report.class_names
+        small = len(names) <= MATRIX_TICKS_UP_TO  # named rows, numbered columns (names would overlap)
+        self.matrix.getAxis("left").setTicks([[(i + 0.5, f"{_short(n)} {i}") for i, n in enumerate(names)]]
+                                             if small else None)
+        self.matrix.getAxis("bottom").setTicks([[(i + 0.5, str(i)) for i in range(len(names))]] if small else None)
+        self.matrix.autoRange()
+
+    # --- per class --------------------------------------------------------------------------------
+
+    def select_class(self, label: int) -> None:
+        """Select a class's row in the per-class table (which lists its worst queries)."""
+        proxy = self.class_table.model()
+        for row in range(proxy.rowCount()):
+            if proxy.index(row, 0).data(LABEL_ROLE) == label:
+                self.class_table.setCurrentIndex(proxy.index(row, 0))
+                return
+
+    def _on_class_selected(self, current, _previous) -> None:
+        if self.report is None or not current.isValid():
+            return
+        label = current.data(LABEL_ROLE)
+        r = self.report
+        rows = engine.worst_queries(r.per_query_ap, r.query_labels, label)[:WORST_SHOWN]
+        self.worst_label.setText(f"{r.class_names[label]}: {int(r.num_queries[label])} queries, AP "
+                                 f"{100 * r.ap[label]:.1f}%. Worst first; click one to open it in Browse.")
+        self.worst_list.clear()
+        for row in rows:
+            path = r.query_paths[row]
+            item = QListWidgetItem(f"AP {100 * r.per_query_ap[row]:.1f}% · {Path(path).name}")
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(path)
+            pixmap = self.thumbnails.get(path)
+            item.setIcon(QIcon(pixmap if pixmap is not None else self.thumbnails.loading))
+            self.worst_list.addItem(item)
+
+    def _on_thumbnails_ready(self, paths: list[str]) -> None:
+        ready = set(paths)
+        for i in range(self.worst_list.count()):
+            item = self.worst_list.item(i)
+            path = item.data(Qt.ItemDataRole.UserRole)
+            if path in ready:
+                pixmap = self.thumbnails.get(path)
+                if pixmap is not None:
+                    item.setIcon(QIcon(pixmap))
+
+    def _on_worst_activated(self, item: QListWidgetItem) -> None:
+        if self.run_id is not None:
+            self.query_requested.emit(self.run_id, item.data(Qt.ItemDataRole.UserRole))
+
+
+def _class_report(run_id: str, k: int):
+    """Runs on the worker."""
+    return engine.class_report(run_id, k=k)
+
+
+def _table(model, sort_column: int) -> QTableView:
+    proxy = QSortFilterProxyModel(model)
+    proxy.setSourceModel(model)
+    proxy.setSortRole(SORT_ROLE)
+    table = QTableView()
+    table.setModel(proxy)
+    table.setSortingEnabled(True)
+    table.sortByColumn(sort_column, Qt.SortOrder.AscendingOrder)  # worst first
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setAlternatingRowColors(True)
+    table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    table.verticalHeader().setVisible(False)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    return table
+
+
+def _size_columns(table: QTableView, widths: tuple[int, ...]) -> None:
+    """Readable first columns (the last one stretches); a model reset would give them the default width."""
+    for column, width in enumerate(widths[:-1]):
+        table.horizontalHeader().resizeSection(column, width)
+
+
+def _short(name: str, limit: int = 14) -> str:
+    return name if len(name) <= limit else name[: limit // 2] + "…" + name[-(limit // 2 - 1):]

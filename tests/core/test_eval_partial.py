@@ -1,0 +1,30 @@
+"""`fghash eval` with several runs of which one has no codes: the others' rows print, the failed run is named."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.cli import main
+from core.codes import save_codes
+from core.config import TrainConfig
+from core.runs import create_run
+from core.store import RunStore
+
+
+def _run_with_codes(seed: int):
+    paths = create_run(TrainConfig(backbone="resnet18", weights="none", bits=12), store=RunStore())
+    rng = np.random.default_rng(seed)
+    for split, count in (("query", 6), ("database", 20)):
+        codes = np.where(rng.random((count, 12)) < 0.5, -1, 1)
+        save_codes(paths, split, codes, np.arange(count) % 3, [f"/img/{split}{i}.png" for i in range(count)])
+    return paths
+
+
+def test_eval_prints_the_others_and_names_the_run_without_codes(capsys):
+    good = [_run_with_codes(1), _run_with_codes(2)]
+    empty = create_run(TrainConfig(backbone="resnet18", weights="none", seed=5), store=RunStore())
+    assert main(["eval", good[0].run_id, empty.run_id, good[1].run_id, "--ks", "5", "--device", "cpu"]) == 2
+    out, err = capsys.readouterr()
+    assert good[0].run_id[:34] in out and good[1].run_id[:34] in out and empty.run_id[:34] not in out
+    assert f"fghash: error: {empty.run_id}:" in err and ("database.npz" in err or "query.npz" in err)
+    assert "Traceback" not in err
