@@ -53,12 +53,16 @@ class EpochEnd:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Retrieval quality after an epoch: mAP@all with the stable (distance, index) tie order."""
+    """Retrieval quality after an epoch: mAP@all with the stable (distance, index) tie order.
+
+    chance_map: the expected mAP@all of random codes on the same split (core.chance.chance_map), the
+    level the curve has to rise above; None from producers that do not compute it."""
 
     epoch: int
     map_all: float
     map_at_k: dict[int, float] = field(default_factory=dict)
     precision_at_k: dict[int, float] = field(default_factory=dict)
+    chance_map: float | None = None
 
 
 @dataclass(frozen=True)

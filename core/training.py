@@ -217,6 +217,7 @@ class _Run:
         yield CheckpointSaved(epoch=epoch, path=str(path))
 
     def _evaluate(self, epoch: int) -> Generator[Event, None, EvalResult]:
+        from core.chance import chance_map
         from core.metrics import map_all, summarize
 
         query = yield from self._query_codes(cancel=self.cancel)
@@ -229,7 +230,8 @@ class _Run:
         self.final_map = value
         self.best_map = value if self.best_map is None else max(self.best_map, value)
         result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(extra.map_at_k) if extra else {},
-                            precision_at_k=dict(extra.precision_at_k) if extra else {})
+                            precision_at_k=dict(extra.precision_at_k) if extra else {},
+                            chance_map=chance_map(labels[0].numpy(), labels[1].numpy()))
         yield result
         return result
 

@@ -68,11 +68,27 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     reports = [engine.evaluate(run, ks=tuple(args.ks), device=args.device) for run in args.runs]
     print(report_table(reports, args.ks))
+    print_chance_levels(args.runs, reports)
     if args.pr:
         for r in reports:
             print(f"\nPR curve of {r.run_id} (radius: precision / recall, %)")
             print("  ".join(f"{rad}: {100 * p:.1f}/{100 * rc:.1f}" for rad, p, rc in r.pr_curve))
     return 0
+
+
+def print_chance_levels(runs, reports) -> None:
+    """One line per distinct chance level of the evaluated runs (runs on the same split share one).
+
+    runs: what the user named (folders, ids, prefixes); reports: their RetrievalReports, same order."""
+    from core.chance import CHANCE_DESCRIPTION, run_chance_map
+
+    by_value: dict[float, list[str]] = {}
+    for run, r in zip(runs, reports):
+        by_value.setdefault(round(100 * run_chance_map(run), 2), []).append(r.run_id)
+    print()
+    for value, run_ids in by_value.items():
+        which = "every run" if len(by_value) == 1 else ", ".join(run_ids)
+        print(f"chance: mAP@all {value:.2f} ({which}); {CHANCE_DESCRIPTION}")
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

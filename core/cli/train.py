@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from core.chance import CHANCE_DESCRIPTION
 from core.config import BACKBONES, DEVICES, METHODS
 
 
@@ -98,12 +99,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         results = [drive_training(engine.train(cfg), f"{cfg.method} {cfg.bits} bits", cfg.epochs)
                    for cfg in configs_from_args(args)]
-    print(f"{'run id':48} {'status':10} {'final mAP':>9} {'best mAP':>9}")
+    print(f"{'run id':48} {'status':10} {'final mAP':>9} {'best mAP':>9} {'chance':>7}")
     for r in results:
         final = f"{100 * r.final_map:9.2f}" if r.final_map is not None else f"{'-':>9}"
         best = f"{100 * r.best_map:9.2f}" if r.best_map is not None else f"{'-':>9}"
-        print(f"{r.run_id:48} {r.status:10} {final} {best}")
+        chance = _chance_cell(r.run_dir)
+        print(f"{r.run_id:48} {r.status:10} {final} {best} {chance}")
+    print(f"({CHANCE_DESCRIPTION}; mAP in %)")
     return 0 if all(r.status == "finished" for r in results) else 1
+
+
+def _chance_cell(run_dir: str) -> str:
+    """The run's chance level in % (7 wide), or '-' when it has no saved codes (failed or cancelled early)."""
+    from core.chance import run_chance_map
+    from core.errors import FghashError
+
+    try:
+        return f"{100 * run_chance_map(run_dir):7.2f}"
+    except FghashError:
+        return f"{'-':>7}"
 
 
 def drive_training(gen, label: str, epochs: int):
