@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from core.errors import FghashError
 
 # One module per command group; each defines add_parsers(subparsers).
-_COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval")
+_COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "figure")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -101,3 +101,13 @@ def short_class_name(text: str, width: int = 18) -> str:
     if len(lines) > 2:
         lines = [lines[0], textwrap.shorten(" ".join(lines[1:]), width, placeholder="…")]
     return "\n".join(lines)
+
+
+def default_run_labels(run_ids: Sequence[str]) -> list[str]:
+    """Short labels for runs: method and bits from the run id (`20261127-1443-fcaenet-cub-12b-be9e` ->
+    `fcaenet 12b`), the full id where two would read the same."""
+    short = []
+    for run_id in run_ids:
+        parts = run_id.split("-")
+        short.append(f"{parts[2]} {parts[4]}" if len(parts) >= 6 else run_id)
+    return short if len(set(short)) == len(short) else list(run_ids)

@@ -15,6 +15,7 @@ from core.figures.common import (
     CORRECT_COLOR,
     WRONG_COLOR,
     FigureError,
+    default_run_labels,
     new_figure,
     short_class_name,
     square_thumbnail,
@@ -48,16 +49,6 @@ def gather_retrieval(runs: Sequence, queries: Sequence, k: int = 10,
     results = [[query(q, run, k=k) for run in runs] for q in queries]
     labels = list(run_labels) if run_labels is not None else default_run_labels([r.run_id for r in results[0]])
     return [[RetrievalPanel(label, result) for label, result in zip(labels, row)] for row in results]
-
-
-def default_run_labels(run_ids: Sequence[str]) -> list[str]:
-    """Short labels for runs: method and bits from the run id (`20261127-1443-fcaenet-cub-12b-be9e` ->
-    `fcaenet 12b`), the full id where two would read the same."""
-    short = []
-    for run_id in run_ids:
-        parts = run_id.split("-")
-        short.append(f"{parts[2]} {parts[4]}" if len(parts) >= 6 else run_id)
-    return short if len(set(short)) == len(short) else list(run_ids)
 
 
 def retrieval_figure(panels: Sequence[Sequence[RetrievalPanel]], *, show_distance: bool = True,
