@@ -30,7 +30,7 @@ def _cmd_attention(args: argparse.Namespace) -> int:
     out = write_attention_figure(args.run, [_query_arg(i) for i in args.images], args.output,
                                  target=None if args.target is None else _query_arg(args.target),
                                  cam_method=args.cam_method, colormap_name=args.colormap, alpha=args.alpha,
-                                 dpi=args.dpi, device=args.device)
+                                 regions=args.regions, size=args.size, dpi=args.dpi, device=args.device)
     print(f"wrote {out}")
     return 0
 
@@ -88,6 +88,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     att.add_argument("--cam-method", default="gradcam", choices=CAM_METHODS)
     att.add_argument("--colormap", default="jet", choices=sorted(COLORMAPS))
     att.add_argument("--alpha", type=float, default=0.5, help="heat-map opacity 0..1 (default 0.5)")
+    att.add_argument("--regions", type=int, default=None, help="SREM N (default: the run's)")
+    att.add_argument("--size", type=int, default=None, help="SREM square size s in px (default: the run's)")
     att.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     att.add_argument("-o", "--output", required=True, help=out_help)
     att.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=dpi_help)

@@ -40,10 +40,10 @@ class AttentionRow:
 
 
 def gather_attention(run, images: Sequence, *, target_image=None, cam_method: str = "gradcam",
-                     device: str = "cpu") -> list[AttentionRow]:
+                     regions: int | None = None, size: int | None = None, device: str = "cpu") -> list[AttentionRow]:
     """Explain every image with the run's newest checkpoint. run: id, prefix, folder, RunPaths or an
     Explainer; images: paths (or PIL images); target_image: the query whose code Grad-CAM explains the
-    similarity to (None: each image's own code)."""
+    similarity to (None: each image's own code); regions, size: SREM's N and s (None: the run's)."""
     from core.explain.api import explain_run, explainer_for_run
     from core.explain.explainer import Explainer
     from core.explain.levels import supports_levels
@@ -65,7 +65,7 @@ def gather_attention(run, images: Sequence, *, target_image=None, cam_method: st
             panels += [AttentionPanel(f"{name.split('/')[0]}\nfused", levels.image, heatmap=levels.extra(name))
                        for name in levels.extra_names if name.endswith("/fused")]
         else:
-            srem = explain_run(prepared, explainer, "srem")
+            srem = explain_run(prepared, explainer, "srem", regions=regions, size=size)
             panels += [AttentionPanel(f"SREM mask\nN={srem.regions}, s={srem.size}", srem.image, mask=srem.mask),
                        AttentionPanel("erased", srem.extra("erased"))]
         rows.append(AttentionRow(_row_label(image), tuple(panels)))

@@ -20,10 +20,11 @@ def write_retrieval_figure(runs: Sequence, queries: Sequence, path: str | Path, 
 
 
 def write_attention_figure(run, images: Sequence, path: str | Path, *, target=None, cam_method: str = "gradcam",
-                           colormap_name: str = "jet", alpha: float = 0.5, dpi: int = DEFAULT_DPI,
-                           device: str = "cpu") -> Path:
+                           colormap_name: str = "jet", alpha: float = 0.5, regions: int | None = None,
+                           size: int | None = None, dpi: int = DEFAULT_DPI, device: str = "cpu") -> Path:
     """Rows of images (paths or test-split indices) with CAM, Grad-CAM towards `target` (a path, a
-    test-split index or None for each image's own code), SREM or Multi-FusNet levels -> `path`."""
+    test-split index or None for each image's own code), SREM (N = regions, s = size; None: the run's)
+    or Multi-FusNet levels -> `path`."""
     from core.figures.attention import attention_figure, gather_attention
     from core.runs import RunPaths, resolve_run
 
@@ -31,7 +32,7 @@ def write_attention_figure(run, images: Sequence, path: str | Path, *, target=No
     paths = run if isinstance(run, RunPaths) else resolve_run(run)
     rows = gather_attention(paths, [split_image_path(paths, i) for i in images],
                             target_image=None if target is None else split_image_path(paths, target),
-                            cam_method=cam_method, device=device)
+                            cam_method=cam_method, regions=regions, size=size, device=device)
     return save_figure(attention_figure(rows, colormap_name=colormap_name, alpha=alpha), path, dpi)
 
 
