@@ -68,7 +68,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
     reports = [engine.evaluate(run, ks=tuple(args.ks), device=args.device) for run in args.runs]
     print(report_table(reports, args.ks))
-    print_chance_levels(args.runs, reports)
+    print_chance_levels(args.runs)
     if args.pr:
         for r in reports:
             print(f"\nPR curve of {r.run_id} (radius: precision / recall, %)")
@@ -76,16 +76,24 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_chance_levels(runs, reports) -> None:
-    """One line per distinct chance level of the evaluated runs (runs on the same split share one).
+def print_chance_levels(runs) -> None:
+    """One line per distinct chance level of the runs (runs on the same split share one); runs without
+    readable codes are left out (the table above says what is wrong with them).
 
-    runs: what the user named (folders, ids, prefixes); reports: their RetrievalReports, same order."""
+    runs: what the user named (folders, ids, prefixes, 'latest')."""
     from core.chance import CHANCE_DESCRIPTION, run_chance_map
+    from core.errors import FghashError
+    from core.runs import resolve_run
 
     by_value: dict[float, list[str]] = {}
-    for run, r in zip(runs, reports):
-        by_value.setdefault(round(100 * run_chance_map(run), 2), []).append(r.run_id)
-    print()
+    for run in runs:
+        try:
+            paths = resolve_run(run)
+            by_value.setdefault(round(100 * run_chance_map(paths), 2), []).append(paths.run_id)
+        except FghashError:
+            continue
+    if by_value:
+        print()
     for value, run_ids in by_value.items():
         which = "every run" if len(by_value) == 1 else ", ".join(run_ids)
         print(f"chance: mAP@all {value:.2f} ({which}); {CHANCE_DESCRIPTION}")

@@ -39,7 +39,7 @@ def pr_figure(reports: Sequence, labels: Sequence[str] | None = None) -> Figure:
     ax.set_xlabel("recall (%)")
     ax.set_ylabel("precision (%)")
     ax.set_xlim(0, 100)
-    ax.set_ylim(0, 100)
+    ax.set_ylim(bottom=0)  # the top follows the data: weak runs stay readable
     ax.set_title("precision-recall over Hamming radius", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best", frameon=False)
@@ -84,5 +84,5 @@ def bits_figure(reports: Sequence, configs: Sequence, chance: Sequence[float] | 
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="best", frameon=False)
     if any(len(g.run_ids) > 1 for g in groups):
-        ax.set_title("mean ± std over seeds", fontsize=8)
+        ax.set_title("error bars: sample std over seeds (where several)", fontsize=8)
     return fig
