@@ -26,7 +26,7 @@ def test_equals_the_tie_averaged_map_of_one_tie_group():
 def test_is_the_mean_tie_averaged_map_of_random_codes_of_any_length(bits):
     rng = np.random.default_rng(bits)
     draws = [map_all(rng.choice([-1.0, 1.0], (len(QUERIES), bits)), rng.choice([-1.0, 1.0], (len(DB), bits)),
-                     QUERIES, DB, tie_mode="average") for _ in range(40)]
+                     QUERIES, DB, tie_mode="average") for _ in range(30)]
     standard_error = np.std(draws) / np.sqrt(len(draws))
     assert abs(np.mean(draws) - chance_map(QUERIES, DB)) < 4 * standard_error
 
