@@ -62,11 +62,13 @@ def main() -> None:
     best = float("inf")
     for _ in range(args.repeat):
         start = time.perf_counter()
-        ours = map_all(query_codes, database_codes, query_labels, database_labels, device=args.device)
+        ours = map_all(query_codes, database_codes, query_labels, database_labels, tie_mode="stable",
+                       device=args.device)
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
-    ours_ap = per_query_ap(query_codes, database_codes, query_labels, database_labels, device=args.device).numpy()
+    ours_ap = per_query_ap(query_codes, database_codes, query_labels, database_labels, tie_mode="stable",
+                           device=args.device).numpy()
 
     ref_q = args.reference_queries or args.queries
     start = time.perf_counter()

@@ -16,14 +16,47 @@ from typing import Any
 from core.errors import RunError
 
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # disk full, or the user's quota
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}  # read-only mount, no permission
+
+
+def not_writable_error(path: Path, exc: OSError) -> RunError:
+    """The one-line error for a file that cannot be written because its folder is read-only."""
+    return RunError(f"cannot write {path}: {exc.strerror} ({path.parent} is read-only for this user); copy the "
+                    f"run to a writable folder, or make this one writable")
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where the OS says it (Linux >= 4.7), else set and reset."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call write(tmp_path) then rename tmp_path to path atomically. Returns path."""
+    """Call write(tmp_path) then rename tmp_path to path atomically. Returns path.
+
+    The file gets the permissions any new file of the user gets (0666 less the umask), not mkstemp's 0600.
+    Raises RunError (one line) on a full disk or a read-only folder."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        if exc.errno in _NOT_WRITABLE:
+            raise not_writable_error(path, exc) from None
+        raise
+    try:
+        if hasattr(os, "fchmod"):  # POSIX; Windows files have no mode bits to fix
+            os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
@@ -49,7 +82,9 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True))
+    """Strict JSON (NaN / Infinity are not JSON: writing one raises ValueError instead of a file other
+    readers reject); callers write null for a value that is not a finite number."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False))
 
 
 def append_line(path: str | Path, line: str) -> None:

@@ -10,14 +10,15 @@ The expected AP of a query with R relevant items among n under a uniformly rando
 (the item at position p is relevant with probability R/n and then has on average (p-1)(R-1)/(n-1)
 relevant items before it; H_n = 1 + 1/2 + ... + 1/n). The chance mAP is its mean over the queries, with
 0 for a query whose class has no database item (as core.metrics counts it). It is therefore the exact
-expectation of the tie-averaged mAP@all (`RetrievalReport.map_all_tie_averaged`) of random codes of
-every length, and it depends only on the class counts of the two splits.
+expectation of the headline, tie-averaged mAP@all (`RetrievalReport.map_all`) of random codes of every
+length, and it depends only on the class counts of the two splits.
 
-The stable (distance, database index) mAP of random codes is not covered by the formula: database order
-breaks the ties, and on a database stored class by class (as most datasets are) relevant items then
-cluster inside a tie group, which raises the mean, the more the shorter the code (more ties). Measured
-on 10 classes x 24 database / 16 query items (30 draws): 12.7% at 4 bits, 12.3% at 12, 12.0% at 48,
-against the exact 11.9% that the tie-averaged mAP of the same draws reproduces (tests/core/test_chance.py).
+The ties-by-index mAP of random codes (`RetrievalReport.map_all_index_order`) is not covered by the
+formula: database order breaks the ties, and on a database stored class by class (as most datasets are)
+relevant items then cluster inside a tie group, which raises the mean, the more the shorter the code
+(more ties). Measured on 10 classes x 24 database / 16 query items, 30 draws each: 12.7% at 4 bits,
+12.3% at 12, 12.0% at 48, against the exact 11.9% that the tie-averaged mAP of the same draws
+reproduces (tests/core/test_chance.py checks both).
 """
 
 from __future__ import annotations

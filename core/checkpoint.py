@@ -2,9 +2,10 @@
 
 The tensors hold the method state (weights under "model.", optimiser, scheduler, method state such as
 ADSH's V) and the RNG states ("rng.*"). The JSON holds schema version, method, bits, backbone, epoch,
-the full config, the dataset fingerprint, the driver's state (best/final mAP) and the weights file's
-sha256. Both are written atomically, the JSON last: a checkpoint without its JSON is incomplete and
-ignored (RunPaths.last_checkpoint). Only the newest KEEP_LAST checkpoints are kept.
+the full config, the dataset fingerprint, the driver's state (final test mAP; the epoch selected on the
+validation split) and the weights file's sha256. Both are written atomically, the JSON last: a checkpoint
+without its JSON is incomplete and ignored (RunPaths.last_checkpoint). Only the newest KEEP_LAST
+checkpoints are kept, plus the one selected on the validation split.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.atomic import atomic_write, atomic_write_json
 from core.config import TrainConfig
 from core.data.records import DatasetIndex
 from core.errors import RunError, one_line
+from core.safe_read import MAX_JSON_BYTES, MAX_WEIGHTS_BYTES, open_regular, read_regular
 from core.state_pack import SKELETON, pack_state, select, unpack_state
 
 CHECKPOINT_SCHEMA = 1
@@ -66,8 +68,12 @@ def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
 
 
 def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, torch.Tensor], *,
-                    num_classes: int, fingerprint: str, driver: dict[str, Any]) -> Path:
-    """Write epoch `epoch` (weights then metadata, atomically), prune old ones; returns the weights path."""
+                    num_classes: int, fingerprint: str, driver: dict[str, Any],
+                    keep_epochs: tuple[int, ...] = ()) -> Path:
+    """Write epoch `epoch` (weights then metadata, atomically), prune old ones; returns the weights path.
+
+    Pruning keeps the newest KEEP_LAST checkpoints and those of `keep_epochs` (the epoch selected on the
+    validation split, so the test mAP reported for it can be reproduced from its weights)."""
     from safetensors.torch import save_file
 
     stem = run_paths.checkpoints / f"epoch-{epoch:04d}"
@@ -82,7 +88,7 @@ def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, 
         "torch_version": torch.__version__,
     }
     atomic_write_json(stem.with_suffix(".json"), meta)
-    _prune(run_paths.checkpoints)
+    _prune(run_paths.checkpoints, keep_epochs)
     return weights
 
 
@@ -99,8 +105,9 @@ def read_checkpoint_meta(weights: Path) -> dict:
         raise RunError(f"checkpoint metadata {meta_path} is missing: {weights.name} is incomplete (a crash "
                        f"before its metadata was written) or was copied without it")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        meta = json.loads(read_regular(meta_path, what="checkpoint metadata", limit=MAX_JSON_BYTES,
+                                       error=RunError).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise RunError(f"checkpoint metadata {meta_path} is unreadable ({exc}); expected the JSON that fghash "
                        f"writes next to {weights.name}") from None
     if not isinstance(meta, dict):
@@ -128,7 +135,7 @@ def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict
     Raises RunError naming the file for: missing/unreadable/foreign metadata, an unknown schema, another
     method/bit length/backbone, a checksum mismatch (truncated or replaced weights), an unreadable
     safetensors file, or missing tensor groups. safetensors never runs code; nothing is written."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load as load_safetensors
 
     weights = Path(weights)
     meta = read_checkpoint_meta(weights)
@@ -139,13 +146,15 @@ def read_checkpoint(weights: Path, cfg: TrainConfig | None = None) -> tuple[dict
                 raise RunError(f"{weights} was saved by a run with method {meta.get('method')}, {meta.get('bits')} "
                                f"bits, backbone {meta.get('backbone')}; this run has method {cfg.method}, {cfg.bits} "
                                f"bits, backbone {cfg.backbone} ({key} differs)")
-    if not weights.is_file():
+    if not weights.exists():
         raise RunError(f"{weights} is missing: its metadata {meta_path.name} exists but the weights do not")
-    if _sha256(weights) != meta["weights_sha256"]:
+    # The bytes checked against the checksum are the bytes parsed (one bounded read of a regular file).
+    data = read_regular(weights, what="checkpoint", limit=MAX_WEIGHTS_BYTES, error=RunError)
+    if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
         raise RunError(f"{weights} does not match the checksum in {meta_path.name}: the file is truncated, "
                        f"corrupt or replaced")
     try:
-        tensors = load_file(str(weights), device="cpu")
+        tensors = load_safetensors(data)
     except Exception as exc:  # safetensors raises its own error types for torn/foreign files
         raise RunError(f"{weights} is not a readable safetensors checkpoint: {one_line(exc, 300)}") from None
     missing = [group for group in ("model.", "rng.torch", "rng.numpy.", "rng.python.")
@@ -191,15 +200,16 @@ def load_run_model(run_paths, device: torch.device | str = "cpu") -> tuple[torch
 
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_regular(path, what="checkpoint", limit=MAX_WEIGHTS_BYTES, error=RunError) as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
 
 
-def _prune(folder: Path) -> None:
+def _prune(folder: Path, keep_epochs: tuple[int, ...] = ()) -> None:
     metas = sorted(folder.glob("epoch-*.json"))
-    for meta in metas[:-KEEP_LAST]:
+    kept = {f"epoch-{e:04d}.json" for e in keep_epochs}
+    for meta in [m for m in metas[:-KEEP_LAST] if m.name not in kept]:
         meta.unlink(missing_ok=True)  # metadata first: a half-pruned checkpoint is never "complete"
         meta.with_suffix(".safetensors").unlink(missing_ok=True)
     for orphan in folder.glob("epoch-*.safetensors"):

@@ -17,6 +17,7 @@ import numpy as np
 
 from core.atomic import atomic_write
 from core.errors import RunError, one_line
+from core.safe_read import MAX_CODES_BYTES, open_regular
 
 FORMAT_VERSION = 1
 SPLIT_NAMES = ("query", "database")
@@ -114,10 +115,13 @@ def load_codes(run_paths, split_name: str, expected_bits: int | None = None) -> 
         raise RunError(f"{target} is missing: the run has no saved {split_name} codes yet (training writes them when it finishes or is stopped)")
     try:
         # allow_pickle=False: an object array (a pickle inside the npz) is refused, never unpickled.
-        with np.load(target, allow_pickle=False) as data:
+        with open_regular(target, what="codes file", limit=MAX_CODES_BYTES, error=RunError) as fh, \
+                np.load(fh, allow_pickle=False) as data:
             if not hasattr(data, "files"):
                 raise ValueError("a single array, not an .npz archive")
             fields = {name: data[name] for name in ("format", "bits", "packed", "labels", "paths", "checksum")}
+    except RunError:
+        raise
     except KeyError as exc:
         raise RunError(f"{target} is not an fghash codes file: field {exc} is missing") from None
     except ValueError as exc:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -20,6 +21,11 @@ SCHEMA_VERSION = 1
 METHODS = ("adsh", "fcaenet", "multifusnet")
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 DEVICES = ("auto", "cpu", "cuda")
+# Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
+# with the square of the size, so --image-size 10000 would ask for ~2000x the memory of 224 px and die in
+# an allocation; it is refused up front instead.
+MAX_IMAGE_SIZE = 1024
+MAX_RESIZE_SIZE = 2048
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,17 @@ class FcaeOptions:
     srem_regions: int = 50  # N top pixels, each the top-left corner of an erased square
     srem_size: int = 32  # s: side of an erased square in pixels
     erase_target: Literal["normalized_zero", "black"] = "normalized_zero"  # reconstructed
-    esrl_normalization: Literal["m_k", "batch_k"] = "m_k"  # reconstructed: 1/(m k) per Eq. 7-8
+    # Scale of the ESRL sums of squared distances (reconstructed: Eq. 7-8 lost their normaliser).
+    # "quant" (default): the quantisation term's own scale, gamma x ADSH's normalisation, so alpha = beta = 1
+    #   pull u toward u+ (and u_e) exactly as hard, per unit of code difference, as quantisation pulls u toward
+    #   its database code v, whatever n, m, batch and k. "m_k": 1/(m k), Eq. 7-8 read literally (the default
+    #   until now): a pull of n B / (12 gamma m) of quantisation's, 0.08 on full CUB, so "+ESRL" barely
+    #   trained. "batch_k": 1/(batch k), a pull of n / (12 gamma): 2.5 on CUB, 10 on NABirds (both ratios with
+    #   ADSH's default "semicon" normalisation).
+    # Measured share of the gradient on the network outputs, ESRL (pos + era) of all four terms, CUB subset in
+    # ../shared/data (n = m = 300), 12 bits, resnet18 random init, 112 px, after 1 / 3 / 6 outer iterations
+    # (bench/loss_shares.py): quant 12.5 / 15.0 / 17.3 %, m_k 0.4 / 0.5 / 0.6 %, batch_k 1.7 / 2.2 / 2.5 %.
+    esrl_normalization: Literal["quant", "m_k", "batch_k"] = "quant"
 
 
 @dataclass(frozen=True)
@@ -107,6 +123,11 @@ class TrainConfig:
     lr_milestones: tuple[int, ...] = (20, 30)
     lr_gamma: float = 0.1
     eval_every: int = 5  # evaluate mAP every this many epochs (and after the last)
+    # Model selection (core/validation.py). "none": report the final model on the test split only (the
+    # FCAENet protocol); "official": the dataset's validation list; "fraction": a stratified, seeded
+    # val_fraction of the training split. Validation images are taken out of training.
+    validation: Literal["none", "official", "fraction"] = "none"
+    val_fraction: float = 0.1  # used when validation == "fraction"
     num_workers: int = 0
     adsh: AdshOptions = field(default_factory=AdshOptions)
     fcae: FcaeOptions = field(default_factory=FcaeOptions)
@@ -123,7 +144,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -142,17 +163,22 @@ class TrainConfig:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ConfigError(f"config is not valid JSON: {exc}") from None
+        except RecursionError:  # e.g. 200,000 nested brackets: json's decoder recurses once per level
+            raise ConfigError("config JSON is nested too deeply to be an fghash config") from None
         if not isinstance(data, dict):
             raise ConfigError("config JSON must be an object")
         return cls.from_dict(data)
 
     @classmethod
     def load(cls, path: str | Path) -> "TrainConfig":
+        from core.safe_read import MAX_JSON_BYTES, read_regular
+
         path = Path(path)
+        data = read_regular(path, what="config", limit=MAX_JSON_BYTES, error=ConfigError)
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
             return cls.from_json(text)
         except ConfigError as exc:
@@ -211,6 +237,11 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}; got {cfg.backbone!r}")
     if cfg.device not in DEVICES:
         raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {cfg.device!r}")
+    if cfg.image_size > MAX_IMAGE_SIZE or cfg.resize_size > MAX_RESIZE_SIZE:
+        raise ConfigError(
+            f"image_size must be <= {MAX_IMAGE_SIZE} and resize_size <= {MAX_RESIZE_SIZE} pixels; got "
+            f"{cfg.image_size}/{cfg.resize_size} (the papers use 224-448; memory grows with the square of the size)"
+        )
     if cfg.image_size < 16 or cfg.resize_size < cfg.image_size:
         raise ConfigError(
             f"image_size must be >= 16 and resize_size >= image_size; got {cfg.image_size}/{cfg.resize_size}"
@@ -218,8 +249,21 @@ def validate(cfg: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "eval_every"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be >= 1; got {getattr(cfg, name)}")
+    _check_finite_floats(cfg)
+    if cfg.num_workers < 0:
+        raise ConfigError(f"num_workers must be >= 0 (0 = load images in the training process); got {cfg.num_workers}")
     if cfg.lr <= 0:
         raise ConfigError(f"lr must be > 0; got {cfg.lr}")
+    for name, value in (("momentum", cfg.momentum), ("weight_decay", cfg.weight_decay), ("adsh.gamma", cfg.adsh.gamma),
+                        ("fcae.alpha", cfg.fcae.alpha), ("fcae.beta", cfg.fcae.beta)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0; got {value}")
+    if cfg.lr_gamma <= 0:
+        raise ConfigError(f"lr_gamma must be > 0; got {cfg.lr_gamma}")
+    if cfg.validation == "fraction" and not 0.0 < cfg.val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be between 0 and 1 (exclusive); got {cfg.val_fraction}")
+    if cfg.validation not in ("none", "official", "fraction"):
+        raise ConfigError(f"validation must be none, official or fraction; got {cfg.validation!r}")
     if cfg.adsh.num_samples < 1 or cfg.adsh.inner_epochs < 1:
         raise ConfigError("adsh.num_samples and adsh.inner_epochs must be >= 1")
     if cfg.fcae.srem_regions < 0 or cfg.fcae.srem_size < 1:
@@ -235,6 +279,17 @@ def validate(cfg: TrainConfig) -> None:
                           f"by attention_heads ({cfg.multifus.attention_heads})")
     if cfg.dataset_kind != "demo" and not cfg.dataset_root:
         raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
+
+
+def _check_finite_floats(cfg: TrainConfig) -> None:
+    """Every float option (top level and nested) must be a finite number: a NaN or Inf learning rate or loss
+    weight trains nothing and only produces NaN weights."""
+    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus))
+    for prefix, group in groups:
+        for f in dataclasses.fields(group):
+            value = getattr(group, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{prefix}{f.name} must be a finite number; got {value}")
 
 
 def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:

@@ -11,11 +11,18 @@ that carries its label and inflate the evaluation. Each call that met such files
 (level "warning") counting them and naming the first few with their reasons. Callers that must refuse
 bad files instead (a user's query, images added to a database) decode them first with
 core.data.images.load_rgb, which raises ImageDecodeError.
+
+Precision: codes are always computed in float32, with autocast switched off even inside a caller's
+autocast region. A code is a sign, and float16 / bfloat16 flip the sign of outputs near 0, so one image
+would get different codes from different precisions. float32 is the one precision every device runs
+identically: the saved query and database codes of a run (`encode_run_codes`, used by the training
+driver for the queries and by Multi-FusNet for its database) then equal what `fghash query` / the
+session compute later for the same image, on a GPU or a CPU. Encoding is a small part of a run's time
+(one pass over the splits per evaluation), so AMP would save little there.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Generator, Sequence
@@ -25,7 +32,6 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from core.data.records import ImageRecord
-from core.device import uses_amp
 from core.errors import Cancelled
 from core.events import Log, Progress
 from core.methods.asymmetric import to_pm1
@@ -40,7 +46,6 @@ def encode_records(
     cancel: threading.Event | None = None,
     *,
     binary: bool = True,
-    amp: bool = False,
     num_workers: int = 0,
     phase: str = "encode",
 ) -> Generator[Progress | Log, None, torch.Tensor]:
@@ -49,8 +54,8 @@ def encode_records(
     Then, only if some images could not be decoded, one Log warning saying how many and which.
 
     binary=True: float32 ±1 codes (sign, 0 -> +1); binary=False: the real network outputs.
-    The model is put in eval mode (and left there). Raises core.errors.Cancelled if `cancel` is set
-    between batches. amp: float16 autocast on CUDA only.
+    The model is put in eval mode (and left there) and runs in float32 with autocast off (see the module
+    docstring). Raises core.errors.Cancelled if `cancel` is set between batches.
     """
     from core.data.dataset import ImageDataset, skip_summary
     from core.data.loader import loader_batches
@@ -64,21 +69,19 @@ def encode_records(
                         generator=torch.Generator())  # keeps the global RNG untouched (resume determinism)
     model.eval()
     channels_last = device.type == "cuda" and _is_channels_last(model)
-    autocast = (torch.autocast(device_type=device.type, dtype=torch.float16) if uses_amp(device, amp)
-                else contextlib.nullcontext())
     out: list[torch.Tensor] = []
     done = 0
     start = time.perf_counter()
     yield Progress(phase, 0, total, None)
-    with torch.inference_mode():
+    # autocast off even inside a caller's autocast region: codes come from float32 only
+    with torch.inference_mode(), torch.autocast(device_type=device.type, enabled=False):
         for images, _labels, _index in loader_batches(loader):  # workers stop promptly on errors
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"{phase} cancelled after {done} of {total} images")
             images = images.to(device, non_blocking=True)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            with autocast:
-                codes = model.encode(images)
+            codes = model.encode(images)
             out.append(codes.float().cpu())
             done += images.shape[0]
             elapsed = time.perf_counter() - start
@@ -88,6 +91,16 @@ def encode_records(
     if summary:
         yield Log(f"{phase}: {summary}", "warning")
     return to_pm1(codes) if binary else codes
+
+
+def encode_run_codes(model: nn.Module, records: Sequence[ImageRecord], cfg, device: torch.device,
+                     cancel: threading.Event | None = None, phase: str = "encode",
+                     ) -> Generator[Progress | Log, None, torch.Tensor]:
+    """±1 codes (len(records), bits) of a run's network for dataset records: the one encode path of the
+    codes a run saves and evaluates (the training driver's queries, Multi-FusNet's database), with the
+    run's eval transform, batch size and loader workers, in float32 (module docstring)."""
+    return (yield from encode_records(model, records, run_eval_transform(cfg), device, cfg.batch_size, cancel,
+                                      binary=True, num_workers=cfg.num_workers, phase=phase))
 
 
 def encode_new_images(model: nn.Module, records: Sequence[ImageRecord], transform, device: torch.device,

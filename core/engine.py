@@ -14,6 +14,12 @@ def list_runs(store: RunStore | None = None) -> list[RunRecord]:
         return own.list_runs()
 
 
+def last_metrics(names: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """{run id: {name: value of the run's last evaluation}} from the store (the Runs table's extra columns)."""
+    with RunStore() as store:
+        return store.last_metrics(names)
+
+
 def open_run(run: str) -> RunPaths:
     """A run by folder, id, unique id prefix or "latest"."""
     return resolve_run(run)

@@ -26,6 +26,7 @@ import numpy as np
 from core.atomic import atomic_write_bytes
 from core.codes import pack_codes, to_pm1_numpy
 from core.errors import RunError
+from core.safe_read import MAX_INDEX_BYTES, open_regular, read_regular
 
 FORMAT_VERSION = 1
 MAGIC = b"FGHASH-INDEX\n"
@@ -203,7 +204,7 @@ class HammingIndex:
         payload = faiss.serialize_index_binary(self._cpu).tobytes()
         header = {"format": FORMAT_VERSION, "bits": self.bits, "count": len(self), "payload_bytes": len(payload),
                   "sha256": hashlib.sha256(payload).hexdigest(), "source_checksum": source_checksum}
-        return atomic_write_bytes(path, MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + payload)
+        return atomic_write_bytes(path, MAGIC + json.dumps(header, sort_keys=True, allow_nan=False).encode() + b"\n" + payload)
 
 
 def read_index_header(path: str | Path) -> dict:
@@ -212,10 +213,12 @@ def read_index_header(path: str | Path) -> dict:
     if not path.exists():
         raise RunError(f"{path} is missing: build it with `fghash index RUN`")
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path, what="index", limit=MAX_INDEX_BYTES, error=RunError) as fh:
             magic = fh.read(len(MAGIC))
             line = fh.readline(1 << 16)
-    except OSError as exc:  # a folder in its place, no permission...
+    except RunError as exc:  # a folder or FIFO in its place, no permission, too large...
+        raise RunError(f"{exc}; rebuild it with `fghash index`") from None
+    except OSError as exc:
         raise RunError(f"{path} cannot be read ({exc.strerror}); rebuild it with `fghash index`") from None
     if magic != MAGIC:
         raise RunError(f"{path} is not an fghash index file (wrong magic bytes); rebuild it with `fghash index`")
@@ -224,7 +227,7 @@ def read_index_header(path: str | Path) -> dict:
         for key, kind in (("format", int), ("bits", int), ("count", int), ("payload_bytes", int), ("sha256", str)):
             if not isinstance(header[key], kind):
                 raise TypeError(key)
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, RecursionError) as exc:
         raise RunError(f"{path} has a damaged header ({exc!r}); rebuild it with `fghash index`") from None
     if header["format"] != FORMAT_VERSION:
         newer = " (written by a newer fghash)" if header["format"] > FORMAT_VERSION else ""
@@ -242,10 +245,7 @@ def load_index(path: str | Path, use_gpu: bool | None = None) -> tuple[HammingIn
 
     path = Path(path)
     header = read_index_header(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RunError(f"{path} cannot be read ({exc.strerror}); rebuild it with `fghash index`") from None
+    data = read_regular(path, what="index", limit=MAX_INDEX_BYTES, error=RunError)
     newline = data.find(b"\n", len(MAGIC))
     if newline < 0:
         raise RunError(f"{path} is truncated inside its header; rebuild it with `fghash index`")

@@ -1,9 +1,14 @@
 """Retrieval metrics on Hamming ranking: mAP@all (FCAENet Eq. 18), mAP@k, precision@k, PR over radii.
 
-Ranking rule (METHODS.md §4, DESIGN.md "ties"): database items are ordered by (Hamming distance, database
-index), i.e. a stable sort, so the numbers equal the order the index, the GUI grid and the exports show.
-`tie_mode="average"` instead reports the expected AP over uniformly random orders inside every tie group,
-in closed form from the per-query distance histograms (distances take only bits + 1 values).
+Ties (METHODS.md §4, DESIGN.md "ties"). Hamming distances take only bits + 1 values, so many database
+items tie with each other, and on short codes whole classes can share a code. Any fixed order inside a tie
+group then decides the score: the databases are stored class by class, so ranking ties by database index
+puts same-class items together and inflates mAP (on 12-bit codes by up to 13 points, issue 12). The
+headline figures here are therefore the exact expectations over uniformly random orders inside every tie
+group (tie_mode="average"), in closed form from the per-query distance histograms: they depend only on the
+codes and labels, never on the order of the database. The ranking by (Hamming distance, database index),
+i.e. a stable sort, as the published code does (and as the index, the GUI grid and the exports list
+results), stays available as the secondary "index order" figures (tie_mode="stable").
 
 How it is fast without sorting (the reference code sorts n items per query in a Python loop): for a
 relevant item t of query q,
@@ -27,7 +32,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-TIE_MODES = ("stable", "average")
+from core.tie_expectation import expected_ap, expected_at_k, harmonic
+
+TIE_MODES = ("stable", "average")  # "stable": ties by database index; "average": exact expectation
+# The evaluation flags codes as collapsed when more than this fraction of the database shares one code:
+# the ranking is then mostly one tie group and mAP measures the label mix more than the hashing.
+COLLAPSE_SHARE = 0.5
+# How the two tie modes are labelled wherever a figure is shown (CLI tables, GUI tooltips).
+TIES_AVERAGED_LABEL = ("ties averaged (the expected value over random orders of equally distant database items; "
+                       "independent of the order of the database)")
+TIES_BY_INDEX_LABEL = "ties by index (equally distant items ranked by database index, as the published code does)"
 _CHUNK_ELEMENTS = 1 << 22  # pairs per chunk on the CPU: the (c, n) bin matrix stays around 16 MB
 # float32 holds every multiple of 0.5 below 2^23 exactly: the bin numbers and every partial sum of the
 # augmented product (terms of nblocks/2) stay exact below it, whatever order the BLAS sums in.
@@ -39,10 +53,12 @@ _BLOCK = 0  # 0: choose from the data (tests and tuning may fix it)
 class RetrievalReport:
     """Evaluation of one run's codes: query split vs database split.
 
-    map_all: mAP over the whole ranking (stable tie order); map_all_tie_averaged: the same with the
-    expected AP over random orders within tie groups. map_at_k / precision_at_k: {k: value}.
-    pr_curve: one (radius, precision, recall) triple per Hamming radius 0..bits.
-    per_query_ap: AP of every query (stable tie order), in query order.
+    Headline figures (exact expectations over random orders inside Hamming tie groups, independent of the
+    database order): map_all; map_at_k and precision_at_k ({k: value}); per_query_ap (query order).
+    The *_index_order twins rank ties by database index, as the published code does (secondary; they
+    change when the database is reordered). pr_curve: one (radius, precision, recall) per Hamming radius
+    0..bits (order-free). largest_code_share: fraction of the database holding its most common code;
+    `collapsed` when it exceeds COLLAPSE_SHARE.
     """
 
     run_id: str
@@ -52,11 +68,19 @@ class RetrievalReport:
     num_queries: int
     num_database: int
     map_all: float
-    map_all_tie_averaged: float
+    map_all_index_order: float
     map_at_k: dict[int, float]
+    map_at_k_index_order: dict[int, float]
     precision_at_k: dict[int, float]
+    precision_at_k_index_order: dict[int, float]
     pr_curve: tuple[tuple[int, float, float], ...]
     per_query_ap: tuple[float, ...]
+    per_query_ap_index_order: tuple[float, ...]
+    largest_code_share: float
+
+    @property
+    def collapsed(self) -> bool:
+        return is_collapsed(self.largest_code_share)
 
 
 @dataclass(frozen=True)
@@ -204,97 +228,101 @@ def _stable_ap(stats: _ChunkStats, k: int | None = None) -> torch.Tensor:
     return torch.where(count > 0, terms.sum(dim=1) / count.clamp(min=1), torch.zeros_like(count))
 
 
-def _harmonic(upto: int, device: torch.device) -> torch.Tensor:
-    """H[m] = sum_{i=1..m} 1/i for m = 0..upto (float64)."""
-    h = torch.zeros(upto + 1, dtype=torch.float64, device=device)
-    h[1:] = torch.cumsum(1.0 / torch.arange(1, upto + 1, dtype=torch.float64, device=device), 0)
-    return h
-
-
-def _tie_averaged_ap(stats: _ChunkStats, harmonic: torch.Tensor) -> torch.Tensor:
-    """Expected AP per query over random orders inside each tie group (closed form, float64).
-
-    For a group of m items (r relevant) after A items (R of them relevant), position p in the group is
-    relevant with probability r/m and then has on average (p-1)(r-1)/(m-1) relevant items before it in
-    the group, so the group adds sum_p (r/m)(R + 1 + (p-1)(r-1)/(m-1)) / (A + p)
-    = (r/m) [ (R + 1) dH + (r-1)/(m-1) (m - (A+1) dH) ],   dH = H(A+m) - H(A).
-    """
-    m = stats.hist_all.to(torch.float64)
-    r = stats.hist_relevant.to(torch.float64)
-    a = torch.cumsum(stats.hist_all, 1) - stats.hist_all
-    r_before = (torch.cumsum(stats.hist_relevant, 1) - stats.hist_relevant).to(torch.float64)
-    d_h = harmonic[a + stats.hist_all] - harmonic[a]
-    a = a.to(torch.float64)
-    spread = torch.where(m > 1, (r - 1) / (m - 1).clamp(min=1), torch.zeros_like(m))
-    group = torch.where(r > 0, (r / m.clamp(min=1)) * ((r_before + 1) * d_h + spread * (m - (a + 1) * d_h)),
-                        torch.zeros_like(m))
-    total = stats.num_relevant.to(torch.float64)
-    return torch.where(total > 0, group.sum(1) / total.clamp(min=1), torch.zeros_like(total))
-
-
-def per_query_ap(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "stable",
+def per_query_ap(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "average",
                  device: str | torch.device | None = None) -> torch.Tensor:
-    """AP of every query over the whole ranking: (q,) float64 on the CPU. Queries without relevant items get 0."""
+    """AP of every query over the whole ranking: (q,) float64 on the CPU. Queries without relevant items get 0.
+
+    tie_mode "average" (default): expected AP over random orders inside tie groups; "stable": ties by index.
+    """
     if tie_mode not in TIE_MODES:
         raise ValueError(f"tie_mode must be one of {TIE_MODES}; got {tie_mode!r}")
     out = []
-    harmonic = None
+    h = None
     for stats in _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels, device=device):
         if tie_mode == "stable":
             out.append(_stable_ap(stats).cpu())
         else:
-            if harmonic is None:
-                harmonic = _harmonic(int(stats.hist_all[0].sum()), stats.hist_all.device)
-            out.append(_tie_averaged_ap(stats, harmonic).cpu())
+            if h is None:
+                h = harmonic(int(stats.hist_all[0].sum()), stats.hist_all.device)
+            out.append(expected_ap(stats.hist_all, stats.hist_relevant, h).cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
 
-def map_all(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "stable",
+def map_all(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "average",
             device: str | torch.device | None = None) -> float:
     """mAP@all (Eq. 18). Codes ±1 (q, bits) / (n, bits) as torch or numpy; labels int (q,) / (n,).
 
-    Default: stable (distance, database index) ranking. tie_mode="average": exact tie-averaged mAP.
+    Default: the exact tie-averaged mAP (the headline). tie_mode="stable": (distance, database index) order.
     Queries with no relevant database item contribute 0 and still count (as the reference code does).
     """
     aps = per_query_ap(query_codes, database_codes, query_labels, database_labels, tie_mode=tie_mode, device=device)
     return float(aps.mean()) if aps.numel() else 0.0
 
 
+def largest_code_share(database_codes) -> float:
+    """Fraction of the database (0..1) holding its most common code; 0.0 for an empty database."""
+    codes = _as_tensor(database_codes, "database_codes", torch.float32)
+    if codes.shape[0] == 0:
+        return 0.0
+    _, counts = torch.unique(codes > 0, dim=0, return_counts=True)
+    return float(counts.max()) / codes.shape[0]
+
+
+def is_collapsed(share: float) -> bool:
+    """True when `largest_code_share` exceeds COLLAPSE_SHARE: the codes no longer separate the database."""
+    return share > COLLAPSE_SHARE
+
+
+def collapse_note(share: float) -> str:
+    """'' or a short warning to print next to an mAP computed on collapsed codes."""
+    return (f"codes collapsed: {100 * share:.0f}% of the database shares one code" if is_collapsed(share) else "")
+
+
 @dataclass(frozen=True)
 class _Summary:
     map_all: float
-    map_all_tie_averaged: float
+    map_all_index_order: float
     map_at_k: dict[int, float]
+    map_at_k_index_order: dict[int, float]
     precision_at_k: dict[int, float]
+    precision_at_k_index_order: dict[int, float]
     pr_curve: tuple[tuple[int, float, float], ...]
     per_query_ap: tuple[float, ...]
+    per_query_ap_index_order: tuple[float, ...]
 
 
 def summarize(query_codes, database_codes, query_labels, database_labels, ks: Sequence[int] = (10, 20, 50, 100), *,
               device: str | torch.device | None = None) -> _Summary:
-    """Every metric in one pass over the queries (see RetrievalReport for the fields).
+    """Every metric in one pass over the queries (see RetrievalReport for the fields), both tie modes.
 
-    precision@k = relevant items in the top k / k. PR curve at radius r: precision = relevant items
-    within distance r / items within distance r, averaged over queries that retrieve at least one item;
-    recall = relevant items within r / all relevant items, averaged over queries with relevant items.
+    precision@k = relevant items in the top k / k (with k > n: all relevant items / k). mAP@k: AP over
+    the top k, normalised by the relevant items within the top k (0 when there are none). PR curve at
+    radius r (order-free): precision = relevant items within distance r / items within distance r,
+    averaged over queries that retrieve at least one item; recall = relevant items within r / all
+    relevant items, averaged over queries with relevant items.
     """
     ks = tuple(int(k) for k in ks)
     if any(k < 1 for k in ks):
         raise ValueError(f"every k must be >= 1; got {ks}")
-    ap, ap_avg = [], []
+    ap, ap_idx = [], []
     ap_k = {k: [] for k in ks}
+    ap_k_idx = {k: [] for k in ks}
     p_k = {k: [] for k in ks}
+    p_k_idx = {k: [] for k in ks}
     pr_prec = pr_prec_n = pr_rec = pr_rec_n = None
-    harmonic = None
+    h = None
     for stats in _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels, device=device):
-        if harmonic is None:
-            harmonic = _harmonic(int(stats.hist_all[0].sum()), stats.hist_all.device)
-        ap.append(_stable_ap(stats).cpu())
-        ap_avg.append(_tie_averaged_ap(stats, harmonic).cpu())
+        if h is None:
+            h = harmonic(int(stats.hist_all[0].sum()), stats.hist_all.device)
+        ap_idx.append(_stable_ap(stats).cpu())
+        ap.append(expected_ap(stats.hist_all, stats.hist_relevant, h).cpu())
         for k in ks:
-            ap_k[k].append(_stable_ap(stats, k).cpu())
+            ap_k_idx[k].append(_stable_ap(stats, k).cpu())
             within = (stats.positions <= k) & (stats.positions <= stats.hist_all.sum(1, keepdim=True))
-            p_k[k].append((within.sum(1).to(torch.float64) / k).cpu())
+            p_k_idx[k].append((within.sum(1).to(torch.float64) / k).cpu())
+            expected_ap_k, expected_p_k = expected_at_k(stats.hist_all, stats.hist_relevant, h, k)
+            ap_k[k].append(expected_ap_k.cpu())
+            p_k[k].append(expected_p_k.cpu())
         retrieved = torch.cumsum(stats.hist_all, 1).to(torch.float64)
         hits = torch.cumsum(stats.hist_relevant, 1).to(torch.float64)
         total = stats.num_relevant.to(torch.float64)[:, None]
@@ -306,26 +334,29 @@ def summarize(query_codes, database_codes, query_labels, database_labels, ks: Se
         else:
             pr_prec, pr_prec_n, pr_rec, pr_rec_n = (old + p.cpu() for old, p in
                                                     zip((pr_prec, pr_prec_n, pr_rec, pr_rec_n), parts))
-    aps = torch.cat(ap) if ap else torch.zeros(0, dtype=torch.float64)
     mean = (lambda xs: float(torch.cat(xs).mean()) if xs else 0.0)
+    values = (lambda xs: tuple(float(x) for x in torch.cat(xs)) if xs else ())
     curve = tuple(
         (radius, float(pr_prec[radius] / max(1, int(pr_prec_n[radius]))),
          float(pr_rec[radius] / max(1, int(pr_rec_n[radius]))))
         for radius in range(pr_prec.shape[0])
     ) if pr_prec is not None else ()
-    return _Summary(map_all=float(aps.mean()) if aps.numel() else 0.0, map_all_tie_averaged=mean(ap_avg),
-                    map_at_k={k: mean(ap_k[k]) for k in ks}, precision_at_k={k: mean(p_k[k]) for k in ks},
-                    pr_curve=curve, per_query_ap=tuple(float(x) for x in aps))
+    return _Summary(map_all=mean(ap), map_all_index_order=mean(ap_idx),
+                    map_at_k={k: mean(ap_k[k]) for k in ks}, map_at_k_index_order={k: mean(ap_k_idx[k]) for k in ks},
+                    precision_at_k={k: mean(p_k[k]) for k in ks},
+                    precision_at_k_index_order={k: mean(p_k_idx[k]) for k in ks},
+                    pr_curve=curve, per_query_ap=values(ap), per_query_ap_index_order=values(ap_idx))
 
 
 def map_at_k(query_codes, database_codes, query_labels, database_labels, k: int, *,
              device: str | torch.device | None = None) -> float:
-    """mAP@k: ranking truncated at k, each AP normalised by the relevant items within the top k (SEMICON, jiangqy)."""
+    """Expected mAP@k over random tie orders: ranking truncated at k, each AP normalised by the relevant
+    items within the top k (SEMICON, jiangqy)."""
     return summarize(query_codes, database_codes, query_labels, database_labels, (k,), device=device).map_at_k[k]
 
 
 def precision_at_k(query_codes, database_codes, query_labels, database_labels, k: int, *,
                    device: str | torch.device | None = None) -> float:
-    """Mean fraction of relevant items among the top k (stable tie order)."""
+    """Expected mean fraction of relevant items among the top k, over random tie orders."""
     return summarize(query_codes, database_codes, query_labels, database_labels, (k,),
                      device=device).precision_at_k[k]

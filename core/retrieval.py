@@ -5,18 +5,22 @@ All three work from the run's saved codes (`<run>/codes/{query,database}.npz`, w
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from core.codes import load_codes
+from core.config import TrainConfig
+from core.errors import ConfigError
 from core.events import Progress
 from core.index import HammingIndex
-from core.metrics import RetrievalReport, summarize
+from core.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalReport, collapse_note, largest_code_share,
+                          summarize)
 from core.runs import RunPaths, resolve_run
+from core.seed_groups import group_by_seed, mean_std
 from core.session import QueryResult, open_session
+from core.text import printable
 
 _ADD_BATCH = 200_000  # codes per add() call while building, so progress moves on big databases
 
@@ -45,30 +49,29 @@ def build_index(run: str | Path | RunPaths) -> Generator[Progress, None, Path]:
 
 def evaluate(run: str | Path | RunPaths, ks: Sequence[int] = (10, 20, 50, 100), device: str | None = None,
              ) -> RetrievalReport:
-    """mAP@all (stable and tie-averaged), mAP@k, precision@k, PR curve and per-query AP of a run's saved
-    codes: test split (queries) against the database split."""
+    """mAP@all, mAP@k, precision@k (tie-averaged headline and index-ordered twins), PR curve, per-query AP
+    and the collapse check of a run's saved codes: test split (queries) against the database split."""
+    from core.device import select_device
+
+    if any(int(k) < 1 for k in ks):
+        raise ConfigError(f"every cut-off k must be >= 1; got {', '.join(map(str, ks))}")
+    device = str(select_device(device or "auto"))  # ConfigError for an unknown device or CUDA without a GPU
     paths = _paths(run)
     cfg = paths.load_config()
     queries = load_codes(paths, "query", expected_bits=cfg.bits)
     database = load_codes(paths, "database", expected_bits=cfg.bits)
-    if device is None:
-        from core.device import select_device
-
-        device = str(select_device("auto"))
+    ks = tuple(int(k) for k in ks)
     if len(queries) == 0:
-        summary = None
+        zeros = {k: 0.0 for k in ks}
+        figures = dict(map_all=0.0, map_all_index_order=0.0, map_at_k=zeros, map_at_k_index_order=dict(zeros),
+                       precision_at_k=dict(zeros), precision_at_k_index_order=dict(zeros), pr_curve=(),
+                       per_query_ap=(), per_query_ap_index_order=())
     else:
         summary = summarize(queries.codes, database.codes, queries.labels, database.labels, ks, device=device)
-    return RetrievalReport(
-        run_id=paths.run_id, method=cfg.method, dataset_kind=cfg.dataset_kind, bits=database.bits,
-        num_queries=len(queries), num_database=len(database),
-        map_all=summary.map_all if summary else 0.0,
-        map_all_tie_averaged=summary.map_all_tie_averaged if summary else 0.0,
-        map_at_k=dict(summary.map_at_k) if summary else {int(k): 0.0 for k in ks},
-        precision_at_k=dict(summary.precision_at_k) if summary else {int(k): 0.0 for k in ks},
-        pr_curve=summary.pr_curve if summary else (),
-        per_query_ap=summary.per_query_ap if summary else (),
-    )
+        figures = {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
+    return RetrievalReport(run_id=paths.run_id, method=cfg.method, dataset_kind=cfg.dataset_kind, bits=database.bits,
+                           num_queries=len(queries), num_database=len(database),
+                           largest_code_share=largest_code_share(database.codes), **figures)
 
 
 def query(image_or_path, run: str | Path | RunPaths, k: int = 20, label: int | None = None) -> QueryResult:
@@ -85,28 +88,46 @@ def add_images(run: str | Path | RunPaths, image_paths: Sequence[str | Path], la
     return (yield from open_session(_paths(run)).add_images(image_paths, labels, cancel=cancel))
 
 
-def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = None) -> str:
-    """A plain-text table, one row per run, values in percent (as the papers print them)."""
+TIES_NOTE = f"mAP@all, mAP@k, P@k: {TIES_AVERAGED_LABEL}.\nby index: mAP@all with {TIES_BY_INDEX_LABEL}."
+
+
+def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = None,
+                 configs: Sequence[TrainConfig] | None = None) -> str:
+    """A plain-text table, one row per run, values in percent (as the papers print them), then a note on
+    ties. With `configs` (one per report) and several runs, also the seed table of `seed_table`."""
     if not reports:
         return "no runs"
     ks = tuple(ks) if ks is not None else tuple(reports[0].map_at_k)
     head = (f"{'run':34} {'method':11} {'dataset':9} {'bits':>4} {'queries':>7} {'database':>8} "
-            f"{'mAP@all':>8} {'tie-avg':>8}" + "".join(f" {'mAP@' + str(k):>8}" for k in ks)
-            + "".join(f" {'P@' + str(k):>7}" for k in ks))
+            f"{'mAP@all':>8}" + "".join(f" {'mAP@' + str(k):>8}" for k in ks)
+            + "".join(f" {'P@' + str(k):>7}" for k in ks) + f" {'by index':>8}")
     lines = [head, "-" * len(head)]
     for r in reports:
-        lines.append(f"{r.run_id[:34]:34} {r.method:11} {r.dataset_kind:9} {r.bits:>4} {r.num_queries:>7} "
-                     f"{r.num_database:>8} {100 * r.map_all:8.2f} {100 * r.map_all_tie_averaged:8.2f}"
+        note = collapse_note(r.largest_code_share)
+        lines.append(f"{printable(r.run_id)[:34]:34} {r.method:11} {printable(r.dataset_kind):9} {r.bits:>4} "
+                     f"{r.num_queries:>7} {r.num_database:>8} {100 * r.map_all:8.2f}"
                      + "".join(f" {100 * r.map_at_k.get(k, float('nan')):8.2f}" for k in ks)
-                     + "".join(f" {100 * r.precision_at_k.get(k, float('nan')):7.2f}" for k in ks))
-    groups = sorted({(r.method, r.dataset_kind) for r in reports})
-    bits = sorted({r.bits for r in reports})
-    if len(reports) > 1 and len(bits) > 1:  # the papers' layout: method x bits, mAP@all in %
-        lines += ["", "mAP@all (%) by code length", f"{'method':11} {'dataset':9}" + "".join(f" {b:>6}b" for b in bits)]
-        for method, kind in groups:
-            cells = []
-            for b in bits:
-                vals = [r.map_all for r in reports if (r.method, r.dataset_kind, r.bits) == (method, kind, b)]
-                cells.append(f" {100 * float(np.mean(vals)):7.2f}" if vals else f" {'-':>7}")
-            lines.append(f"{method:11} {kind:9}" + "".join(cells))
+                     + "".join(f" {100 * r.precision_at_k.get(k, float('nan')):7.2f}" for k in ks)
+                     + f" {100 * r.map_all_index_order:8.2f}" + (f"  ({note})" if note else ""))
+    lines.append(TIES_NOTE)
+    if configs is not None and len(reports) > 1:
+        lines += ["", seed_table(reports, configs)]
+    return "\n".join(lines)
+
+
+def seed_table(reports: Sequence[RetrievalReport], configs: Sequence[TrainConfig]) -> str:
+    """mAP@all (%) as mean ± sample std (ddof=1) (n runs) over runs that differ only in their seed: one row
+    per (dataset, method, variant), one column per code length (core.seed_groups)."""
+    by_run = {r.run_id: r for r in reports}
+    groups = group_by_seed([(r.run_id, cfg) for r, cfg in zip(reports, configs, strict=True)])
+    bits = sorted({g.bits for g in groups})
+    rows: dict[tuple[str, str, str], dict[int, str]] = {}
+    for g in groups:
+        cell = mean_std(by_run[run_id].map_all for run_id in g.run_ids).format(scale=100)
+        rows.setdefault((g.dataset_kind, g.method, g.variant), {})[g.bits] = cell
+    width = max(len(variant) for _, _, variant in rows) if rows else 0
+    lines = ["mAP@all (%) over seeds: mean ± sample std (n runs) of runs that differ only in their seed",
+             f"{'dataset':9} {'method':11} {'variant':{width}}" + "".join(f" {str(b) + ' bits':>20}" for b in bits)]
+    for (kind, method, variant), cells in rows.items():
+        lines.append(f"{kind:9} {method:11} {variant:{width}}" + "".join(f" {cells.get(b, '-'):>20}" for b in bits))
     return "\n".join(lines)

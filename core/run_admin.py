@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from core.errors import RunError
+from core.run_lock import refuse_if_training
 from core.runs import resolve_run, runs_dir
 from core.store import RunStore
 
@@ -33,13 +34,15 @@ def map_history(run: str) -> list[tuple[int, float]]:
 
 
 def delete_run(run: str) -> None:
-    """Remove a run's folder and its store entry. Refuses folders outside the run store's runs/ folder."""
+    """Remove a run's folder and its store entry. Refuses folders outside the run store's runs/ folder,
+    and a run whose training lock is held (core/run_lock.py): its trainer would die mid-write."""
     paths = resolve_run(run)
     root = paths.root.resolve()
     if root.parent != runs_dir().resolve():
         raise RunError(f"{root} is not inside the run store ({runs_dir()}); delete it by hand if you mean it")
     if not paths.config.exists():
         raise RunError(f"{root} is not a run folder: config.json is missing")
+    refuse_if_training(root, "deleting it")
     # Drop cached sessions/explainers first: they hold the run's codes, index and network.
     from core.explain.api import clear_cache
     from core.session import forget_session

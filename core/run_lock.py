@@ -56,7 +56,11 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only folder (EROFS, EACCES): training could not write anyway
+            raise RunError(f"cannot train run {self.path.parent.name}: cannot write {self.path} ({exc.strerror}); "
+                           f"a run in a read-only folder can be queried and evaluated, not trained") from None
         if not _try_lock(fd):
             holder = _read_pid(fd)
             os.close(fd)
@@ -97,6 +101,25 @@ def is_held(run_root: str | Path) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def refuse_if_training(run_root: str | Path, action: str) -> None:
+    """Raise RunError "run X is being trained by process N" when a live process holds the run's lock:
+    for actions that would pull the files from under a training (deleting the run)."""
+    path = Path(run_root) / LOCK_NAME
+    if not is_held(run_root):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        holder = None
+    else:
+        try:
+            holder = _read_pid(fd)
+        finally:
+            os.close(fd)
+    by = f"process {holder}" if holder else "another process"
+    raise RunError(f"run {Path(run_root).name} is being trained by {by}; stop that training before you {action}")
 
 
 def _read_pid(fd: int) -> int | None:

@@ -7,6 +7,7 @@ metrics.jsonl.
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from core.atomic import append_line, atomic_write_text
 from core.config import TrainConfig
 from core.errors import ConfigError, RunError
+from core.safe_read import MAX_METRICS_BYTES, read_regular
 from core.store import RunStore, fghash_home
 
 
@@ -69,24 +71,45 @@ class RunPaths:
             raise RunError(str(exc)) from None
 
     def append_metrics(self, record: dict) -> None:
-        """One JSON object per line, tagged with METRICS_FORMAT (lines without it are older, format 0)."""
-        append_line(self.metrics, json.dumps({"format": METRICS_FORMAT, **record}, sort_keys=True))
+        """One JSON object per line, tagged with METRICS_FORMAT (lines without it are older, format 0).
+
+        A value that is not a finite number (the mean loss of an epoch without batches) is written as null:
+        NaN / Infinity are not JSON, and readers (map_history, the GUI) skip null values."""
+        clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+        append_line(self.metrics, json.dumps({"format": METRICS_FORMAT, **clean}, sort_keys=True, allow_nan=False))
 
     def read_metrics(self) -> list[dict]:
         """The metric records as appended; torn, undecodable or non-object lines are skipped (never an error)."""
         if not self.metrics.exists():
             return []
         out = []
-        text = self.metrics.read_bytes().decode("utf-8", errors="replace")  # garbage bytes must not raise
+        data = read_regular(self.metrics, what="metrics file", limit=MAX_METRICS_BYTES, error=RunError)
+        text = data.decode("utf-8", errors="replace")  # garbage bytes must not raise
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue  # a line torn by a crash: everything before it is intact
             if isinstance(record, dict):
                 record.pop("format", None)  # the file's version tag, not a metric: callers get what they wrote
                 out.append(record)
         return out
+
+
+def _latest(folder: Path, store: RunStore | None) -> RunPaths:
+    """The newest run (store creation time, which for a folder the store picked up from disk is its
+    config.json's time), not the last folder name: a hand-made folder "ZZZ" is not newer than today's run."""
+    own = store if store is not None else RunStore()
+    try:
+        records = own.list_runs()  # newest first; registers folders the store lacked
+    finally:
+        if store is None:
+            own.close()
+    for record in records:
+        root = Path(record.run_dir)
+        if root.parent.resolve() == folder.resolve() and (root / "config.json").is_file():
+            return RunPaths(root)
+    raise RunError(f"no runs yet in {folder}: train one with `fghash train` or `fghash demo`")
 
 
 def runs_dir() -> Path:
@@ -110,19 +133,18 @@ def create_run(cfg: TrainConfig, store: RunStore | None = None, parent: Path | N
 
 
 def resolve_run(run: str | Path, store: RunStore | None = None) -> RunPaths:
-    """Find a run by folder path, by run id, or by a unique run-id prefix ("latest" = newest run)."""
+    """Find a run by folder path, by run id, or by a unique run-id prefix ("latest" = the run created
+    last, by the store's creation time). Ids are matched literally: `*`, `?` and `[` are no patterns."""
     candidate = Path(run)
     if candidate.is_dir():
         return RunPaths(candidate.resolve())
     folder = runs_dir()
     if str(run) == "latest":
-        found = sorted(p for p in folder.glob("*") if (p / "config.json").exists()) if folder.exists() else []
-        if not found:
-            raise RunError(f"no runs yet in {folder}: train one with `fghash train` or `fghash demo`")
-        return RunPaths(found[-1])
-    if (folder / str(run)).is_dir():
+        return _latest(folder, store)
+    if "/" not in str(run) and (folder / str(run)).is_dir():
         return RunPaths(folder / str(run))
-    matches = sorted(folder.glob(f"{run}*")) if folder.exists() else []
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    matches = [folder / name for name in names if name.startswith(str(run))]
     if len(matches) == 1:
         return RunPaths(matches[0])
     if len(matches) > 1:

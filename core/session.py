@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from core.codes import CodeSet, load_codes, save_codes
-from core.errors import FghashError, RunError
+from core.errors import ConfigError, FghashError, RunError
 from core.index import HammingIndex, load_index, read_index_header
 from core.runs import RunPaths, resolve_run
 
@@ -209,7 +209,7 @@ class RunSession:
         """Search the database for one query (see the module docstring for accepted inputs)."""
         start = time.perf_counter()
         if k < 1:
-            raise ValueError(f"k must be >= 1; got {k}")
+            raise ConfigError(f"k must be >= 1; got {k}")
         path: str | None = None
         source = "image"
         known_label: int | None = None
@@ -218,7 +218,8 @@ class RunSession:
                 raise RunError(f"run {self.run_id} has no saved query codes ({self.paths.codes / 'query.npz'})")
             row = int(image_or_path)
             if not 0 <= row < len(self.queries):
-                raise ValueError(f"test-split index {row} is out of range 0..{len(self.queries) - 1}")
+                raise ConfigError(f"test-split index {row} is out of range: run {self.run_id} has "
+                                  f"{len(self.queries)} test images, 0..{len(self.queries) - 1}")
             code = self.queries.codes[row]
             path, known_label, source = self.queries.paths[row], int(self.queries.labels[row]), "test split"
         else:

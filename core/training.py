@@ -6,7 +6,10 @@
 
 Per epoch (an outer iteration for ADSH methods): the method's batches, then EpochEnd, an evaluation
 every cfg.eval_every epochs and after the last (query = test split encoded by the network, database =
-method.database_codes()), metrics to metrics.jsonl and the store, and a checkpoint. Cancel is checked
+method.database_codes()), metrics to metrics.jsonl and the store, and a checkpoint. The reported number
+is the final model's test mAP; with a validation split (core/validation.py) each evaluation also scores
+the validation queries against the same database, and the best epoch on validation is reported with its
+test mAP (its checkpoint is kept). Nothing is ever selected on the test split. Cancel is checked
 by the method between batches; a cancelled epoch is not checkpointed. At the end (or at cancel after at
 least one completed epoch) the query and database codes are saved. Resume continues after the newest
 checkpoint with every RNG state restored, so on the CPU it reproduces the uninterrupted run exactly.
@@ -28,12 +31,15 @@ from core.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, s
 from core.codes import save_codes
 from core.config import TrainConfig
 from core.device import is_out_of_memory, out_of_memory_error, select_device
-from core.encode import encode_records
+from core.divergence import DEVICE_CHECK_EVERY, FiniteLossGuard
+from core.encode import encode_run_codes
 from core.errors import Cancelled, RunError
-from core.events import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Event, Log, TrainFinished
+from core.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EvalResult, Event, Log,
+                         TrainFinished, ValidationResult)
 from core.run_lock import RunLock
 from core.runs import RunPaths, create_run, resolve_run
 from core.store import RunStore
+from core.validation import ValidationSplit, fingerprint_view, split_for_validation
 
 
 def train(cfg: TrainConfig | None = None, *, cancel: threading.Event | None = None,
@@ -75,10 +81,13 @@ class _Run:
             self.paths = None
             self.resuming = False
             self.ignored = []
-        self.best_map: float | None = None
-        self.final_map: float | None = None
+        self.final_map: float | None = None  # test mAP of the last evaluation: the reported number
+        self.best_on_val: BestOnValidation | None = None  # only with a validation split
+        self.validation: ValidationSplit | None = None
+        self.database_cache: tuple[int, torch.Tensor] | None = None  # (epoch, codes) of the last evaluation
         self.query_cache: tuple[int, torch.Tensor] | None = None  # (epoch, codes) of the last evaluation
         self.skipped_reported = 0  # undecodable training images already announced in a Log
+        self.loss_guard: FiniteLossGuard | None = None  # set in run() once the config is known
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> Generator[Event, None, TrainFinished]:
@@ -87,9 +96,13 @@ class _Run:
 
         cfg = self.cfg
         device = select_device(cfg.device)
+        self.loss_guard = FiniteLossGuard(self._divergence_hint(), check_every=1 if device.type == "cpu"
+                                          else DEVICE_CHECK_EVERY)
         dataset = load_dataset(cfg.dataset_kind, cfg.dataset_root, allow_missing=cfg.allow_missing)
+        # with model selection, the validation images leave the training split before the method sees it
+        dataset, self.validation = split_for_validation(dataset, cfg)
         self.dataset = dataset
-        self.fingerprint = dataset_fingerprint(dataset)
+        self.fingerprint = dataset_fingerprint(fingerprint_view(dataset, self.validation))
         self.test_records = dataset.split("test")
         self.train_records = dataset.split("train")
         # Build the network before creating the run folder: a bad weights path or backbone then
@@ -123,10 +136,13 @@ class _Run:
                               f"{', '.join(self.ignored)}", "warning")
                 if start >= cfg.epochs:
                     yield Log(f"run {run_id} already completed its {cfg.epochs} epochs; saving its codes again")
-            completed = start
+            completed = self.loss_guard.checkpointed_epoch = start
             yield Log(f"training {cfg.method} {cfg.bits} bits on {dataset.kind} ({len(self.train_records)} train / "
                       f"{len(self.test_records)} test images) on {device}; run {run_id}"
                       + (f"; resuming after epoch {start}" if start else ""))
+            if self.validation is not None:
+                yield Log(f"model selection on validation queries: {self.validation.source}; the test split "
+                          f"plays no part in it")
             status = "finished"
             for epoch in range(start + 1, cfg.epochs + 1):
                 yield from self._epoch(epoch)
@@ -153,14 +169,14 @@ class _Run:
             raise
         except BaseException as exc:
             self.store.set_status(run_id, "failed")
-            self.store.set_maps(run_id, self.best_map, self.final_map)
+            self.store.set_maps(run_id, self.final_map, self.best_on_val)
             if is_out_of_memory(exc):
                 raise out_of_memory_error(device, cfg.batch_size, cfg.image_size) from None
             raise
         self.store.set_status(run_id, status)
-        self.store.set_maps(run_id, self.best_map, self.final_map)
+        self.store.set_maps(run_id, self.final_map, self.best_on_val)
         finished = TrainFinished(run_id=run_id, run_dir=str(self.paths.root), status=status,
-                                 best_map=self.best_map, final_map=self.final_map, message=message)
+                                 final_map=self.final_map, message=message, best_on_val=self.best_on_val)
         yield finished
         return finished
 
@@ -172,6 +188,7 @@ class _Run:
         weighted_rate = lr = 0.0
         for event in self.method.train_epoch(epoch, self.cancel):
             if isinstance(event, BatchEnd):
+                self.loss_guard.observe(event.loss, epoch, event.batch)
                 now = time.perf_counter()
                 dt, last = now - last, now
                 losses.append(event.loss)
@@ -183,6 +200,7 @@ class _Run:
             yield event
         if self.cancel.is_set():
             return
+        self.loss_guard.check()  # every loss of a completed epoch is known finite before it is reported
         seconds = time.perf_counter() - t0
         self.epoch_stats = (float(np.mean(losses)) if losses else float("nan"), lr, seconds)
         yield EpochEnd(epoch=epoch, epochs=cfg.epochs, mean_loss=self.epoch_stats[0], lr=lr, seconds=seconds,
@@ -203,50 +221,72 @@ class _Run:
                       f"image of the same class ({shown})", "warning")
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             result = yield from self._evaluate(epoch)
-            record["map_all"] = result.map_all
-            record.update({f"map_at_{k}": v for k, v in result.map_at_k.items()})
-            record.update({f"precision_at_{k}": v for k, v in result.precision_at_k.items()})
+            record.update(result.metrics_record())
+            if self.validation is not None:
+                record["val_map_all"] = yield from self._select_on_validation(epoch, result.map_all)
         self.paths.append_metrics(record)
-        self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items()
-                                                          if k != "epoch" and v == v})
-        self.store.set_maps(self.paths.run_id, self.best_map, self.final_map)
-        driver = {"best_map": self.best_map, "final_map": self.final_map}
-        path = save_checkpoint(self.paths, epoch, cfg, self.method.state_tensors(),
-                               num_classes=self.dataset.num_classes, fingerprint=self.fingerprint, driver=driver)
+        self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items() if k != "epoch"})
+        self.store.set_maps(self.paths.run_id, self.final_map, self.best_on_val)
+        best = self.best_on_val
+        driver = {"final_map": self.final_map, "best_on_val": best.to_dict() if best else None}
+        tensors = self.method.state_tensors()
+        self.loss_guard.refuse_non_finite_state(tensors, epoch)
+        path = save_checkpoint(self.paths, epoch, cfg, tensors, num_classes=self.dataset.num_classes,
+                               fingerprint=self.fingerprint, driver=driver,
+                               keep_epochs=(best.epoch,) if best else ())
+        self.loss_guard.checkpointed_epoch = epoch
         self.store.set_artifact(self.paths.run_id, "checkpoint", path)
         yield CheckpointSaved(epoch=epoch, path=str(path))
 
+    def _divergence_hint(self) -> str:
+        """The settings a diverged run's message names as the likely causes."""
+        return f"--lr {self.cfg.lr:g}, --image-size {self.cfg.image_size}"
+
     def _evaluate(self, epoch: int) -> Generator[Event, None, EvalResult]:
         from core.chance import chance_map
-        from core.metrics import map_all, summarize
+        from core.metrics import collapse_note, largest_code_share, summarize
 
         query = yield from self._query_codes(cancel=self.cancel)
         self.query_cache = (epoch, query)
         database = self.method.database_codes()
+        self.database_cache = (epoch, database)
         labels = (_labels(self.test_records), _labels(self.train_records))
-        value = map_all(query, database, *labels)
         ks = tuple(k for k in EVAL_KS if k <= len(self.train_records))
-        extra = summarize(query, database, *labels, ks=ks) if ks else None
+        summary = summarize(query, database, *labels, ks=ks)  # headline: tie-averaged (order-invariant)
+        value = summary.map_all
         self.final_map = value
-        self.best_map = value if self.best_map is None else max(self.best_map, value)
-        result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(extra.map_at_k) if extra else {},
-                            precision_at_k=dict(extra.precision_at_k) if extra else {},
+        result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(summary.map_at_k),
+                            precision_at_k=dict(summary.precision_at_k),
+                            map_all_index_order=summary.map_all_index_order,
+                            largest_code_share=largest_code_share(database),
                             chance_map=chance_map(labels[0].numpy(), labels[1].numpy()))
+        if result.collapsed:
+            yield Log(f"epoch {epoch}: {collapse_note(result.largest_code_share)}; its mAP@all "
+                      f"{100 * value:.2f} does not measure hashing", "warning")
         yield result
         return result
 
-    def _query_codes(self, cancel: threading.Event | None) -> Generator[Event, None, torch.Tensor]:
-        from core.data.transforms import eval_transform
+    def _select_on_validation(self, epoch: int, test_map: float) -> Generator[Event, None, float]:
+        """mAP@all of the validation queries against this epoch's database (the training split the network
+        trained on); keeps the best epoch (ties: the earliest) with its test mAP. Returns the validation mAP."""
+        from core.metrics import map_all
 
-        cfg = self.cfg
-        codes = yield from encode_records(
-            self.method.model, self.test_records, eval_transform(cfg.image_size, cfg.resize_size),
-            # float32 even with AMP: the saved query codes must equal what load_run_model + encode_records
-            # give later for the same image (fp16 can flip the sign of outputs near 0)
-            self.method.device, batch_size=cfg.batch_size, cancel=cancel, amp=False,
-            num_workers=cfg.num_workers, phase="encode queries",
-        )
-        return codes
+        query = yield from self._query_codes(cancel=self.cancel, records=self.validation.records,
+                                             phase="encode validation")
+        cached = self.database_cache
+        database = cached[1] if cached is not None and cached[0] == epoch else self.method.database_codes()
+        value = map_all(query, database, _labels(self.validation.records), _labels(self.train_records))
+        if self.best_on_val is None or value > self.best_on_val.val_map:
+            self.best_on_val = BestOnValidation(epoch=epoch, val_map=value, test_map=test_map)
+        yield ValidationResult(epoch=epoch, map_all=value, best_epoch=self.best_on_val.epoch)
+        return value
+
+    def _query_codes(self, cancel: threading.Event | None, records=None,
+                     phase: str = "encode queries") -> Generator[Event, None, torch.Tensor]:
+        """Codes of `records` (default: the test queries) through the run's one encode path (float32, as a
+        later `fghash query` computes them; Multi-FusNet's database goes through it too)."""
+        return (yield from encode_run_codes(self.method.model, self.test_records if records is None else records,
+                                            self.cfg, self.method.device, cancel=cancel, phase=phase))
 
     def _save_codes(self, completed: int, cancelled: bool) -> Generator[Event, None, None]:
         if self.query_cache is not None and self.query_cache[0] == completed and not cancelled:
@@ -276,7 +316,9 @@ class _Run:
             raise RunError(f"{weights} does not hold the {self.cfg.method} training state this run needs "
                            f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from None
         driver = meta.get("driver", {})
-        self.best_map, self.final_map = driver.get("best_map"), driver.get("final_map")
+        # checkpoints before validation selection also hold "best_map" (chosen on the test split): ignored
+        self.final_map = driver.get("final_map")
+        self.best_on_val = BestOnValidation.from_dict(driver.get("best_on_val"))
         yield Log(f"restored {weights.name}")
         return int(meta["epoch"])
 

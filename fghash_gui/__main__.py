@@ -2,6 +2,6 @@
 
 import sys
 
-from fghash_gui.app import main
+from fghash_gui.engine_check import gui
 
-sys.exit(main())
+sys.exit(gui())

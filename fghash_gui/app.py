@@ -6,18 +6,27 @@ import argparse
 import signal
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+from fghash_gui.assets import ICON_SIZES, asset
+from fghash_gui.desktop_entry import APP_ID
 
 
 def stylesheet() -> str:
-    """The app's Qt stylesheet (empty if the resources folder is not installed)."""
-    path = RESOURCES / "style.qss"
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+    """The app's Qt stylesheet."""
+    return asset("style.qss").read_text(encoding="utf-8")
+
+
+def app_icon() -> QIcon:
+    """The application icon from its rendered PNG sizes, 16-256 px (Qt picks the nearest size; the SVG is for
+    desktop icon themes, which scale it themselves)."""
+    icon = QIcon()
+    for size in ICON_SIZES:
+        icon.addFile(str(asset(f"{APP_ID}-{size}.png")))
+    return icon
 
 
 def create_app(argv: Sequence[str] | None = None) -> QApplication:
@@ -27,6 +36,8 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
         app = QApplication(list(argv or sys.argv[:1]))
     app.setApplicationName("fghash")
     app.setOrganizationName("fghash")
+    app.setDesktopFileName(APP_ID)  # ties the window to fghash.desktop (Wayland app id, taskbar grouping)
+    app.setWindowIcon(app_icon())
     app.setStyle("Fusion")  # the same look on every platform; the stylesheet builds on it
     app.setStyleSheet(stylesheet())
     return app
@@ -35,12 +46,33 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="fghash-gui", description="fghash desktop workbench")
     parser.add_argument("run", nargs="?", help="run id, unique id prefix, folder or 'latest' to open in Browse")
+    entry = parser.add_mutually_exclusive_group()
+    entry.add_argument("--install-desktop-entry", action="store_true",
+                       help="add fghash with its icon to this user's desktop menu (writes fghash.desktop and the "
+                            "icons under $XDG_DATA_HOME, default ~/.local/share) and exit")
+    entry.add_argument("--uninstall-desktop-entry", action="store_true",
+                       help="remove what --install-desktop-entry wrote and exit")
     return parser.parse_args(argv)
+
+
+def _desktop_entry_command(args: argparse.Namespace) -> int:
+    from fghash_gui import desktop_entry
+
+    if args.install_desktop_entry:
+        path = desktop_entry.install()
+        print(f"installed the fghash launcher: {path} (icons under {desktop_entry.data_home() / 'icons'})")
+    else:
+        removed = desktop_entry.uninstall()
+        print(f"removed {len(removed)} file(s)" + (f": {removed[-1]} and its icons" if removed else ""))
+    return 0
 
 
 def launch(argv: Sequence[str] | None = None):
     """Create the app and show the main window (opening RUN in Browse if given); returns the window."""
-    args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    return _show(parse_args(sys.argv[1:] if argv is None else list(argv)))
+
+
+def _show(args: argparse.Namespace):
     create_app()
     # Imported late: pyqtgraph needs the QApplication's platform before it configures itself.
     from fghash_gui.main_window import MainWindow
@@ -54,7 +86,10 @@ def launch(argv: Sequence[str] | None = None):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`fghash-gui [RUN]` and `python -m fghash_gui [RUN]`."""
-    window = launch(argv)
+    args = parse_args(sys.argv[1:] if argv is None else list(argv))
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        return _desktop_entry_command(args)
+    window = _show(args)
     app = QApplication.instance()
     # Ctrl+C in the terminal closes the window like its close button (asking first during training).
     # Python only sees the signal when it runs, so a timer hands it control a few times a second.

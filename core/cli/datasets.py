@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import textwrap
 
+from core.text import printable
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     datasets = sub.add_parser("datasets", help="dataset kinds and folder validation")
@@ -37,18 +39,18 @@ def _cmd_datasets_check(args: argparse.Namespace) -> int:
                                   decode_sample=args.decode_sample)
     print(f"dataset kind: {report.kind}")
     if report.root:
-        print(f"root:         {report.root}")
+        print(f"root:         {printable(report.root)}")
     if report.class_names:
         shown = ", ".join(report.class_names[:5]) + (", ..." if report.num_classes > 5 else "")
-        print(f"classes:      {report.num_classes} ({shown})")
+        print(f"classes:      {report.num_classes} ({printable(shown)})")
         for split, listed, present in zip(("train", "test"), report.listed, report.present):
             print(f"{split + ':':13} {present:,} present of {listed:,} listed")
         print(f"missing:      {report.missing:,}")
         print(f"complete:     {'yes (official totals match)' if report.complete else 'no'}")
         print(f"decoded:      {report.decoded} sampled images")
     for note in report.notes:
-        print(f"note: {note}")
+        print(f"note: {printable(note)}")
     for problem in report.problems:
-        print(f"problem: {problem}")
+        print(f"problem: {printable(problem)}")
     print("OK" if report.ok else f"{len(report.problems)} problem(s) found")
     return 0 if report.ok else 1

@@ -94,7 +94,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print()
     typical = typical_query(report.per_query_ap)
     print(f"a typical query (its AP {100 * report.per_query_ap[typical]:.1f} is the median):")
-    print_query_result(engine.query(typical, run, k=args.k))
+    print_query_result(engine.query_with_stats(typical, run, k=args.k))
     print(f"\nrun folder: {run.root}")
     if args.no_gui or not _has_display():
         print(f"open it in the app with: fghash-gui {finished.run_id}")

@@ -33,7 +33,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlay-only", action="store_true",
                    help="write only the overlay at the eval resolution instead of the labelled panel")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.png", help="PNG file to write")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.png",
+                   help="PNG file to write; its own folder is created if missing, but not that folder's parents "
+                        "(a mistyped path fails instead of growing a tree of folders)")
     p.set_defaults(func=_cmd_explain)
 
 
@@ -48,11 +50,19 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise ConfigError(f"--output must be a .png file; got {output}")
+    if not output.parent.is_dir() and not output.parent.parent.is_dir():
+        raise ConfigError(f"--output folder {output.parent.parent} does not exist: fghash explain creates only the "
+                          f"output file's own folder ({output.parent.name}), not its parents")
     expl = engine.explain(
         args.image, args.run, args.kind, target_image=args.target_image, method=args.method,
         similarity=args.similarity, regions=args.regions, size=args.size, erase_target=args.erase_target,
         device=args.device,
     )
+    if not output.parent.is_dir():  # its own folder only (its parent exists: checked above)
+        try:
+            output.parent.mkdir()
+        except OSError as exc:
+            raise ConfigError(f"cannot create the --output folder {output.parent}: {exc.strerror}") from None
     draw = render if args.overlay_only else render_panel
     save_png(draw(expl, colormap=args.colormap, alpha=args.alpha), output)
     h, w = expl.hw

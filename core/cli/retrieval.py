@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
+
+from core.config import DEVICES
+from core.text import printable
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -28,13 +32,17 @@ def index_with_progress(run, quiet: bool = False) -> Path:
             bar.refresh()
     except StopIteration as stop:
         path = stop.value
+    except BaseException:
+        if bar is not None:
+            bar.leave = False  # the bar clears its line: the error message stays the only line
+        raise
     finally:
         if bar is not None:
             bar.close()
     from core.index import read_index_header
 
     header = read_index_header(path)
-    print(f"index: {header['count']} codes of {header['bits']} bits -> {path}")
+    print(f"index: {header['count']} codes of {header['bits']} bits -> {printable(path)}")
     return path
 
 
@@ -42,36 +50,44 @@ def _cmd_query(args: argparse.Namespace) -> int:
     from core import engine
 
     image = args.image
-    if not Path(image).exists() and image.isdigit():
-        image = int(image)  # a test-split index
-    print_query_result(engine.query(image, args.run, k=args.k, label=args.label))
+    if not Path(image).exists() and re.fullmatch(r"-?[0-9]+", image):
+        image = int(image)  # a test-split index (a negative one is refused as out of range)
+    print_query_result(engine.query_with_stats(image, args.run, k=args.k, label=args.label))
     return 0
 
 
-def print_query_result(result) -> None:
-    """A query's top k as a table: rank, Hamming distance, database index, +/x, class, path."""
+def print_query_result(stats) -> None:
+    """A query's top k (a QueryStats) as a table: rank, Hamming distance, database index, +/x, class, path;
+    then its AP and P@k, tie-averaged and as listed (ties by database index)."""
+    result = stats.result
     known = f"class {result.query_class!r} (label {result.query_label})" if result.query_label is not None \
         else "class unknown"
-    print(f"query: {result.query_path or '<image>'} [{result.source}; {known}]  run {result.run_id}, "
-          f"{result.bits} bits, {1000 * result.seconds:.0f} ms")
+    known = printable(known)
+    print(f"query: {printable(result.query_path or '<image>')} [{result.source}; {known}]  run "
+          f"{printable(result.run_id)}, {result.bits} bits, {1000 * result.seconds:.0f} ms")
     print(f"{'rank':>4} {'dist':>4} {'db idx':>7} {'ok':>2}  {'class':24} path")
     for hit in result.hits:
         mark = "" if hit.correct is None else ("+" if hit.correct else "x")
-        print(f"{hit.rank:>4} {hit.distance:>4} {hit.database_index:>7} {mark:>2}  {hit.class_name[:24]:24} {hit.path}")
-    if result.precision is not None:
-        print(f"precision@{len(result.hits)}: {100 * result.precision:.1f}%")
+        print(f"{hit.rank:>4} {hit.distance:>4} {hit.database_index:>7} {mark:>2}  "
+              f"{printable(hit.class_name)[:24]:24} {printable(hit.path)}")
+    if stats.average_precision is not None and stats.precision_at_k is not None:
+        k = stats.k
+        print(f"AP {100 * stats.average_precision:.1f}%, precision@{k} {100 * stats.precision_at_k:.1f}% "
+              f"(ties averaged); as listed, ties by database index: AP {100 * stats.average_precision_index_order:.1f}%, "
+              f"precision@{k} {100 * stats.precision_at_k_index_order:.1f}%")
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from core import engine
     from core.retrieval import report_table
 
-    reports = [engine.evaluate(run, ks=tuple(args.ks), device=args.device) for run in args.runs]
-    print(report_table(reports, args.ks))
+    paths = [engine.open_run(run) for run in args.runs]
+    reports = [engine.evaluate(p, ks=tuple(args.ks), device=args.device) for p in paths]
+    print(report_table(reports, args.ks, configs=[p.load_config() for p in paths]))
     print_chance_levels(args.runs)
     if args.pr:
         for r in reports:
-            print(f"\nPR curve of {r.run_id} (radius: precision / recall, %)")
+            print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %)")
             print("  ".join(f"{rad}: {100 * p:.1f}/{100 * rc:.1f}" for rad, p, rc in r.pr_curve))
     return 0
 
@@ -99,6 +115,17 @@ def print_chance_levels(runs) -> None:
         print(f"chance: mAP@all {value:.2f} ({which}); {CHANCE_DESCRIPTION}")
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (k, cut-offs)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1; got {value}")
+    return value
+
+
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="build a run's Hamming index from its database codes")
     index.add_argument("run", help="run folder, run id, unique id prefix, or 'latest'")
@@ -108,13 +135,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     query = sub.add_parser("query", help="retrieve the database images nearest to an image")
     query.add_argument("run", help="run folder, run id, unique id prefix, or 'latest'")
     query.add_argument("image", help="an image file, or a test-split index (an integer)")
-    query.add_argument("-k", type=int, default=20, help="how many results (default 20)")
+    query.add_argument("-k", type=positive_int, default=20, help="how many results (default 20)")
     query.add_argument("--label", type=int, default=None, help="the query's class label, to mark hits +/x")
     query.set_defaults(func=_cmd_query)
 
-    ev = sub.add_parser("eval", help="mAP@all, mAP@k and precision@k of one or more runs (one row per run)")
+    ev = sub.add_parser("eval", help="mAP@all, mAP@k and precision@k of one or more runs (one row per run; "
+                                     "runs that differ only in their seed also as mean ± sample std)")
     ev.add_argument("runs", nargs="+", help="run folders, ids, prefixes, or 'latest'")
-    ev.add_argument("--ks", type=int, nargs="+", default=[10, 20, 50, 100], help="cut-offs for mAP@k and P@k")
-    ev.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    ev.add_argument("--ks", type=positive_int, nargs="+", default=[10, 20, 50, 100],
+                    help="cut-offs for mAP@k and P@k")
+    ev.add_argument("--device", default=None, choices=DEVICES, help="cpu or cuda (default: cuda when present)")
     ev.add_argument("--pr", action="store_true", help="also print each run's precision-recall curve")
     ev.set_defaults(func=_cmd_eval)

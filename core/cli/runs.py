@@ -1,8 +1,13 @@
-"""`fghash runs list`: the run store as a table."""
+"""`fghash runs list|delete`: the run store as a table; delete a run (refused while it trains).
+
+mAP@all is the final model's test mAP; "val-sel." is the test mAP of the epoch chosen on a validation split
+(with that epoch), for runs trained with one."""
 
 from __future__ import annotations
 
 import argparse
+
+from core.text import printable
 
 
 def _cmd_runs_list(args: argparse.Namespace) -> int:
@@ -12,14 +17,30 @@ def _cmd_runs_list(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs yet: try `fghash demo`")
         return 0
-    print(f"{'run id':48} {'method':12} {'dataset':10} {'bits':>4} {'mAP@all':>8} status")
+    print(f"{'run id':48} {'method':12} {'dataset':10} {'bits':>4} {'mAP@all':>8} {'val-sel.':>15} status")
     for r in runs:
         m = f"{100 * r.final_map:8.2f}" if r.final_map is not None else f"{'-':>8}"
-        print(f"{r.run_id:48} {r.method:12} {r.dataset_kind:10} {r.bits:>4} {m} {r.status}")
+        sel = (f"{100 * r.val_best_test_map:.2f} (ep {r.val_best_epoch})" if r.val_best_test_map is not None
+               else "-")
+        print(f"{printable(r.run_id):48} {printable(r.method):12} {printable(r.dataset_kind):10} {r.bits:>4} {m} "
+              f"{sel:>15} {r.status}")
+    return 0
+
+
+def _cmd_runs_delete(args: argparse.Namespace) -> int:
+    from core import engine
+
+    for run in args.runs:
+        paths = engine.open_run(run)
+        engine.delete_run(str(paths.root))
+        print(f"deleted {printable(paths.run_id)}")
     return 0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    runs = sub.add_parser("runs", help="list the runs in the run store")
+    runs = sub.add_parser("runs", help="list or delete the runs in the run store")
     runs_sub = runs.add_subparsers(dest="runs_command", required=True)
     runs_sub.add_parser("list", help="list runs").set_defaults(func=_cmd_runs_list)
+    delete = runs_sub.add_parser("delete", help="delete runs (folder and store entry); refused while a run trains")
+    delete.add_argument("runs", nargs="+", help="run folders, ids or unique id prefixes")
+    delete.set_defaults(func=_cmd_runs_delete)

@@ -1,4 +1,8 @@
-"""`fghash train`: one run per bit length, driven under a tqdm progress bar; prints mAP@all at the end."""
+"""`fghash train`: one run per bit length and seed, driven under a tqdm progress bar.
+
+At the end it prints each run's final test mAP@all (the reported number), the epoch selected on the
+validation split with its test mAP when a validation split is used, and with several seeds the mean and
+sample standard deviation per bit length."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import argparse
 from typing import Any
 
 from core.chance import CHANCE_DESCRIPTION
+from core.text import printable
 from core.config import BACKBONES, DEVICES, METHODS
 
 
@@ -20,6 +25,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="paper: the papers' schedules; code: Multi-FusNet's published-code settings; "
                         "quick: a few short epochs to try the pipeline")
     p.add_argument("--resume", default=None, metavar="RUN", help="continue a run (id, prefix, folder or 'latest')")
+    p.add_argument("--seeds", default=None, metavar="S,S,...",
+                   help="comma-separated seeds: one run per seed and bit length, then mean +- std per bit length")
+    p.add_argument("--select-on-val", action="store_true",
+                   help="also report the epoch that is best on a validation split (taken out of training), with "
+                        "its test mAP: the dataset's official split (flowers, aircraft, vegfru), otherwise "
+                        "--val-fraction of the training split")
+    p.add_argument("--val-fraction", type=float, default=None, metavar="F",
+                   help="select on a stratified, seeded fraction F of the training split (implies "
+                        "--select-on-val; default 0.1 where the dataset has no official validation split)")
     for flag, typ, helptext in (
         ("--epochs", int, "outer iterations (ADSH/FCAENet) or epochs"), ("--batch-size", int, None),
         ("--lr", float, None), ("--image-size", int, "training crop / evaluation centre crop"),
@@ -37,6 +51,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
     p.add_argument("--no-srem", action="store_true", help="FCAENet ablation: no SREM-erased view")
     p.add_argument("--no-esrl", action="store_true", help="FCAENet ablation: no positive-pair term")
+    p.add_argument("--esrl-normalization", default=None, choices=("quant", "m_k", "batch_k"),
+                   help="FCAENet ESRL scale (reconstructed): quant = the quantisation term's (default), "
+                        "m_k = 1/(m k) as Eq. 7-8 read literally, batch_k = 1/(batch k)")
     p.add_argument("--no-cascade", action="store_true", help="Multi-FusNet ablation: top level only, no conv blocks")
     p.add_argument("--no-fusion", action="store_true", help="Multi-FusNet ablation: no ECA branch (F = X)")
     p.add_argument("--no-attention", action="store_true", help="Multi-FusNet ablation: no transformer enhancement")
@@ -67,7 +84,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
     if args.no_amp:
         top["amp"] = False
     adsh = {k: getattr(args, k) for k in ("num_samples", "inner_epochs", "gamma") if getattr(args, k) is not None}
-    fcae = {k: getattr(args, k) for k in ("alpha", "beta") if getattr(args, k) is not None}
+    fcae = {k: getattr(args, k) for k in ("alpha", "beta", "esrl_normalization") if getattr(args, k) is not None}
     if args.no_srem:
         fcae["use_srem"] = False
     if args.no_esrl:
@@ -80,33 +97,119 @@ def configs_from_args(args: argparse.Namespace) -> list:
     if multifus and args.method != "multifusnet":
         raise ConfigError(f"--{next(iter(multifus)).replace('_', '-')} and the other Multi-FusNet options need "
                           f"--method multifusnet (got {args.method})")
-    try:
-        bits = [int(b) for b in str(args.bits).split(",") if b.strip()]
-    except ValueError:
-        raise ConfigError(f"--bits must be comma-separated integers such as 12,24,32,48; got {args.bits!r}") from None
+    top.update(_validation_options(args))
+    bits = _int_list(args.bits, "--bits", "12,24,32,48")
+    if args.seeds is not None and args.seed is not None:
+        raise ConfigError("give either --seed (one run) or --seeds (one run per seed), not both")
+    seeds = _int_list(args.seeds, "--seeds", "0,1,2") if args.seeds is not None else [top.pop("seed", None)]
     return [preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
-                          multifus=dict(multifus), **top)
-            for b in bits]
+                          multifus=dict(multifus), **top, **({} if seed is None else {"seed": seed}))
+            for b in bits for seed in seeds]
+
+
+def _int_list(text: str, flag: str, example: str) -> list[int]:
+    from core.errors import ConfigError
+
+    try:
+        values = [int(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or len(set(values)) != len(values):
+        raise ConfigError(f"{flag} must be distinct comma-separated integers such as {example}; got {text!r}")
+    return values
+
+
+def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
+    """TrainConfig.validation / val_fraction from --select-on-val and --val-fraction (core/validation.py)."""
+    from core.data.registry import has_official_validation
+
+    if args.val_fraction is not None:
+        return {"validation": "fraction", "val_fraction": args.val_fraction}
+    if args.select_on_val:
+        return {"validation": "official" if has_official_validation(args.dataset) else "fraction"}
+    return {}
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from core import engine
+    from core.retrieval import TIES_NOTE
 
     if args.resume:
+        if args.seeds is not None:
+            from core.errors import ConfigError
+
+            raise ConfigError("--resume continues one run with its saved seed; --seeds starts new runs")
         paths = engine.open_run(args.resume)
         epochs = paths.load_config().epochs
         results = [drive_training(engine.train(None, resume=paths), f"resume {paths.run_id}", epochs)]
+        print_results(results)
     else:
-        results = [drive_training(engine.train(cfg), f"{cfg.method} {cfg.bits} bits", cfg.epochs)
-                   for cfg in configs_from_args(args)]
-    print(f"{'run id':48} {'status':10} {'final mAP':>9} {'best mAP':>9} {'chance':>7}")
-    for r in results:
-        final = f"{100 * r.final_map:9.2f}" if r.final_map is not None else f"{'-':>9}"
-        best = f"{100 * r.best_map:9.2f}" if r.best_map is not None else f"{'-':>9}"
-        chance = _chance_cell(r.run_dir)
-        print(f"{r.run_id:48} {r.status:10} {final} {best} {chance}")
-    print(f"({CHANCE_DESCRIPTION}; mAP in %)")
+        configs = configs_from_args(args)
+        results = []
+        for cfg in configs:
+            label = f"{cfg.method} {cfg.bits} bits" + (f" seed {cfg.seed}" if args.seeds is not None else "")
+            results.append(drive_training(engine.train(cfg), label, cfg.epochs))
+            print_results(results[-1:], header=len(results) == 1)  # each run's result as soon as it ends
+        if args.seeds is not None:
+            print_seed_spread(configs, results)
+    print(TIES_NOTE)
+    print(f"({CHANCE_DESCRIPTION}; in %)")
     return 0 if all(r.status == "finished" for r in results) else 1
+
+
+def _percent(value: float | None, width: int = 9) -> str:
+    return f"{100 * value:{width}.2f}" if value is not None else f"{'-':>{width}}"
+
+
+def print_results(results: list, header: bool = True) -> None:
+    """One line per run: status, final test mAP@all (ties averaged), the same with ties by index, the chance
+    level (core.chance) and, with a validation split, the selected epoch; a collapse note when the final
+    codes collapsed."""
+    if header:
+        print(f"{'run id':48} {'status':10} {'test mAP':>9} {'by index':>8} {'chance':>7}  selected on validation "
+              f"(epoch: val mAP, test mAP)")
+    for r in results:
+        best = r.best_on_val
+        selected = (f"epoch {best.epoch}: {100 * best.val_map:.2f}, {100 * best.test_map:.2f}" if best
+                    else "- (no validation split)")
+        by_index, note = _index_order_and_note(r)
+        chance = _chance_cell(r.run_dir)
+        print(f"{r.run_id:48} {r.status:10} {_percent(r.final_map)} {by_index} {chance}  {selected}"
+              + (f"  ({note})" if note else ""))
+
+
+def print_seed_spread(configs: list, results: list) -> None:
+    """Mean +- sample standard deviation (n) of the final test mAP@all per bit length over the seeds, and of
+    the validation-selected test mAP when the runs have one; unfinished runs are left out."""
+    print("\nover seeds (finished runs): mean ± sample std (n), percent")
+    for bits in sorted({cfg.bits for cfg in configs}):
+        done = [r for cfg, r in zip(configs, results) if cfg.bits == bits and r.status == "finished"]
+        line = f"{configs[0].method} {bits:>3} bits  test mAP {_spread([r.final_map for r in done])}"
+        selected = [r.best_on_val.test_map for r in done if r.best_on_val is not None]
+        if selected:
+            line += f"; test mAP at the epoch selected on validation {_spread(selected)}"
+        print(line)
+
+
+def _spread(values: list) -> str:
+    from core.seed_groups import mean_std
+
+    values = [v for v in values if v is not None]
+    return mean_std(values).format(scale=100) if values else "- (n=0)"
+
+
+def _index_order_and_note(finished) -> tuple[str, str]:
+    """(the final codes' mAP@all with ties by index, formatted; the collapse note or ""), from the run's
+    saved codes."""
+    from core import engine
+    from core.errors import FghashError
+    from core.metrics import collapse_note
+
+    try:
+        report = engine.evaluate(finished.run_id, ks=())
+    except FghashError:  # no saved codes (a run that stopped before its first epoch)
+        return f"{'-':>8}", ""
+    return f"{100 * report.map_all_index_order:8.2f}", collapse_note(report.largest_code_share)
 
 
 def _chance_cell(run_dir: str) -> str:
@@ -124,13 +227,15 @@ def drive_training(gen, label: str, epochs: int):
     """Consume one training generator under a tqdm bar over all batches of the run."""
     from tqdm import tqdm
 
-    from core.events import BatchEnd, EvalResult, Log, TrainFinished
+    from core.events import BatchEnd, EvalResult, Log, TrainFinished, ValidationResult
 
-    bar = tqdm(desc=label, unit="batch", dynamic_ncols=True)
+    bar = None  # made at the first event: an error before training starts stays the only stderr line
     last_map = None
     finished = None
     try:
         for event in gen:
+            if bar is None:
+                bar = tqdm(desc=printable(label), unit="batch", dynamic_ncols=True)
             if isinstance(event, BatchEnd):
                 if bar.total is None:  # batches still to run, counted from the first batch seen
                     bar.total = event.batches_in_epoch * (epochs - event.epoch + 1)
@@ -143,14 +248,24 @@ def drive_training(gen, label: str, epochs: int):
                 bar.set_postfix(post, refresh=False)
             elif isinstance(event, EvalResult):
                 last_map = event.map_all
-                bar.write(f"epoch {event.epoch}: mAP@all = {100 * event.map_all:.2f}")
+                by_index = (f" (ties by index: {100 * event.map_all_index_order:.2f})"
+                            if event.map_all_index_order is not None else "")
+                bar.write(f"epoch {event.epoch}: test mAP@all = {100 * event.map_all:.2f}{by_index}")
+            elif isinstance(event, ValidationResult):
+                bar.write(f"epoch {event.epoch}: validation mAP@all = {100 * event.map_all:.2f} (best on "
+                          f"validation so far: epoch {event.best_epoch})")
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
-                    bar.write(event.message)
+                    bar.write(printable(event.message))
             elif isinstance(event, TrainFinished):
                 finished = event
+    except BaseException:
+        if bar is not None:
+            bar.leave = False  # the bar clears its line: the error message stays the only line
+        raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     return finished
 
 

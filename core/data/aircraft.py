@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from core.data.common import Entry, Totals, bad_line, build_index, check_root, first_token_split, read_lines
-from core.data.records import DatasetIndex
+from core.data.records import VALIDATION, DatasetIndex, ImageRecord
 from core.errors import DatasetError
 
 KIND = "aircraft"
@@ -20,6 +21,15 @@ LAYOUT = (
     "image is cropped unless crop_banner=False."
 )
 SPLIT_FILES = (("train", "images_variant_trainval.txt"), ("test", "images_variant_test.txt"))
+
+
+def official_validation(index: DatasetIndex, allow_missing: bool = False) -> tuple[ImageRecord, ...]:
+    """The loaded trainval records that data/images_variant_val.txt lists (split "val"), in dataset order:
+    the official val half of trainval."""
+    path = Path(index.root)
+    list_path = (path / "data" if (path / "data").is_dir() else path) / "images_variant_val.txt"
+    ids = {pair[0] for _, line in read_lines(list_path, KIND, LAYOUT) if (pair := first_token_split(line))}
+    return tuple(replace(r, split=VALIDATION) for r in index.split("train") if Path(r.path).stem in ids)
 
 
 def load(root: str | Path | None, allow_missing: bool = False, crop_banner: bool = True) -> DatasetIndex:

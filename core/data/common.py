@@ -1,8 +1,9 @@
 """Helpers shared by the dataset loaders: reading metadata files, checking presence and totals.
 
 Every loader parses its metadata into a list of `Entry(relpath, label, split)` and calls
-`build_index`, which resolves paths, counts absent images, applies the allow_missing policy and
-compares the counts with the dataset's official totals.
+`build_index`, which resolves paths, refuses impossible labels and files listed twice (a query that
+is also in the database), counts absent images, applies the allow_missing policy and compares the
+counts with the dataset's official totals.
 """
 
 from __future__ import annotations
@@ -102,33 +103,46 @@ def build_index(
     layout: str,
     source: str,
     crop_bottom: int = 0,
+    label_base: int = 0,
 ) -> DatasetIndex:
-    """Resolve entries under image_dir, enforce the allow_missing policy and the official totals.
+    """Resolve entries under image_dir, refuse impossible labels and files listed twice, enforce the
+    allow_missing policy and the official totals.
 
-    `source` names the metadata file(s) for messages. complete=True only when every listed image is
-    present and (when totals are known) the counts equal the official ones. With allow_missing the
-    index may hold no records at all (metadata only): callers that train must check `records`.
+    `source` names the metadata file(s) for messages; `label_base` is the number the metadata gives the
+    first class (1 for CUB's 1..200), so messages quote labels as the file writes them. Whatever
+    allow_missing says, DatasetError when a label lies outside the dataset's classes (beyond the official
+    class count when totals are known) or when one file (after resolving `./`, `..` and symlinks) is
+    listed twice: in both splits that would put a query into the database. complete=True only when every
+    listed image is present and (when totals are known) the counts equal the official ones. With
+    allow_missing the index may hold no records at all (metadata only): callers that train must check
+    `records`.
     """
     if not entries:
         raise DatasetError(f"{kind}: {source} lists no images. Expected layout: {layout}")
     num_classes = len(class_names)
     check_num_classes(num_classes, kind, source, layout)
     for e in entries:
-        if not 0 <= e.label < num_classes:
-            raise DatasetError(f"{kind}: {source}: label {e.label} of {e.relpath} is outside 0..{num_classes - 1} "
-                               f"({num_classes} classes). Expected layout: {layout}")
         if e.split not in SPLITS:
             raise DatasetError(f"{kind}: {source}: split {e.split!r} of {e.relpath} is not train/test")
+    _refuse_labels_outside(kind, entries, num_classes, totals, label_base, source, layout)
     records: list[ImageRecord] = []
     missing: list[str] = []
     base = str(image_dir)
     listing = _DirListing()
+    first_entry: dict[str, Entry] = {}  # resolved file -> the first entry that lists it
+    repeats: dict[str, list[Entry]] = {}  # resolved file -> the later entries that list it again
     for e in entries:
         path = os.path.join(base, e.relpath)
+        key = listing.resolved(path)
+        if first_entry.setdefault(key, e) is not e:
+            repeats.setdefault(key, []).append(e)
         if listing.has(path):
             records.append(ImageRecord(path, e.label, e.split, crop_bottom))
         else:
             missing.append(path)
+    if repeats:
+        raise _repeat_error(kind, [[first_entry[key], *later] for key, later in repeats.items()], base, source,
+                            layout)
     counts = {s: sum(1 for e in entries if e.split == s) for s in SPLITS}
     totals_ok = totals is None or (
         totals.classes == num_classes and totals.train == counts["train"] and totals.test == counts["test"]
@@ -158,23 +172,83 @@ def build_index(
     )
 
 
+def _refuse_labels_outside(kind: str, entries: Sequence[Entry], num_classes: int, totals: Totals | None,
+                           label_base: int, source: str, layout: str) -> None:
+    """DatasetError when a label lies outside the class list or, when the official class count is known,
+    beyond it: CUB metadata saying class 9999 makes a 9999-class dataset, not a 200-class one with a typo."""
+    limit = num_classes if totals is None else min(num_classes, totals.classes)
+    bad = [e for e in entries if not 0 <= e.label < limit]
+    if bad:
+        first, last = label_base, label_base + limit - 1
+        official = "" if totals is None else f"; the official dataset has {totals.classes} classes"
+        raise DatasetError(f"{kind}: {source}: {len(bad):,} image(s) have a class label outside {first}..{last} "
+                           f"(for example {bad[0].relpath} with label {bad[0].label + label_base}){official}. "
+                           f"Fix the labels; a deliberate subset still uses the official class numbers. "
+                           f"Expected layout: {layout}")
+    if totals is not None and num_classes > totals.classes:
+        raise DatasetError(f"{kind}: {source}: the class list has {num_classes} classes; the official dataset has "
+                           f"{totals.classes}. Expected layout: {layout}")
+
+
+def _repeat_error(kind: str, groups: list[list[Entry]], base: str, source: str, layout: str) -> DatasetError:
+    """The one-line refusal of metadata that lists files more than once; `groups` holds, per such file,
+    every entry that names it. A file counts as "in both splits" and/or "twice in one split"."""
+    across = [g for g in groups if len({e.split for e in g}) > 1]
+    within = sum(1 for g in groups if len({e.split for e in g}) < len(g))
+    a = (across or groups)[0][0]
+    b = next((e for e in (across or groups)[0][1:] if e.split != a.split or not across))
+    same = "" if a.relpath == b.relpath else f" (as {a.relpath} and {b.relpath}, which are the same file)"
+    counts = ", ".join(part for part in (
+        f"{len(across):,} file(s) in both the train (database) and the test (query) split" if across else "",
+        f"{within:,} file(s) twice in one split" if within else "") if part)
+    return DatasetError(f"{kind}: {source} lists {counts}, for example {os.path.join(base, a.relpath)} in "
+                        f"{a.split} and {b.split}{same}; a query in the database inflates mAP and a repeated "
+                        f"image weighs twice: list each image once. Expected layout: {layout}")
+
+
 class _DirListing:
-    """Presence test by listing each folder once: one listdir per class folder instead of one stat per
-    image (NABirds: 555 calls instead of 48,562; a folder that does not exist costs one failed call)."""
+    """Presence test and file identity by listing each folder once: one scandir per class folder instead
+    of one stat per image (NABirds: 555 calls instead of 48,562; a folder that does not exist costs one
+    failed call)."""
 
     def __init__(self) -> None:
-        self._names: dict[str, frozenset[str]] = {}
+        self._names: dict[str, tuple[frozenset[str], frozenset[str]]] = {}  # folder -> (names, symlinks)
+        self._real: dict[str, str] = {}  # folder -> its realpath
+
+    def _listing(self, folder: str) -> tuple[frozenset[str], frozenset[str]]:
+        listing = self._names.get(folder)
+        if listing is None:
+            try:
+                with os.scandir(folder) as it:
+                    items = [(d.name, d.is_symlink()) for d in it]
+            except (OSError, ValueError):  # ValueError: a NUL byte in a metadata path
+                items = []
+            listing = (frozenset(n for n, _ in items), frozenset(n for n, link in items if link))
+            self._names[folder] = listing
+        return listing
 
     def has(self, path: str) -> bool:
         folder, name = os.path.split(path)
-        names = self._names.get(folder)
-        if names is None:
-            try:
-                names = frozenset(os.listdir(folder))
-            except (OSError, ValueError):  # ValueError: a NUL byte in a metadata path
-                names = frozenset()
-            self._names[folder] = names
-        return name in names
+        return name in self._listing(folder)[0]
+
+    def resolved(self, path: str) -> str:
+        """The file `path` names, as a canonical absolute path: `./`, `..`, repeated slashes and symlinks
+        (of folders and of the file itself) resolved, so two spellings of one file compare equal. The
+        realpath of each folder is computed once; only a symlinked file costs its own realpath."""
+        folder, name = os.path.split(path)
+        if name in ("", ".", "..") or name in self._listing(folder)[1]:
+            return _realpath(path)
+        real = self._real.get(folder)
+        if real is None:
+            real = self._real[folder] = _realpath(folder)
+        return os.path.join(real, name)
+
+
+def _realpath(path: str) -> str:
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):  # ValueError: a NUL byte; such a path is reported missing later anyway
+        return os.path.normpath(path)
 
 
 def list_images(folder: Path) -> list[Path]:

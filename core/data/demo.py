@@ -104,7 +104,7 @@ def generate(out: Path, seed: int) -> None:
                 image.save(target / f"{spec[0]}_{offset + i:03d}.jpg", quality=int(rng.integers(85, 96)))
     info = {"version": VERSION, "seed": seed, "classes": [c[0] for c in _CLASSES],
             "train_per_class": TRAIN_PER_CLASS, "test_per_class": TEST_PER_CLASS, "image_size": IMAGE_SIZE}
-    (out / MARKER).write_text(json.dumps(info, indent=2), encoding="utf-8")
+    (out / MARKER).write_text(json.dumps(info, indent=2, allow_nan=False), encoding="utf-8")
 
 
 def render(spec: tuple, rng: np.random.Generator) -> Image.Image:

@@ -31,9 +31,9 @@ _SPLITS = ("train", "test")
 def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
     path = check_root(root, KIND, LAYOUT)
     if all((path / f"{s}_list.mat").is_file() for s in _SPLITS):
-        parsed, source = _from_mat(path), f"{path / 'train_list.mat'} and test_list.mat"
+        parsed, source, base = _from_mat(path), f"{path / 'train_list.mat'} and test_list.mat", 1
     elif all((path / f"{s}.txt").is_file() for s in _SPLITS):
-        parsed, source = _from_txt(path), f"{path / 'train.txt'} and test.txt"
+        (parsed, base), source = _from_txt(path), f"{path / 'train.txt'} and test.txt"
     else:
         raise DatasetError(f"{KIND}: neither {path / 'train_list.mat'} + test_list.mat nor {path / 'train.txt'} + "
                            f"test.txt exist. Expected layout: {LAYOUT}")
@@ -47,7 +47,8 @@ def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
         names.setdefault(label, folder.split("-", 1)[1] if "-" in folder else folder or f"class_{label:03d}")
     class_names = [names.get(i, f"class_{i:03d}") for i in range(num_classes)]
     entries = [Entry(relpath, label, split) for relpath, label, split in parsed]
-    return build_index(KIND, path, image_dir, entries, class_names, TOTALS, allow_missing, LAYOUT, source=source)
+    return build_index(KIND, path, image_dir, entries, class_names, TOTALS, allow_missing, LAYOUT, source=source,
+                       label_base=base)
 
 
 def _from_mat(root: Path) -> list[tuple[str, int, str]]:
@@ -83,11 +84,12 @@ def _mat_string(value: object, f: Path) -> str:
     return value
 
 
-def _from_txt(root: Path) -> list[tuple[str, int, str]]:
+def _from_txt(root: Path) -> tuple[list[tuple[str, int, str]], int]:
+    """(relpath, 0-based label, split) rows and the label base the lists use (1 or 0)."""
     lists = {split: read_path_label_list(root / f"{split}.txt", KIND, LAYOUT) for split in _SPLITS}
     labels = [label for rows in lists.values() for _, label in rows]
     base = 1 if labels and min(labels) == 1 else 0
-    return [(relpath, label - base, split) for split, rows in lists.items() for relpath, label in rows]
+    return [(relpath, label - base, split) for split, rows in lists.items() for relpath, label in rows], base
 
 
 def _strip_images_prefix(relpath: str) -> str:

@@ -2,20 +2,23 @@
 
 Split decision: train (= retrieval database) is trnid + valid (2 x 1,020 = 2,040 images, 20 per class);
 test (= queries) is tstid (6,149 images). Hashing papers need a labelled database and a disjoint query
-set; the official validation split has no other use here, so it joins the database rather than being
-dropped, and the large official test split stays the query set.
+set; without model selection the official validation split has no other use, so it joins the database
+rather than being dropped, and the large official test split stays the query set. With model selection
+on the official split (TrainConfig.validation = "official"), `official_validation` names the valid
+images and core/validation.py takes them out of train.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from core.data.common import Entry, Totals, build_index, check_num_classes, check_root, require_file
 from core.data.matfile import load_mat
-from core.data.records import DatasetIndex
+from core.data.records import VALIDATION, DatasetIndex, ImageRecord
 from core.errors import DatasetError
 
 KIND = "flowers"
@@ -55,7 +58,15 @@ def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
             entries.append(Entry(f"image_{image_no:05d}.jpg", int(labels[image_no - 1]) - 1, split))
     class_names = _class_names(path / "cat_to_name.json", num_classes)
     return build_index(KIND, path, path / "jpg", entries, class_names, TOTALS, allow_missing, LAYOUT,
-                       source=f"{labels_mat} and {setid_mat.name}")
+                       source=f"{labels_mat} and {setid_mat.name}", label_base=1)
+
+
+def official_validation(index: DatasetIndex, allow_missing: bool = False) -> tuple[ImageRecord, ...]:
+    """The loaded training records that setid.mat lists as 'valid' (split "val"), in dataset order."""
+    setid_mat = require_file(Path(index.root) / "setid.mat", KIND, LAYOUT)
+    valid = _int_vector(load_mat(setid_mat, KIND, LAYOUT), "valid", setid_mat)
+    names = {f"image_{n:05d}.jpg" for n in valid.tolist()}
+    return tuple(replace(r, split=VALIDATION) for r in index.split("train") if Path(r.path).name in names)
 
 
 def _int_vector(mat: dict, name: str, path: Path) -> np.ndarray:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SPLITS = ("train", "test")
+# Validation queries for model selection (core/validation.py): taken out of "train" (or, for VegFru, read
+# from its separate validation list). Loaders never return them in DatasetIndex.records.
+VALIDATION = "val"
 
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """One image: absolute path, 0-based class label, split ("train" = database, "test" = query).
+    """One image: absolute path, 0-based class label, split ("train" = database, "test" = query, "val" =
+    validation query, see VALIDATION).
 
     crop_bottom: pixels to cut from the bottom before any transform (FGVC-Aircraft's 20 px copyright
     banner); it travels with the record so every consumer (training, encoding, browsing) honours it.

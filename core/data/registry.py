@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from core.data.records import DatasetIndex
+from core.data.records import DatasetIndex, ImageRecord
 from core.errors import DatasetError
 
 DATASET_KINDS = ("demo", "cub", "aircraft", "nabirds", "vegfru", "food101", "dogs", "flowers", "folder")
@@ -77,11 +78,32 @@ def load_dataset(kind: str, root: str | Path | None = None, allow_missing: bool 
     return index
 
 
+def has_official_validation(kind: str) -> bool:
+    """Whether dataset `kind` has an official validation split (Flowers valid, Aircraft val, VegFru val)."""
+    return hasattr(loader_module(kind), "official_validation")
+
+
+def official_validation(index: DatasetIndex, allow_missing: bool = False) -> tuple[ImageRecord, ...]:
+    """The official validation images of a loaded dataset as records of split "val" (core.data.records).
+
+    Flowers and Aircraft: a subset of the training records (the default protocol trains on them);
+    VegFru: its separate validation list. DatasetError for a kind without one."""
+    module = loader_module(index.kind)
+    if not hasattr(module, "official_validation"):
+        with_one = ", ".join(k for k in DATASET_KINDS if hasattr(loader_module(k), "official_validation"))
+        raise DatasetError(f"{index.kind} has no official validation split (only {with_one} have one); "
+                           f"use a fraction of the training split instead (CLI: --val-fraction F)")
+    records = module.official_validation(index, allow_missing=allow_missing)
+    _refuse_paths_outside(replace(index, records=records), Path(index.root), module.LAYOUT)
+    return records
+
+
 def _refuse_paths_outside(index: DatasetIndex, root: Path, layout: str) -> None:
     """Metadata may only name images inside the dataset folder: a `../` or absolute path in a list file
     would make training read (and the GUI show) files from anywhere. Checked lexically, so a dataset whose
-    images/ folder is a symlink to another disk still loads."""
-    inside = os.path.normpath(os.path.abspath(root)) + os.sep
+    images/ folder is a symlink to another disk still loads. Compared with the root the loader resolved
+    (index.root, where the records' paths start), so a root given through a symlink loads too."""
+    inside = os.path.normpath(os.path.abspath(index.root)) + os.sep
     outside = [r.path for r in index.records if not os.path.normpath(os.path.abspath(r.path)).startswith(inside)]
     if outside:
         raise DatasetError(f"{index.kind}: {len(outside)} image path(s) in the metadata point outside {root}, "

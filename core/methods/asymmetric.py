@@ -58,6 +58,38 @@ class SampledSimilarity:
         return self.soft_rows(self.sample_labels)
 
 
+def adsh_scale(n: int, batch: int, bits: int, normalization: Literal["semicon", "jiangqy"] = "semicon") -> float:
+    """The factor ADSH's batch loss is multiplied by: "jiangqy" 1/(n B), "semicon" 1/(n B) * 12/k."""
+    scale = 1.0 / (n * batch)
+    if normalization == "semicon":
+        return scale * 12.0 / bits
+    if normalization != "jiangqy":
+        raise ValueError(f"unknown ADSH loss normalisation {normalization!r}")
+    return scale
+
+
+def adsh_terms(
+    u: torch.Tensor,
+    batch_labels: torch.Tensor,
+    batch_db_index: torch.Tensor,
+    v: torch.Tensor,
+    sim: SampledSimilarity,
+    gamma: float,
+    normalization: Literal["semicon", "jiangqy"] = "semicon",
+) -> dict[str, torch.Tensor]:
+    """ADSH objective (Eq. 1.2) on a batch, term by term and normalised (adsh_scale):
+    {"adsh_square": sum_j (u_i^T v_j - k S_ij)^2, "adsh_quant": gamma ||v_omega(i) - u_i||^2}.
+
+    u (B, k) network outputs; v (n, k) database codes (fixed). Scalar tensors in u's graph.
+    """
+    k = u.shape[1]
+    scale = adsh_scale(v.shape[0], u.shape[0], k, normalization)
+    targets = sim.soft_rows(batch_labels)
+    square = ((u @ v.t() - k * targets) ** 2).sum()
+    quant = gamma * ((v[batch_db_index] - u) ** 2).sum()
+    return {"adsh_square": square * scale, "adsh_quant": quant * scale}
+
+
 def adsh_loss(
     u: torch.Tensor,
     batch_labels: torch.Tensor,
@@ -67,23 +99,9 @@ def adsh_loss(
     gamma: float,
     normalization: Literal["semicon", "jiangqy"] = "semicon",
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """ADSH objective (Eq. 1.2) on a batch: sum_j (u_i^T v_j - k S_ij)^2 + gamma ||v_omega(i) - u_i||^2.
-
-    u (B, k) network outputs; v (n, k) database codes (fixed); normalisation "jiangqy": /(n B),
-    "semicon": /(n B) * 12 / k (scale independent of k). Returns (loss, {"square", "quant"} floats).
-    """
-    k = u.shape[1]
-    n = v.shape[0]
-    targets = sim.soft_rows(batch_labels)
-    square = ((u @ v.t() - k * targets) ** 2).sum()
-    quant = gamma * ((v[batch_db_index] - u) ** 2).sum()
-    scale = 1.0 / (n * u.shape[0])
-    if normalization == "semicon":
-        scale *= 12.0 / k
-    elif normalization != "jiangqy":
-        raise ValueError(f"unknown ADSH loss normalisation {normalization!r}")
-    loss = (square + quant) * scale
-    return loss, {"adsh_square": float(square.detach()) * scale, "adsh_quant": float(quant.detach()) * scale}
+    """The sum of adsh_terms and the terms as floats: (loss, {"adsh_square", "adsh_quant"})."""
+    terms = adsh_terms(u, batch_labels, batch_db_index, v, sim, gamma, normalization)
+    return terms["adsh_square"] + terms["adsh_quant"], {name: float(t.detach()) for name, t in terms.items()}
 
 
 def to_pm1(x: torch.Tensor) -> torch.Tensor:

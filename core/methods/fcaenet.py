@@ -5,8 +5,10 @@ Per mini-batch of anchors x (with same-class random positives x+ drawn from the 
   x_e = erase(x, srem_mask(F))  -> forward -> u_e;
   L = J_ADSH(u) + alpha * L_pos(u, u+) + beta * L_era(u, u_e)       (Eq. 7-13)
 Ablations (paper Table 2): use_srem adds x_e and L_era, use_esrl adds x+ and L_pos; both off = ADSH.
-ESRL normalisation "m_k": sum over the batch / (m k), Eq. 7-8 literally (m = sampled images);
-"batch_k": the batch mean / k. Both reconstructed.
+ESRL normalisation (reconstructed, FcaeOptions.esrl_normalization): "quant" (default) the scale of ADSH's
+quantisation term, so alpha = 1 pulls u toward u+ as hard as gamma pulls u toward v; "m_k": sum over the
+batch / (m k), Eq. 7-8 literally (m = sampled images), whose pull is only 0.08 of quantisation's on CUB;
+"batch_k": the batch mean / k. bench/loss_shares.py measures each term's share of the gradient.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from core.config import TrainConfig
 from core.data.records import DatasetIndex
 from core.methods.adsh import AdshMethod
-from core.methods.asymmetric import SampledSimilarity
+from core.methods.asymmetric import SampledSimilarity, adsh_scale, adsh_terms
 from core.models.srem import erase, srem_mask
 
 
@@ -54,7 +56,22 @@ class FcaeNetMethod(AdshMethod):
     def _dataset(self) -> torch.utils.data.Dataset:
         return _TripletDataset(self.train_data)
 
-    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    def esrl_scale(self, batch: int) -> float:
+        """The factor ESRL's summed squared distances are multiplied by (before alpha / beta), per
+        fcae.esrl_normalization (all reconstructed): "m_k" 1/(m k), Eq. 7-8 literally; "batch_k" 1/(B k);
+        "quant" gamma times ADSH's own normalisation, i.e. exactly the scale of the quantisation term
+        gamma ||v - u||^2, so alpha = 1 pulls u toward u+ as hard as quantisation pulls u toward v."""
+        opts, k = self.cfg.fcae, self.cfg.bits
+        if opts.esrl_normalization == "m_k":
+            return 1.0 / (self.m * k)
+        if opts.esrl_normalization == "batch_k":
+            return 1.0 / (batch * k)
+        return self.cfg.adsh.gamma * adsh_scale(self.n, batch, k, self.cfg.adsh.loss_normalization)
+
+    def loss_terms(self, batch: dict, sim: SampledSimilarity) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The network outputs {"anchor": u, "positive": u+, "erased": u_e} (B, k) float (the last two only
+        when their term is on) and the weighted loss terms {"adsh_square", "adsh_quant", "esrl_pos",
+        "esrl_era"} as scalar tensors in their graph; the loss is their sum."""
         opts = self.cfg.fcae
         x = self.stepper.to_device(batch["image"])
         b = x.shape[0]
@@ -62,22 +79,27 @@ class FcaeNetMethod(AdshMethod):
         with self.stepper.autocast():
             codes, fmap = self.model.forward_with_features(inputs)
         codes = codes.float()
-        u = codes[:b]
-        loss, terms = self._adsh_term(u, batch, sim)
-        denom = (self.m if opts.esrl_normalization == "m_k" else b) * self.cfg.bits
+        outputs = {"anchor": codes[:b]}
+        u = outputs["anchor"]
+        opts_adsh = self.cfg.adsh
+        terms = adsh_terms(u, batch["label"].to(self.device), batch["db_index"].to(self.device), self.v, sim,
+                           opts_adsh.gamma, opts_adsh.loss_normalization)
+        scale = self.esrl_scale(b)
         if opts.use_esrl:
-            l_pos = ((u - codes[b:]) ** 2).sum() / denom  # Eq. 7
-            loss = loss + opts.alpha * l_pos
-            terms["esrl_pos"] = float(l_pos.detach())
+            outputs["positive"] = codes[b:]
+            terms["esrl_pos"] = opts.alpha * scale * ((u - outputs["positive"]) ** 2).sum()  # Eq. 7
         if opts.use_srem:
             mask = srem_mask(fmap[:b].detach(), tuple(x.shape[-2:]), opts.srem_regions, opts.srem_size)
             erased = erase(x, mask, opts.erase_target)
             with self.stepper.autocast():
-                u_e = self.model(erased).float()
-            l_era = ((u - u_e) ** 2).sum() / denom  # Eq. 8
-            loss = loss + opts.beta * l_era
-            terms["esrl_era"] = float(l_era.detach())
-        return u, loss, terms
+                outputs["erased"] = self.model(erased).float()
+            terms["esrl_era"] = opts.beta * scale * ((u - outputs["erased"]) ** 2).sum()  # Eq. 8
+        return outputs, terms
+
+    def _batch_loss(self, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        outputs, terms = self.loss_terms(batch, sim)
+        loss = sum(terms.values())
+        return outputs["anchor"], loss, {name: float(t.detach()) for name, t in terms.items()}
 
 
 class _TripletDataset(torch.utils.data.Dataset):

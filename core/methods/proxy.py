@@ -1,7 +1,8 @@
 """Multi-FusNet training (METHODS.md sections 3.1-3.6): regression to fixed proxy codes + zoomed classification.
 
-Before training, generate_proxy_codes turns the training labels into one +-1 code per image (in
-practice one per class). One driver epoch is one pass over the train split in a seeded order:
+Before training, generate_proxy_codes turns the training labels into one distinct +-1 code per class
+(FISH, then a majority vote and a repair of shared codes), every image's target being its class's code.
+One driver epoch is one pass over the train split in a seeded order:
 
   forward x -> (h, y, F3) -> x_zoom = saliency_zoom(x, F3) -> forward -> y_zoom
   L = MSE(h, b) / a1^2 + CE_smooth((y + y_zoom) / 2) / a2^2 + ln(1 + a1) + ln(1 + a2)
@@ -23,7 +24,7 @@ from core.config import TrainConfig
 from core.data.dataset import ImageDataset
 from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
-from core.data.transforms import eval_transform, normalize, train_transform
+from core.data.transforms import normalize, train_transform
 from core.errors import ConfigError, DatasetError, RunError
 from core.events import BatchEnd, Event, Log
 from core.methods.base import HashingMethod
@@ -152,14 +153,11 @@ class MultiFusNetMethod(HashingMethod):
 
     def database_codes(self) -> torch.Tensor:
         """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits),
-        encoded exactly like the queries (same batch size, AMP and workers)."""
-        from core.encode import drain, encode_records
+        through the same function (and so the same float32 precision) as the queries."""
+        from core.encode import drain, encode_run_codes
 
-        cfg = self.cfg
-        return drain(encode_records(
-            self.model, self.train_records, eval_transform(cfg.image_size, cfg.resize_size), self.device,
-            batch_size=cfg.batch_size, amp=cfg.amp, num_workers=cfg.num_workers, phase="encode database",
-        ))
+        return drain(encode_run_codes(self.model, self.train_records, self.cfg, self.device,
+                                      phase="encode database"))
 
     @property
     def current_lr(self) -> float:

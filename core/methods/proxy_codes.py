@@ -5,9 +5,18 @@ Alternating optimisation of
     min  sigma * ||L - U V||_F^2 + delta * ||B - R V||_F^2,   B in {-1,+1}^{k x N},  R^T R = I
 
 (the objective is reconstructed: the paper's Eq. 2 was lost; the updates below are those of the
-published code). L in {0,1}^{C x N} holds the one-hot training labels. The result is one +-1 code
-per training image; in practice every class collapses to a single code, so the codes double as a
-per-class code table. They are the fixed regression targets of the hash head.
+published code). L in {0,1}^{C x N} holds the one-hot training labels. FISH gives one +-1 code per
+training image and mostly, but not always, one code per class: at 12 bits with 200 CUB-sized classes
+a few hundred images end up off their class's code and two or three classes share one. The paper's
+targets are one binary proxy per class, so the final targets are made exactly that:
+
+1. each class's code is the majority vote of its images' FISH codes (ties -> +1);
+2. where classes share a code (and 2^k >= the number of classes, so distinct codes exist), the class
+   with the most training images keeps it and each other one takes the unused code farthest (largest
+   minimum Hamming distance) from every code already taken, nearest its own FISH code on ties;
+3. every image's target is its class's code.
+
+These are the fixed regression targets of the hash head.
 
 Everything runs in float64 on the CPU with its own torch.Generator, so the same seed gives the
 same codes on every machine and does not disturb the global RNG.
@@ -29,31 +38,38 @@ Procrustes = Literal["fish_correct", "as_in_muiltnet"]
 class ProxyCodes:
     """Result of generate_proxy_codes.
 
-    image_codes:  (N, k) float32 in {-1,+1}, the target of training image i (dataset order).
-    class_codes:  (C, k) float32 in {-1,+1}, the per-class code (majority vote over the class's
-                  images, ties -> +1); rows of classes with no training image are 0.
+    image_codes:  (N, k) float32 in {-1,+1}, the target of training image i (dataset order): its
+                  class's row of class_codes.
+    class_codes:  (C, k) float32 in {-1,+1}, one code per class, distinct whenever 2^k >= the number of
+                  present classes; rows of classes with no training image are 0.
     class_present: (C,) bool, whether the class has at least one training image.
     min_interclass_hamming: smallest Hamming distance between the codes of two different present
                   classes (0 means two classes share a code; None with fewer than two classes).
-    images_off_class_code: training images whose own code differs from their class's code
-                  (0 when every class collapsed to one code, the usual outcome).
     distinct_class_codes: number of distinct codes among the present classes.
+    fish_images_off_class_code: training images whose FISH code differed from their class's majority
+                  code (their target is the class code all the same).
+    reassigned_classes: classes that shared a FISH majority code with a larger class and were given
+                  another code.
     """
 
     image_codes: torch.Tensor
     class_codes: torch.Tensor
     class_present: torch.Tensor
     min_interclass_hamming: int | None
-    images_off_class_code: int
     distinct_class_codes: int
+    fish_images_off_class_code: int
+    reassigned_classes: int
 
     def summary(self) -> str:
         present = int(self.class_present.sum())
         dmin = "n/a" if self.min_interclass_hamming is None else str(self.min_interclass_hamming)
+        shared = ("" if self.distinct_class_codes == present else
+                  f" (2^{self.image_codes.shape[1]} codes cannot give {present} classes distinct ones)")
         return (
             f"proxy codes: {self.image_codes.shape[1]} bits, {present} classes, "
-            f"{self.distinct_class_codes} distinct class codes, min inter-class Hamming distance {dmin}, "
-            f"{self.images_off_class_code} images off their class code"
+            f"{self.distinct_class_codes} distinct class codes{shared}, min inter-class Hamming distance {dmin}; "
+            f"one target per class ({self.reassigned_classes} classes moved off a shared FISH code, "
+            f"{self.fish_images_off_class_code} images' FISH codes differed from their class's)"
         )
 
 
@@ -117,18 +133,20 @@ def generate_proxy_codes(
         # V-step; R^T R = I for both variants, but keep the general form of the update
         v = torch.linalg.pinv(sigma * u.T @ u + delta * r.T @ r) @ (sigma * u.T @ lab + delta * r.T @ b)
         r = procrustes_rotation(b, v, procrustes)  # R-step
-    image_codes = _sign(b.T).to(torch.float32)  # (N, k): row i = sign(B^T)_i
-    return _class_table(image_codes, labels, num_classes)
+    fish_codes = _sign(b.T).to(torch.float32)  # (N, k): row i = sign(B^T)_i
+    return _class_table(fish_codes, labels, num_classes, gen)
 
 
-def _class_table(image_codes: torch.Tensor, labels: torch.Tensor, num_classes: int) -> ProxyCodes:
-    """Per-class majority code and the facts the log reports."""
-    bits = image_codes.shape[1]
-    sums = torch.zeros(num_classes, bits).index_add_(0, labels, image_codes)
+def _class_table(fish_codes: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                 gen: torch.Generator) -> ProxyCodes:
+    """One distinct code per class from FISH's per-image codes, and the facts the log reports."""
+    bits = fish_codes.shape[1]
+    sums = torch.zeros(num_classes, bits).index_add_(0, labels, fish_codes)
     counts = torch.bincount(labels, minlength=num_classes)
     present = counts > 0
-    class_codes = torch.where(sums >= 0, 1.0, -1.0) * present[:, None].float()
-    off = int((image_codes != class_codes[labels]).any(dim=1).sum())
+    majority = torch.where(sums >= 0, 1.0, -1.0) * present[:, None].float()
+    off = int((fish_codes != majority[labels]).any(dim=1).sum())
+    class_codes, reassigned = _make_distinct(majority, counts, gen)
     codes = class_codes[present]
     distinct = int(torch.unique(codes, dim=0).shape[0]) if codes.numel() else 0
     dmin: int | None = None
@@ -136,4 +154,64 @@ def _class_table(image_codes: torch.Tensor, labels: torch.Tensor, num_classes: i
         ham = 0.5 * (bits - codes @ codes.T)  # d_H = (k - a^T b) / 2
         ham.fill_diagonal_(float("inf"))
         dmin = int(ham.min().round())
-    return ProxyCodes(image_codes, class_codes, present, dmin, off, distinct)
+    return ProxyCodes(class_codes[labels], class_codes, present, dmin, distinct, off, reassigned)
+
+
+def _make_distinct(codes: torch.Tensor, counts: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, int]:
+    """Give classes that share a code distinct ones: (C, k) codes -> (new codes, classes changed).
+
+    The class with the most images (then the lowest id) keeps a shared code; the others, by class id, take
+    the free candidate code with the largest minimum Hamming distance to every code already taken, nearest
+    to their own code on ties. Left as they are when 2^k is smaller than the number of present classes.
+    """
+    bits = codes.shape[1]
+    present = [c for c in sorted(range(codes.shape[0]), key=lambda c: (-int(counts[c]), c)) if counts[c] > 0]
+    if 2 ** bits < len(present):
+        return codes, 0
+    taken: set[bytes] = set()
+    pending: list[int] = []
+    for c in present:
+        key = _key(codes[c])
+        if key in taken:
+            pending.append(c)
+        else:
+            taken.add(key)
+    out = codes.clone()
+    kept = [c for c in present if c not in set(pending)]
+    for c in sorted(pending):
+        taken_codes = out[kept]
+        while True:
+            cands = _candidates(out[c], gen)
+            free = torch.tensor([_key(x) not in taken for x in cands])
+            if free.any():
+                break
+        cands = cands[free]
+        min_dist = (0.5 * (bits - cands @ taken_codes.T)).min(dim=1).values  # (M,)
+        own_dist = 0.5 * (bits - cands @ out[c])
+        best = int(torch.argmax(min_dist * (bits + 1) - own_dist))  # first of the best: deterministic
+        out[c] = cands[best]
+        taken.add(_key(out[c]))
+        kept.append(c)
+    return out, len(pending)
+
+
+def _key(code: torch.Tensor) -> bytes:
+    return bytes((code > 0).to(torch.uint8).tolist())
+
+
+ENUMERATE_BITS = 12  # up to 4,096 codes: try every one; longer codes: flips of 1 or 2 bits and random codes
+RANDOM_CANDIDATES = 4096
+
+
+def _candidates(code: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """(M, k) +-1 candidate codes for a class whose code `code` (k,) is taken."""
+    bits = code.shape[0]
+    if bits <= ENUMERATE_BITS:
+        every = (torch.arange(2 ** bits)[:, None] >> torch.arange(bits)) & 1
+        return every.float() * 2 - 1
+    eye = torch.eye(bits)
+    one = code * (1 - 2 * eye)  # row i: bit i flipped
+    i, j = torch.triu_indices(bits, bits, offset=1)
+    two = code * (1 - 2 * (eye[i] + eye[j]))
+    rand = torch.where(torch.rand(RANDOM_CANDIDATES, bits, generator=gen) < 0.5, -1.0, 1.0)
+    return torch.cat([one, two, rand])

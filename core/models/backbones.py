@@ -18,6 +18,7 @@ containers is refused with a WeightsError, before any of its code can run.
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from torch import nn
 from torchvision import models as tvm
 
 from core.errors import WeightsError, one_line
+from core.safe_read import MAX_WEIGHTS_BYTES, read_regular
 
 _ARCHS = {
     "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
@@ -117,25 +119,24 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
     Raises WeightsError naming the file: missing, unknown suffix, unreadable, or (for a pickle) holding
     Python objects/code that are not tensors. The file is only read, never modified."""
     path = Path(path)
-    if not path.is_file():
-        raise WeightsError(
-            f"weights file {path} does not exist; expected a .safetensors or .pth file, 'imagenet' or 'none'"
-        )
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path), device="cpu")
-        except Exception as exc:  # SafetensorError, OSError, or a pickle renamed to .safetensors
-            raise WeightsError(f"{path} is not a readable safetensors file: {one_line(exc)}") from None
-    if path.suffix not in PICKLE_SUFFIXES:
+    if path.suffix != ".safetensors" and path.suffix not in PICKLE_SUFFIXES and path.is_file():
         raise WeightsError(
             f"{path}: unknown weights format {path.suffix!r}; expected .safetensors or one of {', '.join(PICKLE_SUFFIXES)}"
         )
+    # A regular file under the size cap, read from the descriptor that was checked (never a FIFO/device).
+    data = read_regular(path, what="weights file", limit=MAX_WEIGHTS_BYTES, error=_WeightsPathError)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load as load_safetensors
+
+        try:
+            return load_safetensors(data)
+        except Exception as exc:  # SafetensorError, or a pickle renamed to .safetensors
+            raise WeightsError(f"{path} is not a readable safetensors file: {one_line(exc)}") from None
     try:
         # weights_only=True: torch's restricted unpickler; it refuses any global outside tensors and
         # plain containers BEFORE calling it, so a crafted __reduce__ never runs.
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        stream = io.BytesIO(data)
+        obj = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # torch's message is long and multi-line; keep only what the file tried to call.
         found = re.search(r"GLOBAL ([\w.]+)", str(exc)) or re.search(r"Unsupported operand \d+", str(exc))
@@ -149,6 +150,13 @@ def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"{path} is not a readable PyTorch weights file: {one_line(exc)}") from None
     return _unwrap_state_dict(obj, path)
 
+
+
+class _WeightsPathError(WeightsError):
+    """A weights path that is missing, a folder or a special file: says what --weights accepts."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"{message}; expected a .safetensors or .pth file, 'imagenet' or 'none'")
 
 
 def _unwrap_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from core import engine
 from core.errors import FghashError
+from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.browse_data import QueryCatalog, QueryListModel, cells_from_result, distance_histogram
 from fghash_gui.widgets.result_grid import ResultGrid
@@ -38,6 +39,8 @@ from fghash_gui.workers import RequestRunner
 
 K_CHOICES = (10, 20, 50, 100)
 FIGURE_K = 20  # results per row in an exported figure: more would not be legible on a page
+# The grid lists hits as the index returns them; AP and P@k in the header are order-free (core.query_stats).
+GRID_ORDER_TEXT = "ranked by Hamming distance; equal distances in database order (AP, P@k: ties averaged)"
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 
@@ -156,6 +159,10 @@ class BrowsePanel(QWidget):
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
         centre_layout.addLayout(header)
+        self.order_label = QLabel(GRID_ORDER_TEXT)
+        self.order_label.setToolTip(f"Results are listed with {TIES_BY_INDEX_LABEL}.\n"
+                                    f"AP and P@k above: {TIES_AVERAGED_LABEL}.")
+        centre_layout.addWidget(self.order_label)
         centre_split = QSplitter(Qt.Orientation.Vertical)
         centre_split.addWidget(grids)
         centre_split.addWidget(self.histogram)
@@ -325,6 +332,7 @@ class BrowsePanel(QWidget):
         self.query_label.setText(_query_text(stats.result))
         self.query_label.setToolTip("")
         self.ap_label.setText(_ap_text(stats))
+        self.ap_label.setToolTip(_ap_tooltip(stats))
         self._draw_histogram(stats)
         self.results_shown.emit()
 
@@ -332,6 +340,7 @@ class BrowsePanel(QWidget):
         self.compare_result = stats
         self.compare_grid.set_cells(cells_from_result(stats.result))
         self.compare_label.setText(f"{self.compare_run_id}   {_ap_text(stats)}")
+        self.compare_label.setToolTip(_ap_tooltip(stats))
         self.compare_shown.emit()
 
     def _draw_histogram(self, stats) -> None:
@@ -417,7 +426,18 @@ def _query_text(result) -> str:
 
 
 def _ap_text(stats) -> str:
-    if stats.average_precision is None:
+    """The query's tie-averaged AP and P@k (the headline)."""
+    if stats.average_precision is None or stats.precision_at_k is None:
         return "AP –   P@k –"
     return f"AP {100 * stats.average_precision:.1f}%   P@{stats.k} {100 * stats.precision_at_k:.1f}%"
+
+
+def _ap_tooltip(stats) -> str:
+    """Both tie modes, so the grid's own count (ties by index) can be checked against the headline."""
+    if stats.average_precision is None or stats.precision_at_k is None:
+        return "the query's class is unknown: no AP"
+    return (f"{TIES_AVERAGED_LABEL}: AP {100 * stats.average_precision:.2f}%, "
+            f"P@{stats.k} {100 * stats.precision_at_k:.2f}%\n"
+            f"the grid as listed, {TIES_BY_INDEX_LABEL}: AP {100 * stats.average_precision_index_order:.2f}%, "
+            f"P@{stats.k} {100 * stats.precision_at_k_index_order:.2f}%")
 

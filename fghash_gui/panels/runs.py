@@ -1,4 +1,5 @@
-"""Runs tab: the run store as a sortable table; compare mAP curves; open, delete, export.
+"""Runs tab: the run store as a sortable table (or one row per seed group); compare mAP curves; open, delete,
+export. mAP@all is the tie-averaged headline; "by index" the same codes with ties ranked by database index.
 
 Everything here goes through the engine facade: ``list_runs``, ``open_run``, ``map_history``,
 ``delete_run`` and ``export_run``.
@@ -14,6 +15,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -29,15 +31,22 @@ from PySide6.QtWidgets import (
 
 from core import engine
 from core.errors import FghashError
+from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
 from core.store import RunRecord
 from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
+from fghash_gui.panels.run_groups import RUN_IDS_ROLE, SORT_ROLE, SeedGroupTableModel
 from fghash_gui.workers import RequestRunner
 
-COLUMNS = ("run id", "method", "dataset", "bits", "backbone", "mAP@all", "best mAP", "date", "status")
+# "mAP@all": the final model's test mAP, ties averaged (the reported number); "by index": the same with ties by
+# database index. "val-selected": the test mAP of the epoch chosen on a validation split (runs trained with
+# one; the tooltip names the epoch). Nothing is chosen on test.
+COLUMNS = ("run id", "method", "dataset", "bits", "backbone", "mAP@all", "by index", "val-selected", "date", "status")
+# Per-run figures of the last evaluation that the runs table does not hold (core.events.EvalResult.metrics_record)
+EXTRA_METRICS = ("map_all_index_order", "largest_code_share")
+COLLAPSED_COLOR = "#a12626"
 STATUS_COLORS = {"finished": "#1d7a35", "running": "#2f6db5", "cancelled": "#9a6b00", "interrupted": "#9a6b00",
                  "failed": "#a12626", "created": "#666666"}
 CURVE_COLORS = ("#2f6db5", "#c0392b", "#1d7a35", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#2c3e50")
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 CHANCE_PEN = pg.mkPen("#777777", width=1.5, style=Qt.PenStyle.DashLine)
 # Paper material of the selected runs: menu text -> (file dialog title, default file name, filter).
 PAPER_EXPORTS = {
@@ -53,10 +62,13 @@ class RunTableModel(QAbstractTableModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.records: list[RunRecord] = []
+        self.extras: dict[str, dict[str, float]] = {}
 
-    def set_records(self, records: list[RunRecord]) -> None:
+    def set_records(self, records: list[RunRecord], extras: dict[str, dict[str, float]]) -> None:
+        """records from the store; extras: {run id: EXTRA_METRICS values of its last evaluation}."""
         self.beginResetModel()
         self.records = list(records)
+        self.extras = extras
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
@@ -68,6 +80,8 @@ class RunTableModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal:
+            return {"mAP@all": TIES_AVERAGED_LABEL, "by index": TIES_BY_INDEX_LABEL}.get(COLUMNS[section])
         return None
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -75,15 +89,23 @@ class RunTableModel(QAbstractTableModel):
             return None
         record = self.records[index.row()]
         column = COLUMNS[index.column()]
+        figures = _figures(record, self.extras.get(record.run_id, {}))
         if role == Qt.ItemDataRole.DisplayRole:
-            return _display(record, column)
+            return _display(record, column, figures)
         if role == SORT_ROLE:
-            return _sort_key(record, column)
+            return _sort_key(record, column, figures)
         if role == Qt.ItemDataRole.ForegroundRole and column == "status":
             return QColor(STATUS_COLORS.get(record.status, "#333333"))
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("bits", "mAP@all", "best mAP"):
+        if role == Qt.ItemDataRole.ForegroundRole and column == "mAP@all" and figures["note"]:
+            return QColor(COLLAPSED_COLOR)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("bits", "mAP@all", "by index", "val-selected"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole:
+            if column in ("mAP@all", "by index") and (figures["note"] or figures["legacy"]):
+                return figures["note"] or figures["legacy"]
+            if column == "val-selected" and record.val_best_epoch is not None:
+                return (f"test mAP@all of epoch {record.val_best_epoch}, the best on the validation split "
+                        f"(validation mAP@all {_percent(record.val_best_map)})")
             return record.run_dir
         if role == Qt.ItemDataRole.UserRole:
             return record.run_id
@@ -94,23 +116,39 @@ def _percent(value: float | None) -> str:
     return f"{100 * value:.2f}" if value is not None else "–"
 
 
-def _display(record: RunRecord, column: str) -> str:
+def _figures(record: RunRecord, extras: dict[str, float]) -> dict[str, Any]:
+    """The run's final mAP@all (tie-averaged), its ties-by-index twin and the collapse note.
+
+    A run evaluated before fghash averaged ties logged no map_all_index_order: its stored final mAP was
+    ranked by index, so it is shown in that column and the headline stays empty until re-evaluated.
+    """
+    legacy = record.final_map is not None and "map_all_index_order" not in extras
+    return {"map": None if legacy else record.final_map,
+            "by_index": record.final_map if legacy else extras.get("map_all_index_order"),
+            "note": collapse_note(extras["largest_code_share"]) if "largest_code_share" in extras else "",
+            "legacy": ("evaluated before fghash averaged ties: its mAP ranks ties by index; "
+                       "`fghash eval` gives the tie-averaged value") if legacy else ""}
+
+
+def _display(record: RunRecord, column: str, figures: dict[str, Any]) -> str:
     return {
         "run id": record.run_id,
         "method": record.method,
         "dataset": record.dataset_kind,
         "bits": str(record.bits),
         "backbone": record.backbone,
-        "mAP@all": _percent(record.final_map),
-        "best mAP": _percent(record.best_map),
+        "mAP@all": _percent(figures["map"]) + (" ⚠ collapsed" if figures["note"] else ""),
+        "by index": _percent(figures["by_index"]),
+        "val-selected": _percent(record.val_best_test_map),
         "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(record.created)),
         "status": record.status,
     }[column]
 
 
-def _sort_key(record: RunRecord, column: str) -> Any:
-    if column in ("mAP@all", "best mAP"):
-        value = record.final_map if column == "mAP@all" else record.best_map
+def _sort_key(record: RunRecord, column: str, figures: dict[str, Any]) -> Any:
+    if column in ("mAP@all", "by index", "val-selected"):
+        value = {"mAP@all": figures["map"], "by index": figures["by_index"],
+                 "val-selected": record.val_best_test_map}[column]
         return -1.0 if value is None else value
     if column == "bits":
         return record.bits
@@ -129,11 +167,9 @@ class RunsPanel(QWidget):
         super().__init__(parent)
         self._requests = requests
         self.model = RunTableModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
-        self.proxy.setFilterKeyColumn(-1)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.group_model = SeedGroupTableModel(self)
+        self.flat_proxy, self.group_proxy = (self._sorted_filtered(m) for m in (self.model, self.group_model))
+        self.proxy = self.flat_proxy  # the one the table shows
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -146,10 +182,16 @@ class RunsPanel(QWidget):
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.doubleClicked.connect(lambda _index: self.open_selected())
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.group_proxy.sort(0, Qt.SortOrder.AscendingOrder)
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("filter runs (method, dataset, status, id…)")
-        self.filter_edit.textChanged.connect(self.proxy.setFilterFixedString)
+        for proxy in (self.flat_proxy, self.group_proxy):
+            self.filter_edit.textChanged.connect(proxy.setFilterFixedString)
+        self.group_seeds = QCheckBox("group seeds")
+        self.group_seeds.setToolTip("one row per set of finished runs that differ only in their seed: "
+                                    "mAP@all as mean ± sample std (n)")
+        self.group_seeds.toggled.connect(self._on_group_seeds)
         self.refresh_button = QPushButton("Refresh")
         self.open_button = QPushButton("Open in Browse")
         self.open_button.setObjectName("primary")
@@ -173,11 +215,12 @@ class RunsPanel(QWidget):
         self.delete_button.clicked.connect(self.delete_selected)
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 1)
+        top.addWidget(self.group_seeds)
         for button in (self.refresh_button, self.open_button, self.compare_button, self.export_button,
                        self.paper_button, self.delete_button):
             top.addWidget(button)
 
-        self.plot = pg.PlotWidget(title="mAP@all per evaluation (selected runs)")
+        self.plot = pg.PlotWidget(title="mAP@all per evaluation (selected runs; ties averaged)")
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "mAP@all (%)")
         self.plot.addLegend(offset=(10, 10))
@@ -203,38 +246,64 @@ class RunsPanel(QWidget):
         selected = set(self.selected_run_ids())
         try:
             records = engine.list_runs()
+            extras = engine.last_metrics(EXTRA_METRICS)
         except FghashError as exc:
             self.error.emit(str(exc))
             return
-        self.model.set_records(records)
-        selection = self.table.selectionModel()
-        for row in range(self.proxy.rowCount()):
-            index = self.proxy.index(row, 0)
-            if index.data(Qt.ItemDataRole.UserRole) in selected:
-                selection.select(index, selection.SelectionFlag.Select | selection.SelectionFlag.Rows)
-        self._on_selection_changed()
+        self.model.set_records(records, extras)
+        self.group_model.set_records(records, {run_id: values["map_all_index_order"]
+                                               for run_id, values in extras.items() if "map_all_index_order" in values})
+        self.select_runs(list(selected))
+
+    @Slot(bool)
+    def _on_group_seeds(self, grouped: bool) -> None:
+        selected = self.selected_run_ids()
+        self.proxy = self.group_proxy if grouped else self.flat_proxy
+        self.table.setModel(self.proxy)  # a new selection model comes with it
+        self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
+        self.select_runs(selected)
+
+    def _sorted_filtered(self, model) -> QSortFilterProxyModel:
+        proxy = QSortFilterProxyModel(self)
+        proxy.setSourceModel(model)
+        proxy.setSortRole(SORT_ROLE)
+        proxy.setFilterKeyColumn(-1)
+        proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        return proxy
+
+    @staticmethod
+    def _run_ids_of(index) -> tuple[str, ...]:
+        value = index.data(RUN_IDS_ROLE)  # one run id in the flat table, a tuple in the grouped one
+        return (value,) if isinstance(value, str) else tuple(value or ())
 
     def selected_run_ids(self) -> list[str]:
         rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
-        return [row.data(Qt.ItemDataRole.UserRole) for row in rows]
+        return [run_id for row in rows for run_id in self._run_ids_of(row)]
 
     def select_runs(self, run_ids: list[str]) -> None:
-        """Select the rows of these runs (tests, scripts)."""
+        """Select the rows holding these runs (tests, scripts)."""
         selection = self.table.selectionModel()
         selection.clearSelection()
         for row in range(self.proxy.rowCount()):
             index = self.proxy.index(row, 0)
-            if index.data(Qt.ItemDataRole.UserRole) in run_ids:
+            if set(self._run_ids_of(index)) & set(run_ids):
                 selection.select(index, selection.SelectionFlag.Select | selection.SelectionFlag.Rows)
+        self._on_selection_changed()
 
     @Slot()
     def _on_selection_changed(self) -> None:
-        count = len(self.selected_run_ids())
+        ids = self.selected_run_ids()
+        count = len(ids)
         self.open_button.setEnabled(count == 1)
         self.compare_button.setEnabled(count >= 1)
         self.export_button.setEnabled(count >= 1)
         self.paper_button.setEnabled(count >= 1)
-        self.delete_button.setEnabled(count >= 1)
+        # The store reports "running" only while the trainer holds the run lock (RunStore.list_runs), so a
+        # run in training cannot be deleted from here; engine.delete_run refuses it as well.
+        training = [r.run_id for r in self.model.records if r.run_id in ids and r.status == "running"]
+        self.delete_button.setEnabled(count >= 1 and not training)
+        self.delete_button.setToolTip(
+            f"{training[0]} is being trained: stop it before deleting it" if training else "")
 
     # --- actions ----------------------------------------------------------------------------------
 
@@ -312,15 +381,18 @@ class RunsPanel(QWidget):
         run_ids = self.selected_run_ids()
         if not run_ids or not self.confirm_delete(run_ids):
             return
+        deleted = []
         for run_id in run_ids:
             try:
                 engine.delete_run(run_id)
             except FghashError as exc:
                 self.error.emit(str(exc))
                 break
+            deleted.append(run_id)
         self.refresh()
-        self.runs_deleted.emit(run_ids)
-        self.status.emit(f"deleted {len(run_ids)} run(s)")
+        if deleted:
+            self.runs_deleted.emit(deleted)
+            self.status.emit(f"deleted {len(deleted)} run(s)")
 
     def choose_export_folder(self) -> str:
         """Ask for the destination folder (tests replace this method)."""

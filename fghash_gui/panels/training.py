@@ -27,7 +27,9 @@ from PySide6.QtWidgets import (
 from core import engine
 from core.config import TrainConfig
 from core.errors import FghashError
-from core.events import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished
+from core.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished,
+                         ValidationResult)
+from core.metrics import TIES_AVERAGED_LABEL, collapse_note
 from fghash_gui.panels.training_form import TrainingForm
 from fghash_gui.workers import RequestRunner, TrainingRunner
 
@@ -93,7 +95,8 @@ class TrainingPanel(QWidget):
         self.loss_plot.setLabel("bottom", "step")
         self.loss_raw = self.loss_plot.plot(pen=pg.mkPen("#c9d6e8", width=1))
         self.loss_ema = self.loss_plot.plot(pen=pg.mkPen("#2f6db5", width=2))
-        self.map_plot = pg.PlotWidget(title="mAP@all (%, per evaluation)")
+        self.map_plot = pg.PlotWidget(title="test mAP@all (%, per evaluation, ties averaged)")
+        self.map_plot.setToolTip(TIES_AVERAGED_LABEL)
         self.map_plot.setLabel("bottom", "epoch")
         self.map_curve = self.map_plot.plot(pen=pg.mkPen("#1d7a35", width=2), symbol="o", symbolSize=6,
                                             symbolBrush="#1d7a35")
@@ -118,7 +121,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.speed_label = QLabel("")
-        self.map_label = QLabel("mAP@all: –")
+        self.map_label = QLabel("test mAP@all: –")
         self.map_label.setObjectName("metric")
         info = QHBoxLayout()
         info.addWidget(self.progress, 1)
@@ -231,7 +234,7 @@ class TrainingPanel(QWidget):
                          f"{cfg.epochs} epochs")
         self.progress.setValue(0)
         self.progress.setFormat("preparing…")
-        self.map_label.setText("mAP@all: –")
+        self.map_label.setText("test mAP@all: –")
         self._redraw(force=True)
         self.runner.start(lambda cancel: engine.train(cfg, cancel=cancel, resume=resume))
         self._redraw_timer.start()
@@ -264,6 +267,9 @@ class TrainingPanel(QWidget):
                 self._on_epoch_end(event)
             elif isinstance(event, EvalResult):
                 self._on_eval_result(event)
+            elif isinstance(event, ValidationResult):
+                self._append_log(f"validation after epoch {event.epoch}: mAP@all {100 * event.map_all:.2f}% "
+                                 f"(best on validation so far: epoch {event.best_epoch})")
             elif isinstance(event, Progress):
                 self._on_progress(event)
             elif isinstance(event, Log):
@@ -293,14 +299,19 @@ class TrainingPanel(QWidget):
     def _on_eval_result(self, event: EvalResult) -> None:
         self.map_epochs.append(event.epoch)
         self.map_values.append(100 * event.map_all)
-        self.map_label.setText(f"mAP@all: {100 * event.map_all:.2f}%")
+        by_index = (f"ties by index {100 * event.map_all_index_order:.2f}%"
+                    if event.map_all_index_order is not None else "")
+        note = collapse_note(event.largest_code_share)
+        self.map_label.setText(f"test mAP@all: {100 * event.map_all:.2f}%" + ("  ⚠ collapsed" if note else ""))
+        self.map_label.setToolTip("\n".join(line for line in (TIES_AVERAGED_LABEL, by_index, note) if line))
         if event.chance_map is not None:
             self.chance_line.setPos(100 * event.chance_map)
             self.chance_line.label.setFormat(f"chance {100 * event.chance_map:.1f}%")
             self.chance_line.setVisible(True)
         extra = ", ".join(f"P@{k} {100 * v:.1f}%" for k, v in sorted(event.precision_at_k.items()))
-        self._append_log(f"evaluation after epoch {event.epoch}: mAP@all {100 * event.map_all:.2f}%"
-                         + (f", {extra}" if extra else ""))
+        self._append_log(f"evaluation after epoch {event.epoch}: test mAP@all {100 * event.map_all:.2f}%"
+                         + (f" ({by_index})" if by_index else "") + (f", {extra}" if extra else "")
+                         + (f" — {note}" if note else ""))
 
     def _on_progress(self, event: Progress) -> None:
         if event.total > 0 and not self.loss_steps:
@@ -312,9 +323,13 @@ class TrainingPanel(QWidget):
     def _on_finished(self, finished: object) -> None:
         if isinstance(finished, TrainFinished):
             self.last_finished = finished
-            best = f"{100 * finished.best_map:.2f}%" if finished.best_map is not None else "–"
-            self._append_log(f"{finished.status}: run {finished.run_id} (best mAP@all {best}) {finished.message}")
-            self.progress.setFormat(f"{finished.status} · best mAP@all {best}")
+            final = f"{100 * finished.final_map:.2f}%" if finished.final_map is not None else "–"
+            best = finished.best_on_val
+            selected = (f"; selected on validation: epoch {best.epoch}, test mAP@all {100 * best.test_map:.2f}% "
+                        f"(validation {100 * best.val_map:.2f}%)" if best else "")
+            self._append_log(f"{finished.status}: run {finished.run_id} (final test mAP@all {final}{selected}) "
+                             f"{finished.message}")
+            self.progress.setFormat(f"{finished.status} · test mAP@all {final}")
             if finished.status == "finished":
                 self.progress.setValue(1000)
             self.status.emit(f"Training {finished.status}: {finished.run_id}")

@@ -160,6 +160,13 @@ class TrainingForm(QWidget):
         self.size_spin = QSpinBox()
         self.size_spin.setRange(1, 1024)
         self.smoothing_spin = _float_spin(0.0, 0.99, 3)
+        # model selection on a validation split taken out of training (core/validation.py); never on test
+        self.validation_combo = QComboBox()
+        self.validation_combo.addItems(["none", "official", "fraction"])
+        self.validation_combo.setToolTip("none: report the final model on the test split; official: also pick the "
+                                         "epoch best on the dataset's validation list (flowers, aircraft, vegfru); "
+                                         "fraction: on a stratified fraction of the training split")
+        self.val_fraction_spin = _float_spin(0.01, 0.9, 2)
         advanced = QWidget()
         adv = QFormLayout(advanced)
         adv.addRow("Epochs / outer iterations", self.epochs_spin)
@@ -179,6 +186,8 @@ class TrainingForm(QWidget):
         adv.addRow("SREM regions N", self.regions_spin)
         adv.addRow("SREM square s", self.size_spin)
         adv.addRow("Label smoothing", self.smoothing_spin)
+        adv.addRow("Select on validation", self.validation_combo)
+        adv.addRow("Validation fraction", self.val_fraction_spin)
         self.advanced = QCollapsible("Advanced hyper-parameters")
         self.advanced.addWidget(advanced)
         schedule_box = QGroupBox("Schedule")
@@ -240,6 +249,8 @@ class TrainingForm(QWidget):
             weight_decay=self.wd_spin.value(),
             lr_milestones=milestones,
             eval_every=self.eval_every_spin.value(),
+            validation=self.validation_combo.currentText(),
+            val_fraction=self.val_fraction_spin.value(),
             adsh=dataclasses.replace(base.adsh, num_samples=self.samples_spin.value(),
                                      inner_epochs=self.inner_spin.value(), gamma=self.gamma_spin.value()),
             fcae=dataclasses.replace(base.fcae, use_srem=self.srem_check.isChecked(),
@@ -293,6 +304,8 @@ class TrainingForm(QWidget):
             self.image_size_spin.setValue(cfg.image_size)
             self.resize_spin.setValue(cfg.resize_size)
             self.seed_spin.setValue(cfg.seed)
+            _set_combo_text(self.validation_combo, cfg.validation)
+            self.val_fraction_spin.setValue(cfg.val_fraction)
             self.samples_spin.setValue(cfg.adsh.num_samples)
             self.inner_spin.setValue(cfg.adsh.inner_epochs)
             self.gamma_spin.setValue(cfg.adsh.gamma)

@@ -109,3 +109,34 @@ def test_fcaenet_ablation_switches_and_positives(switches):
     assert ("esrl_era" in terms[0]) == switches["use_srem"]
     assert ("esrl_pos" in terms[0]) == switches["use_esrl"]
     assert set(method.database_codes().unique().tolist()) <= {-1.0, 1.0}
+
+
+@pytest.mark.parametrize("normalisation", ["m_k", "batch_k", "quant"])
+def test_esrl_normalisations_and_terms_sum_to_the_loss(normalisation):
+    """esrl_scale per option; "quant" pulls u toward u+ exactly as hard, per unit difference, as the
+    quantisation term pulls u toward v; the weighted terms add up to the loss that is stepped on."""
+    from core.data.registry import load_dataset
+    from core.methods.asymmetric import adsh_scale
+    from core.methods.registry import make_method
+
+    torch.manual_seed(0)
+    cfg = _tiny_cfg("fcaenet", esrl_normalization=normalisation, alpha=2.0, srem_size=8)
+    method = make_method(cfg, load_dataset("demo"), torch.device("cpu"))
+    n, m, k, b = method.n, method.m, cfg.bits, cfg.batch_size
+    quant_scale = cfg.adsh.gamma * adsh_scale(n, b, k, cfg.adsh.loss_normalization)
+    assert quant_scale == pytest.approx(200.0 / (n * b) * 12 / k)
+    expected = {"m_k": 1 / (m * k), "batch_k": 1 / (b * k), "quant": quant_scale}[normalisation]
+    assert method.esrl_scale(b) == pytest.approx(expected)
+
+    g = torch.Generator().manual_seed(1)
+    omega = torch.randperm(n, generator=g)[:m]
+    sim = SampledSimilarity.build(omega, method.db_labels)
+    batch = next(iter(method._loader(method._batches(omega, g, 1), 1)))
+    outputs, terms = method.loss_terms(batch, sim)
+    assert set(terms) == {"adsh_square", "adsh_quant", "esrl_pos", "esrl_era"}
+    u = outputs["anchor"]
+    diff = (u - outputs["positive"]).detach()
+    (grad,) = torch.autograd.grad(terms["esrl_pos"], u, retain_graph=True)
+    assert torch.allclose(grad, 2 * cfg.fcae.alpha * expected * diff, atol=1e-7)  # d/du of alpha c |u - u+|^2
+    _, loss, floats = method._batch_loss(batch, sim)
+    assert loss.item() == pytest.approx(sum(floats.values()), rel=1e-5)

@@ -70,7 +70,7 @@ def test_store_records_runs_metrics_and_artifacts(tmp_path) -> None:
         store.log_metrics(paths.run_id, 1, {"map_all": 0.25, "loss": 3.0})
         store.log_metrics(paths.run_id, 2, {"map_all": 0.5})
         store.set_artifact(paths.run_id, "index", paths.index)
-        store.set_maps(paths.run_id, 0.5, 0.5)
+        store.set_maps(paths.run_id, 0.5)
         with RunLock(paths.root):  # what a live training holds
             record = store.get(paths.run_id)
             assert record is not None and record.bits == 24 and record.status == "running"
@@ -78,11 +78,14 @@ def test_store_records_runs_metrics_and_artifacts(tmp_path) -> None:
         assert store.get(paths.run_id).status == "interrupted"
         assert store.list_runs()[0].status == "interrupted"
         assert store.metric_history(paths.run_id, "map_all") == [(1, 0.25), (2, 0.5)]
+        assert store.last_metrics(("map_all", "loss", "absent")) == {paths.run_id: {"map_all": 0.5, "loss": 3.0}}
         assert store.artifacts(paths.run_id) == {"index": str(paths.index)}
         with pytest.raises(ValueError):
             store.set_status(paths.run_id, "done")
         store.delete(paths.run_id)
-        assert store.list_runs() == []
+        assert store.get(paths.run_id) is None
+        # the folder is the truth: a run folder next to the store that the store lacks is picked up again
+        assert [r.run_id for r in store.list_runs()] == [paths.run_id]
     mode = sqlite3.connect(tmp_path / "s.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 

@@ -71,8 +71,9 @@ def test_pr_and_bits_figures(run, tmp_path):
 
 def _report(run_id: str, bits: int, value: float) -> RetrievalReport:
     return RetrievalReport(run_id=run_id, method="fcaenet", dataset_kind="cub", bits=bits, num_queries=1,
-                           num_database=1, map_all=value, map_all_tie_averaged=value, map_at_k={},
-                           precision_at_k={}, pr_curve=(), per_query_ap=())
+                           num_database=1, map_all=value, map_all_index_order=value, map_at_k={},
+                           map_at_k_index_order={}, precision_at_k={}, precision_at_k_index_order={}, pr_curve=(),
+                           per_query_ap=(), per_query_ap_index_order=(), largest_code_share=0.0)
 
 
 def test_table_averages_seeds_and_footnotes_the_chance_level():

@@ -236,7 +236,7 @@ def test_source_audit_every_pickle_read_goes_through_one_helper():
         if "load_state_dict_from_url" in text:
             problems.append(f"{rel}: torch.hub.load_state_dict_from_url bypasses load_weights_file")
     assert problems == []
-    assert torch_loads == [("core/models/backbones.py", 'path, map_location="cpu", weights_only=True')]
+    assert torch_loads == [("core/models/backbones.py", 'stream, map_location="cpu", weights_only=True')]
 
 
 def _weights_variant(tmp_path: Path, kind: str) -> Path:

@@ -40,28 +40,30 @@ def _random_case(q, n, bits, classes, seed):
                                                    (25, 4100, 12, 150, 3), (3, 5, 4, 2, 4)])
 def test_stable_ap_equals_loop(q, n, bits, classes, seed):
     qc, dc, ql, dl = _random_case(q, n, bits, classes, seed)
-    ours = per_query_ap(torch.as_tensor(qc), torch.as_tensor(dc), torch.as_tensor(ql), torch.as_tensor(dl)).numpy()
+    ours = per_query_ap(torch.as_tensor(qc), torch.as_tensor(dc), torch.as_tensor(ql), torch.as_tensor(dl),
+                        tie_mode="stable").numpy()
     np.testing.assert_allclose(ours, _loop_ap(qc, dc, ql, dl), rtol=0, atol=1e-12)
 
 
 def test_chunking_does_not_change_results(monkeypatch):
     qc, dc, ql, dl = _random_case(50, 900, 12, 6, 5)
-    whole = per_query_ap(qc, dc, ql, dl).numpy()
+    whole = {mode: per_query_ap(qc, dc, ql, dl, tie_mode=mode).numpy() for mode in metrics.TIE_MODES}
     monkeypatch.setattr(metrics, "_CHUNK_ELEMENTS", 1000)  # forces one query per chunk
-    np.testing.assert_array_equal(per_query_ap(qc, dc, ql, dl).numpy(), whole)
+    for mode in metrics.TIE_MODES:
+        np.testing.assert_array_equal(per_query_ap(qc, dc, ql, dl, tie_mode=mode).numpy(), whole[mode])
 
 
 def test_map_at_k_and_precision_equal_loop():
     qc, dc, ql, dl = _random_case(40, 800, 12, 10, 6)
     s = summarize(qc, dc, ql, dl, ks=(1, 10, 100, 5000))
     for k in (1, 10, 100, 5000):
-        assert s.map_at_k[k] == pytest.approx(_loop_ap(qc, dc, ql, dl, k).mean(), abs=1e-12)
+        assert s.map_at_k_index_order[k] == pytest.approx(_loop_ap(qc, dc, ql, dl, k).mean(), abs=1e-12)
         hits = []
         for i in range(len(qc)):
             order = np.argsort(0.5 * (12 - dc @ qc[i]), kind="stable")[:k]
             hits.append((dl[order] == ql[i]).sum() / k)
-        assert s.precision_at_k[k] == pytest.approx(np.mean(hits), abs=1e-12)
-    assert s.map_all == pytest.approx(_loop_ap(qc, dc, ql, dl).mean(), abs=1e-12)
+        assert s.precision_at_k_index_order[k] == pytest.approx(np.mean(hits), abs=1e-12)
+    assert s.map_all_index_order == pytest.approx(_loop_ap(qc, dc, ql, dl).mean(), abs=1e-12)
 
 
 # Hand-made case. Query 1111 (label 0). Database distances 1,0,1,2,0 with labels 0,1,0,1,0.
@@ -73,11 +75,11 @@ HAND_QL, HAND_DL = np.array([0]), np.array([0, 1, 0, 1, 0])
 
 def test_hand_case_stable():
     # AP = (1/2 + 2/3 + 3/4) / 3 = 23/36
-    assert map_all(HAND_Q, HAND_D, HAND_QL, HAND_DL) == pytest.approx(23 / 36, abs=1e-15)
+    assert map_all(HAND_Q, HAND_D, HAND_QL, HAND_DL, tie_mode="stable") == pytest.approx(23 / 36, abs=1e-15)
     s = summarize(HAND_Q, HAND_D, HAND_QL, HAND_DL, ks=(3, 1))
-    assert s.map_at_k[3] == pytest.approx((1 / 2 + 2 / 3) / 2, abs=1e-15)  # 2 relevant within the top 3
-    assert s.map_at_k[1] == 0.0
-    assert s.precision_at_k[3] == pytest.approx(2 / 3, abs=1e-15)
+    assert s.map_at_k_index_order[3] == pytest.approx((1 / 2 + 2 / 3) / 2, abs=1e-15)  # 2 relevant in the top 3
+    assert s.map_at_k_index_order[1] == 0.0
+    assert s.precision_at_k_index_order[3] == pytest.approx(2 / 3, abs=1e-15)
     # PR at radius 0: 1 of 2 retrieved relevant, recall 1/3; radius 1: 3/4, 1; radius 2: 3/5, 1.
     flat = [x for point in s.pr_curve[:3] for x in point]
     assert flat == pytest.approx([0, 1 / 2, 1 / 3, 1, 3 / 4, 1.0, 2, 3 / 5, 1.0], abs=1e-15)
@@ -86,7 +88,13 @@ def test_hand_case_stable():
 
 def test_hand_case_tie_averaged():
     # The tie group at distance 0 puts the relevant item first (AP 29/36) or second (23/36): mean 13/18.
-    assert map_all(HAND_Q, HAND_D, HAND_QL, HAND_DL, tie_mode="average") == pytest.approx(13 / 18, abs=1e-15)
+    assert map_all(HAND_Q, HAND_D, HAND_QL, HAND_DL) == pytest.approx(13 / 18, abs=1e-15)  # the default
+    s = summarize(HAND_Q, HAND_D, HAND_QL, HAND_DL, ks=(1, 3))
+    # top 1: the distance-0 pair {-, +} puts + first half the time; top 3: the pair and one of the two
+    # relevant items at distance 1, so 2 relevant, ranked (+,-,+) or (-,+,+): AP@3 (1 + 2/3)/2 or (1/2 + 2/3)/2
+    assert s.precision_at_k[1] == pytest.approx(1 / 2, abs=1e-15) and s.map_at_k[1] == pytest.approx(1 / 2)
+    assert s.precision_at_k[3] == pytest.approx(2 / 3, abs=1e-15)
+    assert s.map_at_k[3] == pytest.approx(((1 + 2 / 3) / 2 + (1 / 2 + 2 / 3) / 2) / 2, abs=1e-15)
 
 
 def _exact_tie_average(qc, dc, ql, dl):
@@ -126,7 +134,7 @@ def test_tie_average_equals_stable_without_ties():
     for j in range(30):
         d[j, :j] = -1
     labels = np.arange(30) % 3
-    assert map_all(q, d, [0], labels, tie_mode="average") == pytest.approx(map_all(q, d, [0], labels), abs=1e-15)
+    assert map_all(q, d, [0], labels) == pytest.approx(map_all(q, d, [0], labels, tie_mode="stable"), abs=1e-15)
 
 
 def test_bad_input_is_rejected():
@@ -141,9 +149,9 @@ def test_bad_input_is_rejected():
 def test_float64_bin_path_equals_float32_path(monkeypatch):
     # The GPU (and huge databases) use float64 bin numbers and int64 bins: force that path on the CPU.
     qc, dc, ql, dl = _random_case(30, 1500, 12, 8, 7)
-    fast = per_query_ap(qc, dc, ql, dl).numpy()
+    fast = per_query_ap(qc, dc, ql, dl, tie_mode="stable").numpy()
     monkeypatch.setattr(metrics, "_FLOAT32_EXACT", 0)
-    np.testing.assert_array_equal(per_query_ap(qc, dc, ql, dl).numpy(), fast)
+    np.testing.assert_array_equal(per_query_ap(qc, dc, ql, dl, tie_mode="stable").numpy(), fast)
     np.testing.assert_allclose(fast, _loop_ap(qc, dc, ql, dl), rtol=0, atol=1e-12)
 
 
@@ -151,7 +159,8 @@ def test_float64_bin_path_equals_float32_path(monkeypatch):
 def test_block_size_does_not_change_results(monkeypatch, block):
     qc, dc, ql, dl = _random_case(20, 1000, 8, 4, 8)
     monkeypatch.setattr(metrics, "_BLOCK", block)
-    np.testing.assert_allclose(per_query_ap(qc, dc, ql, dl).numpy(), _loop_ap(qc, dc, ql, dl), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(per_query_ap(qc, dc, ql, dl, tie_mode="stable").numpy(), _loop_ap(qc, dc, ql, dl),
+                               rtol=0, atol=1e-12)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch on this machine")
@@ -160,4 +169,5 @@ def test_cuda_equals_cpu():
     cpu = summarize(qc, dc, ql, dl, device="cpu")
     gpu = summarize(qc, dc, ql, dl, device="cuda")
     assert gpu.per_query_ap == pytest.approx(cpu.per_query_ap, abs=1e-12)
-    assert gpu.map_all_tie_averaged == pytest.approx(cpu.map_all_tie_averaged, abs=1e-12)
+    assert gpu.per_query_ap_index_order == pytest.approx(cpu.per_query_ap_index_order, abs=1e-12)
+    assert gpu.map_at_k == pytest.approx(cpu.map_at_k, abs=1e-12)

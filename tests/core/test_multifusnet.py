@@ -27,14 +27,56 @@ def test_proxy_codes_one_code_per_class(variant: str) -> None:
     codes = generate_proxy_codes(labels, 20, 16, procrustes=variant, seed=5)
     assert codes.image_codes.shape == (140, 16)
     assert set(codes.image_codes.unique().tolist()) == {-1.0, 1.0}
-    assert codes.images_off_class_code == 0  # every image carries its class's code
-    assert torch.equal(codes.image_codes, codes.class_codes[labels])
+    assert torch.equal(codes.image_codes, codes.class_codes[labels])  # every image carries its class's code
     assert codes.distinct_class_codes == 20
     # the reported minimum distance is the real one
     c = codes.class_codes
     ham = [(c[i] != c[j]).sum().item() for i in range(20) for j in range(i + 1, 20)]
     assert codes.min_interclass_hamming == min(ham) >= 1
     assert "min inter-class Hamming distance" in codes.summary()
+
+
+@pytest.mark.parametrize("bits", [12, 24, 48])
+@pytest.mark.parametrize("variant", ["fish_correct", "as_in_muiltnet"])
+def test_proxy_codes_cub_sized_one_distinct_target_per_class(bits: int, variant: str) -> None:
+    """200 classes x ~30 images (CUB's train split): FISH alone leaves images off their class code and, at
+    12 bits, classes sharing a code; the final targets are one distinct code per class."""
+    labels = torch.arange(200).repeat_interleave(30)[:5994]
+    codes = generate_proxy_codes(labels, 200, bits, procrustes=variant, seed=68)
+    assert torch.equal(codes.image_codes, codes.class_codes[labels])
+    assert codes.distinct_class_codes == 200 == torch.unique(codes.class_codes, dim=0).shape[0]
+    c = codes.class_codes
+    ham = 0.5 * (bits - c @ c.T)
+    ham.fill_diagonal_(bits + 1)
+    assert codes.min_interclass_hamming == int(ham.min()) >= 1
+    if bits == 12:  # what FISH gives here before the repair (seed 68): shared codes, and for
+        # fish_correct images off their class's majority code
+        assert codes.reassigned_classes >= 1
+        assert (codes.fish_images_off_class_code > 0) == (variant == "fish_correct")
+    summary = codes.summary()
+    assert "200 distinct class codes" in summary and f"{codes.reassigned_classes} classes moved" in summary
+
+
+def test_proxy_codes_repair_moves_only_classes_that_shared_a_code(monkeypatch) -> None:
+    from core.methods import proxy_codes
+
+    labels = torch.arange(200).repeat_interleave(30)[:5994]
+    final = generate_proxy_codes(labels, 200, 12, seed=68)
+    assert torch.equal(final.class_codes, generate_proxy_codes(labels, 200, 12, seed=68).class_codes)
+    monkeypatch.setattr(proxy_codes, "_make_distinct", lambda codes, counts, gen: (codes, 0))
+    raw = generate_proxy_codes(labels, 200, 12, seed=68).class_codes  # FISH's majority codes, no repair
+    changed = (final.class_codes != raw).any(dim=1).nonzero().flatten().tolist()
+    assert len(changed) == final.reassigned_classes >= 1
+    for c in changed:  # each moved class shared its FISH code with a class that kept it
+        sharing = [d for d in range(200) if d != c and torch.equal(raw[d], raw[c])]
+        assert any(torch.equal(final.class_codes[d], raw[c]) for d in sharing)
+
+
+def test_proxy_codes_more_classes_than_codes_says_so() -> None:
+    labels = torch.arange(20).repeat_interleave(3)
+    codes = generate_proxy_codes(labels, 20, 4, seed=0)  # 2^4 = 16 codes for 20 classes
+    assert codes.distinct_class_codes <= 16 and codes.min_interclass_hamming == 0
+    assert "2^4 codes cannot give 20 classes distinct ones" in codes.summary()
 
 
 def test_proxy_codes_deterministic_and_seed_dependent() -> None:

@@ -132,6 +132,47 @@ def test_database_codes_are_symmetric_encodings() -> None:
     assert torch.equal(codes, again)
 
 
+def test_database_and_query_codes_come_from_one_float32_path(monkeypatch) -> None:
+    """Multi-FusNet's database and the driver's queries go through one encode function, in float32 even
+    inside a CPU bfloat16 autocast region (standing in for CUDA AMP), so an image gets the same code on
+    both sides and the same code as a later single-image query (the session's fp32 model.encode)."""
+    from core.data.dataset import load_record_image
+    from core.data.transforms import eval_transform
+    from core.encode import drain
+    from core.methods.asymmetric import to_pm1
+    from core.methods.proxy import MultiFusNetMethod
+    from core.training import _Run
+
+    ds = _tiny_dataset()
+    cfg = _cfg(batch_size=8, amp=True)
+    method = MultiFusNetMethod(cfg, ds, torch.device("cpu"))
+    seen: list[tuple[bool, torch.dtype]] = []
+    encode = method.model.encode
+
+    def probe(x: torch.Tensor) -> torch.Tensor:
+        out = encode(x)
+        seen.append((torch.is_autocast_enabled("cpu"), out.dtype))
+        return out
+
+    monkeypatch.setattr(method.model, "encode", probe)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        probe(torch.zeros(2, 3, 32, 32))
+    assert seen.pop() == (True, torch.bfloat16)  # the probe does see an autocast region
+
+    driver = _Run(cfg, threading.Event(), None, store=None)
+    driver.method, driver.test_records = method, ds.split("train")  # queries = the database images
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        database = method.database_codes()
+        query = drain(driver._query_codes(cancel=None))
+    assert seen and set(seen) == {(False, torch.float32)}
+    assert torch.equal(database, query)
+    transform = eval_transform(32, 32)
+    with torch.inference_mode():  # one image at a time, as `fghash query` does
+        single = torch.cat([to_pm1(encode(transform(load_record_image(r))[None]).float())
+                            for r in ds.split("train")])
+    assert torch.equal(database, single)
+
+
 def test_presets_and_cli_options() -> None:
     from core.cli import build_parser
     from core.cli.train import configs_from_args

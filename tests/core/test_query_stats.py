@@ -32,11 +32,14 @@ def coded_run(tmp_path):
 def test_ap_equals_the_evaluators_per_query_ap(coded_run):
     run_id, db_codes, db_labels, q_codes, q_labels = coded_run
     report = engine.evaluate(run_id, ks=(5,), device="cpu")
+    expected_p = []
     for row in range(len(q_labels)):
         stats = engine.query_with_stats(row, run_id, k=5)
         assert stats.average_precision == pytest.approx(report.per_query_ap[row], abs=1e-12)
+        assert stats.average_precision_index_order == pytest.approx(report.per_query_ap_index_order[row], abs=1e-12)
         correct = [h.label == q_labels[row] for h in stats.result.hits]
-        assert stats.precision_at_k == pytest.approx(sum(correct) / 5)
+        assert stats.precision_at_k_index_order == pytest.approx(sum(correct) / 5)  # the grid as listed
+        expected_p.append(stats.precision_at_k)
         distances = (db_codes != q_codes[row]).sum(axis=1)
         same = np.bincount(distances[db_labels == q_labels[row]], minlength=BITS + 1)
         other = np.bincount(distances[db_labels != q_labels[row]], minlength=BITS + 1)
@@ -44,3 +47,4 @@ def test_ap_equals_the_evaluators_per_query_ap(coded_run):
         assert stats.distance_counts_other == tuple(other)
     assert np.mean([engine.query_with_stats(r, run_id, 5).average_precision for r in range(8)]) == pytest.approx(
         report.map_all, abs=1e-12)
+    assert np.mean(expected_p) == pytest.approx(report.precision_at_k[5], abs=1e-12)  # tie-averaged P@5

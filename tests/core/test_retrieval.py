@@ -110,6 +110,9 @@ def test_evaluate_matches_map_all(run):
     report = engine.evaluate(paths, ks=(1, 5), device="cpu")
     q, d = load_codes(paths, "query"), load_codes(paths, "database")
     assert report.map_all == pytest.approx(map_all(q.codes, d.codes, q.labels, d.labels), abs=1e-12)
+    assert report.map_all_index_order == pytest.approx(
+        map_all(q.codes, d.codes, q.labels, d.labels, tie_mode="stable"), abs=1e-12)
+    assert 0 < report.largest_code_share <= 1 and report.collapsed == (report.largest_code_share > 0.5)
     assert report.num_queries == 6 and report.num_database == 18 and report.bits == 12
     assert set(report.map_at_k) == {1, 5} and len(report.pr_curve) == 13 and len(report.per_query_ap) == 6
 
@@ -169,20 +172,31 @@ def test_errors_are_user_facing(run, capsys, tmp_path):
         engine.evaluate(empty)
 
 
-def test_report_table_pivots_by_code_length():
+def test_report_table_groups_seeds_and_flags_collapse():
     from core.metrics import RetrievalReport
     from core.retrieval import report_table
 
-    def report(run_id, method, bits, value):
+    def report(run_id, method, bits, value, share=0.1):
         return RetrievalReport(run_id=run_id, method=method, dataset_kind="cub", bits=bits, num_queries=10,
-                               num_database=20, map_all=value, map_all_tie_averaged=value, map_at_k={10: value},
-                               precision_at_k={10: value}, pr_curve=(), per_query_ap=())
+                               num_database=20, map_all=value, map_all_index_order=value + 0.1,
+                               map_at_k={10: value}, map_at_k_index_order={10: value}, precision_at_k={10: value},
+                               precision_at_k_index_order={10: value}, pr_curve=(), per_query_ap=(),
+                               per_query_ap_index_order=(), largest_code_share=share)
 
-    text = report_table([report("a", "fcaenet", 12, 0.5), report("b", "fcaenet", 48, 0.75),
-                         report("c", "adsh", 12, 0.25)], ks=(10,))
+    base = TrainConfig(dataset_kind="cub", dataset_root="/data/cub", backbone="resnet18", weights="none")
+    runs = [(report("a", "fcaenet", 12, 0.5), base.replace(seed=0)),
+            (report("b", "fcaenet", 12, 0.7, share=0.75), base.replace(seed=1)),
+            (report("c", "fcaenet", 48, 0.75), base.replace(seed=0, bits=48)),
+            (report("d", "adsh", 12, 0.25), base.replace(method="adsh"))]
+    text = report_table([r for r, _ in runs], ks=(10,), configs=[c for _, c in runs])
     lines = text.splitlines()
-    assert sum(line.startswith(("a ", "b ", "c ")) for line in lines) == 3
-    assert "mAP@all (%) by code length" in text
-    fcae = next(line for line in lines if line.startswith("fcaenet"))
-    adsh = next(line for line in lines if line.startswith("adsh"))
-    assert fcae.split()[-2:] == ["50.00", "75.00"] and adsh.split()[-2:] == ["25.00", "-"]
+    rows = {line.split()[0]: line for line in lines if line.startswith(("a ", "b ", "c ", "d "))}
+    assert len(rows) == 4
+    assert rows["a"].split()[6] == "50.00" and rows["a"].split()[-1] == "60.00"  # headline ... by index
+    assert "codes collapsed: 75% of the database shares one code" in rows["b"] and "collapsed" not in rows["a"]
+    assert "items ranked by database index, as the published code does" in text
+    assert "mean ± sample std (n runs)" in text
+    fcae = next(line for line in lines if line.startswith("cub       fcaenet"))
+    adsh = next(line for line in lines if line.startswith("cub       adsh"))
+    assert "60.00 ± 14.14 (2)" in fcae and "75.00 ± 0.00 (1)" in fcae  # std of 50, 70 with ddof=1: 14.14
+    assert "25.00 ± 0.00 (1)" in adsh and adsh.split()[-1] == "-"

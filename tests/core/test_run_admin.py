@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from core import engine
@@ -59,3 +61,21 @@ def test_delete_refuses_folders_outside_the_store(tmp_path):
     with pytest.raises(RunError, match="not inside the run store"):
         engine.delete_run(str(outside))
     assert outside.exists()
+
+
+def test_delete_refuses_a_run_in_training(capsys):
+    """Issue 16: deleting a run whose training lock is held would kill its trainer mid-write."""
+    from core.cli import main
+    from core.run_lock import RunLock
+
+    run_id = _make_run()
+    root = engine.open_run(run_id).root
+    with RunLock(root):  # a second open of the lock conflicts even in this process (flock semantics)
+        with pytest.raises(RunError, match=rf"run {run_id} is being trained by process {os.getpid()}; stop"):
+            engine.delete_run(run_id)
+        assert main(["runs", "delete", run_id]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is being trained by process" in err
+        assert root.is_dir() and run_id in [r.run_id for r in engine.list_runs()]
+    assert main(["runs", "delete", run_id]) == 0
+    assert not root.exists()

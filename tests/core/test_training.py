@@ -58,8 +58,9 @@ def test_cli_training_beats_random_codes(capsys):
 
     gamma = 20 instead of the paper's 200: the paper starts from ImageNet weights; from a random
     init the quantisation term would pin every database code to that image's random output, while a
-    smaller gamma lets V form class codes in the first iteration (measured on two seeds: mAP 0.26 and
-    0.32 after 3 iterations, against about 0.12 for random codes; with gamma 200: 0.13-0.22).
+    smaller gamma lets V form class codes in the first iteration. Measured tie-averaged mAP after 3
+    iterations (this command, seeds 1 and 2): 0.192 and 0.181, against 0.119 for random codes (ties by
+    index the same runs score 0.336 and 0.316: 12-bit class codes tie a lot).
     """
     from core import engine
     from core.cli import main
@@ -80,7 +81,7 @@ def test_cli_training_beats_random_codes(capsys):
     chance = chance_map(query.labels, database.labels)
     print(f"demo mAP@all after 3 outer iterations: {trained:.4f}; random ±1 codes: {chance:.4f}")
     assert f"{100 * chance:7.2f}" in out  # the chance column of `fghash train`'s final table
-    assert trained > chance + 0.08
+    assert trained > chance + 0.04
     # the saved query codes are what the checkpointed network produces (load_run_model round trip)
     from core.data.transforms import eval_transform
     from core.encode import drain, encode_records
@@ -97,6 +98,12 @@ def test_cli_training_beats_random_codes(capsys):
     assert [r["epoch"] for r in paths.read_metrics()] == [1, 2, 3]
     last = paths.read_metrics()[-1]
     assert 0 < last["map_at_10"] <= 1 and 0 < last["precision_at_10"] <= 1
+    # the headline is tie-averaged; the index-ordered twin and the collapse check are recorded beside it
+    assert last["map_all_index_order"] == pytest.approx(
+        map_all(query.codes, database.codes, query.labels, database.labels, tie_mode="stable"), abs=1e-9)
+    assert 0 < last["largest_code_share"] <= 1
+    assert "ties by index" in out and any(line.startswith("run id") and " by index " in line
+                                          for line in out.splitlines())
 
 
 def test_resume_equals_uninterrupted_and_checkpoint_checks():
@@ -117,7 +124,7 @@ def test_resume_equals_uninterrupted_and_checkpoint_checks():
     done_b = resumed[-1]
     assert done_b.status == "finished" and done_b.run_id == first[-1].run_id
     assert [e.epoch for e in resumed if isinstance(e, EvalResult)] == [3]
-    assert done_b.final_map == done_a.final_map and done_b.best_map == done_a.best_map
+    assert done_b.final_map == done_a.final_map and done_b.best_on_val == done_a.best_on_val
 
     paths_a, paths_b = RunPaths(__import__("pathlib").Path(done_a.run_dir)), RunPaths(__import__("pathlib").Path(done_b.run_dir))
     for split in ("query", "database"):

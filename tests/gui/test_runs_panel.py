@@ -87,3 +87,56 @@ def test_open_switches_to_browse(window, trained_runs, qtbot):
         panel.open_button.click()
     assert window.tabs.currentWidget() is window.browse
     assert window.browse.run_id == run_id
+
+
+def test_by_index_column_collapse_mark_and_seed_groups(window):
+    from fghash_gui.panels.run_groups import GROUP_COLUMNS, RUN_IDS_ROLE
+
+    ids = []
+    with RunStore() as store:  # two finished runs that differ only in their seed; the second collapsed
+        for seed, value, share in ((0, 0.5, 0.1), (1, 0.7, 0.75)):
+            paths = create_run(TrainConfig(backbone="resnet18", weights="none", seed=seed), store=store)
+            store.set_status(paths.run_id, "finished")
+            store.set_maps(paths.run_id, value)
+            store.log_metrics(paths.run_id, 1, {"map_all_index_order": value + 0.1, "largest_code_share": share})
+            ids.append(paths.run_id)
+    panel = window.runs
+    panel.refresh()
+    healthy, collapsed = _row_of(panel, ids[0]), _row_of(panel, ids[1])
+    assert panel.proxy.index(healthy, COLUMNS.index("mAP@all")).data() == "50.00"
+    assert panel.proxy.index(healthy, COLUMNS.index("by index")).data() == "60.00"
+    assert panel.proxy.index(collapsed, COLUMNS.index("mAP@all")).data() == "70.00 ⚠ collapsed"
+    assert "75% of the database shares one code" in panel.proxy.index(
+        collapsed, COLUMNS.index("mAP@all")).data(Qt.ItemDataRole.ToolTipRole)
+
+    panel.group_seeds.setChecked(True)
+    rows = [r for r in range(panel.proxy.rowCount()) if set(panel.proxy.index(r, 0).data(RUN_IDS_ROLE)) == set(ids)]
+    assert len(rows) == 1
+    assert panel.proxy.index(rows[0], GROUP_COLUMNS.index("mAP@all")).data() == "60.00 ± 14.14 (2)"  # ddof=1
+    assert panel.proxy.index(rows[0], GROUP_COLUMNS.index("by index")).data() == "70.00 ± 14.14 (2)"
+    assert panel.proxy.index(rows[0], GROUP_COLUMNS.index("seeds")).data() == "0,1"
+    panel.select_runs([ids[0]])
+    assert sorted(panel.selected_run_ids()) == sorted(ids)  # a group row stands for all its runs
+    panel.group_seeds.setChecked(False)
+    assert panel.proxy.columnCount() == len(COLUMNS) and sorted(panel.selected_run_ids()) == sorted(ids)
+    for run_id in ids:
+        engine.delete_run(run_id)
+    panel.refresh()
+
+
+def test_delete_is_greyed_for_a_run_in_training(window):
+    """Issue 16: the store shows "running" only while the trainer holds the run lock; Delete is disabled."""
+    from core.run_lock import RunLock
+
+    with RunStore() as store:
+        paths = create_run(TrainConfig(backbone="resnet18", weights="none"), store=store)
+        store.set_status(paths.run_id, "running")
+    panel = window.runs
+    with RunLock(paths.root):
+        panel.refresh()
+        panel.select_runs([paths.run_id])
+        assert not panel.delete_button.isEnabled()
+        assert "being trained" in panel.delete_button.toolTip()
+    panel.refresh()  # the lock is gone: the store now reports the run as interrupted
+    panel.select_runs([paths.run_id])
+    assert panel.delete_button.isEnabled()

@@ -24,6 +24,8 @@ def test_form_round_trips_a_config(window, tiny_config):
         "multifusnet", 24, "resnet18", "none", 32)
     assert built.multifus.use_attention is False and built.multifus.use_cascade is True
     assert built.epochs == cfg.epochs and built.lr_milestones == cfg.lr_milestones
+    form.set_config(cfg.replace(validation="fraction", val_fraction=0.2))
+    assert (form.config().validation, form.config().val_fraction) == ("fraction", 0.2)
 
 
 def test_paper_preset_fills_the_schedule(window):
@@ -107,3 +109,16 @@ def test_closing_the_window_asks_then_stops_training(window, qtbot, tiny_config)
     assert asked == ["no", "yes"]
     assert not panel.is_training()  # close waited for the engine to answer the cancel
     assert [r.status for r in engine.list_runs() if r.run_id not in earlier] == ["cancelled"]
+
+
+def test_evaluation_label_shows_index_order_and_collapse(window):
+    from core.events import EvalResult
+
+    panel = window.training
+    panel._on_eval_result(EvalResult(epoch=1, map_all=0.2, map_all_index_order=0.35, largest_code_share=0.2))
+    assert panel.map_label.text() == "test mAP@all: 20.00%" and "ties by index 35.00%" in panel.map_label.toolTip()
+    panel._on_eval_result(EvalResult(epoch=2, map_all=0.1, map_all_index_order=0.3, largest_code_share=0.9))
+    assert "collapsed" in panel.map_label.text()
+    assert "90% of the database shares one code" in panel.map_label.toolTip()
+    assert "codes collapsed" in panel.log_view.toPlainText()
+    panel._reset_series()

@@ -18,10 +18,10 @@ def _counting_generator(cancel: threading.Event, steps: int, delay_s: float):
     """A generator with the engine's protocol: BatchEnd events, cancel checked between steps."""
     for step in range(1, steps + 1):
         if cancel.is_set():
-            return TrainFinished("r", "/tmp/r", "cancelled", None, None)
+            return TrainFinished("r", "/tmp/r", "cancelled", None)
         time.sleep(delay_s)
         yield BatchEnd(epoch=1, batch=step, batches_in_epoch=steps, step=step, loss=1.0 / step)
-    return TrainFinished("r", "/tmp/r", "finished", None, None)
+    return TrainFinished("r", "/tmp/r", "finished", None)
 
 
 def test_training_runner_batches_events_and_returns_summary(qtbot):
