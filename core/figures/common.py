@@ -7,6 +7,7 @@ their own resolution. PNG is rendered at the requested dpi.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -46,17 +47,13 @@ def figure_format(path: str | Path) -> str:
 def save_figure(fig: Figure, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
     """Write `fig` to `path` in the format its suffix names; dpi applies to PNG and to raster images
     embedded in PDF/SVG. Written atomically (a temporary file renamed), so a reader never sees half a file."""
-    import io
-
     fmt = figure_format(path)
     if dpi < 10 or dpi > 2400:
         raise FigureError(f"--dpi must lie between 10 and 2400; got {dpi}")
     buffer = io.BytesIO()
-    metadata = {"Creator": "fghash"} if fmt != "png" else {"Software": "fghash"}
-    if fmt == "pdf":
-        metadata["CreationDate"] = None  # reproducible bytes: no timestamp
-    elif fmt == "svg":
-        metadata = {"Creator": "fghash", "Date": None}
+    # No timestamps in vector files: the same figure gives the same bytes.
+    metadata = {"png": {"Software": "fghash"}, "pdf": {"Creator": "fghash", "CreationDate": None},
+                "svg": {"Creator": "fghash", "Date": None}}[fmt]
     fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata, bbox_inches="tight", pad_inches=0.05)
     out = Path(path)
     try:
