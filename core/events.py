@@ -63,6 +63,8 @@ class EvalResult:
     tie groups (independent of the database order). map_all_index_order: mAP@all with ties ranked by
     database index, as the published code does (None when not computed). largest_code_share: fraction of
     the database holding its most common code; `collapsed` when above core.metrics.COLLAPSE_SHARE.
+    chance_map: the expected mAP@all of random codes on the same split (core.chance.chance_map, exact), the
+    level the curve has to rise above; None from producers that do not compute it.
     """
 
     epoch: int
@@ -71,6 +73,7 @@ class EvalResult:
     precision_at_k: dict[int, float] = field(default_factory=dict)
     map_all_index_order: float | None = None
     largest_code_share: float = 0.0
+    chance_map: float | None = None
 
     @property
     def collapsed(self) -> bool:

@@ -259,6 +259,7 @@ class _Run:
         return f"--lr {self.cfg.lr:g}, --image-size {self.cfg.image_size}"
 
     def _evaluate(self, epoch: int) -> Generator[Event, None, EvalResult]:
+        from core.chance import chance_map
         from core.metrics import collapse_note, largest_code_share, summarize
 
         query = yield from self._query_codes(cancel=self.cancel)
@@ -273,7 +274,8 @@ class _Run:
         result = EvalResult(epoch=epoch, map_all=value, map_at_k=dict(summary.map_at_k),
                             precision_at_k=dict(summary.precision_at_k),
                             map_all_index_order=summary.map_all_index_order,
-                            largest_code_share=largest_code_share(database))
+                            largest_code_share=largest_code_share(database),
+                            chance_map=chance_map(labels[0].numpy(), labels[1].numpy()))
         if result.collapsed:
             yield Log(f"epoch {epoch}: {collapse_note(result.largest_code_share)}; its mAP@all "
                       f"{100 * value:.2f} does not measure hashing", "warning")

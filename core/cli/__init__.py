@@ -15,7 +15,7 @@ from core.errors import FghashError
 from core.text import printable
 
 # One module per command group; each defines add_parsers(subparsers).
-_COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "encode")
+_COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "encode", "figure")
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -66,18 +66,6 @@ def _imagenet_cached(backbone: str) -> bool:
     return hub_weights_path(backbone).exists()
 
 
-def random_codes_map(run) -> float:
-    """mAP@all of random ±1 codes on the run's query/database labels: the level that learning must beat."""
-    from core.codes import load_codes
-    from core.metrics import map_all
-
-    queries, database = load_codes(run, "query"), load_codes(run, "database")
-    rng = np.random.default_rng(0)
-    bits = database.bits
-    return float(map_all(rng.choice([-1.0, 1.0], size=(len(queries), bits)),
-                         rng.choice([-1.0, 1.0], size=(len(database), bits)), queries.labels, database.labels))
-
-
 def typical_query(per_query_ap) -> int:
     """The test-split index of the query whose AP is the median one (the first of equals)."""
     aps = np.asarray(per_query_ap, dtype=float)
@@ -86,6 +74,7 @@ def typical_query(per_query_ap) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from core import engine
+    from core.chance import run_chance_map
     from core.cli.retrieval import index_with_progress, print_query_result
     from core.cli.train import drive_training
     from core.retrieval import report_table
@@ -103,7 +92,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     report = engine.evaluate(run)
     print()
     print(report_table([report]))
-    print(f"(random {cfg.bits}-bit codes score mAP@all {100 * random_codes_map(run):.2f} on the same split)")
+    print(f"(random {cfg.bits}-bit codes score mAP@all {100 * run_chance_map(run):.2f} on the same split: the exact "
+          f"expectation, the same for every code length)")
     print()
     typical = typical_query(report.per_query_ap)
     print(f"a typical query (its AP {100 * report.per_query_ap[typical]:.1f} is the median):")

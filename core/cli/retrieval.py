@@ -93,6 +93,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             failed.append((run, str(exc)))
     if reports:
         print(report_table(reports, args.ks, configs=configs))
+        print_chance_levels(args.runs)
     if args.pr:
         for r in reports:
             print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %)")
@@ -100,6 +101,29 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for run, message in failed:
         print(f"fghash: error: {printable(run)}: {printable(message)}", file=sys.stderr)
     return 2 if failed else 0
+
+
+def print_chance_levels(runs) -> None:
+    """One line per distinct chance level of the runs (runs on the same split share one); runs without
+    readable codes are left out (the table above says what is wrong with them).
+
+    runs: what the user named (folders, ids, prefixes, 'latest')."""
+    from core.chance import CHANCE_DESCRIPTION, run_chance_map
+    from core.errors import FghashError
+    from core.runs import resolve_run
+
+    by_value: dict[float, list[str]] = {}
+    for run in runs:
+        try:
+            paths = resolve_run(run)
+            by_value.setdefault(round(100 * run_chance_map(paths), 2), []).append(paths.run_id)
+        except FghashError:
+            continue
+    if by_value:
+        print()
+    for value, run_ids in by_value.items():
+        which = "every run" if len(by_value) == 1 else ", ".join(run_ids)
+        print(f"chance: mAP@all {value:.2f} ({which}); {CHANCE_DESCRIPTION}")
 
 
 def positive_int(text: str) -> int:

@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from core.chance import CHANCE_DESCRIPTION
 from core.config import BACKBONES, DEVICES, METHODS
 from core.presets import PRESET_HELP, PRESETS
 from core.text import printable
@@ -199,6 +200,7 @@ def _train_runs(args: argparse.Namespace) -> int:
         if args.seeds is not None:
             print_seed_spread(configs, results)
     print(TIES_NOTE)
+    print(f"({CHANCE_DESCRIPTION}; in %)")
     return 0 if all(r.status == "finished" for r in results) else 1
 
 
@@ -207,17 +209,19 @@ def _percent(value: float | None, width: int = 9) -> str:
 
 
 def print_results(results: list, header: bool = True) -> None:
-    """One line per run: status, final test mAP@all (ties averaged), the same with ties by index and, with a
-    validation split, the selected epoch; a collapse note when the final codes collapsed."""
+    """One line per run: status, final test mAP@all (ties averaged), the same with ties by index, the chance
+    level (core.chance) and, with a validation split, the selected epoch; a collapse note when the final
+    codes collapsed."""
     if header:
-        print(f"{'run id':48} {'status':10} {'test mAP':>9} {'by index':>8}  selected on validation "
+        print(f"{'run id':48} {'status':10} {'test mAP':>9} {'by index':>8} {'chance':>7}  selected on validation "
               f"(epoch: val mAP, test mAP)")
     for r in results:
         best = r.best_on_val
         selected = (f"epoch {best.epoch}: {100 * best.val_map:.2f}, {100 * best.test_map:.2f}" if best
                     else "- (no validation split)")
         by_index, note = _index_order_and_note(r)
-        print(f"{r.run_id:48} {r.status:10} {_percent(r.final_map)} {by_index}  {selected}"
+        chance = _chance_cell(r.run_dir)
+        print(f"{r.run_id:48} {r.status:10} {_percent(r.final_map)} {by_index} {chance}  {selected}"
               + (f"  ({note})" if note else ""))
 
 
@@ -253,6 +257,17 @@ def _index_order_and_note(finished) -> tuple[str, str]:
     except FghashError:  # no saved codes (a run that stopped before its first epoch)
         return f"{'-':>8}", ""
     return f"{100 * report.map_all_index_order:8.2f}", collapse_note(report.largest_code_share)
+
+
+def _chance_cell(run_dir: str) -> str:
+    """The run's chance level in % (7 wide), or '-' when it has no saved codes (failed or cancelled early)."""
+    from core.chance import run_chance_map
+    from core.errors import FghashError
+
+    try:
+        return f"{100 * run_chance_map(run_dir):7.2f}"
+    except FghashError:
+        return f"{'-':>7}"
 
 
 def drive_training(gen, label: str, epochs: int):

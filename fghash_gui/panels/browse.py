@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from core import engine
 from core.errors import FghashError
 from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
+from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.browse_data import (
     QueryCatalog,
     QueryListModel,
@@ -49,6 +50,7 @@ from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
 
 K_CHOICES = (10, 20, 50, 100)
+FIGURE_K = 20  # results per row in an exported figure: more would not be legible on a page
 # The grid lists hits as the index returns them; AP and P@k in the header are order-free (core.query_stats).
 GRID_ORDER_TEXT = "ranked by Hamming distance; equal distances in database order (AP, P@k: ties averaged)"
 QUERY_PREVIEW = 96  # px: the query image beside the header, large enough to tell the bird apart
@@ -127,6 +129,13 @@ class BrowsePanel(QWidget):
         self.explain_button = QPushButton("Explain…")
         self.explain_button.setToolTip("open the query (or the selected result) in Explain")
         self.explain_button.clicked.connect(self._request_explain)
+        self.figure_button = QPushButton("Export figure…")
+        self.figure_button.setToolTip(f"save this query's top k (at most {FIGURE_K}) of this run and the compared "
+                                      "run as a paper figure (PDF, SVG or PNG), green/red frames, distances")
+        self.figure_button.clicked.connect(self.export_figure)
+        self.figure_exporter = FigureExporter(requests, self)
+        self.figure_exporter.written.connect(lambda path: self.status.emit(f"wrote {path}"))
+        self.figure_exporter.failed.connect(self.error.emit)
         self.query_preview = QLabel()
         self.query_preview.setFixedSize(QUERY_PREVIEW, QUERY_PREVIEW)
         self.query_preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -143,6 +152,7 @@ class BrowsePanel(QWidget):
         header.addWidget(QLabel("compare with"))
         header.addWidget(self.compare_combo)
         header.addWidget(self.explain_button)
+        header.addWidget(self.figure_button)
 
         self.grid = ResultGrid(self.thumbnails)
         self.grid.activated_path.connect(lambda path: self._request_explain(path))
@@ -442,6 +452,19 @@ class BrowsePanel(QWidget):
             if url.isLocalFile():
                 self.query_external(url.toLocalFile())
                 break
+
+    @Slot()
+    def export_figure(self) -> None:
+        """The retrieval figure (core.figures) of the current query: this run's top k and the compared run's."""
+        if self.run_id is None or self.query_path is None:
+            self.status.emit("choose a query first")
+            return
+        from core.figures.export import write_retrieval_figure
+
+        runs = [self.run_id] + ([self.compare_run_id] if self.compare_run_id else [])
+        query, k = self.query_path, min(self.k(), FIGURE_K)
+        self.figure_exporter.export("Export retrieval figure", f"retrieval-{Path(query).stem}.pdf", FIGURE_FILTER,
+                                    lambda path: write_retrieval_figure(runs, [query], path, k=k))
 
     def _request_explain(self, path: str | None = None) -> None:
         if self.run_id is None or self.query_path is None:

@@ -33,6 +33,7 @@ from core import engine
 from core.errors import FghashError
 from core.explain.overlay import colorbar
 from core.explain.types import Explanation
+from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.explain_draw import captioned, describe_explanation, explain_on_worker, paint_explanation
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
@@ -84,6 +85,14 @@ class ExplainPanel(QWidget):
         source_row.addWidget(QLabel("Image"))
         source_row.addWidget(self.source_combo, 1)
         source_row.addWidget(self.open_button)
+        self.figure_button = QPushButton("Export figure…")
+        self.figure_button.setToolTip("save the query and this image as an attention figure (PDF, SVG or PNG): "
+                                      "original / CAM / Grad-CAM towards the query / SREM or levels, colour bar")
+        self.figure_button.clicked.connect(self.export_figure)
+        self.figure_exporter = FigureExporter(requests, self)
+        self.figure_exporter.written.connect(lambda path: self.status.emit(f"wrote {path}"))
+        self.figure_exporter.failed.connect(self.error.emit)
+        source_row.addWidget(self.figure_button)
 
         self.overlay_combo = QComboBox()
         self.overlay_combo.addItems(list(OVERLAYS))
@@ -252,6 +261,24 @@ class ExplainPanel(QWidget):
 
     def current_path(self) -> str | None:
         return self.source_combo.currentData()
+
+    @Slot()
+    def export_figure(self) -> None:
+        """The attention figure (core.figures) of the query and the current image, with this panel's
+        Grad-CAM method, colormap, opacity and SREM N and s."""
+        image = self.current_path()
+        if self.run_id is None or image is None:
+            self.status.emit("open a run and choose an image first")
+            return
+        from core.figures.export import write_attention_figure
+
+        images = [image] if self.query_path in (None, image) else [self.query_path, image]
+        run, target = self.run_id, self.query_path
+        options = dict(cam_method=self.cam_method_combo.currentText(), colormap_name=self.colormap_combo.currentText(),
+                       alpha=float(self.opacity_slider.value()), regions=self.regions_slider.value(),
+                       size=self.size_slider.value(), device="auto")
+        self.figure_exporter.export("Export attention figure", f"attention-{Path(image).stem}.pdf", FIGURE_FILTER,
+                                    lambda path: write_attention_figure(run, images, path, target=target, **options))
 
     def _pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Image to explain", "", IMAGE_FILTER)

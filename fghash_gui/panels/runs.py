@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
+    QMenu,
     QMessageBox,
     QPushButton,
     QSplitter,
@@ -34,6 +35,7 @@ from core.codes import has_codes
 from core.errors import FghashError
 from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
 from core.store import RunRecord
+from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
 from fghash_gui.panels.run_curves import RetrievalCurves
 from fghash_gui.panels.run_groups import RUN_IDS_ROLE, SORT_ROLE, SeedGroupTableModel
 from fghash_gui.widgets.plots import side_legend
@@ -49,6 +51,13 @@ COLLAPSED_COLOR = "#a12626"
 STATUS_COLORS = {"finished": "#1d7a35", "running": "#2f6db5", "cancelled": "#9a6b00", "interrupted": "#9a6b00",
                  "failed": "#a12626", "created": "#666666"}
 CURVE_COLORS = ("#2f6db5", "#c0392b", "#1d7a35", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#2c3e50")
+CHANCE_PEN = pg.mkPen("#777777", width=1.5, style=Qt.PenStyle.DashLine)
+# Paper material of the selected runs: menu text -> (file dialog title, default file name, filter).
+PAPER_EXPORTS = {
+    "table": ("method × bits table (LaTeX, Markdown, CSV)…", "table.tex", TABLE_FILTER),
+    "pr": ("precision-recall curves…", "pr.pdf", FIGURE_FILTER),
+    "bits": ("mAP@all against code length…", "map-vs-bits.pdf", FIGURE_FILTER),
+}
 
 
 class RunTableModel(QAbstractTableModel):
@@ -192,6 +201,15 @@ class RunsPanel(QWidget):
         self.open_button.setObjectName("primary")
         self.compare_button = QPushButton("Compare curves")
         self.export_button = QPushButton("Export…")
+        self.paper_button = QPushButton("Paper figure")
+        self.paper_button.setToolTip("the selected runs as a method × bits table, PR curves or mAP-vs-bits curves")
+        paper_menu = QMenu(self.paper_button)
+        for kind, (text, _, _) in PAPER_EXPORTS.items():
+            paper_menu.addAction(text, lambda kind=kind: self.export_paper(kind))
+        self.paper_button.setMenu(paper_menu)
+        self.figure_exporter = FigureExporter(requests, self)
+        self.figure_exporter.written.connect(lambda path: self.status.emit(f"wrote {path}"))
+        self.figure_exporter.failed.connect(self.error.emit)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setObjectName("danger")
         self.refresh_button.clicked.connect(self.refresh)
@@ -203,7 +221,7 @@ class RunsPanel(QWidget):
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.group_seeds)
         for button in (self.refresh_button, self.open_button, self.compare_button, self.export_button,
-                       self.delete_button):
+                       self.paper_button, self.delete_button):
             top.addWidget(button)
 
         self.plot = pg.PlotWidget(title="mAP@all per evaluation (selected runs; ties averaged)")
@@ -212,6 +230,7 @@ class RunsPanel(QWidget):
         side_legend(self.plot)  # beside the curves, not over them
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.compared: dict[str, list[tuple[int, float]]] = {}
+        self.chance_levels: list[float] = []  # mAP@all (%) of random codes, one dashed line each
 
         self.curves = RetrievalCurves(requests, self)
         self.curves.error.connect(self.error)
@@ -288,6 +307,7 @@ class RunsPanel(QWidget):
         self.open_button.setEnabled(count == 1)
         self.compare_button.setEnabled(count >= 1)
         self.export_button.setEnabled(count >= 1)
+        self.paper_button.setEnabled(count >= 1)
         # The store reports "running" only while the trainer holds the run lock (RunStore.list_runs), so a
         # run in training cannot be deleted from here; engine.delete_run refuses it as well.
         training = [r.run_id for r in self.model.records if r.run_id in ids and r.status == "running"]
@@ -325,9 +345,40 @@ class RunsPanel(QWidget):
             color = CURVE_COLORS[i % len(CURVE_COLORS)]
             self.plot.plot(epochs, values, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
                            symbolBrush=color, name=_short_name(run_id))
+        self._draw_chance_levels(list(self.compared))
         empty = [r for r, h in self.compared.items() if not h]
         if empty:
             self.status.emit(f"no evaluations recorded yet for {', '.join(empty)}")
+
+    def _draw_chance_levels(self, run_ids: list[str]) -> None:
+        """A dashed line at each distinct chance level of the runs (core.chance; runs without saved codes,
+        e.g. still training, have none yet). Reads two small label arrays per run."""
+        from core.chance import run_chance_map
+
+        levels: set[float] = set()
+        for run_id in run_ids:
+            try:
+                levels.add(round(100 * run_chance_map(run_id), 2))
+            except FghashError:
+                continue
+        self.chance_levels = sorted(levels)
+        for level in self.chance_levels:
+            self.plot.addItem(pg.InfiniteLine(pos=level, angle=0, pen=CHANCE_PEN, label=f"chance {level:.1f}%",
+                                              labelOpts={"position": 0.95, "color": "#555555"}))
+
+    @Slot()
+    def export_paper(self, kind: str) -> None:
+        """Write the selected runs' table, PR curves or mAP-vs-bits figure (core.figures) on the worker."""
+        from core.figures import export
+
+        run_ids = self.selected_run_ids()
+        if not run_ids:
+            return
+        title, default_name, filters = PAPER_EXPORTS[kind]
+        job = {"table": lambda path: export.write_table(run_ids, path),
+               "pr": lambda path: export.write_pr_figure(run_ids, path),
+               "bits": lambda path: export.write_bits_figure(run_ids, path)}[kind]
+        self.figure_exporter.export(f"Export {title.rstrip('…')}", default_name, filters, job)
 
     def confirm_delete(self, run_ids: list[str]) -> bool:
         """Ask before deleting (tests replace this method)."""

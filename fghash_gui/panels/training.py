@@ -100,6 +100,11 @@ class TrainingPanel(QWidget):
         self.map_plot.setLabel("bottom", "epoch")
         self.map_curve = self.map_plot.plot(pen=pg.mkPen("#1d7a35", width=2), symbol="o", symbolSize=6,
                                             symbolBrush="#1d7a35")
+        # The expected mAP@all of random codes on this split (core.chance): the curve has to rise above it.
+        self.chance_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#777777", width=1.5, style=Qt.PenStyle.DashLine),
+                                           label="chance", labelOpts={"position": 0.9, "color": "#555555"})
+        self.chance_line.setVisible(False)
+        self.map_plot.addItem(self.chance_line)
         self.lr_plot = pg.PlotWidget(title="learning rate (log scale)")
         self.lr_plot.setLabel("bottom", "step")
         self.lr_plot.setLogMode(y=True)  # step schedules divide by 10: equal steps on a log axis
@@ -220,6 +225,7 @@ class TrainingPanel(QWidget):
             return
         self._cfg = cfg
         self._reset_series()
+        self.chance_line.setVisible(False)  # the new run's split may differ: wait for its first evaluation
         self.last_finished = None
         self.events_seen = 0
         self.log_view.clear()
@@ -298,6 +304,10 @@ class TrainingPanel(QWidget):
         note = collapse_note(event.largest_code_share)
         self.map_label.setText(f"test mAP@all: {100 * event.map_all:.2f}%" + ("  ⚠ collapsed" if note else ""))
         self.map_label.setToolTip("\n".join(line for line in (TIES_AVERAGED_LABEL, by_index, note) if line))
+        if event.chance_map is not None:
+            self.chance_line.setPos(100 * event.chance_map)
+            self.chance_line.label.setFormat(f"chance {100 * event.chance_map:.1f}%")
+            self.chance_line.setVisible(True)
         extra = ", ".join(f"P@{k} {100 * v:.1f}%" for k, v in sorted(event.precision_at_k.items()))
         self._append_log(f"evaluation after epoch {event.epoch}: test mAP@all {100 * event.map_all:.2f}%"
                          + (f" ({by_index})" if by_index else "") + (f", {extra}" if extra else "")

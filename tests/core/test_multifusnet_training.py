@@ -13,7 +13,7 @@ from core.data.records import DatasetIndex
 from core.data.registry import load_dataset
 from core.errors import ConfigError
 from core.events import BatchEnd, EvalResult, Log, TrainFinished
-from core.metrics import map_all
+from core.chance import chance_map
 
 
 
@@ -33,16 +33,6 @@ def _cfg(**changes) -> TrainConfig:
     return TrainConfig(**base)
 
 
-def _chance_map(query_labels: torch.Tensor, db_labels: torch.Tensor, bits: int, draws: int = 5) -> float:
-    """mAP@all of random +-1 codes (the mean over a few draws)."""
-    g = torch.Generator().manual_seed(0)
-    sign = lambda x: torch.where(x >= 0, 1.0, -1.0)  # noqa: E731
-    values = [map_all(sign(torch.randn(len(query_labels), bits, generator=g)),
-                      sign(torch.randn(len(db_labels), bits, generator=g)), query_labels, db_labels)
-              for _ in range(draws)]
-    return sum(values) / draws
-
-
 def test_short_training_beats_random_codes() -> None:
     from core.training import train
 
@@ -58,7 +48,8 @@ def test_short_training_beats_random_codes() -> None:
 
     ds = load_dataset("demo")
     labels = lambda split: torch.tensor([r.label for r in ds.split(split)])  # noqa: E731
-    chance = _chance_map(labels("test"), labels("train"), cfg.bits)
+    chance = chance_map(labels("test"), labels("train"))
+    assert [e.chance_map for e in events if isinstance(e, EvalResult)] == [pytest.approx(chance)]
     print(f"Multi-FusNet demo mAP@all after {cfg.epochs} epochs: {finished.final_map:.4f}; random codes: {chance:.4f}")
     assert finished.final_map > chance + 0.08
 

@@ -1,0 +1,111 @@
+"""One call per figure kind, from run names to a written file: what `fghash figure ...` and the GUI's
+Export buttons both call (on a worker thread in the GUI: each takes seconds, attention figures longer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from core.figures.common import DEFAULT_DPI, FigureError, figure_format, save_figure
+
+
+def write_retrieval_figure(runs: Sequence, queries: Sequence, path: str | Path, *, k: int = 10,
+                           show_distance: bool = True, dpi: int = DEFAULT_DPI) -> Path:
+    """Queries (test-split indices or image paths) as rows, each run's top k beside them -> `path`."""
+    from core.figures.retrieval import gather_retrieval, retrieval_figure
+
+    figure_format(path)  # a wrong suffix fails before minutes of work
+    return save_figure(retrieval_figure(gather_retrieval(runs, queries, k), show_distance=show_distance), path, dpi)
+
+
+def write_attention_figure(run, images: Sequence, path: str | Path, *, target=None, cam_method: str = "gradcam",
+                           colormap_name: str = "jet", alpha: float = 0.5, regions: int | None = None,
+                           size: int | None = None, dpi: int = DEFAULT_DPI, device: str = "cpu") -> Path:
+    """Rows of images (paths or test-split indices) with CAM, Grad-CAM towards `target` (a path, a
+    test-split index or None for each image's own code), SREM (N = regions, s = size; None: the run's)
+    or Multi-FusNet levels -> `path`."""
+    from core.figures.attention import attention_figure, gather_attention
+    from core.runs import RunPaths, resolve_run
+
+    figure_format(path)
+    paths = run if isinstance(run, RunPaths) else resolve_run(run)
+    rows = gather_attention(paths, [split_image_path(paths, i) for i in images],
+                            target_image=None if target is None else split_image_path(paths, target),
+                            cam_method=cam_method, regions=regions, size=size, device=device)
+    return save_figure(attention_figure(rows, colormap_name=colormap_name, alpha=alpha), path, dpi)
+
+
+def write_pr_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DPI) -> Path:
+    """Precision-recall curves (Hamming radius 0..bits) of the runs -> `path`."""
+    from core.figures.curves import pr_figure
+    from core.retrieval import evaluate
+
+    figure_format(path)
+    return save_figure(pr_figure([evaluate(run) for run in runs]), path, dpi)
+
+
+def write_bits_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DPI) -> Path:
+    """mAP@all against code length (seed groups as mean ± std), chance level dashed -> `path`."""
+    from core.figures.curves import bits_figure
+
+    figure_format(path)
+    reports, configs, chance = _evaluated(runs)
+    return save_figure(bits_figure(reports, configs, chance), path, dpi)
+
+
+def table_text(runs: Sequence, fmt: str = "markdown", digits: int = 2) -> str:
+    """The method x bits table of the runs as Markdown, LaTeX (booktabs) or CSV text."""
+    from core.figures.table import build_table, format_table
+
+    return format_table(build_table(*_evaluated(runs)), fmt, digits)
+
+
+def write_table(runs: Sequence, path: str | Path, fmt: str | None = None, digits: int = 2) -> Path:
+    """table_text written to `path`; fmt None: from the suffix (.md, .tex, .csv)."""
+    from core.atomic import atomic_write_bytes
+
+    fmt = fmt or table_format(path)
+    text = table_text(runs, fmt, digits)
+    out = Path(path)
+    try:
+        atomic_write_bytes(out, text.encode("utf-8"))
+    except OSError as exc:
+        raise FigureError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return out
+
+
+def table_format(path: str | Path) -> str:
+    """markdown / latex / csv from a file suffix (.md, .tex, .csv)."""
+    suffix = Path(path).suffix.lower()
+    formats = {".md": "markdown", ".markdown": "markdown", ".tex": "latex", ".csv": "csv"}
+    if suffix not in formats:
+        raise FigureError(f"cannot tell the table format from {str(path)!r}: end the file name in .md, .tex or .csv")
+    return formats[suffix]
+
+
+def split_image_path(run, image):
+    """An image argument as a path: an int (or a string of digits that is not a file) is a test-split
+    index of the run, looked up in its saved query codes; anything else is returned unchanged."""
+    from core.codes import load_codes
+
+    if isinstance(image, str) and image.isdigit() and not Path(image).exists():
+        image = int(image)
+    if not isinstance(image, int):
+        return image
+    queries = load_codes(run, "query")
+    if not 0 <= image < len(queries):
+        raise FigureError(f"test-split index {image} is out of range: the run has {len(queries)} test images")
+    return str(queries.paths[image])
+
+
+def _evaluated(runs: Sequence):
+    """(RetrievalReports, TrainConfigs, chance levels) of the runs, in order."""
+    from core.chance import run_chance_map
+    from core.retrieval import evaluate
+    from core.runs import RunPaths, resolve_run
+
+    if not runs:
+        raise FigureError("name at least one run")
+    paths = [run if isinstance(run, RunPaths) else resolve_run(run) for run in runs]
+    return ([evaluate(p) for p in paths], [p.load_config() for p in paths], [run_chance_map(p) for p in paths])

@@ -1,0 +1,122 @@
+"""core.figures and `fghash figure ...`: paper figures and tables from a tiny run (the retrieval tests'
+random-init FCAENet on a 3-class folder dataset), plus the chance level in `fghash eval`."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from test_retrieval import run  # noqa: F401  (the fixture: pytest puts tests/core on sys.path)
+
+from core import engine
+from core.chance import run_chance_map
+from core.cli import main
+from core.config import TrainConfig
+from core.figures.common import CORRECT_COLOR, WRONG_COLOR, FigureError, save_figure
+from core.figures.export import write_attention_figure, write_bits_figure, write_pr_figure, write_retrieval_figure
+from core.figures.retrieval import gather_retrieval, retrieval_figure
+from core.figures.table import build_table, format_table
+from core.retrieval import RetrievalReport
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_retrieval_figure_frames_follow_the_ranking(run, tmp_path):
+    paths, _ = run
+    panels = gather_retrieval([paths, paths], [0, 4], k=5)
+    assert [[p.result.hits for p in row] for row in panels] == \
+        [[engine.query(q, paths, k=5).hits] * 2 for q in (0, 4)]
+    fig = retrieval_figure(panels)
+    # every result axes is framed in its hit's colour, in drawing order (query rows, runs, ranks)
+    hits = [hit for row in panels for p in row for hit in p.result.hits]
+    framed = [ax for ax in fig.axes if ax.spines["top"].get_linewidth() > 2]
+    assert len(framed) == len(hits) == 20
+    want = [CORRECT_COLOR if h.correct else WRONG_COLOR for h in hits]
+    got = ["#%02x%02x%02x" % tuple(round(255 * c) for c in ax.spines["top"].get_edgecolor()[:3]) for ax in framed]
+    assert got == want
+    assert [ax.get_xlabel() for ax in framed[:5]] == [f"d = {h.distance}" for h in hits[:5]]
+
+    pdf = write_retrieval_figure([paths], [0, 1], tmp_path / "ret.pdf", k=4)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    small = save_figure(fig, tmp_path / "small.png", dpi=40)
+    large = save_figure(fig, tmp_path / "large.png", dpi=80)
+    w_small, w_large = Image.open(small).size[0], Image.open(large).size[0]
+    assert abs(w_large / w_small - 2) < 0.1
+
+
+def test_attention_figure_has_every_column_and_a_colour_bar(run, tmp_path):
+    paths, _ = run
+    out = write_attention_figure(paths, [0, 3], tmp_path / "att.svg", target=0)
+    text = out.read_text()
+    assert text.startswith("<?xml") and "<svg" in text
+    from core.figures.attention import gather_attention
+
+    rows = gather_attention(paths, [engine.query(0, paths, k=1).query_path])
+    titles = [p.title for p in rows[0].panels]
+    assert titles[:2] == ["image", "CAM"] and titles[2].startswith("Grad-CAM") and titles[4] == "erased"
+    assert rows[0].panels[3].mask is not None and rows[0].panels[1].heatmap is not None
+
+
+def test_pr_and_bits_figures(run, tmp_path):
+    paths, _ = run
+    assert write_pr_figure([paths], tmp_path / "pr.pdf").read_bytes().startswith(b"%PDF")
+    png = write_bits_figure([paths], tmp_path / "bits.png", dpi=50)
+    assert Image.open(png).size[0] > 100
+
+
+def _report(run_id: str, bits: int, value: float) -> RetrievalReport:
+    return RetrievalReport(run_id=run_id, method="fcaenet", dataset_kind="cub", bits=bits, num_queries=1,
+                           num_database=1, map_all=value, map_all_index_order=value, map_at_k={},
+                           map_at_k_index_order={}, precision_at_k={}, precision_at_k_index_order={}, pr_curve=(),
+                           per_query_ap=(), per_query_ap_index_order=(), largest_code_share=0.0)
+
+
+def test_table_averages_seeds_and_footnotes_the_chance_level():
+    cfg = TrainConfig(method="fcaenet", dataset_kind="cub", dataset_root="/data/CUB_200_2011", bits=12)
+    reports = [_report("a", 12, 0.30), _report("b", 12, 0.34), _report("c", 24, 0.5), _report("d", 12, 0.2)]
+    configs = [cfg.replace(seed=1), cfg.replace(seed=2), cfg.replace(bits=24), cfg.replace(fcae=dataclasses.replace(cfg.fcae, use_srem=False))]
+    table = build_table(reports, configs, [0.0123] * 4)
+    markdown = format_table(table, "markdown")
+    assert "| fcaenet | 32.00 ± 2.83 (2) | 50.00 |" in markdown
+    ablation = [line for line in markdown.splitlines() if "srem" in line.lower()]
+    assert len(ablation) == 1 and ablation[0].startswith("| fcaenet (") and ablation[0].endswith(") | 20.00 | – |")
+    assert "Chance level (cub): 1.23" in markdown
+    latex = format_table(table, "latex")
+    assert r"\toprule" in latex and r"32.00 $\pm$ 2.83 (2)" in latex and r"Chance level (cub): 1.23" in latex
+    rows = list(csv.DictReader(io.StringIO(format_table(table, "csv"))))
+    first = next(r for r in rows if r["variant"] == "" and r["bits"] == "12")
+    assert (float(first["map_all_mean"]), int(first["n_runs"]), float(first["chance_map_all"])) == \
+        (pytest.approx(0.32), 2, 0.0123)
+    with pytest.raises(FigureError, match="different splits"):
+        build_table(reports[:2], configs[:2], [0.1, 0.2])
+
+
+def test_cli_figures_tables_and_eval_chance(run, tmp_path, capsys):
+    paths, _ = run
+    assert main(["figure", "table", paths.run_id, "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 1 and float(rows[0]["chance_map_all"]) == run_chance_map(paths)
+    assert float(rows[0]["map_all_mean"]) == engine.evaluate(paths).map_all
+    assert main(["figure", "table", paths.run_id, "-o", str(tmp_path / "t.tex")]) == 0
+    assert r"\bottomrule" in (tmp_path / "t.tex").read_text()
+    assert main(["figure", "retrieval", paths.run_id, "--queries", "0", "5", "-k", "3", "-o",
+                 str(tmp_path / "r.png"), "--dpi", "40"]) == 0
+    assert Image.open(tmp_path / "r.png").size[1] > 50
+    capsys.readouterr()
+    assert main(["figure", "pr", paths.run_id, "-o", str(tmp_path / "x.jpg")]) == 2
+    assert main(["figure", "attention", paths.run_id, "99", "-o", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["fghash: error: cannot tell the figure format from '%s': end the file name in .pdf, .svg, .png"
+                   % (tmp_path / "x.jpg"),
+                   "fghash: error: test-split index 99 is out of range: the run has 6 test images"]
+    assert main(["eval", paths.run_id]) == 0
+    out = capsys.readouterr().out
+    assert f"chance: mAP@all {100 * run_chance_map(paths):.2f} (every run)" in out
+    # 3 classes x 6 database images, every query's class present: (R-1)/(n-1) + H_n (n-R) / (n (n-1))
+    harmonic = np.sum(1 / np.arange(1, 19))
+    assert run_chance_map(paths) == pytest.approx(5 / 17 + harmonic * 12 / (18 * 17))
