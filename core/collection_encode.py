@@ -172,10 +172,11 @@ def _assemble(out: Path, collection: Collection, bits: int, chunks: int, chunk_s
         return None
     packed = []
     for i in range(chunks):
-        with np.load(_chunk_path(out, i)) as f:
+        chunk = _chunk_path(out, i)
+        with np.load(chunk, allow_pickle=False) as f:
             packed.append(f["packed"])
             if f["packed"].shape[0] != len(_rows(i, chunk_size, len(collection.paths))):
-                raise RunError(f"{_chunk_path(out, i)} has the wrong number of rows; delete it and encode again")
+                raise RunError(f"{chunk} has the wrong number of rows; delete it and encode again")
     codes = unpack_codes(np.concatenate(packed), bits)
     return save_codes(SimpleNamespace(codes=out / "codes"), "database", codes,
                       np.asarray(collection.labels, dtype=np.int64), list(collection.paths))

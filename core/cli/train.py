@@ -120,7 +120,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
     return [distributed.global_batch(
                 preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
                               multifus=dict(multifus), **top, **({} if seed is None else {"seed": seed})),
-                preset_config(args.preset, args.method, b, args.dataset).batch_size,
+                preset_config(args.preset, args.method, b, args.dataset, dataset_root=args.root).batch_size,
                 args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
             for b in bits for seed in seeds]
 

@@ -130,7 +130,7 @@ class DecodedImages(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         if self._array is None:
-            self._array = np.load(self.path, mmap_mode="r")
+            self._array = np.load(self.path, mmap_mode="r", allow_pickle=False)
         return torch.from_numpy(np.array(self._array[index])), self.records[index].label, index
 
     def __getstate__(self) -> dict:

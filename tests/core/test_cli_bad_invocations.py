@@ -21,53 +21,29 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_training import _drain, _tiny  # the tiny-run helpers of the training tests
+from tiny_run import linked_copy, trained_once  # pytest puts tests/core on sys.path
 
 from core import engine
 from core.atomic import atomic_write_text
 from core.cli import main
 from core.codes import load_codes
-from core.config import AdshOptions
-from core.encode import drain
 from core.runs import RunPaths
-from core.session import forget_session
-from core.store import RunStore
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> RunPaths:
-    home = tmp_path_factory.mktemp("bad_invocations_home")
-    cache = tmp_path_factory.getbasetemp() / "fghash_cache"  # the demo set, shared with conftest's fixture
-    cache.mkdir(exist_ok=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("FGHASH_HOME", str(home))
-            mp.setenv("FGHASH_CACHE", str(cache))
-            cfg = _tiny("adsh", epochs=1, adsh=AdshOptions(num_samples=32, inner_epochs=1))
-            done = _drain(engine.train(cfg))[-1]
-            assert done.status == "finished", done
-            paths = RunPaths(Path(done.run_dir))
-            drain(engine.build_index(paths))
-    finally:
-        torch.set_num_threads(threads)
-    forget_session()
+    with trained_once(tmp_path_factory, "bad_invocations_home") as (paths, _home, _cfg):
+        pass
     return paths
 
 
 @pytest.fixture
 def run(trained, fghash_home) -> RunPaths:
     """A hard-linked copy of the trained run in this test's FGHASH_HOME, registered in its store."""
-    target = fghash_home / "runs" / trained.run_id
-    shutil.copytree(trained.root, target, copy_function=os.link)
-    with RunStore() as store:
-        store.add_run(target.name, target, trained.config.read_text())
-    forget_session()
-    yield RunPaths(target)
-    forget_session()
+    with linked_copy(trained, fghash_home) as copy:
+        yield copy
 
 
 def _read_only(run: RunPaths, monkeypatch) -> None:

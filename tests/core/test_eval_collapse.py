@@ -22,8 +22,12 @@ def _evaluate(database: torch.Tensor, query: torch.Tensor, db_labels, q_labels):
         return query
         yield  # a generator, like the real encoder
 
+    def encode_database():
+        return database
+        yield  # a generator, like the real method's
+
     run._query_codes = query_codes
-    run.method = types.SimpleNamespace(database_codes=lambda: database)
+    run.method = types.SimpleNamespace(database_codes=lambda: database, encode_database=encode_database)
     run.train_records = [types.SimpleNamespace(label=int(x)) for x in db_labels]
     run.test_records = [types.SimpleNamespace(label=int(x)) for x in q_labels]
     events = list(run._evaluate(epoch=3))

@@ -12,7 +12,6 @@ no traceback), and every file of the run must keep its bytes and mtime.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -20,14 +19,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from test_training import _drain, _tiny  # the tiny-run helpers of the training tests
+from tiny_run import linked_copy, trained_once  # pytest puts tests/core on sys.path
 
 from core import engine
 from core.checkpoint import save_checkpoint
 from core.cli import main
 from core.codes import load_codes, save_codes
-from core.config import AdshOptions
 from core.encode import drain
 from core.errors import FghashError
 from core.index import HammingIndex
@@ -35,7 +32,6 @@ from core.models.factory import build_model
 from core.run_lock import LOCK_NAME
 from core.runs import RunPaths
 from core.session import forget_session
-from core.store import RunStore
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -51,45 +47,24 @@ class Trained:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Trained:
-    home = tmp_path_factory.mktemp("validation_home")
-    cache = tmp_path_factory.getbasetemp() / "fghash_cache"  # the demo set, shared with conftest's fixture
-    cache.mkdir(exist_ok=True)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("FGHASH_HOME", str(home))
-            mp.setenv("FGHASH_CACHE", str(cache))
-            cfg = _tiny("adsh", epochs=1, adsh=AdshOptions(num_samples=32, inner_epochs=1))
-            done = _drain(engine.train(cfg))[-1]
-            assert done.status == "finished", done
-            paths = RunPaths(Path(done.run_dir))
-            drain(engine.build_index(paths))
-            foreign = {}
-            for name, other in (("bits", cfg.replace(bits=24)), ("method", cfg.replace(method="fcaenet"))):
-                scratch = RunPaths(home / f"foreign-{name}")
-                scratch.checkpoints.mkdir(parents=True)
-                model = build_model(other, 10, weights="none")
-                foreign[name] = save_checkpoint(scratch, 1, other, {f"model.{k}": v for k, v in model.state_dict().items()},
-                                                num_classes=10, fingerprint="other", driver={})
-            image = home / "outside.png"
-            shutil.copyfile(load_codes(paths, "query").paths[0], image)
-    finally:
-        torch.set_num_threads(threads)
-    forget_session()
+    with trained_once(tmp_path_factory, "validation_home") as (paths, home, cfg):
+        foreign = {}
+        for name, other in (("bits", cfg.replace(bits=24)), ("method", cfg.replace(method="fcaenet"))):
+            scratch = RunPaths(home / f"foreign-{name}")
+            scratch.checkpoints.mkdir(parents=True)
+            model = build_model(other, 10, weights="none")
+            foreign[name] = save_checkpoint(scratch, 1, other, {f"model.{k}": v for k, v in model.state_dict().items()},
+                                            num_classes=10, fingerprint="other", driver={})
+        image = home / "outside.png"
+        shutil.copyfile(load_codes(paths, "query").paths[0], image)
     return Trained(paths, foreign["bits"], foreign["method"], image)
 
 
 @pytest.fixture
 def run(trained, fghash_home) -> RunPaths:
     """A hard-linked copy of the trained run in this test's FGHASH_HOME, registered in its store."""
-    target = fghash_home / "runs" / trained.paths.run_id
-    shutil.copytree(trained.paths.root, target, copy_function=os.link)
-    with RunStore() as store:
-        store.add_run(target.name, target, trained.paths.config.read_text())
-    forget_session()
-    yield RunPaths(target)
-    forget_session()
+    with linked_copy(trained.paths, fghash_home) as copy:
+        yield copy
     from core.explain.api import clear_cache
 
     clear_cache()

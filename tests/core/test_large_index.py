@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_training import events_and_result  # pytest puts tests/core on sys.path
 
 from core.events import Progress
 from core.index import HammingIndex, pad_packed
@@ -18,15 +19,6 @@ from core.large_index import (
     stream_code_file,
     write_code_file,
 )
-
-
-def _drain(gen):
-    events = []
-    while True:
-        try:
-            events.append(next(gen))
-        except StopIteration as stop:
-            return events, stop.value
 
 
 def _clustered_packed(n: int, bits: int, clusters: int, seed: int = 0) -> np.ndarray:
@@ -65,7 +57,7 @@ def test_code_file_refuses_a_wrong_count(tmp_path):
 @pytest.mark.parametrize("shards", [1, 3])
 def test_streamed_and_sharded_index_equals_the_plain_index(code_file, shards):
     path, packed = code_file
-    events, index = _drain(index_from_code_file(path, 12, shards=shards, chunk_rows=1000))
+    events, index = events_and_result(index_from_code_file(path, 12, shards=shards, chunk_rows=1000))
     assert events[0] == Progress("index", 0, 5000, None) and events[-1].done == 5000
     assert len(index) == 5000 and isinstance(index, ShardedHammingIndex) == (shards > 1)
     queries = _clustered_packed(50, 12, clusters=8, seed=1)
@@ -79,12 +71,12 @@ def test_streamed_and_sharded_index_equals_the_plain_index(code_file, shards):
 def test_code_file_of_another_length_is_refused(code_file):
     path, _ = code_file
     with pytest.raises(ValueError, match="128"):
-        _drain(index_from_code_file(path, 128))
+        events_and_result(index_from_code_file(path, 128))
 
 
 def test_ivf_recall_is_one_when_every_cell_is_scanned(code_file):
     path, packed = code_file
-    _, approx = _drain(approximate_from_code_file(path, 12, nlist=16, nprobe=16, train_size=1000))
+    _, approx = events_and_result(approximate_from_code_file(path, 12, nlist=16, nprobe=16, train_size=1000))
     queries = _clustered_packed(40, 12, clusters=8, seed=2)
     exact = HammingIndex.from_packed(packed, 12).search_packed(queries, 50)
     found = approx.search_packed(queries, 50)

@@ -9,6 +9,7 @@ the .pth files inside it, so the editable install of this checkout stays invisib
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -32,8 +33,13 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str], Path]:
     """(the fresh environment's bin folder, an environment for running it, a working folder)."""
     work = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    # Built from a copy without build outputs: setuptools reuses an existing build/ folder, so a stale
+    # one in the checkout would slip files into the wheel that the sources no longer name.
+    source = work / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(work / "dist"),
-          str(ROOT)], cwd=work, env=env)
+          str(source)], cwd=work, env=env)
     wheel = next((work / "dist").glob("fghash-*.whl"))
     target = work / "venv"
     venv.EnvBuilder(with_pip=False).create(target)
