@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from core.large_index import (
     recall_at_k,
     write_code_file,
 )
+from timing import best_of  # bench/ is on sys.path when run as a script
 
 
 def synthetic_codes(rng: np.random.Generator, centres: np.ndarray, n: int, chunk: int = 1 << 20):
@@ -64,16 +64,6 @@ def drain(gen):
             return stop.value
 
 
-def timed(fn, repeat: int = 1):
-    """(shortest wall time of `repeat` calls in seconds, the last call's result): a shared machine is noisy."""
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000_000, 100_000_000])
@@ -102,17 +92,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         for n in args.sizes:
             path = Path(tmp) / f"codes-{n}.npy"
-            write_s, _ = timed(lambda: write_code_file(path, synthetic_codes(rng, centres, n), n, args.bits))
+            write_s, _ = best_of(1, lambda: write_code_file(path, synthetic_codes(rng, centres, n), n, args.bits))
             codes_mb = n * 8 * ((args.bits + 63) // 64) / 2 ** 20
             print(f"\n== {n:,} codes: code file {os.path.getsize(path) / 2 ** 20:,.0f} MB written in {write_s:.1f} s")
 
             before = memory_mb("VmRSS")
             reset_peak_memory()
-            build_s, exact_index = timed(lambda: drain(index_from_code_file(path, args.bits, use_gpu=False)))
+            build_s, exact_index = best_of(1, lambda: drain(index_from_code_file(path, args.bits, use_gpu=False)))
             print(f"exact   build {build_s:7.1f} s   resident +{memory_mb('VmRSS') - before:,.0f} MB, peak "
                   f"+{memory_mb('VmHWM') - before:,.0f} MB (codes: {codes_mb:,.0f} MB)")
-            one_s, _ = timed(lambda: exact_index.search_packed(queries[:1], args.k), args.repeat)
-            exact_s, exact = timed(lambda: exact_index.search_packed(queries, args.k), args.repeat)
+            one_s, _ = best_of(args.repeat, lambda: exact_index.search_packed(queries[:1], args.k))
+            exact_s, exact = best_of(args.repeat, lambda: exact_index.search_packed(queries, args.k))
             print(f"exact   search {1000 * exact_s / args.queries:8.1f} ms/query in a batch of {args.queries}, "
                   f"{1000 * one_s:.1f} ms for a single query")
             del exact_index
@@ -122,12 +112,12 @@ def main() -> None:
 
             before = memory_mb("VmRSS")
             reset_peak_memory()
-            ivf_s, ivf = timed(lambda: drain(approximate_from_code_file(path, args.bits, args.nlist)))
+            ivf_s, ivf = best_of(1, lambda: drain(approximate_from_code_file(path, args.bits, args.nlist)))
             print(f"ivf     build {ivf_s:7.1f} s   (nlist {args.nlist}: train + add)   resident "
                   f"+{memory_mb('VmRSS') - before:,.0f} MB, peak +{memory_mb('VmHWM') - before:,.0f} MB")
             for nprobe in args.nprobe:
                 ivf.nprobe = nprobe
-                s, found = timed(lambda: ivf.search_packed(queries, args.k), args.repeat)
+                s, found = best_of(args.repeat, lambda: ivf.search_packed(queries, args.k))
                 print(f"ivf     nprobe {nprobe:4d}: {1000 * s / args.queries:8.2f} ms/query   "
                       f"recall@{args.k} {recall_at_k(found, exact, args.k):.3f}   "
                       f"speed-up {exact_s / s:6.1f}x")

@@ -11,12 +11,12 @@ queries (in batches that bound memory) and scaled to all queries; it is far slow
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
 
 from core.index import HammingIndex
+from timing import best_of  # bench/ is on sys.path when run as a script
 
 
 def reference_search(query_codes: torch.Tensor, database_codes: torch.Tensor, k: int, batch: int | None = None):
@@ -28,16 +28,6 @@ def reference_search(query_codes: torch.Tensor, database_codes: torch.Tensor, k:
         hamm = 0.5 * (bits - query_codes[start:start + batch] @ database_codes.T)
         out.append(torch.argsort(hamm, dim=1)[:, :k])
     return torch.cat(out)
-
-
-def best_of(repeat: int, fn):
-    """(shortest wall time of `repeat` calls in seconds, the last call's result)."""
-    best, result = float("inf"), None
-    for _ in range(max(1, repeat)):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def main() -> None:

@@ -11,24 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 
 import numpy as np
 import torch
 
 from core.search_torch import hamming_topk
-
-
-def best_of(repeat: int, fn, sync=None):
-    """(shortest wall time of `repeat` calls in seconds, the last call's result)."""
-    best, result = float("inf"), None
-    for _ in range(max(1, repeat)):
-        start = time.perf_counter()
-        result = fn()
-        if sync:
-            sync()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from timing import best_of  # bench/ is on sys.path when run as a script
 
 
 def cpu_search(database: np.ndarray):
