@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel
+from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel, short_name
 from fghash_gui.panels.code_map import CodeMapView
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
@@ -110,7 +110,7 @@ class ClassesPanel(QWidget):
         confusion = QSplitter(Qt.Orientation.Horizontal)
         confusion.addWidget(self.confusion_table)
         confusion.addWidget(self.matrix)
-        confusion.setSizes([760, 600])
+        confusion.setSizes([880, 480])
 
 
         self.code_map = CodeMapView(requests, self.thumbnails, self)
@@ -182,7 +182,7 @@ class ClassesPanel(QWidget):
         self.thumbnails.prefetch([p for p in report.example_paths if p])
         self._draw_matrix(report)
         _size_columns(self.class_table, (230, 70, 70, 100))
-        _size_columns(self.confusion_table, (200, 100, 170, 170, 170))
+        _size_columns(self.confusion_table, (190, 95, 175, 175, 175))
         self.title.setText(f"{report.run_id}: {len(self.class_model.labels)} classes with queries, "
                            f"mAP@all {100 * report.map_all:.2f}%, top-{report.k}")
         self.worst_list.clear()
@@ -197,7 +197,7 @@ class ClassesPanel(QWidget):
         self.matrix_bar.setLevels((0.0, top))
         names = report.class_names
         small = len(names) <= MATRIX_TICKS_UP_TO  # named rows, numbered columns (names would overlap)
-        self.matrix.getAxis("left").setTicks([[(i + 0.5, f"{_short(n)} {i}") for i, n in enumerate(names)]]
+        self.matrix.getAxis("left").setTicks([[(i + 0.5, f"{short_name(n)} {i}") for i, n in enumerate(names)]]
                                              if small else None)
         self.matrix.getAxis("bottom").setTicks([[(i + 0.5, str(i)) for i in range(len(names))]] if small else None)
         self.matrix.autoRange()
@@ -274,6 +274,3 @@ def _size_columns(table: QTableView, widths: tuple[int, ...]) -> None:
     for column, width in enumerate(widths[:-1]):
         table.horizontalHeader().resizeSection(column, width)
 
-
-def _short(name: str, limit: int = 14) -> str:
-    return name if len(name) <= limit else name[: limit // 2] + "…" + name[-(limit // 2 - 1):]

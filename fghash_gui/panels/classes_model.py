@@ -149,4 +149,12 @@ class ConfusionTableModel(_ReportModel):
         other, share = confusers[col - 2]
         if role == SORT_ROLE:
             return share
-        return f"{_percent(share)}% · {self.name(other)}"  # the share first: a long name is what gets cut
+        # the share first, the name shortened in its middle (Qt's eliding cut the whole name to "…"); the
+        # tooltip holds it whole
+        name = self.name(other) if role == Qt.ItemDataRole.ToolTipRole else short_name(self.name(other))
+        return f"{_percent(share)}% · {name}"
+
+
+def short_name(name: str, limit: int = 14) -> str:
+    """`name` cut in its middle to at most `limit` characters (class names end in their distinguishing part)."""
+    return name if len(name) <= limit else name[: limit // 2] + "…" + name[-(limit - limit // 2 - 1):]
