@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.text import printable
+
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("encode", help="encode a folder tree of images or a dataset split with a trained run "
@@ -24,9 +26,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from core import distributed
+    from core.cli.progress import LazyBar
     from core.collection_encode import dataset_collection, encode_collection, folder_collection, load_encoded
     from core.errors import ConfigError
     from core.events import Log, Progress
@@ -40,23 +41,20 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                   else dataset_collection(args.dataset, args.root, args.split))
     gen = encode_collection(args.run, collection, args.out, chunk_size=args.chunk_size, batch_size=args.batch_size,
                             device=args.device, num_workers=args.num_workers)
-    bar = tqdm(desc=f"encode ({rank.label()})" if rank.active else "encode", unit="img", dynamic_ncols=True,
-               disable=not rank.is_main)
-    try:
+    with LazyBar(desc=f"encode ({rank.label()})" if rank.active else "encode", unit="img", dynamic_ncols=True,
+                 disable=not rank.is_main) as bars:
         while True:
             try:
                 event = next(gen)
             except StopIteration as stop:
                 result = stop.value
                 break
+            bar = bars.get()
             if isinstance(event, Progress):
-                bar.total = event.total
-                bar.n = event.done
+                bar.total, bar.n = event.total, event.done
                 bar.refresh()
             elif isinstance(event, Log):
-                bar.write(event.message, file=sys.stderr)
-    finally:
-        bar.close()
+                bar.write(printable(event.message), file=sys.stderr)
     if rank.is_main:
         rate = result.encoded / max(result.seconds, 1e-9)
         print(f"encoded {result.encoded} image(s) in {result.seconds:.1f} s ({rate:.1f} images/s on this process, "

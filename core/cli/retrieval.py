@@ -18,28 +18,20 @@ def _cmd_index(args: argparse.Namespace) -> int:
 
 def index_with_progress(run, quiet: bool = False) -> Path:
     """Build a run's index under a progress bar and print what was written."""
-    from tqdm import tqdm
-
     from core import engine
+    from core.cli.progress import LazyBar
 
     gen = engine.build_index(run)
-    bar = None
-    try:
+    with LazyBar(desc="index", unit="code", disable=quiet) as bars:
         while True:
-            event = next(gen)
-            if bar is None:
-                bar = tqdm(total=event.total, desc="index", unit="code", disable=quiet)
-            bar.n = event.done
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                path = stop.value
+                break
+            bar = bars.get()
+            bar.total, bar.n = event.total, event.done
             bar.refresh()
-    except StopIteration as stop:
-        path = stop.value
-    except BaseException:
-        if bar is not None:
-            bar.leave = False  # the bar clears its line: the error message stays the only line
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
     from core.index import read_index_header
 
     header = read_index_header(path)

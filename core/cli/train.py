@@ -272,17 +272,14 @@ def _chance_cell(run_dir: str) -> str:
 
 def drive_training(gen, label: str, epochs: int):
     """Consume one training generator under a tqdm bar over all batches of the run."""
-    from tqdm import tqdm
-
+    from core.cli.progress import LazyBar
     from core.events import BatchEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
 
-    bar = None  # made at the first event: an error before training starts stays the only stderr line
     last_map = None
     finished = None
-    try:
+    with LazyBar(desc=printable(label), unit="batch", dynamic_ncols=True) as bars:
         for event in gen:
-            if bar is None:
-                bar = tqdm(desc=printable(label), unit="batch", dynamic_ncols=True)
+            bar = bars.get()
             if isinstance(event, BatchEnd):
                 if bar.total is None:  # batches still to run, counted from the first batch seen
                     bar.total = event.batches_in_epoch * (epochs - event.epoch + 1)
@@ -308,13 +305,6 @@ def drive_training(gen, label: str, epochs: int):
                 bar.set_postfix_str(f"{event.phase} {event.done}/{event.total}")
             elif isinstance(event, TrainFinished):
                 finished = event
-    except BaseException:
-        if bar is not None:
-            bar.leave = False  # the bar clears its line: the error message stays the only line
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
     return finished
 
 
