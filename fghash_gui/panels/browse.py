@@ -42,11 +42,11 @@ from fghash_gui.panels.browse_data import (
     first_line,
     query_text,
     runs_with_codes,
-    titled,
 )
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.result_grid import ResultGrid
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
+from fghash_gui.widgets.titled import titled
 from fghash_gui.workers import RequestRunner
 
 K_CHOICES = (10, 20, 50, 100)

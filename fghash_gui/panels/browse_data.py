@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core import engine
 from core.codes import has_codes
@@ -124,15 +123,6 @@ def distance_histogram(stats: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def runs_with_codes(records: list) -> list:
     """The runs that can be searched: those whose database codes were written."""
     return [r for r in records if has_codes(r.run_dir)]
-
-
-def titled(label: QLabel, widget: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(label)
-    layout.addWidget(widget, 1)
-    return box
 
 
 def first_line(message: str, limit: int = 120) -> str:

@@ -34,10 +34,11 @@ from core.errors import FghashError
 from core.explain.overlay import colorbar
 from core.explain.types import Explanation
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
-from fghash_gui.panels.explain_draw import captioned, describe_explanation, explain_on_worker, paint_explanation
+from fghash_gui.panels.explain_draw import describe_explanation, explain_on_worker, paint_explanation
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
 from fghash_gui.widgets.thumbnails import load_thumbnail
+from fghash_gui.widgets.titled import titled
 from fghash_gui.workers import RequestRunner
 
 # What the user picks -> (engine explanation kind, what to draw from it).
@@ -151,13 +152,13 @@ class ExplainPanel(QWidget):
         self.view_caption = ElidedLabel("")
         self.query_view = OverlayView()
         self.query_view_caption = ElidedLabel("query")
-        self.query_column = captioned(self.query_view_caption, self.query_view)
+        self.query_column = titled(self.query_view_caption, self.query_view)
         self.query_column.setVisible(False)
         self.colorbar_label = QLabel()
         self.colorbar_label.setToolTip("maps are scaled to 0..1 per image: relative activation")
         body = QHBoxLayout()
         body.addWidget(self.query_column, 1)
-        body.addWidget(captioned(self.view_caption, self.view), 1)
+        body.addWidget(titled(self.view_caption, self.view), 1)
         body.addWidget(self.colorbar_label)
         body.addWidget(side_widget)
         layout = QVBoxLayout(self)

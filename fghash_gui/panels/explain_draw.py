@@ -1,9 +1,7 @@
 """Drawing helpers of the Explain tab: an Explanation into an OverlayView, its one-paragraph description,
-a captioned view, and the worker-side call."""
+and the worker-side call."""
 
 from __future__ import annotations
-
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from core import engine
 from core.explain.types import Explanation
@@ -25,15 +23,6 @@ def paint_explanation(view: OverlayView, explanation: Explanation, draw: str, le
         view.set_heatmap(explanation.extra(level))
     else:
         view.clear_overlay()
-
-
-def captioned(caption: QLabel, widget: QWidget) -> QWidget:
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(caption)
-    layout.addWidget(widget, 1)
-    return box
 
 
 def explain_on_worker(path: str, run: str, kind: str, options: dict) -> Explanation:
