@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.encode import drain
 from core.large_index import (
     approximate_from_code_file,
     index_from_code_file,
@@ -54,14 +55,6 @@ def reset_peak_memory() -> None:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
     except OSError:
         pass
-
-
-def drain(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def main() -> None:
