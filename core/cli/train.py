@@ -246,17 +246,15 @@ def _spread(values: list) -> str:
 
 
 def _index_order_and_note(finished) -> tuple[str, str]:
-    """(the final codes' mAP@all with ties by index, formatted; the collapse note or ""), from the run's
-    saved codes."""
+    """(the final evaluation's mAP@all with ties by index, formatted; its collapse note or ""), as training
+    recorded them in the store next to final_map (a run that never evaluated has neither)."""
     from core import engine
-    from core.errors import FghashError
     from core.metrics import collapse_note
 
-    try:
-        report = engine.evaluate(finished.run_id, ks=())
-    except FghashError:  # no saved codes (a run that stopped before its first epoch)
+    last = engine.last_metrics(("map_all_index_order", "largest_code_share")).get(finished.run_id, {})
+    if "map_all_index_order" not in last:
         return f"{'-':>8}", ""
-    return f"{100 * report.map_all_index_order:8.2f}", collapse_note(report.largest_code_share)
+    return f"{100 * last['map_all_index_order']:8.2f}", collapse_note(last.get("largest_code_share", 0.0))
 
 
 def _chance_cell(run_dir: str) -> str:
