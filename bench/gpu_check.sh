@@ -7,7 +7,8 @@
 #
 # Steps (each under its own time limit, its log in OUTDIR/<step>.log, its figures in OUTDIR/<step>.json):
 #   tests      pytest -m cuda (training step per method, real CUDA OOM, AMP vs fp32 codes, GPU mAP / top-k)
-#   train      training step images/s of ADSH / FCAENet / Multi-FusNet vs a plain ResNet-50 step
+#   train      training step images/s of ADSH / FCAENet / Multi-FusNet vs a plain ResNet-50 step (batch 64)
+#   train_large  the plain and ADSH steps again at batch 256
 #   e2e        end to end from JPEG files (PIL workers and the decoded cache) vs synthetic; encoding images/s
 #   app        training from a worker thread beside a GUI-like event loop vs from the CLI
 #   map        bench/map.py on the device vs the CPU (same run)
@@ -34,19 +35,21 @@ if [ $DRY = 1 ]; then
     export FGHASH_CUDA_TESTS_DEVICE=cpu PYTEST_ADDOPTS="-p no:pytest-qt"  # Qt is absent there too
     DEV=cpu; WORKERS=1
     TRAIN="--backbone resnet18 --image-size 32 --multifus-size 32 --batch-size 8 --steps 2 --warmup 1 --small-multifus"
-    E2E="--backbone resnet18 --image-size 32 --train 96 --test 32 --classes 4 --batch-size 16 --epochs 1 --warm-batch 2"
+    TRAIN_LARGE="--backbone resnet18 --image-size 32 --batch-size 16 --steps 2 --warmup 1"
+    E2E="--backbone resnet18 --image-size 32 --train 96 --test 32 --classes 4 --batch-size 16 --epochs 1 --warm-batch 2 --encode-batch 32"
     APP="--backbone resnet18 --image-size 32 --train 96 --test 32 --classes 4 --batch-size 16 --inner-epochs 1"
     MAP="--queries 200 --database 3000 --reference-queries 50 --repeat 1 --threads 1"
     SEARCH="--sizes 20000 --queries 100 --repeat 1"
-    LIMITS=(300 120 150 150 60 60)
+    LIMITS=(300 120 60 150 150 60 60)
 else
     DEV=cuda; WORKERS=$(( $(nproc) - 1 ))
     TRAIN=""
-    E2E="--train 3000 --test 3000"
-    APP="--train 3000 --test 3000"
+    TRAIN_LARGE="--batch-size 256 --steps 12 --warmup 4"
+    E2E="--train 2000 --test 2000"
+    APP="--train 2000 --test 300 --inner-epochs 3"
     MAP="--reference-queries 200 --repeat 3 --threads $(nproc)"
     SEARCH="--sizes 100000 1000000 --repeat 3 --cpu-repeat 1"
-    LIMITS=(120 90 90 60 60 45)   # 465 s at most, about 4 minutes expected
+    LIMITS=(100 90 45 100 70 30 30)   # 465 s at most, about 5 minutes expected (H200, 2026-11-27: 5m16 before train_large)
 fi
 {
     date -u
@@ -72,9 +75,12 @@ step() {  # step NAME LIMIT_S COMMAND...
 step tests "${LIMITS[0]}" "$PY" -m pytest -m cuda tests/core/test_cuda.py tests/core/test_metrics.py -q -p no:cacheprovider \
     -rs --durations=0 --junitxml="$OUT/tests.xml"
 step train "${LIMITS[1]}" "$PY" bench/train_throughput.py --device $DEV $TRAIN --json "$OUT/train.json"
-step e2e "${LIMITS[2]}" "$PY" bench/train_e2e.py --device $DEV --workers $WORKERS --root "$WORK/jpegs" $E2E --json "$OUT/e2e.json"
-step app "${LIMITS[3]}" "$PY" bench/app_throughput.py --device $DEV --workers $WORKERS --root "$WORK/jpegs" $APP --json "$OUT/app.json"
-step map "${LIMITS[4]}" "$PY" bench/map.py --device $DEV $MAP --json "$OUT/map.json"
-step search "${LIMITS[5]}" "$PY" bench/search_gpu.py --device $DEV $SEARCH --json "$OUT/search.json"
+step train_large "${LIMITS[2]}" "$PY" bench/train_throughput.py --device $DEV --configs plain adsh $TRAIN_LARGE \
+    --json "$OUT/train_large.json"
+step e2e "${LIMITS[3]}" "$PY" bench/train_e2e.py --device $DEV --workers $WORKERS --root "$WORK/jpegs" $E2E --json "$OUT/e2e.json"
+step app "${LIMITS[4]}" "$PY" bench/app_throughput.py --device $DEV --workers $WORKERS --root "$WORK/jpegs_app" $APP \
+    --json "$OUT/app.json"
+step map "${LIMITS[5]}" "$PY" bench/map.py --device $DEV $MAP --json "$OUT/map.json"
+step search "${LIMITS[6]}" "$PY" bench/search_gpu.py --device $DEV $SEARCH --json "$OUT/search.json"
 rm -rf "$WORK"
 "$PY" bench/gpu_report.py "$OUT"

@@ -97,7 +97,9 @@ def epoch_rate(cfg: TrainConfig, dataset, device: torch.device, warm_batch: int)
     return counted * cfg.batch_size / (time.perf_counter() - start), method
 
 
-def encode_rate(model, records, cfg: TrainConfig, device: torch.device, decoded=None) -> float:
+def encode_rate(model, records, cfg: TrainConfig, device: torch.device, decoded=None,
+                batch_size: int | None = None) -> float:
+    """images/s of fghash's own encoding (core.encode.encode_records: float32, autocast off)."""
     from core.data.transforms import eval_transform
     from core.encode import drain, encode_records
 
@@ -105,10 +107,33 @@ def encode_rate(model, records, cfg: TrainConfig, device: torch.device, decoded=
     sync()
     start = time.perf_counter()
     drain(encode_records(model, records, eval_transform(cfg.image_size, cfg.resize_size), device,
-                         batch_size=cfg.batch_size, num_workers=cfg.num_workers, decoded=decoded,
+                         batch_size=batch_size or cfg.batch_size, num_workers=cfg.num_workers, decoded=decoded,
                          crop=cfg.image_size))
     sync()
     return len(records) / (time.perf_counter() - start)
+
+
+def amp_encode_rate(model, decoded, device: torch.device, crop: int, batch_size: int, workers: int) -> float:
+    """images/s of the same network outputs under float16 autocast, from the decoded cache: what AMP would
+    give. fghash does not encode this way (codes are signs; core.encode keeps float32); tests/core/test_cuda.py
+    measures how many bits AMP would flip."""
+    from core.data.gpu_augment import center_crop_normalize
+
+    loader = torch.utils.data.DataLoader(decoded, batch_size=batch_size, num_workers=workers,
+                                         pin_memory=device.type == "cuda")
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    model.eval()
+    sync()
+    start, count = time.perf_counter(), 0
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        for images, _labels, _index in loader:
+            images = center_crop_normalize(images.to(device, non_blocking=True), crop)
+            if device.type == "cuda":
+                images = images.contiguous(memory_format=torch.channels_last)
+            model.encode(images)
+            count += images.shape[0]
+    sync()
+    return count / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -124,6 +149,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=2, help="inner epochs over the training images")
     p.add_argument("--warm-batch", type=int, default=5)
+    p.add_argument("--encode-batch", type=int, default=256, help="the larger encoding batch also measured")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     p.add_argument("--device", default="auto")
     p.add_argument("--json", default=None)
@@ -170,9 +196,16 @@ def main() -> None:
     decoded = drain(ensure_decoded(records, cfg.resize_size, num_workers=args.workers, substitute="blank"))
     build = time.perf_counter() - start
     cache_enc = encode_rate(model, records, cfg, device, decoded=decoded)
-    out["encode"] = {"pil": pil_enc, "cache": cache_enc, "cache_build_s": build, "images": len(records)}
-    print(f"  encode   PIL workers {pil_enc:8.1f}  cache {cache_enc:8.1f} images/s (AMP, {len(records)} images; "
-          f"cache built in {build:.1f} s)")
+    big = args.encode_batch
+    cache_big = encode_rate(model, records, cfg, device, decoded=decoded, batch_size=big)
+    amp_big = amp_encode_rate(model, decoded, device, cfg.image_size, big, args.workers)
+    out["encode"] = {"pil": pil_enc, "cache": cache_enc, "cache_build_s": build, "images": len(records),
+                     "batch": cfg.batch_size, "large_batch": big, "cache_large_batch": cache_big,
+                     "amp_cache_large_batch": amp_big}
+    print(f"  encode   PIL workers {pil_enc:8.1f}  cache {cache_enc:8.1f} images/s (float32, as fghash "
+          f"encodes; batch {cfg.batch_size}; {len(records)} images; cache built in {build:.1f} s)")
+    print(f"  encode   batch {big}: cache {cache_big:8.1f} images/s float32, {amp_big:8.1f} with float16 "
+          f"autocast (AMP; not what fghash saves)")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

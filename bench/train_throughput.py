@@ -5,7 +5,7 @@ measured in one process on synthetic images (not a timed test).
     python3 bench/train_throughput.py --device cpu --backbone resnet18 --image-size 32 --multifus-size 32 \
         --batch-size 8 --steps 2 --warmup 1                                 # a dry run
 
-Every step is the method's own (`_batch_loss` + NetworkStepper.step: AMP, channels-last, fused SGD and
+Every step is the method's own (`_batch_loss` + NetworkStepper.step: AMP, channels-last, foreach SGD and
 cudnn.benchmark on CUDA), from a pinned CPU batch copied to the device each step, as the loader delivers
 it. "plain" is torchvision's ResNet-50 (or --backbone) with a linear classifier and cross-entropy, run
 by the same NetworkStepper: the reference for what the hardware gives a standard step.

@@ -31,8 +31,12 @@ class NetworkStepper:
     """SGD (momentum, weight decay) + MultiStepLR + GradScaler; channels_last and AMP on CUDA only.
 
     On CUDA also: cudnn.benchmark (fixed input shapes: the fastest convolution algorithms are picked once)
-    and the fused SGD kernel (one launch for all parameters). The CPU keeps torch's default per-parameter
-    loop, so CPU results stay bit-identical to earlier versions (resume tests compare runs bit for bit).
+    and the foreach SGD kernels (a few launches for all parameters). Not fused SGD: with a GradScaler,
+    torch (2.11, seen on an H200) hands the overflow check to the fused kernel, which still advances the
+    momentum buffers on a step the scaler skips; the float16 overflows of the first steps then put
+    garbage into momentum and FCAENet / Multi-FusNet diverged within one epoch. The CPU keeps torch's
+    default per-parameter loop, so CPU results stay bit-identical to earlier versions (resume tests
+    compare runs bit for bit).
     """
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, device: torch.device,
@@ -58,8 +62,8 @@ class NetworkStepper:
         self._augment_generator: torch.Generator | None = None
 
     def _kernel_options(self) -> dict[str, bool | None]:
-        """fused=True on CUDA (GradScaler supports it); the CPU keeps torch's defaults."""
-        return {"fused": True} if self.device.type == "cuda" else {}
+        """foreach=True on CUDA (never fused: see the class docstring); the CPU keeps torch's defaults."""
+        return {"foreach": True} if self.device.type == "cuda" else {}
 
     def to_device(self, images: torch.Tensor) -> torch.Tensor:
         """A batch on the training device (channels-last on CUDA). uint8 batches (TrainConfig.data_cache)
