@@ -97,6 +97,20 @@ def epoch_rate(cfg: TrainConfig, dataset, device: torch.device, warm_batch: int)
     return counted * cfg.batch_size / (time.perf_counter() - start), method
 
 
+def warm_encoder(model, device: torch.device, batch_size: int, crop: int, amp: bool) -> None:
+    """One forward pass at this batch shape and precision before timing: with cudnn.benchmark (set by
+    training on CUDA) a new shape starts with seconds of autotuning, which a short timed pass would count
+    (the first H200 check timed 2,000 images at batch 256 and measured mostly that)."""
+    x = torch.zeros(batch_size, 3, crop, crop, device=device)
+    if device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    model.eval()
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+        model.encode(x)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def encode_rate(model, records, cfg: TrainConfig, device: torch.device, decoded=None,
                 batch_size: int | None = None) -> float:
     """images/s of fghash's own encoding (core.encode.encode_records: float32, autocast off)."""
@@ -104,7 +118,7 @@ def encode_rate(model, records, cfg: TrainConfig, device: torch.device, decoded=
     from core.encode import drain, encode_records
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
+    warm_encoder(model, device, batch_size or cfg.batch_size, cfg.image_size, amp=False)
     start = time.perf_counter()
     drain(encode_records(model, records, eval_transform(cfg.image_size, cfg.resize_size), device,
                          batch_size=batch_size or cfg.batch_size, num_workers=cfg.num_workers, decoded=decoded,
@@ -122,8 +136,7 @@ def amp_encode_rate(model, decoded, device: torch.device, crop: int, batch_size:
     loader = torch.utils.data.DataLoader(decoded, batch_size=batch_size, num_workers=workers,
                                          pin_memory=device.type == "cuda")
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    model.eval()
-    sync()
+    warm_encoder(model, device, batch_size, crop, amp=device.type == "cuda")
     start, count = time.perf_counter(), 0
     with torch.inference_mode(), torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
         for images, _labels, _index in loader:
@@ -204,8 +217,9 @@ def main() -> None:
                      "amp_cache_large_batch": amp_big}
     print(f"  encode   PIL workers {pil_enc:8.1f}  cache {cache_enc:8.1f} images/s (float32, as fghash "
           f"encodes; batch {cfg.batch_size}; {len(records)} images; cache built in {build:.1f} s)")
-    print(f"  encode   batch {big}: cache {cache_big:8.1f} images/s float32, {amp_big:8.1f} with float16 "
-          f"autocast (AMP; not what fghash saves)")
+    amp_label = "with float16 autocast (AMP; not what fghash saves)" if device.type == "cuda" else \
+        "in the AMP path, float32 here (no AMP on the CPU)"
+    print(f"  encode   batch {big}: cache {cache_big:8.1f} images/s float32, {amp_big:8.1f} {amp_label}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
