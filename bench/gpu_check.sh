@@ -45,7 +45,7 @@ else
     DEV=cuda; WORKERS=$(( $(nproc) - 1 ))
     TRAIN=""
     TRAIN_LARGE="--batch-size 256 --steps 12 --warmup 4"
-    E2E="--train 4000 --test 2000 --batch-size 256 --epochs 2"  # batch 64 is launch-bound and noisy (bench/README.md)
+    E2E="--train 4000 --test 2000 --batch-size 256 --epochs 2 --encode-batch 512"  # batch 64 is launch-bound and noisy (bench/README.md)
     APP="--train 2000 --test 300 --inner-epochs 3"
     MAP="--reference-queries 200 --repeat 3 --threads $(nproc)"
     SEARCH="--sizes 100000 1000000 --repeat 3 --cpu-repeat 1"
