@@ -50,6 +50,11 @@ class RunPaths:
         return self.root / "index.faiss"
 
     @property
+    def approximate_index(self) -> Path:
+        """The optional IVF index (`fghash index RUN --approximate`, core/approximate.py)."""
+        return self.root / "index-ivf.faiss"
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
 
