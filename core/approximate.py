@@ -81,6 +81,9 @@ def _paths(run: str | Path | RunPaths) -> RunPaths:
 
 
 def _info(paths: RunPaths, header: dict, database_checksum: str) -> ApproximateInfo:
+    if header.get("kind") != "ivf":
+        raise RunError(f"{paths.approximate_index} is not an approximate (IVF) index: rebuild it with "
+                       f"`{rebuild_command(paths)}`")
     try:
         recall = tuple((int(p), float(r)) for p, r in header["recall"])
         return ApproximateInfo(str(paths.approximate_index), header["count"], header["bits"], int(header["nlist"]),

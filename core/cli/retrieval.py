@@ -60,7 +60,8 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
     gen = engine.build_approximate(run, nlist=nlist, nprobe=DEFAULT_NPROBE if nprobe is None else nprobe,
                             recall_k=RECALL_K if recall_k is None else recall_k,
                             recall_queries=RECALL_QUERIES if recall_queries is None else recall_queries)
-    with LazyBar(desc="train ivf", unit="step", disable=quiet) as bars:
+    phase = "train ivf"
+    with LazyBar(desc=phase, unit="step", disable=quiet) as bars:
         while True:
             try:
                 event = next(gen)
@@ -68,8 +69,9 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
                 info = stop.value
                 break
             bar = bars.get()
-            if bar.desc != event.phase:
-                bar.set_description(event.phase, refresh=False)
+            if event.phase != phase:
+                phase = event.phase
+                bar.set_description(phase, refresh=False)
                 bar.unit = "code" if event.phase == "index" else "step"
             bar.total, bar.n = event.total, event.done
             bar.refresh()
