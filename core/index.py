@@ -11,7 +11,8 @@ distance (the boundary group is then complete) and sorts the candidates by (dist
 
 Files: `index.faiss` = magic line, one JSON header line (format, bits, count, payload size, sha256,
 source checksum), then faiss's own serialisation of an IndexBinaryFlat. Written atomically; loading
-checks every field and raises RunError naming the file.
+checks every field and raises RunError naming the file. The approximate index (`index-ivf.faiss`,
+core/approximate.py) uses the same format (`write_index_file`, `read_index_file`) with an IndexBinaryIVF.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Run folders: the files of one training run, and how to create, find and validate them.
 
 Layout (DESIGN.md): config.json, checkpoints/*.safetensors (+ .json metadata), codes/, index.faiss,
-metrics.jsonl.
+index-ivf.faiss (optional, approximate), metrics.jsonl.
 """
 
 from __future__ import annotations
