@@ -171,6 +171,10 @@ def ap_tooltip(stats) -> str:
     """Both tie modes, so the grid's own count (ties by index) can be checked against the headline."""
     if stats.average_precision is None or stats.precision_at_k is None:
         return "the query's class is unknown: no AP"
+    if stats.result.approximate is not None:  # AP and P@k describe the exact ranking, not the grid
+        return (f"of the exact ranking, {TIES_AVERAGED_LABEL}: AP {100 * stats.average_precision:.2f}%, "
+                f"P@{stats.k} {100 * stats.precision_at_k:.2f}%\n"
+                f"the approximate grid as listed: P@{stats.k} {100 * stats.precision_at_k_index_order:.2f}%")
     return (f"{TIES_AVERAGED_LABEL}: AP {100 * stats.average_precision:.2f}%, "
             f"P@{stats.k} {100 * stats.precision_at_k:.2f}%\n"
             f"the grid as listed, {TIES_BY_INDEX_LABEL}: AP {100 * stats.average_precision_index_order:.2f}%, "

@@ -65,6 +65,7 @@ def test_approximate_checkbox_switches_browse_to_the_ivf_index(code_run, window,
     assert browse.main_label.text().startswith(
         f"APPROXIMATE results (IVF, 1 of 16 cells scanned, recall@20 {info.recall_at(1):.3f} at build)")
     assert _distances(browse.grid) != exact  # one cell of 16 misses neighbours of this query
+    assert "of the exact ranking" in browse.ap_label.toolTip() and "approximate grid" in browse.ap_label.toolTip()
 
     with qtbot.waitSignal(browse.results_shown, timeout=30_000):
         check.setChecked(False)
