@@ -44,7 +44,8 @@ def main() -> None:
     paths = create_run(TrainConfig(backbone="resnet18", weights="none", bits=args.bits))
     for split, n in (("database", args.size), ("query", args.queries)):
         packed = np.concatenate(list(synthetic_codes(rng, centres, n)))
-        save_codes(paths, split, unpack_codes(packed, args.bits), np.full(n, -1), [f"/synthetic/{i}.jpg" for i in range(n)])
+        names = [f"/synthetic/{i}.jpg" for i in range(n)]
+        save_codes(paths, split, unpack_codes(packed, args.bits), np.full(n, -1), names)
     print(f"run {paths.run_id}: {args.size:,} database and {args.queries:,} test-split codes of {args.bits} bits "
           f"around {args.clusters:,} centres; {args.threads} faiss threads")
 

@@ -118,7 +118,8 @@ def test_cli_builds_prints_recall_and_queries(run, capsys):
     assert f"nprobe 2: {info.recall_at(2):.3f} (default)" in out
     assert main(["query", run.run_id, "5", "-k", "7", "--approximate", "--nprobe", "4"]) == 0
     out = capsys.readouterr().out
-    assert f"results are approximate: IVF, nprobe 4 of 8 cells: recall@20 {info.recall_at(4):.3f} measured at build" in out
+    recall = f"recall@20 {info.recall_at(4):.3f} measured at build"
+    assert f"results are approximate: IVF, nprobe 4 of 8 cells: {recall}" in out
     assert "of the approximate list above: precision@7" in out
     assert main(["index", run.run_id, "--approximate", "--nlist", "2000"]) == 2
     assert "--nlist must be between 1 and the database size 1500" in capsys.readouterr().err
