@@ -64,3 +64,7 @@ from core.collection_encode import dataset_collection, encode_collection, folder
 # confusion; core/class_stats.py); code_map(codes) -> CodeMap (2-D PCA of ±1 codes; core/code_map.py).
 from core.class_stats import ClassReport, class_report, top_confusions, worst_queries  # noqa: E402,F401
 from core.code_map import CodeMap, code_map  # noqa: E402,F401
+# The approximate (IVF) index of a run (core/approximate.py): build_approximate(run, nlist, nprobe) ->
+# Generator[Progress, None, ApproximateInfo]; approximate_info(run) -> ApproximateInfo | None (header only);
+# query(..., approximate=True, nprobe=P) searches it.
+from core.approximate import ApproximateInfo, approximate_info, build_approximate  # noqa: E402,F401

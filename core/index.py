@@ -11,7 +11,8 @@ distance (the boundary group is then complete) and sorts the candidates by (dist
 
 Files: `index.faiss` = magic line, one JSON header line (format, bits, count, payload size, sha256,
 source checksum), then faiss's own serialisation of an IndexBinaryFlat. Written atomically; loading
-checks every field and raises RunError naming the file.
+checks every field and raises RunError naming the file. The approximate index (`index-ivf.faiss`,
+core/approximate.py) uses the same format (`write_index_file`, `read_index_file`) with an IndexBinaryIVF.
 """
 
 from __future__ import annotations
@@ -229,71 +230,91 @@ class HammingIndex:
     # -- files ----------------------------------------------------------------------------------
     def save(self, path: str | Path, source_checksum: str = "") -> Path:
         """Write atomically. source_checksum: the codes file this index was built from (staleness check)."""
-        import faiss
-
-        payload = faiss.serialize_index_binary(self._cpu).tobytes()
-        header = {"format": FORMAT_VERSION, "bits": self.bits, "count": len(self), "payload_bytes": len(payload),
-                  "sha256": hashlib.sha256(payload).hexdigest(), "source_checksum": source_checksum}
-        return atomic_write_bytes(path, MAGIC + json.dumps(header, sort_keys=True, allow_nan=False).encode() + b"\n" + payload)
+        return write_index_file(path, self._cpu, self.bits, source_checksum)
 
 
-def read_index_header(path: str | Path) -> dict:
-    """The JSON header of an index file (cheap: does not read the payload). Raises RunError."""
+def write_index_file(path: str | Path, raw, bits: int, source_checksum: str = "", extra: dict | None = None) -> Path:
+    """Write a faiss binary index `raw` atomically as MAGIC, one JSON header line, faiss's serialisation.
+
+    extra: more header fields (an approximate index records its kind, nlist and measured recall)."""
+    import faiss
+
+    payload = faiss.serialize_index_binary(raw).tobytes()
+    header = {**(extra or {}), "format": FORMAT_VERSION, "bits": int(bits), "count": int(raw.ntotal),
+              "payload_bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
+              "source_checksum": source_checksum}
+    return atomic_write_bytes(path, MAGIC + json.dumps(header, sort_keys=True, allow_nan=False).encode() + b"\n" + payload)
+
+
+def read_index_header(path: str | Path, rebuild: str = "fghash index") -> dict:
+    """The JSON header of an index file (cheap: does not read the payload). Raises RunError whose message
+    ends with the command that rebuilds the file (`rebuild`)."""
     path = Path(path)
     if not path.exists():
-        raise RunError(f"{path} is missing: build it with `fghash index RUN`")
+        raise RunError(f"{path} is missing: build it with `{rebuild}`")
     try:
         with open_regular(path, what="index", limit=MAX_INDEX_BYTES, error=RunError) as fh:
             magic = fh.read(len(MAGIC))
             line = fh.readline(1 << 16)
     except RunError as exc:  # a folder or FIFO in its place, no permission, too large...
-        raise RunError(f"{exc}; rebuild it with `fghash index`") from None
+        raise RunError(f"{exc}; rebuild it with `{rebuild}`") from None
     except OSError as exc:
-        raise RunError(f"{path} cannot be read ({exc.strerror}); rebuild it with `fghash index`") from None
+        raise RunError(f"{path} cannot be read ({exc.strerror}); rebuild it with `{rebuild}`") from None
     if magic != MAGIC:
-        raise RunError(f"{path} is not an fghash index file (wrong magic bytes); rebuild it with `fghash index`")
+        raise RunError(f"{path} is not an fghash index file (wrong magic bytes); rebuild it with `{rebuild}`")
     try:
         header = json.loads(line)
         for key, kind in (("format", int), ("bits", int), ("count", int), ("payload_bytes", int), ("sha256", str)):
             if not isinstance(header[key], kind):
                 raise TypeError(key)
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, RecursionError) as exc:
-        raise RunError(f"{path} has a damaged header ({exc!r}); rebuild it with `fghash index`") from None
+        raise RunError(f"{path} has a damaged header ({exc!r}); rebuild it with `{rebuild}`") from None
     if header["format"] != FORMAT_VERSION:
         newer = " (written by a newer fghash)" if header["format"] > FORMAT_VERSION else ""
         raise RunError(f"{path} has index format {header['format']}{newer}; this fghash reads {FORMAT_VERSION}: "
-                       f"rebuild it with `fghash index`")
+                       f"rebuild it with `{rebuild}`")
     if not 1 <= header["bits"] <= 4096 or header["count"] < 0 or header["payload_bytes"] < 0:
         raise RunError(f"{path} has a damaged header (bits {header['bits']}, count {header['count']}); "
-                       f"rebuild it with `fghash index`")
+                       f"rebuild it with `{rebuild}`")
     return header
 
 
-def load_index(path: str | Path, use_gpu: bool | None = None) -> tuple[HammingIndex, dict]:
-    """Read and validate an index file -> (index, header). Raises RunError naming the file."""
+def read_index_file(path: str | Path, kind, rebuild: str = "fghash index"):
+    """Read and validate an index file holding a faiss index of class `kind` -> (faiss index, header).
+
+    Checks magic, header, payload size and checksum, faiss's own reading, and that the index holds the
+    header's count of codes of its bit length. Raises RunError naming the file and the command that rebuilds
+    it (`rebuild`)."""
     import faiss
 
     path = Path(path)
-    header = read_index_header(path)
+    header = read_index_header(path, rebuild)
     data = read_regular(path, what="index", limit=MAX_INDEX_BYTES, error=RunError)
     newline = data.find(b"\n", len(MAGIC))
     if newline < 0:
-        raise RunError(f"{path} is truncated inside its header; rebuild it with `fghash index`")
+        raise RunError(f"{path} is truncated inside its header; rebuild it with `{rebuild}`")
     payload = data[newline + 1:]
     if len(payload) != header["payload_bytes"]:
         raise RunError(f"{path} is truncated or padded: {len(payload)} payload bytes, header says "
-                       f"{header['payload_bytes']}; rebuild it with `fghash index`")
+                       f"{header['payload_bytes']}; rebuild it with `{rebuild}`")
     if hashlib.sha256(payload).hexdigest() != header["sha256"]:
-        raise RunError(f"{path} failed its checksum (damaged or modified); rebuild it with `fghash index`")
+        raise RunError(f"{path} failed its checksum (damaged or modified); rebuild it with `{rebuild}`")
     try:
         raw = faiss.deserialize_index_binary(np.frombuffer(payload, dtype=np.uint8))
     except Exception as exc:  # faiss raises RuntimeError with its own message
-        raise RunError(f"{path}: faiss cannot read the index ({exc}); rebuild it with `fghash index`") from None
+        raise RunError(f"{path}: faiss cannot read the index ({exc}); rebuild it with `{rebuild}`") from None
     bits = header["bits"]
-    if raw.d != 8 * padded_bytes(bits) or raw.ntotal != header["count"] or not isinstance(
-            raw, faiss.IndexBinaryFlat):
-        raise RunError(f"{path}: index holds {raw.ntotal} codes of {raw.d} bits, header says {header['count']} "
-                       f"of {bits}; rebuild it with `fghash index`")
-    index = HammingIndex(bits, use_gpu=use_gpu)
+    if raw.d != 8 * padded_bytes(bits) or raw.ntotal != header["count"] or not isinstance(raw, kind):
+        raise RunError(f"{path}: holds a {type(raw).__name__} of {raw.ntotal} codes of {raw.d} bits, expected a "
+                       f"{kind.__name__} of {header['count']} codes of {bits}; rebuild it with `{rebuild}`")
+    return raw, header
+
+
+def load_index(path: str | Path, use_gpu: bool | None = None) -> tuple[HammingIndex, dict]:
+    """Read and validate an exact index file -> (index, header). Raises RunError naming the file."""
+    import faiss
+
+    raw, header = read_index_file(path, faiss.IndexBinaryFlat)
+    index = HammingIndex(header["bits"], use_gpu=use_gpu)
     index._cpu = raw
     return index, header

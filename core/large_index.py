@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.events import Progress
-from core.index import HammingIndex, SearchResult, pad_packed, padded_bytes
+from core.index import HammingIndex, SearchResult, pad_packed, padded_bytes, read_index_file, write_index_file
 
 CHUNK_ROWS = 1 << 20  # codes per chunk while streaming a code file: 8 MB of 64-bit codes
 
@@ -142,6 +142,13 @@ class ApproximateHammingIndex:
         self._ivf = faiss.IndexBinaryIVF(self._quantizer, 8 * padded_bytes(self.bits), int(nlist))
         self.nprobe = nprobe
 
+    @classmethod
+    def from_faiss(cls, ivf, bits: int) -> ApproximateHammingIndex:
+        """Wrap a faiss IndexBinaryIVF read from a file (it owns its quantizer)."""
+        index = cls.__new__(cls)
+        index.bits, index._quantizer, index._ivf = int(bits), None, ivf
+        return index
+
     @property
     def nprobe(self) -> int:
         return int(self._ivf.nprobe)
@@ -160,7 +167,19 @@ class ApproximateHammingIndex:
     def add_packed(self, packed: np.ndarray) -> None:
         self._ivf.add(np.ascontiguousarray(pad_packed(packed, self.bits)))
 
+    @property
+    def nlist(self) -> int:
+        return int(self._ivf.nlist)
+
+    def save(self, path: str | Path, source_checksum: str = "", extra: dict | None = None) -> Path:
+        """Write atomically in the format of `core.index` (header kind "ivf", nlist, nprobe and `extra`).
+        source_checksum: the codes this index was built from (staleness check)."""
+        fields = {**(extra or {}), "kind": "ivf", "nlist": self.nlist, "nprobe": self.nprobe}
+        return write_index_file(path, self._ivf, self.bits, source_checksum, fields)
+
     def search_packed(self, query_packed: np.ndarray, k: int) -> SearchResult:
+        """Top-k found in the nprobe scanned cells, ordered by (distance, index); slots the cells could not
+        fill have index -1 and come last."""
         queries = np.ascontiguousarray(pad_packed(query_packed, self.bits))
         distances, indices = self._ivf.search(queries, int(k))
         # Slots the scanned cells could not fill come back as index -1 (distance: a large sentinel); order
@@ -179,21 +198,52 @@ def approximate_from_code_file(path: str | Path, bits: int, nlist: int, nprobe: 
     rows, width, offset = code_file_shape(path)
     if width != padded_bytes(bits):
         raise ValueError(f"{path} holds {8 * width}-bit rows; {bits}-bit codes need {8 * padded_bytes(bits)}")
-    index = ApproximateHammingIndex(bits, nlist, nprobe)
-    size = min(rows, train_size or 64 * nlist)
-    pick = np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
+    pick = _training_rows(rows, nlist, train_size, seed)
     view = np.memmap(path, dtype=np.uint8, mode="r", offset=offset, shape=(rows, width))
     sample = np.array(view[pick])
     del view
+    index = ApproximateHammingIndex(bits, nlist, nprobe)
+    return (yield from _train_and_fill(index, sample, stream_code_file(path, chunk_rows), rows))
+
+
+def approximate_from_packed(packed: np.ndarray, bits: int, nlist: int, nprobe: int = 8, train_size: int = 0,
+                            seed: int = 0, chunk_rows: int = CHUNK_ROWS,
+                            ) -> Generator[Progress, None, ApproximateHammingIndex]:
+    """The same IVF index as `approximate_from_code_file` (same sample, same cells) over packed codes already
+    in memory, (n, ceil(bits/8)) or padded uint8 rows: a run's database codes."""
+    rows = len(packed)
+    pick = _training_rows(rows, nlist, train_size, seed)
+    chunks = (packed[a:a + chunk_rows] for a in range(0, rows, chunk_rows))
+    index = ApproximateHammingIndex(bits, nlist, nprobe)
+    return (yield from _train_and_fill(index, packed[pick], chunks, rows))
+
+
+def _training_rows(rows: int, nlist: int, train_size: int, seed: int) -> np.ndarray:
+    """Sorted, seeded random rows to train the centroids on (default 64 per cell, at most all rows)."""
+    size = min(rows, train_size or 64 * nlist)
+    return np.sort(np.random.default_rng(seed).choice(rows, size, replace=False))
+
+
+def _train_and_fill(index: ApproximateHammingIndex, sample: np.ndarray, chunks: Iterator[np.ndarray], rows: int,
+                    ) -> Generator[Progress, None, ApproximateHammingIndex]:
     yield Progress("train ivf", 0, 1, None)
     index.train(sample)
     yield Progress("train ivf", 1, 1, 0.0)
     start, done = time.perf_counter(), 0
-    for chunk in stream_code_file(path, chunk_rows):
+    for chunk in chunks:
         index.add_packed(chunk)
         done += len(chunk)
         yield _progress("index", done, rows, start)
     return index
+
+
+def load_approximate_index(path: str | Path, rebuild: str) -> tuple[ApproximateHammingIndex, dict]:
+    """Read and validate a file written by `ApproximateHammingIndex.save` -> (index, header); nprobe is the
+    one saved. Raises RunError naming the file and the command that rebuilds it (`rebuild`)."""
+    import faiss
+
+    raw, header = read_index_file(path, faiss.IndexBinaryIVF, rebuild)
+    return ApproximateHammingIndex.from_faiss(raw, header["bits"]), header
 
 
 def recall_at_k(approximate: SearchResult, exact: SearchResult, k: int) -> float:

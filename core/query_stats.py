@@ -44,9 +44,14 @@ class QueryStats:
         return len(self.result.hits)
 
 
-def query_with_stats(image_or_path, run: str | Path | RunPaths, k: int = 20, label: int | None = None) -> QueryStats:
-    """engine.query plus AP over the whole database, P@k and the distance histogram."""
-    result = query(image_or_path, run, k=k, label=label)
+def query_with_stats(image_or_path, run: str | Path | RunPaths, k: int = 20, label: int | None = None,
+                     approximate: bool = False, nprobe: int | None = None) -> QueryStats:
+    """engine.query plus AP over the whole database, P@k and the distance histogram.
+
+    With approximate=True the hits come from the run's IVF index, while both APs, the tie-averaged P@k and
+    the histogram still describe the exact ranking of the whole database; precision_at_k_index_order is the
+    precision of the approximate hits as listed."""
+    result = query(image_or_path, run, k=k, label=label, approximate=approximate, nprobe=nprobe)
     session = open_session(run if isinstance(run, RunPaths) else result.run_id)
     database = session.database
     code = np.asarray(result.query_code, dtype=np.int8)

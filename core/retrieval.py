@@ -74,12 +74,14 @@ def evaluate(run: str | Path | RunPaths, ks: Sequence[int] = (10, 20, 50, 100), 
                            largest_code_share=largest_code_share(database.codes), **figures)
 
 
-def query(image_or_path, run: str | Path | RunPaths, k: int = 20, label: int | None = None) -> QueryResult:
+def query(image_or_path, run: str | Path | RunPaths, k: int = 20, label: int | None = None,
+          approximate: bool = False, nprobe: int | None = None) -> QueryResult:
     """Top-k database images for one query: a test-split index (int), an image path, or a PIL image.
 
-    The run's session (codes, index, network) is cached, so repeated queries are fast.
+    The run's session (codes, index, network) is cached, so repeated queries are fast. approximate: use the
+    run's IVF index (core/approximate.py), scanning nprobe cells (default: the one it was built with).
     """
-    return open_session(_paths(run)).query(image_or_path, k=k, label=label)
+    return open_session(_paths(run)).query(image_or_path, k=k, label=label, approximate=approximate, nprobe=nprobe)
 
 
 def add_images(run: str | Path | RunPaths, image_paths: Sequence[str | Path], labels: Sequence[int] | None = None,

@@ -1,7 +1,7 @@
 """Run folders: the files of one training run, and how to create, find and validate them.
 
 Layout (DESIGN.md): config.json, checkpoints/*.safetensors (+ .json metadata), codes/, index.faiss,
-metrics.jsonl.
+index-ivf.faiss (optional, approximate), metrics.jsonl.
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ class RunPaths:
     @property
     def index(self) -> Path:
         return self.root / "index.faiss"
+
+    @property
+    def approximate_index(self) -> Path:
+        """The optional IVF index (`fghash index RUN --approximate`, core/approximate.py)."""
+        return self.root / "index-ivf.faiss"
 
     @property
     def metrics(self) -> Path:

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.approximate import ApproximateInfo, load_approximate
 from core.codes import CodeSet, load_codes, save_codes
 from core.errors import ConfigError, FghashError, RunError
-from core.index import HammingIndex, load_index, read_index_header
+from core.index import HammingIndex, load_index, pack_padded, read_index_header
 from core.runs import RunPaths, resolve_run
 
 
@@ -55,6 +56,8 @@ class QueryResult:
     source: str
     hits: tuple[QueryHit, ...]
     seconds: float
+    approximate: ApproximateInfo | None = None  # set when the run's IVF index answered (else exact search)
+    nprobe: int | None = None  # the IVF cells scanned for this query
 
     @property
     def precision(self) -> float | None:
@@ -90,6 +93,7 @@ class RunSession:
         self._use_gpu_index = use_gpu_index
         self._lock = threading.RLock()
         self._index: HammingIndex | None = None
+        self._approximate = None  # (ApproximateHammingIndex, ApproximateInfo), loaded on the first use
         self._model = None
         self._class_names: tuple[str, ...] | None = None
         self._records: dict[str, tuple[str, int, int]] | None = None  # path -> (split, row, crop_bottom)
@@ -124,6 +128,14 @@ class RunSession:
         # No index file, or one built from older codes (another bit length, re-encoded database): an
         # exact flat index builds in milliseconds, and the stale file stays as it is.
         return HammingIndex.from_packed(self.database.packed, self.database.bits, use_gpu=self._use_gpu_index)
+
+    def approximate_index(self):
+        """(ApproximateHammingIndex, ApproximateInfo) of the run's IVF file; RunError (with the command that
+        builds it) when it is missing, damaged or stale."""
+        with self._lock:
+            if self._approximate is None:
+                self._approximate = load_approximate(self.paths, self.database)
+            return self._approximate
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -205,8 +217,12 @@ class RunSession:
                            f"codes have {self.database.bits} bits; re-encode the run")
         return code.astype(np.int8)
 
-    def query(self, image_or_path, k: int = 20, label: int | None = None) -> QueryResult:
-        """Search the database for one query (see the module docstring for accepted inputs)."""
+    def query(self, image_or_path, k: int = 20, label: int | None = None, approximate: bool = False,
+              nprobe: int | None = None) -> QueryResult:
+        """Search the database for one query (see the module docstring for accepted inputs).
+
+        approximate: search the run's IVF index (`fghash index RUN --approximate`), scanning `nprobe` cells
+        (default: the one saved with it); the hits then hold what those cells contain, at most k."""
         start = time.perf_counter()
         if k < 1:
             raise ConfigError(f"k must be >= 1; got {k}")
@@ -238,10 +254,19 @@ class RunSession:
                 code = self.encode_image(image_or_path, crop_bottom=crop)
         if label is not None:
             known_label, source = int(label), ("explicit label" if source == "image" else source)
+        info = None
         with self._lock:
-            result = self.index.search(code[None, :], k)
+            if approximate:
+                ivf, info = self.approximate_index()
+                ivf.nprobe = info.nprobe if nprobe is None else nprobe
+                nprobe = ivf.nprobe
+                result = ivf.search_packed(pack_padded(code[None, :], self.database.bits), k)
+            else:
+                nprobe = None
+                result = self.index.search(code[None, :], k)
+        found = result.indices[0] >= 0  # an IVF's scanned cells may hold fewer than k codes
         hits = []
-        for rank, (dist, idx) in enumerate(zip(result.distances[0], result.indices[0]), 1):
+        for rank, (dist, idx) in enumerate(zip(result.distances[0][found], result.indices[0][found]), 1):
             hit_label = int(self.database.labels[idx]) if idx < len(self.database) else -1
             hits.append(QueryHit(rank=rank, database_index=int(idx), path=self._db_path(int(idx)), label=hit_label,
                                  class_name=self.class_name(hit_label), distance=int(dist),
@@ -249,7 +274,7 @@ class RunSession:
         return QueryResult(run_id=self.run_id, bits=self.database.bits, query_path=path, query_label=known_label,
                            query_class=None if known_label is None else self.class_name(known_label),
                            query_code=tuple(int(x) for x in code), source=source, hits=tuple(hits),
-                           seconds=time.perf_counter() - start)
+                           seconds=time.perf_counter() - start, approximate=info, nprobe=nprobe)
 
     def _db_path(self, idx: int) -> str:
         return self.database.paths[idx] if idx < len(self.database.paths) else ""
@@ -299,6 +324,7 @@ class RunSession:
             index.save(self.paths.index, source_checksum=self.database.checksum)
             self._records = None
             self._class_names = None
+            self._approximate = None  # its file is now stale: the next approximate query says to rebuild it
             self._stamp = _stamp(self.paths)
         return len(paths)
 
@@ -341,7 +367,8 @@ def forget_session(run: str | Path | RunPaths | None = None) -> None:
 def _stamp(paths: RunPaths) -> tuple:
     """Modification facts of the files a session depends on (a retrained run invalidates the cache)."""
     out = []
-    for f in (paths.codes / "database.npz", paths.codes / "query.npz", paths.index, paths.last_checkpoint()):
+    for f in (paths.codes / "database.npz", paths.codes / "query.npz", paths.index, paths.approximate_index,
+              paths.last_checkpoint()):
         try:
             st = f.stat() if f is not None else None
             out.append((st.st_mtime_ns, st.st_size) if st else None)

@@ -1,4 +1,5 @@
-"""`fghash index|query|eval`: retrieval on trained runs (engine.build_index / query / evaluate)."""
+"""`fghash index|query|eval`: retrieval on trained runs (engine.build_index / build_approximate / query /
+evaluate)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,15 @@ from core.text import printable
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
+    from core.errors import ConfigError
+
+    if args.approximate:
+        approximate_with_progress(args.run, nlist=args.nlist, nprobe=args.nprobe, recall_k=args.recall_k,
+                                  recall_queries=args.recall_queries, quiet=args.quiet)
+        return 0
+    given = [name for name in ("nlist", "nprobe", "recall_k", "recall_queries") if getattr(args, name) is not None]
+    if given:
+        raise ConfigError(f"--{given[0].replace('_', '-')} applies to the approximate index: add --approximate")
     index_with_progress(args.run, quiet=args.quiet)
     return 0
 
@@ -39,13 +49,56 @@ def index_with_progress(run, quiet: bool = False) -> Path:
     return path
 
 
+def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recall_queries=None,
+                              quiet: bool = False):
+    """Build a run's approximate (IVF) index under a progress bar (train, add, recall), then print what was
+    written and the recall@k it was measured to have against the exact search."""
+    from core import engine
+    from core.approximate import DEFAULT_NPROBE, RECALL_K, RECALL_MEANING, RECALL_QUERIES
+    from core.cli.progress import LazyBar
+
+    gen = engine.build_approximate(run, nlist=nlist, nprobe=DEFAULT_NPROBE if nprobe is None else nprobe,
+                            recall_k=RECALL_K if recall_k is None else recall_k,
+                            recall_queries=RECALL_QUERIES if recall_queries is None else recall_queries)
+    phase = "train ivf"
+    with LazyBar(desc=phase, unit="step", disable=quiet) as bars:
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                info = stop.value
+                break
+            bar = bars.get()
+            if event.phase != phase:
+                phase = event.phase
+                bar.set_description(phase, refresh=False)
+                bar.unit = "code" if event.phase == "index" else "step"
+            bar.total, bar.n = event.total, event.done
+            bar.refresh()
+    print(f"approximate index: {info.count} codes of {info.bits} bits in {info.nlist} cells, a query scans "
+          f"{info.nprobe} (--nprobe) -> {printable(info.path)}")
+    if not info.recall:
+        print(f"recall: not measured ({info.describe()})")
+        return info
+    print(f"recall@{info.recall_k} against the exact search on {info.recall_queries} test-split queries "
+          f"(sampled with seed 0): {RECALL_MEANING.format(k=info.recall_k)}")
+    print("  " + "   ".join(f"nprobe {p}: {r:.3f}" + (" (default)" if p == info.nprobe else "")
+                            for p, r in info.recall))
+    return info
+
+
 def _cmd_query(args: argparse.Namespace) -> int:
     from core import engine
+    from core.errors import ConfigError
+
+    if args.nprobe is not None and not args.approximate:
+        raise ConfigError("--nprobe applies to the approximate index: add --approximate")
 
     image = args.image
     if not Path(image).exists() and re.fullmatch(r"-?[0-9]+", image):
         image = int(image)  # a test-split index (a negative one is refused as out of range)
-    print_query_result(engine.query_with_stats(image, args.run, k=args.k, label=args.label))
+    print_query_result(engine.query_with_stats(image, args.run, k=args.k, label=args.label,
+                                               approximate=args.approximate, nprobe=args.nprobe))
     return 0
 
 
@@ -58,12 +111,18 @@ def print_query_result(stats) -> None:
     known = printable(known)
     print(f"query: {printable(result.query_path or '<image>')} [{result.source}; {known}]  run "
           f"{printable(result.run_id)}, {result.bits} bits, {1000 * result.seconds:.0f} ms")
+    if result.approximate is not None:
+        print(f"results are approximate: {result.approximate.describe(result.nprobe)}")
     print(f"{'rank':>4} {'dist':>4} {'db idx':>7} {'ok':>2}  {'class':24} path")
     for hit in result.hits:
         mark = "" if hit.correct is None else ("+" if hit.correct else "x")
         print(f"{hit.rank:>4} {hit.distance:>4} {hit.database_index:>7} {mark:>2}  "
               f"{printable(hit.class_name)[:24]:24} {printable(hit.path)}")
-    if stats.average_precision is not None and stats.precision_at_k is not None:
+    if stats.average_precision is not None and stats.precision_at_k is not None and result.approximate is not None:
+        print(f"of the exact ranking (ties averaged): AP {100 * stats.average_precision:.1f}%, precision@{stats.k} "
+              f"{100 * stats.precision_at_k:.1f}%; of the approximate list above: precision@{stats.k} "
+              f"{100 * stats.precision_at_k_index_order:.1f}%")
+    elif stats.average_precision is not None and stats.precision_at_k is not None:
         k = stats.k
         print(f"AP {100 * stats.average_precision:.1f}%, precision@{k} {100 * stats.precision_at_k:.1f}% "
               f"(ties averaged); as listed, ties by database index: AP {100 * stats.average_precision_index_order:.1f}%, "
@@ -133,6 +192,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     index = sub.add_parser("index", help="build a run's Hamming index from its database codes")
     index.add_argument("run", help="run folder, run id, unique id prefix, or 'latest'")
     index.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    index.add_argument("--approximate", action="store_true",
+                       help="build the approximate IVF index (faiss IndexBinaryIVF) instead, saved beside the exact "
+                            "one as index-ivf.faiss, for `fghash query --approximate` and Browse; prints its "
+                            "recall@k against the exact search")
+    index.add_argument("--nlist", type=positive_int, default=None,
+                       help="IVF cells the database is split into (default: about sqrt(database size), at most "
+                            "1024, at least 39 codes per cell)")
+    index.add_argument("--nprobe", type=positive_int, default=None,
+                       help="cells a query scans by default (default 16; more: slower, higher recall)")
+    index.add_argument("--recall-k", type=positive_int, default=None, help="k of the printed recall@k (default 20)")
+    index.add_argument("--recall-queries", type=positive_int, default=None,
+                       help="test-split queries the recall is measured on (default 256, sampled with seed 0)")
     index.set_defaults(func=_cmd_index)
 
     query = sub.add_parser("query", help="retrieve the database images nearest to an image")
@@ -140,6 +211,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     query.add_argument("image", help="an image file, or a test-split index (an integer)")
     query.add_argument("-k", type=positive_int, default=20, help="how many results (default 20)")
     query.add_argument("--label", type=int, default=None, help="the query's class label, to mark hits +/x")
+    query.add_argument("--approximate", action="store_true",
+                       help="search the run's approximate IVF index (build it with `fghash index RUN --approximate`)")
+    query.add_argument("--nprobe", type=positive_int, default=None,
+                       help="with --approximate: IVF cells to scan (default: the one it was built with)")
     query.set_defaults(func=_cmd_query)
 
     ev = sub.add_parser("eval", help="mAP@all, mAP@k and precision@k of one or more runs (one row per run; "

@@ -5,17 +5,23 @@ Centre: k, the query's AP and P@k, the result grid (green frame = same class, re
 optionally, the same query answered by a second run beside it (FCAENet Fig. 6). Bottom: the histogram of the
 query's Hamming distances to the whole database, correct and wrong stacked.
 
+When the run has an approximate (IVF) index (`fghash index RUN --approximate`), a checkbox above the grid
+(off by default) makes the main run's queries use it; the grid's caption then says the results are
+approximate, with the cells scanned and the recall@k measured when the index was built.
+
 ``engine.query`` (encode + search) runs on the request worker; a newer query makes older ones stale.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -37,6 +43,7 @@ from fghash_gui.panels.browse_data import (
     QueryListModel,
     ap_text,
     ap_tooltip,
+    approximate_caption,
     cells_from_result,
     distance_histogram,
     first_line,
@@ -181,7 +188,14 @@ class BrowsePanel(QWidget):
         self.order_label = QLabel(GRID_ORDER_TEXT)
         self.order_label.setToolTip(f"Results are listed with {TIES_BY_INDEX_LABEL}.\n"
                                     f"AP and P@k above: {TIES_AVERAGED_LABEL}.")
-        centre_layout.addWidget(self.order_label)
+        # Shown when the run has an approximate (IVF) index; off by default: exact search is the reference.
+        self.approximate_check = QCheckBox("Approximate search (IVF)")
+        self.approximate_check.setVisible(False)
+        self.approximate_check.toggled.connect(lambda _on: self.run_query())
+        order_row = QHBoxLayout()
+        order_row.addWidget(self.order_label, 1)
+        order_row.addWidget(self.approximate_check)
+        centre_layout.addLayout(order_row)
         centre_split = QSplitter(Qt.Orientation.Vertical)
         centre_split.addWidget(grids)
         centre_split.addWidget(self.histogram)
@@ -288,6 +302,7 @@ class BrowsePanel(QWidget):
         self.catalog = catalog
         self.query_model.set_catalog(catalog)
         self.main_label.setText(catalog.title)
+        self._show_approximate_choice(catalog)
         self.status.emit(f"{catalog.run_id}: {len(catalog.paths)} query images")
         self.catalog_loaded.emit()
         if self.query_path and not Path(self.query_path).exists():
@@ -297,6 +312,26 @@ class BrowsePanel(QWidget):
         else:
             self._highlight(self.query_path)
             self.run_query()
+
+    def _show_approximate_choice(self, catalog: QueryCatalog) -> None:
+        """The approximate-search checkbox: hidden without an IVF index, disabled (saying why) when it cannot
+        be used, and unchecked whenever a run is opened."""
+        info = catalog.approximate
+        check = self.approximate_check
+        check.blockSignals(True)
+        check.setChecked(False)
+        check.blockSignals(False)
+        check.setVisible(info is not None or bool(catalog.approximate_problem))
+        check.setEnabled(info is not None and not catalog.approximate_problem)
+        check.setText(f"Approximate search (IVF, nprobe {info.nprobe})" if info is not None
+                      else "Approximate search (IVF)")
+        check.setToolTip(catalog.approximate_problem or (
+            info.describe() + ".\nThe compared run, AP, P@k and the histogram stay exact." if info else ""))
+
+    def approximate(self) -> bool:
+        """Whether Browse searches the run's approximate index."""
+        check = self.approximate_check
+        return not check.isHidden() and check.isEnabled() and check.isChecked()
 
     def _on_compare_chosen(self) -> None:
         self.set_compare_run(self.compare_combo.currentData())
@@ -340,7 +375,8 @@ class BrowsePanel(QWidget):
         if self.run_id is None or self.query_path is None:
             return
         self.query_label.setText(f"searching {Path(self.query_path).name}…")
-        self._requests.submit("query", engine.query_with_stats, self.query_path, self.run_id, self.k(),
+        search = partial(engine.query_with_stats, approximate=self.approximate())
+        self._requests.submit("query", search, self.query_path, self.run_id, self.k(),
                               on_result=self._on_result, on_error=self._on_query_error)
         if self.compare_run_id:
             self._submit_compare()
@@ -382,6 +418,12 @@ class BrowsePanel(QWidget):
         self.ap_label.setText(ap_text(stats))
         self.ap_label.setToolTip(ap_tooltip(stats))
         self._draw_histogram(stats)
+        note = approximate_caption(stats.result)
+        title = self.catalog.title if self.catalog is not None else (self.run_id or "")
+        self.main_label.setText(f"{note}   ·   {title}" if note else title)  # the note first: never elided
+        self.main_label.setToolTip(stats.result.approximate.describe(stats.result.nprobe) if note else "")
+        if note:
+            self.status.emit(note)
         self.results_shown.emit()
 
     def _on_compare_result(self, stats) -> None:

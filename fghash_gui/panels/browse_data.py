@@ -16,6 +16,7 @@ from PySide6.QtGui import QIcon
 
 from core import engine
 from core.codes import has_codes
+from core.errors import FghashError
 from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.widgets.result_grid import ResultCell
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
@@ -32,17 +33,28 @@ class QueryCatalog:
     paths: tuple[str, ...]
     labels: tuple[int, ...]
     class_names: tuple[str, ...]
+    approximate: engine.ApproximateInfo | None = None  # the run's IVF index, when one was built
+    approximate_problem: str = ""  # why that index cannot be used (stale, damaged), else ""
 
     @classmethod
     def load(cls, run_id: str) -> "QueryCatalog":
-        """Runs on the worker: the run's saved query split and class names, through the engine's session."""
+        """Runs on the worker: the run's saved query split and class names, through the engine's session,
+        and the header of its approximate index (a damaged one is reported, not fatal)."""
         session = engine.session(run_id)
         cfg = session.cfg
         queries = session.queries
         paths = tuple(queries.paths) if queries is not None else ()
         labels = tuple(int(x) for x in queries.labels) if queries is not None else ()
         title = f"{run_id}: {cfg.method}, {cfg.bits} bits, {cfg.dataset_kind}"
-        return cls(run_id, title, paths, labels, tuple(session.class_names))
+        approximate, problem = None, ""
+        try:
+            approximate = engine.approximate_info(session.paths, session.database)
+        except FghashError as exc:
+            problem = str(exc)
+        if approximate is not None and approximate.stale:
+            problem = (f"the approximate index was built before the database last changed: rebuild it with "
+                       f"`fghash index {run_id} --approximate`")
+        return cls(run_id, title, paths, labels, tuple(session.class_names), approximate, problem)
 
     def class_name(self, label: int) -> str:
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
@@ -137,6 +149,17 @@ def query_text(result) -> str:
     return f"{name} · " + (cls if cls else "class unknown (image outside the dataset)") + f" · {result.source}"
 
 
+def approximate_caption(result) -> str:
+    """The grid caption's note for approximate results ("" for exact ones): cells scanned and the recall@k
+    measured when the index was built."""
+    info = result.approximate
+    if info is None:
+        return ""
+    value = info.recall_at(result.nprobe)
+    recall = f"recall@{info.recall_k} {value:.3f} at build" if value is not None else "recall not measured"
+    return f"APPROXIMATE results (IVF, {result.nprobe} of {info.nlist} cells scanned, {recall})"
+
+
 def ap_text(stats) -> str:
     """The query's tie-averaged AP and P@k (the headline)."""
     if stats.average_precision is None or stats.precision_at_k is None:
@@ -148,6 +171,10 @@ def ap_tooltip(stats) -> str:
     """Both tie modes, so the grid's own count (ties by index) can be checked against the headline."""
     if stats.average_precision is None or stats.precision_at_k is None:
         return "the query's class is unknown: no AP"
+    if stats.result.approximate is not None:  # AP and P@k describe the exact ranking, not the grid
+        return (f"of the exact ranking, {TIES_AVERAGED_LABEL}: AP {100 * stats.average_precision:.2f}%, "
+                f"P@{stats.k} {100 * stats.precision_at_k:.2f}%\n"
+                f"the approximate grid as listed: P@{stats.k} {100 * stats.precision_at_k_index_order:.2f}%")
     return (f"{TIES_AVERAGED_LABEL}: AP {100 * stats.average_precision:.2f}%, "
             f"P@{stats.k} {100 * stats.precision_at_k:.2f}%\n"
             f"the grid as listed, {TIES_BY_INDEX_LABEL}: AP {100 * stats.average_precision_index_order:.2f}%, "
