@@ -305,8 +305,9 @@ def read_index_file(path: str | Path, kind, rebuild: str = "fghash index"):
         raise RunError(f"{path}: faiss cannot read the index ({exc}); rebuild it with `{rebuild}`") from None
     bits = header["bits"]
     if raw.d != 8 * padded_bytes(bits) or raw.ntotal != header["count"] or not isinstance(raw, kind):
-        raise RunError(f"{path}: holds a {type(raw).__name__} of {raw.ntotal} codes of {raw.d} bits, expected a "
-                       f"{kind.__name__} of {header['count']} codes of {bits}; rebuild it with `{rebuild}`")
+        raise RunError(f"{path}: holds {type(raw).__name__} of {raw.ntotal} codes of {raw.d} bits where "
+                       f"{kind.__name__} of {header['count']} codes of {bits} bits was expected; "
+                       f"rebuild it with `{rebuild}`")
     return raw, header
 
 
