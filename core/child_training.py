@@ -154,6 +154,9 @@ def _child_main(send, cancel, cfg, resume, threads: int) -> None:
 
     from core import engine
 
+    # Ctrl+C in the app's terminal reaches the whole process group: the app decides (it asks, then stops
+    # the run like its Stop button), so the child must not die of it halfway through a batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     generator = None
     try:
