@@ -43,7 +43,9 @@ def train_in_child(cfg=None, *, cancel: threading.Event | None = None, resume=No
 
     Closing the generator early cancels the child and waits up to EXIT_WAIT_S for it to end (the run is
     then "cancelled"), then terminates it. The child uses this process's torch thread count and its
-    environment (FGHASH_HOME, FGHASH_CACHE), so it trains the same run in the same store.
+    environment (FGHASH_HOME, FGHASH_CACHE), so it trains the same run in the same store, and it starts its
+    loader workers as this process would. As with any spawned process, a script that calls this needs the
+    `if __name__ == "__main__":` guard (the child imports the script's main module).
     """
     import torch
 
@@ -51,7 +53,8 @@ def train_in_child(cfg=None, *, cancel: threading.Event | None = None, resume=No
     child_cancel = context.Event()
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_child_main, name="fghash-training", daemon=False,
-                              args=(send, child_cancel, cfg, resume, torch.get_num_threads()))
+                              args=(send, child_cancel, cfg, resume, torch.get_num_threads(),
+                                    multiprocessing.get_start_method()))
     process.start()
     send.close()  # the child holds the only writing end: its death ends the pipe
     ended = False
@@ -146,13 +149,17 @@ def _end_child(process, receive, child_cancel, drain: bool) -> None:
     process.close()
 
 
-def _child_main(send, cancel, cfg, resume, threads: int) -> None:
+def _child_main(send, cancel, cfg, resume, threads: int, start_method: str) -> None:
     """The child: engine.train with `cancel`, every event sent to the parent, then its result or its
     exception. If the parent is gone (the pipe broke), the generator is closed, which records the run as
     interrupted, and the child exits."""
     import torch
 
     from core import engine
+
+    # A spawned process spawns its own children too; its loader workers would then import torch and fghash
+    # afresh for every loader (seconds per epoch and per encoding). Start them as the parent (the CLI) does.
+    multiprocessing.set_start_method(start_method, force=True)
 
     # Ctrl+C in the app's terminal reaches the whole process group: the app decides (it asks, then stops
     # the run like its Stop button), so the child must not die of it halfway through a batch.
