@@ -23,6 +23,7 @@ import multiprocessing
 import pickle
 import signal
 import threading
+import time
 import traceback
 from collections.abc import Generator
 from multiprocessing.connection import wait
@@ -34,6 +35,7 @@ from core.events import Event, TrainFinished
 POLL_S = 0.1  # how often the caller's cancel is forwarded while no event arrives (Stop answers within it)
 EXIT_WAIT_S = 30.0  # after the result, or after a cancel on close: how long the child may take to exit
 KILL_WAIT_S = 5.0  # after SIGTERM, before SIGKILL
+ORPHAN_WAIT_S = 15.0  # how long a dead child's loader workers may hold its run's lock before we report it
 
 
 def train_in_child(cfg=None, *, cancel: threading.Event | None = None, resume=None,
@@ -109,6 +111,11 @@ def _death_message(process) -> str:
         how = f"exited with code {code}"
     text = f"the training process (pid {process.pid}) {how} before the run finished"
     runs = _runs_left_by(process.pid)
+    # Its forked loader workers share its lock until they notice it is gone (torch checks every 5 s).
+    deadline = time.monotonic() + ORPHAN_WAIT_S
+    while runs and runs[0].status == "running" and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+        runs = _runs_left_by(process.pid)
     if runs:
         text += (f"; run {runs[0].run_id} is {runs[0].status}: resume it to continue from its last "
                  f"checkpoint")
@@ -132,10 +139,13 @@ def _end_child(process, receive, child_cancel, drain: bool) -> None:
     kill it after KILL_WAIT_S more (its run then reads as interrupted: the OS dropped its lock)."""
     if drain:
         child_cancel.set()
-        waited = 0.0
-        while process.is_alive() and waited < EXIT_WAIT_S:
-            if _next_message(receive, process) is None:
-                waited += POLL_S
+        deadline = time.monotonic() + EXIT_WAIT_S
+        while process.is_alive() and time.monotonic() < deadline:
+            if receive.poll(POLL_S):
+                try:
+                    receive.recv()  # an event nobody will read: only keeps the child's sends moving
+                except EOFError:  # its end is closed: it is exiting
+                    process.join(max(0.0, deadline - time.monotonic()))
         if process.is_alive():
             process.terminate()
             process.join(KILL_WAIT_S)

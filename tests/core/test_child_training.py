@@ -95,7 +95,8 @@ def test_closing_the_generator_cancels_and_joins_the_child():
 
 @pytest.mark.slow
 def test_a_killed_child_ends_with_one_line_naming_the_signal_and_its_run_interrupted():
-    generator = train_in_child(_tiny("adsh", **LONG))
+    # With a loader worker: forked from the child, it holds the run's lock until it notices its parent died.
+    generator = train_in_child(_tiny("adsh", num_workers=1, **LONG))
     with pytest.raises(TrainingProcessError) as raised:
         for event in generator:
             if isinstance(event, BatchEnd):
