@@ -6,7 +6,8 @@
 #                                              # platformdirs, grad-cam and Qt made unimportable
 #
 # Steps (each under its own time limit, its log in OUTDIR/<step>.log, its figures in OUTDIR/<step>.json):
-#   tests      pytest -m cuda (training step per method, real CUDA OOM, AMP vs fp32 codes, GPU mAP / top-k)
+#   tests      pytest -m cuda (training step per method and in a child process, real CUDA OOM, AMP vs fp32 codes,
+#              GPU mAP / top-k)
 #   train      training step images/s of ADSH / FCAENet / Multi-FusNet vs a plain ResNet-50 step (batch 64)
 #   train_large  the plain and ADSH steps again at batch 256
 #   e2e        end to end from JPEG files (PIL workers and the decoded cache) vs synthetic; encoding images/s

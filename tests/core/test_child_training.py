@@ -8,6 +8,7 @@ from scratch, 32 px, 32 sampled images, one torch thread).
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from test_training import _tiny, events_and_result  # pytest puts tests/core on sys.path
 
 from core import engine
@@ -39,6 +41,18 @@ def _training_children() -> list:
     return [p for p in multiprocessing.active_children() if p.name == "fghash-training"]
 
 
+def holds_tensor(value) -> bool:
+    """True when an event (or a field of it, or a dict value) is a torch tensor: events must reach the app
+    as plain numbers, not as tensors pickled out of the child (a CUDA one would initialise CUDA there)."""
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, dict):
+        return any(holds_tensor(v) for v in value.values())
+    if dataclasses.is_dataclass(value):
+        return any(holds_tensor(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return False
+
+
 def _same_figures(event):
     """An event without its timings (images/s, ETA, seconds) and run-specific paths: what must not change
     when the same run trains in another process."""
@@ -57,6 +71,7 @@ def test_child_yields_the_same_events_codes_and_map_as_in_process():
     child_events, child_done = events_and_result(train_in_child(cfg))
     own_events, own_done = events_and_result(engine.train(cfg))
     assert [type(e) for e in child_events] == [type(e) for e in own_events]
+    assert not any(holds_tensor(e) for e in child_events)
     assert [_same_figures(e) for e in child_events] == [_same_figures(e) for e in own_events]
     assert isinstance(child_done, TrainFinished) and child_done == child_events[-1]
     assert (child_done.status, child_done.final_map) == ("finished", own_done.final_map)
