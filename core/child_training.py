@@ -163,17 +163,16 @@ def _child_main(send, cancel, cfg, resume, threads: int, start_method: str) -> N
     """The child: engine.train with `cancel`, every event sent to the parent, then its result or its
     exception. If the parent is gone (the pipe broke), the generator is closed, which records the run as
     interrupted, and the child exits."""
+    # Ctrl+C in the app's terminal reaches the whole process group: the app decides (it asks, then stops
+    # the run like its Stop button), so the child must not die of it halfway through a batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A spawned process spawns its own children too; its loader workers would then import torch and fghash
+    # afresh for every loader (seconds per epoch and per encoding). Start them as the parent (the CLI) does.
+    multiprocessing.set_start_method(start_method, force=True)
     import torch
 
     from core import engine
 
-    # A spawned process spawns its own children too; its loader workers would then import torch and fghash
-    # afresh for every loader (seconds per epoch and per encoding). Start them as the parent (the CLI) does.
-    multiprocessing.set_start_method(start_method, force=True)
-
-    # Ctrl+C in the app's terminal reaches the whole process group: the app decides (it asks, then stops
-    # the run like its Stop button), so the child must not die of it halfway through a batch.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     generator = None
     try:
