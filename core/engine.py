@@ -36,6 +36,9 @@ def train(cfg, cancel=None, resume=None, store=None):
     return _train(cfg, cancel=cancel, resume=resume, store=store)
 
 
+# The app's training: train() run in a spawned child process, followed through its events (the GUI thread's
+# GIL cannot slow it down; a crash stays out of the app): train_in_child(cfg, cancel=, resume=).
+from core.child_training import train_in_child  # noqa: E402,F401
 # Run housekeeping (GUI Runs tab): metric history, delete, export.
 from core.run_admin import delete_run, export_run, map_history  # noqa: E402,F401
 from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)

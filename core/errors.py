@@ -39,6 +39,10 @@ class Cancelled(FghashError):
     """Long work was cancelled by the user."""
 
 
+class TrainingProcessError(FghashError):
+    """The child process that trained a run (the app's training) died before it finished."""
+
+
 class ImageDecodeError(FghashError):
     """An image file cannot be decoded (names the file and the reason)."""
 

@@ -106,20 +106,24 @@ def is_held(run_root: str | Path) -> bool:
 def refuse_if_training(run_root: str | Path, action: str) -> None:
     """Raise RunError "run X is being trained by process N" when a live process holds the run's lock:
     for actions that would pull the files from under a training (deleting the run)."""
-    path = Path(run_root) / LOCK_NAME
     if not is_held(run_root):
         return
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        holder = None
-    else:
-        try:
-            holder = _read_pid(fd)
-        finally:
-            os.close(fd)
+    holder = lock_holder(run_root)
     by = f"process {holder}" if holder else "another process"
     raise RunError(f"run {Path(run_root).name} is being trained by {by}; stop that training before you {action}")
+
+
+def lock_holder(run_root: str | Path) -> int | None:
+    """The pid the run's last trainer wrote into its lock file (kept after the lock is released, so it
+    names a dead trainer's run too); None without a readable pid."""
+    try:
+        fd = os.open(Path(run_root) / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return _read_pid(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_pid(fd: int) -> int | None:

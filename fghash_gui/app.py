@@ -46,6 +46,9 @@ def create_app(argv: Sequence[str] | None = None) -> QApplication:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="fghash-gui", description="fghash desktop workbench")
     parser.add_argument("run", nargs="?", help="run id, unique id prefix, folder or 'latest' to open in Browse")
+    parser.add_argument("--train-in-process", action="store_true",
+                        help="train on a thread of the app instead of a child process (for debugging: the "
+                             "window's repaints then slow the training down)")
     entry = parser.add_mutually_exclusive_group()
     entry.add_argument("--install-desktop-entry", action="store_true",
                        help="add fghash with its icon to this user's desktop menu (writes fghash.desktop and the "
@@ -77,7 +80,7 @@ def _show(args: argparse.Namespace):
     # Imported late: pyqtgraph needs the QApplication's platform before it configures itself.
     from fghash_gui.main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(train_in_process=args.train_in_process)
     window.show()
     if args.run:
         window.open_run(args.run)

@@ -21,7 +21,8 @@ class MainWindow(QMainWindow):
     a window-modal message box that does not block the event loop, so training keeps drawing behind it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, train_in_process: bool = False) -> None:
+        """train_in_process: train on a thread of this process instead of a child process (`--train-in-process`)."""
         super().__init__()
         self.setWindowTitle("fghash: fine-grained hashing workbench")
         self.resize(1280, 820)
@@ -31,7 +32,7 @@ class MainWindow(QMainWindow):
         self.requests = RequestRunner(self)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(False)
-        self.training = TrainingPanel(self.requests, self)
+        self.training = TrainingPanel(self.requests, self, in_process=train_in_process)
         self.browse = BrowsePanel(self.requests, self)
         self.explain = ExplainPanel(self.requests, self)
         self.classes = ClassesPanel(self.requests, self)

@@ -1,7 +1,10 @@
 """Train tab: dataset, method and schedule on the left; live curves, progress and log on the right.
 
 The engine's training generator runs on the TrainingRunner's own thread; this panel only turns batches of
-events into plot data and redraws at most ~10 times a second.
+events into plot data and redraws at most ~10 times a second. By default that generator is
+engine.train_in_child: the network trains in a child process, so the GUI thread's repaints (which hold
+the GIL) do not slow the training loop down (core/child_training.py); in_process=True trains on the thread
+itself (tests, debugging).
 """
 
 from __future__ import annotations
@@ -53,8 +56,10 @@ class TrainingPanel(QWidget):
     run_started = Signal(str)  # run id (when the engine announces it) or ""
     run_finished = Signal(object)  # core.events.TrainFinished or None
 
-    def __init__(self, requests: RequestRunner | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, requests: RequestRunner | None = None, parent: QWidget | None = None,
+                 in_process: bool = False) -> None:
         super().__init__(parent)
+        self.in_process = in_process  # train on the runner's thread instead of in a child process
         self.runner = TrainingRunner(self)
         self.runner.events_ready.connect(self._on_events)
         self.runner.finished.connect(self._on_finished)
@@ -236,7 +241,8 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("preparing…")
         self.map_label.setText("test mAP@all: –")
         self._redraw(force=True)
-        self.runner.start(lambda cancel: engine.train(cfg, cancel=cancel, resume=resume))
+        train = engine.train if self.in_process else engine.train_in_child
+        self.runner.start(lambda cancel: train(cfg, cancel=cancel, resume=resume))
         self._redraw_timer.start()
         self._update_buttons()
         self.status.emit("Training started")

@@ -25,6 +25,7 @@ from core.encode import drain, encode_records
 from core.events import BatchEnd, TrainFinished
 from core.metrics import map_all, summarize
 from test_metrics import _random_case  # pytest puts tests/core on sys.path
+from test_training import events_and_result
 
 DEVICE = os.environ.get("FGHASH_CUDA_TESTS_DEVICE", "cuda")
 ON_CUDA = DEVICE.startswith("cuda")
@@ -179,3 +180,19 @@ def test_gpu_topk_search_equals_cpu():
     gpu = hamming_topk(queries, database, 100, device=DEVICE)
     np.testing.assert_array_equal(gpu.distances, cpu.distances)
     np.testing.assert_array_equal(gpu.indices, cpu.indices)
+
+
+def test_training_in_a_child_process_on_cuda():
+    """The app's way to train (core/child_training.py): a spawned child trains on the GPU and its events
+    reach this process as plain floats (no tensor, so the app never touches the child's CUDA memory)."""
+    import multiprocessing
+
+    from test_child_training import holds_tensor
+
+    events, finished = events_and_result(engine.train_in_child(_cuda_cfg("adsh")))
+    assert isinstance(finished, TrainFinished) and finished.status == "finished", finished
+    losses = [e.loss for e in events if isinstance(e, BatchEnd)]
+    assert losses and all(isinstance(x, float) and math.isfinite(x) for x in losses)
+    assert not any(holds_tensor(e) for e in events)
+    assert not [p for p in multiprocessing.active_children() if p.name == "fghash-training"]
+

@@ -81,10 +81,11 @@ def trained_runs(gui_home: Path) -> dict[str, TrainFinished]:
 
 @pytest.fixture
 def window(qtbot):
-    """The real main window (offscreen), closed and its workers stopped after the test."""
+    """The real main window (offscreen), closed and its workers stopped after the test. It trains on a thread
+    (a child process costs seconds of start-up per run); test_training_child.py covers the app's default."""
     from fghash_gui.main_window import MainWindow
 
-    win = MainWindow()
+    win = MainWindow(train_in_process=True)
     win.confirm_stop_training = lambda: True  # a closing test must not block on a dialog
     qtbot.addWidget(win)
     win.show()
