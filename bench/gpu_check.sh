@@ -50,7 +50,8 @@ else
     APP="--train 2000 --test 300 --inner-epochs 3"
     MAP="--reference-queries 200 --repeat 3 --threads $(nproc)"
     SEARCH="--sizes 100000 1000000 --repeat 3 --cpu-repeat 1"
-    LIMITS=(100 90 45 100 85 30 30)   # 480 s at most (app: two child-process runs more), about 5 minutes expected (H200, 2026-11-27: 5m16 before train_large)
+    LIMITS=(100 90 45 100 85 30 30)   # 480 s at most; on an H200 (2026-11-27) the 7 steps took 252 s before
+                                      # the app's two child-process runs and the batch-256 file pipeline
 fi
 {
     date -u
