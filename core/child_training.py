@@ -20,7 +20,6 @@ exit code or signal; its run's status then comes from the run lock the OS droppe
 from __future__ import annotations
 
 import multiprocessing
-import pickle
 import signal
 import threading
 import time
@@ -75,7 +74,7 @@ def train_in_child(cfg=None, *, cancel: threading.Event | None = None, resume=No
                 return payload
             elif kind == "raise":
                 ended = True
-                raise _rebuilt(*payload)
+                raise _rebuilt(receive, *payload)
             else:  # "died": the child ended without a result
                 ended = True
                 raise TrainingProcessError(_death_message(process))
@@ -189,28 +188,37 @@ def _child_main(send, cancel, cfg, resume, threads: int, start_method: str) -> N
             generator.close()
     except BaseException as exc:  # noqa: BLE001 - every failure goes to the parent, which raises it
         try:
-            send.send(("raise", _pickled(exc)))
+            send_exception(send, exc)
         except (BrokenPipeError, ConnectionResetError):
             pass
     finally:
         send.close()
 
 
-def _pickled(exc: BaseException) -> tuple[bytes | None, str, str]:
-    """(the pickled exception or None when it does not pickle, the message to fall back to, the child's
-    traceback)."""
-    try:
-        blob = pickle.dumps(exc)
-        pickle.loads(blob)  # some exceptions pickle but do not unpickle (required keyword arguments)
-    except Exception:  # noqa: BLE001
-        blob = None
+def send_exception(send, exc: BaseException) -> None:
+    """Two messages: ("raise", (the message to fall back to, the child's traceback)), then ("exception",
+    the exception object, or None when it does not pickle). The pipe pickles and unpickles them itself;
+    an exception that pickles but does not unpickle (required keyword arguments) fails only the second
+    message's recv, after the first one has arrived."""
     message = str(exc) if isinstance(exc, FghashError) else f"{type(exc).__name__}: {one_line(exc)}"
-    return blob, message, traceback.format_exc()
+    send.send(("raise", (message, traceback.format_exc())))
+    try:
+        send.send(("exception", exc))
+    except Exception:  # noqa: BLE001 - it did not pickle: Connection.send pickles before it writes
+        send.send(("exception", None))
 
 
-def _rebuilt(blob: bytes | None, message: str, child_traceback: str) -> BaseException:
-    """The child's exception as the same type and message (a FghashError with its message when it did not
-    pickle), with the child's traceback as its cause for the log view."""
-    exc = pickle.loads(blob) if blob is not None else FghashError(message)
+def _rebuilt(receive, message: str, child_traceback: str) -> BaseException:
+    """The child's exception (send_exception's second message) as the same type and message, or a
+    FghashError with its message when it did not travel, with the child's traceback as its cause for the
+    log view."""
+    exc = None
+    try:
+        if receive.poll(EXIT_WAIT_S):
+            _kind, exc = receive.recv()
+    except Exception:  # noqa: BLE001 - it pickled but does not unpickle, or the child died in between
+        exc = None
+    if not isinstance(exc, BaseException):
+        exc = FghashError(message)
     exc.__cause__ = RemoteTraceback(child_traceback)
     return exc

@@ -21,7 +21,7 @@ import torch
 from test_training import _tiny, events_and_result  # pytest puts tests/core on sys.path
 
 from core import engine
-from core.child_training import _pickled, _rebuilt, train_in_child
+from core.child_training import _rebuilt, send_exception, train_in_child
 from core.codes import load_codes
 from core.config import AdshOptions
 from core.errors import FghashError, RunError, TrainingProcessError
@@ -140,15 +140,21 @@ class _NeedsKeyword(Exception):
         super().__init__(f"bad {detail}")
 
 
+def _through_a_pipe(exc: BaseException) -> BaseException:
+    """exc raised, sent as the child sends it, and rebuilt as the parent does."""
+    receive, send = multiprocessing.Pipe(duplex=False)
+    try:
+        raise exc
+    except BaseException as raised:  # noqa: BLE001
+        send_exception(send, raised)
+    kind, payload = receive.recv()
+    assert kind == "raise"
+    return _rebuilt(receive, *payload)
+
+
 def test_an_exception_that_does_not_unpickle_comes_back_as_a_fghash_error_with_its_message():
-    try:
-        raise _NeedsKeyword(detail="thing")
-    except _NeedsKeyword as exc:
-        payload = _pickled(exc)
-    rebuilt = _rebuilt(*payload)
+    rebuilt = _through_a_pipe(_NeedsKeyword(detail="thing"))
     assert type(rebuilt) is FghashError and str(rebuilt) == "_NeedsKeyword: bad thing"
-    try:
-        raise RunError("run x is broken")
-    except RunError as exc:
-        rebuilt = _rebuilt(*_pickled(exc))
+    rebuilt = _through_a_pipe(RunError("run x is broken"))
     assert type(rebuilt) is RunError and str(rebuilt) == "run x is broken"
+    assert "RunError: run x is broken" in str(rebuilt.__cause__)
