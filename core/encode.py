@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 
 import torch
 from torch import nn
@@ -137,13 +137,16 @@ def run_eval_transform(cfg):
     return eval_transform(cfg.image_size, cfg.resize_size)
 
 
-def drain(gen: Generator) -> object:
-    """Run a generator to the end, ignoring its events, and return its return value."""
+def drain(gen: Generator, on_event: Callable[[object], None] | None = None) -> object:
+    """Run a generator to the end and return its return value; each event it yields goes to on_event
+    (ignored without one)."""
     while True:
         try:
-            next(gen)
+            event = next(gen)
         except StopIteration as stop:
             return stop.value
+        if on_event is not None:
+            on_event(event)
 
 
 def _is_channels_last(model: nn.Module) -> bool:

@@ -29,6 +29,7 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     from core import distributed
     from core.cli.progress import LazyBar
     from core.collection_encode import dataset_collection, encode_collection, folder_collection, load_encoded
+    from core.encode import drain
     from core.errors import ConfigError
     from core.events import Log, Progress
 
@@ -43,18 +44,15 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                             device=args.device, num_workers=args.num_workers)
     with LazyBar(desc=f"encode ({rank.label()})" if rank.active else "encode", unit="img", dynamic_ncols=True,
                  disable=not rank.is_main) as bars:
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as stop:
-                result = stop.value
-                break
+        def show(event) -> None:
             bar = bars.get()
             if isinstance(event, Progress):
                 bar.total, bar.n = event.total, event.done
                 bar.refresh()
             elif isinstance(event, Log):
                 bar.write(printable(event.message), file=sys.stderr)
+
+        result = drain(gen, show)
     if rank.is_main:
         rate = result.encoded / max(result.seconds, 1e-9)
         print(f"encoded {result.encoded} image(s) in {result.seconds:.1f} s ({rate:.1f} images/s on this process, "

@@ -30,18 +30,15 @@ def index_with_progress(run, quiet: bool = False) -> Path:
     """Build a run's index under a progress bar and print what was written."""
     from core import engine
     from core.cli.progress import LazyBar
+    from core.encode import drain
 
-    gen = engine.build_index(run)
     with LazyBar(desc="index", unit="code", disable=quiet) as bars:
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as stop:
-                path = stop.value
-                break
+        def show(event) -> None:
             bar = bars.get()
             bar.total, bar.n = event.total, event.done
             bar.refresh()
+
+        path = drain(engine.build_index(run), show)
     from core.index import read_index_header
 
     header = read_index_header(path)
@@ -56,25 +53,23 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
     from core import engine
     from core.approximate import DEFAULT_NPROBE, RECALL_K, RECALL_MEANING, RECALL_QUERIES
     from core.cli.progress import LazyBar
+    from core.encode import drain
 
     gen = engine.build_approximate(run, nlist=nlist, nprobe=DEFAULT_NPROBE if nprobe is None else nprobe,
                             recall_k=RECALL_K if recall_k is None else recall_k,
                             recall_queries=RECALL_QUERIES if recall_queries is None else recall_queries)
-    phase = "train ivf"
-    with LazyBar(desc=phase, unit="step", disable=quiet) as bars:
-        while True:
-            try:
-                event = next(gen)
-            except StopIteration as stop:
-                info = stop.value
-                break
+    phase = ["train ivf"]
+    with LazyBar(desc=phase[0], unit="step", disable=quiet) as bars:
+        def show(event) -> None:
             bar = bars.get()
-            if event.phase != phase:
-                phase = event.phase
-                bar.set_description(phase, refresh=False)
+            if event.phase != phase[0]:
+                phase[0] = event.phase
+                bar.set_description(event.phase, refresh=False)
                 bar.unit = "code" if event.phase == "index" else "step"
             bar.total, bar.n = event.total, event.done
             bar.refresh()
+
+        info = drain(gen, show)
     print(f"approximate index: {info.count} codes of {info.bits} bits in {info.nlist} cells, a query scans "
           f"{info.nprobe} (--nprobe) -> {printable(info.path)}")
     if not info.recall:
