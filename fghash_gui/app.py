@@ -78,8 +78,10 @@ def launch(argv: Sequence[str] | None = None):
 def _show(args: argparse.Namespace):
     create_app()
     # Imported late: pyqtgraph needs the QApplication's platform before it configures itself.
+    from fghash_gui import gui_gc
     from fghash_gui.main_window import MainWindow
 
+    gui_gc.install()  # Qt objects in reference cycles are collected on this thread, never on a worker
     window = MainWindow(train_in_process=args.train_in_process)
     window.show()
     if args.run:

@@ -14,6 +14,7 @@ import pytest
 
 from core import engine
 from core.config import TrainConfig
+from core.encode import drain
 from core.events import TrainFinished
 
 
@@ -32,12 +33,19 @@ def tiny_config(method: str = "fcaenet", **overrides) -> TrainConfig:
 
 
 def drain_training(cfg: TrainConfig) -> TrainFinished:
-    generator = engine.train(cfg)
-    while True:
-        try:
-            next(generator)
-        except StopIteration as stop:
-            return stop.value
+    return drain(engine.train(cfg))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_on_the_gui_thread(qapp):
+    """As the app does (fghash_gui/gui_gc.py): the windows the tests leave in reference cycles must be
+    destroyed on the GUI thread, not by a collection a worker thread happens to trigger. Per module, so
+    that the suites after the GUI's run with Python's automatic collection."""
+    from fghash_gui import gui_gc
+
+    gui_gc.install()
+    yield
+    gui_gc.uninstall()
 
 
 @pytest.fixture(name="tiny_config")
