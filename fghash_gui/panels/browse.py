@@ -17,7 +17,6 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
@@ -45,11 +44,11 @@ from fghash_gui.panels.browse_data import (
     ap_tooltip,
     approximate_caption,
     cells_from_result,
-    distance_histogram,
     first_line,
     query_text,
     runs_with_codes,
 )
+from fghash_gui.widgets.distance_histogram import DistanceHistogram
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.result_grid import ResultGrid
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
@@ -173,13 +172,7 @@ class BrowsePanel(QWidget):
         grids.addWidget(main_box)
         grids.addWidget(self.compare_box)
 
-        self.histogram = pg.PlotWidget(title="Hamming distance of the database to the query")
-        self.histogram.setLabel("bottom", "Hamming distance")
-        self.histogram.setLabel("left", "database images")
-        self.histogram.addLegend(offset=(-10, 10))
-        self.correct_bars: pg.BarGraphItem | None = None
-        self.wrong_bars: pg.BarGraphItem | None = None
-        self.histogram.setMinimumHeight(150)
+        self.histogram = DistanceHistogram()
 
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
@@ -417,7 +410,7 @@ class BrowsePanel(QWidget):
         self.query_label.setToolTip("")
         self.ap_label.setText(ap_text(stats))
         self.ap_label.setToolTip(ap_tooltip(stats))
-        self._draw_histogram(stats)
+        self.histogram.show_stats(stats)
         note = approximate_caption(stats.result)
         title = self.catalog.title if self.catalog is not None else (self.run_id or "")
         self.main_label.setText(f"{note}   ·   {title}" if note else title)  # the note first: never elided
@@ -432,23 +425,6 @@ class BrowsePanel(QWidget):
         self.compare_label.setText(f"{self.compare_run_id}   {ap_text(stats)}")
         self.compare_label.setToolTip(ap_tooltip(stats))
         self.compare_shown.emit()
-
-    def _draw_histogram(self, stats) -> None:
-        self.histogram.clear()
-        distances, correct, wrong = distance_histogram(stats)
-        known = stats.distance_counts_same is not None
-        self.correct_bars = pg.BarGraphItem(x=distances, height=correct, width=0.8, brush="#1f9d3a", pen=None,
-                                            name="same class")
-        self.wrong_bars = pg.BarGraphItem(x=distances, y0=correct, height=wrong, width=0.8,
-                                          brush="#d62d2d" if known else "#8a9099", pen=None,
-                                          name="other class" if known else "database (query class unknown)")
-        if known:
-            self.histogram.addItem(self.correct_bars)
-        self.histogram.addItem(self.wrong_bars)
-        if stats.result.hits:
-            # Everything left of this line is in the top k (ties at the k-th distance are cut by index).
-            self.histogram.addItem(pg.InfiniteLine(pos=stats.result.hits[-1].distance + 0.5, angle=90,
-                                                   pen=pg.mkPen("#555", style=Qt.PenStyle.DashLine)))
 
     # --- files ------------------------------------------------------------------------------------
 

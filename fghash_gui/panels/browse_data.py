@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QIcon
 
@@ -119,17 +118,6 @@ def cells_from_result(result: Any) -> list[ResultCell]:
                    class_name=hit.class_name, same_class=hit.correct)
         for hit in result.hits
     ]
-
-
-def distance_histogram(stats: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distances 0..bits, same-class counts, other-class counts) over the whole database.
-
-    For an image of unknown class every database image counts as "other" (no correct/wrong split exists).
-    """
-    other = np.asarray(stats.distance_counts_other, dtype=float)
-    same = (np.asarray(stats.distance_counts_same, dtype=float) if stats.distance_counts_same is not None
-            else np.zeros_like(other))
-    return np.arange(len(other)), same, other
 
 
 def runs_with_codes(records: list) -> list:

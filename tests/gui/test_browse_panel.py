@@ -62,7 +62,8 @@ def test_query_shows_k_frames_coloured_by_class(window, trained_runs, qtbot):
     # the header is tie-averaged; the tooltip also gives the grid's own (ties by index) figures
     assert f"AP {100 * report.per_query_ap_index_order[7]:.2f}%" in browse.ap_label.toolTip()
     assert "ties by index" in browse.ap_label.toolTip() and "database order" in browse.order_label.text()
-    heights = np.asarray(browse.correct_bars.opts["height"]) + np.asarray(browse.wrong_bars.opts["height"])
+    bars = browse.histogram
+    heights = np.asarray(bars.correct_bars.opts["height"]) + np.asarray(bars.wrong_bars.opts["height"])
     assert heights.sum() == 240
 
     with qtbot.waitSignal(browse.results_shown, timeout=30_000):
