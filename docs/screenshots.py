@@ -55,7 +55,10 @@ def main() -> int:
 
     app = create_app()
     from core import engine
+    from fghash_gui import gui_gc
     from fghash_gui.main_window import MainWindow
+
+    gui_gc.install()  # as the app does: Qt objects are collected on this thread only
 
     def pump(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -77,7 +80,9 @@ def main() -> int:
             return
         pump(0.8)
         path = Path(args.out) / f"screenshot-{name}.png"
-        QGuiApplication.primaryScreen().grabWindow(0).save(str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not QGuiApplication.primaryScreen().grabWindow(0).save(str(path)):
+            raise SystemExit(f"could not write {path}")
         print("wrote", path)
 
     window = MainWindow()
