@@ -60,13 +60,17 @@ class ApproximateInfo:
     recall: tuple[tuple[int, float], ...]
     stale: bool
 
+    def cells_scanned(self, nprobe: int | None = None) -> int:
+        """The cells a query scans at this nprobe (default: the saved one): at most nlist."""
+        return self.nprobe if nprobe is None else min(int(nprobe), self.nlist)
+
     def recall_at(self, nprobe: int | None = None) -> float | None:
         """The build-time recall@recall_k at this nprobe (default: the saved one); None if not measured."""
-        return dict(self.recall).get(self.nprobe if nprobe is None else min(int(nprobe), self.nlist))
+        return dict(self.recall).get(self.cells_scanned(nprobe))
 
     def describe(self, nprobe: int | None = None) -> str:
         """One line: the cells scanned and the recall measured at build, with what it means."""
-        probe = self.nprobe if nprobe is None else min(int(nprobe), self.nlist)
+        probe = self.cells_scanned(nprobe)
         head = f"IVF, nprobe {probe} of {self.nlist} cells"
         value = self.recall_at(probe)
         if value is None:

@@ -51,13 +51,12 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
     """Build a run's approximate (IVF) index under a progress bar (train, add, recall), then print what was
     written and the recall@k it was measured to have against the exact search."""
     from core import engine
-    from core.approximate import DEFAULT_NPROBE, RECALL_K, RECALL_MEANING, RECALL_QUERIES
+    from core.approximate import RECALL_MEANING
     from core.cli.progress import LazyBar
     from core.encode import drain
 
-    gen = engine.build_approximate(run, nlist=nlist, nprobe=DEFAULT_NPROBE if nprobe is None else nprobe,
-                            recall_k=RECALL_K if recall_k is None else recall_k,
-                            recall_queries=RECALL_QUERIES if recall_queries is None else recall_queries)
+    given = dict(nprobe=nprobe, recall_k=recall_k, recall_queries=recall_queries)  # None: build_approximate's default
+    gen = engine.build_approximate(run, nlist=nlist, **{name: v for name, v in given.items() if v is not None})
     phase = ["train ivf"]
     with LazyBar(desc=phase[0], unit="step", disable=quiet) as bars:
         def show(event) -> None:
@@ -113,12 +112,14 @@ def print_query_result(stats) -> None:
         mark = "" if hit.correct is None else ("+" if hit.correct else "x")
         print(f"{hit.rank:>4} {hit.distance:>4} {hit.database_index:>7} {mark:>2}  "
               f"{printable(hit.class_name)[:24]:24} {printable(hit.path)}")
-    if stats.average_precision is not None and stats.precision_at_k is not None and result.approximate is not None:
-        print(f"of the exact ranking (ties averaged): AP {100 * stats.average_precision:.1f}%, precision@{stats.k} "
-              f"{100 * stats.precision_at_k:.1f}%; of the approximate list above: precision@{stats.k} "
+    if stats.average_precision is None or stats.precision_at_k is None:
+        return
+    k = stats.k
+    if result.approximate is not None:
+        print(f"of the exact ranking (ties averaged): AP {100 * stats.average_precision:.1f}%, precision@{k} "
+              f"{100 * stats.precision_at_k:.1f}%; of the approximate list above: precision@{k} "
               f"{100 * stats.precision_at_k_index_order:.1f}%")
-    elif stats.average_precision is not None and stats.precision_at_k is not None:
-        k = stats.k
+    else:
         print(f"AP {100 * stats.average_precision:.1f}%, precision@{k} {100 * stats.precision_at_k:.1f}% "
               f"(ties averaged); as listed, ties by database index: AP {100 * stats.average_precision_index_order:.1f}%, "
               f"precision@{k} {100 * stats.precision_at_k_index_order:.1f}%")
