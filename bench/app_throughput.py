@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from core.events import BatchEnd, EpochEnd
+from core.base.events import BatchEnd, EpochEnd
 
 
 WARM_UP_SHARE = 0.1  # the first 10% of a run's batches are left out of its steady rate
@@ -128,7 +128,7 @@ def main() -> None:
     args = p.parse_args()
     from train_e2e import make_jpeg_folder  # bench/ is the script's folder: on sys.path
 
-    from core.config import AdshOptions, TrainConfig
+    from core.config.train_config import AdshOptions, TrainConfig
 
     root = make_jpeg_folder(Path(args.root), args.train, args.test, args.classes, None)
     cfg = TrainConfig(dataset_kind="folder", dataset_root=str(root), method="adsh", backbone=args.backbone,

@@ -19,10 +19,10 @@ import faiss
 import numpy as np
 
 from core import engine
-from core.codes import save_codes, unpack_codes
-from core.config import TrainConfig
-from core.encode import drain
-from core.runs import create_run
+from core.search.codes import save_codes, unpack_codes
+from core.config.train_config import TrainConfig
+from core.encoding.encode import drain
+from core.runs.paths import create_run
 from index_scale import synthetic_codes  # bench/ is on sys.path when run as a script
 
 

@@ -1,10 +1,10 @@
 """Benchmark: Hamming search over 10M and 100M codes on one machine, exact and approximate.
 
 For each database size: synthetic codes are written to a code file (.npy, streamed: never all in RAM),
-the exact index (core.large_index.index_from_code_file) is built from it chunk by chunk, then the
+the exact index (core.search.large_index.index_from_code_file) is built from it chunk by chunk, then the
 approximate IVF index (approximate_from_code_file). Printed: build time, resident memory against the
 codes' own size (the codes are held once), time per query of the exact search and of the IVF search at
-several nprobe, and the IVF's recall@k against the exact top-k (core.large_index.recall_at_k).
+several nprobe, and the IVF's recall@k against the exact top-k (core.search.large_index.recall_at_k).
 
 The codes imitate a trained hashing network's: --clusters random centre codes (one per "class", 10,000 by
 default: 1,000 codes each at 10M, so a query's top-100 are mostly its own class), each code its centre with
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.encode import drain
-from core.large_index import (
+from core.encoding.encode import drain
+from core.search.large_index import (
     approximate_from_code_file,
     index_from_code_file,
     recall_at_k,

@@ -21,12 +21,12 @@ import threading
 
 import torch
 
-from core.config import AdshOptions, FcaeOptions, TrainConfig
+from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
 from core.data.registry import load_dataset
-from core.device import select_device
-from core.methods.asymmetric import SampledSimilarity, adsh_scale
-from core.methods.common import epoch_generator
-from core.methods.registry import make_method
+from core.runtime.device import select_device
+from core.training.methods.asymmetric import SampledSimilarity, adsh_scale
+from core.training.methods.common import epoch_generator
+from core.training.methods.registry import make_method
 
 NORMALISATIONS = ("m_k", "batch_k", "quant")
 TERMS = ("adsh_square", "adsh_quant", "esrl_pos", "esrl_era")

@@ -1,4 +1,4 @@
-"""Benchmark: mAP@all, ours (core.metrics) vs a per-query loop in the style of the reference codebases.
+"""Benchmark: mAP@all, ours (core.evaluation.metrics) vs a per-query loop in the style of the reference codebases.
 
 Reference (jiangqy/ADSH, DSH_Analysis `calc_map`): per query, Hamming distance by dot product, argsort,
 cumulative count of relevant items. It uses kind="stable" here so both rank ties by database index and
@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from core.metrics import map_all, per_query_ap
+from core.evaluation.metrics import map_all, per_query_ap
 
 
 def reference_map(query_codes, database_codes, query_labels, database_labels):

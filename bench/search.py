@@ -1,4 +1,4 @@
-"""Benchmark: top-k Hamming search, our index (core.index, faiss binary flat over 64-bit padded codes,
+"""Benchmark: top-k Hamming search, our index (core.search.index, faiss binary flat over 64-bit padded codes,
 stable tie order) vs the reference way of the papers' code (float ±1 codes, matrix product, full argsort).
 
 Both run in this process on the same random codes. The reference is timed on --reference-queries
@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 import torch
 
-from core.index import HammingIndex
+from core.search.index import HammingIndex
 from timing import best_of  # bench/ is on sys.path when run as a script
 
 

@@ -1,6 +1,6 @@
-"""Benchmark: top-k Hamming search on a GPU with torch (core.search_torch) against the CPU path, same run.
+"""Benchmark: top-k Hamming search on a GPU with torch (core.search.torch_search) against the CPU path, same run.
 
-The CPU path is core.index.HammingIndex (faiss binary flat) when faiss imports, else core.search_torch on
+The CPU path is core.search.index.HammingIndex (faiss binary flat) when faiss imports, else core.search.torch_search on
 the CPU. Both return the top k ordered by (distance, database index): the check is exact equality of
 distances AND indices (ties broken by index), not only distances.
 
@@ -15,19 +15,19 @@ import json
 import numpy as np
 import torch
 
-from core.search_torch import hamming_topk
+from core.search.torch_search import hamming_topk
 from timing import best_of  # bench/ is on sys.path when run as a script
 
 
 def cpu_search(database: np.ndarray):
     """(name, search function) of the CPU path: faiss when present, else torch on the CPU."""
     try:
-        from core.index import HammingIndex
+        from core.search.index import HammingIndex
 
         index = HammingIndex.from_codes(database, use_gpu=False)
         return "faiss HammingIndex (cpu)", lambda q, k: index.search(q, k)
     except ImportError:
-        return "core.search_torch (cpu)", lambda q, k: hamming_topk(q, database, k, device="cpu")
+        return "core.search.torch_search (cpu)", lambda q, k: hamming_topk(q, database, k, device="cpu")
 
 
 def main() -> None:

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.config import AdshOptions, TrainConfig
-from core.device import select_device
-from core.events import BatchEnd
+from core.config.train_config import AdshOptions, TrainConfig
+from core.runtime.device import select_device
+from core.base.events import BatchEnd
 
 
 def make_jpeg_folder(root: Path, train: int, test: int, classes: int, source: Path | None) -> Path:
@@ -80,7 +80,7 @@ def config(args, method: str, data_cache: bool, root: Path, train: int) -> Train
 
 def epoch_rate(cfg: TrainConfig, dataset, device: torch.device, warm_batch: int):
     """(anchor images/s over one outer iteration after warm_batch batches, the method)."""
-    from core.methods.registry import make_method
+    from core.training.methods.registry import make_method
 
     method = make_method(cfg, dataset, device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -113,9 +113,9 @@ def warm_encoder(model, device: torch.device, batch_size: int, crop: int, amp: b
 
 def encode_rate(model, records, cfg: TrainConfig, device: torch.device, decoded=None,
                 batch_size: int | None = None) -> float:
-    """images/s of fghash's own encoding (core.encode.encode_records: float32, autocast off)."""
+    """images/s of fghash's own encoding (core.encoding.encode.encode_records: float32, autocast off)."""
     from core.data.transforms import eval_transform
-    from core.encode import drain, encode_records
+    from core.encoding.encode import drain, encode_records
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     warm_encoder(model, device, batch_size or cfg.batch_size, cfg.image_size, amp=False)
@@ -129,7 +129,7 @@ def encode_rate(model, records, cfg: TrainConfig, device: torch.device, decoded=
 
 def amp_encode_rate(model, decoded, device: torch.device, crop: int, batch_size: int, workers: int) -> float:
     """images/s of the same network outputs under float16 autocast, from the decoded cache: what AMP would
-    give. fghash does not encode this way (codes are signs; core.encode keeps float32); tests/core/test_cuda.py
+    give. fghash does not encode this way (codes are signs; core.encoding.encode keeps float32); tests/core/test_cuda.py
     measures how many bits AMP would flip."""
     from core.data.gpu_augment import center_crop_normalize
 
@@ -171,7 +171,7 @@ def main() -> None:
 
     from core.data.decoded_cache import ensure_decoded
     from core.data.registry import load_dataset
-    from core.encode import drain
+    from core.encoding.encode import drain
 
     device = select_device(args.device)
     t0 = time.perf_counter()

@@ -26,10 +26,10 @@ import time
 import torch
 from torch import nn
 
-from core.config import AdshOptions, MultiFusOptions, TrainConfig
+from core.config.train_config import AdshOptions, MultiFusOptions, TrainConfig
 from core.data.records import DatasetIndex, ImageRecord
-from core.device import select_device
-from core.methods.common import NetworkStepper
+from core.runtime.device import select_device
+from core.training.methods.common import NetworkStepper
 
 CLASSES = 200
 
@@ -47,9 +47,9 @@ def method_config(method: str, args, image_size: int) -> TrainConfig:
 
 def make_step(name: str, args, device: torch.device):
     """(step(batch), make_batch(b), image_size) for one configuration; step runs forward, loss, backward, SGD."""
-    from core.methods.asymmetric import SampledSimilarity
-    from core.methods.common import epoch_generator
-    from core.methods.registry import make_method
+    from core.training.methods.asymmetric import SampledSimilarity
+    from core.training.methods.common import epoch_generator
+    from core.training.methods.registry import make_method
 
     size = args.multifus_size if name in ("multifusnet", "plain@multifus") else args.image_size
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(HERE.parent))
 
 
 def tiny(method: str, image_size: int, epochs: int):
-    from core.config import TrainConfig
+    from core.config.train_config import TrainConfig
 
     cfg = TrainConfig(dataset_kind="demo", method=method, bits=12, backbone="resnet18", weights="none",
                       image_size=image_size, resize_size=round(image_size * 256 / 224), device="cpu",

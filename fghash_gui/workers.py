@@ -27,7 +27,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from core.errors import Cancelled, FghashError
+from core.base.errors import Cancelled, FghashError
 
 EMIT_INTERVAL_S = 0.1  # ~10 Hz: fast enough to look live, slow enough to keep the GUI thread idle
 
@@ -58,7 +58,7 @@ class _TrainLoop(QObject):
     """Lives on the training QThread; iterates the generator and batches its events."""
 
     events_ready = Signal(list)
-    finished = Signal(object)  # the generator's return value (core.events.TrainFinished) or None
+    finished = Signal(object)  # the generator's return value (core.base.events.TrainFinished) or None
     failed = Signal(str, str)  # user message, traceback text for the log view ("" for FghashErrors)
 
     def __init__(self, make_generator: Callable[[threading.Event], Generator], cancel: threading.Event) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from core.text import printable
+from core.base.text import printable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from core.config import METHODS
+from core.config.train_config import METHODS
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def demo_config(method: str, bits: int, epochs: int, image_size: int, weights: str, device: str | None):
     """The demo's TrainConfig: the 'quick' preset on the demo set, sized for a CPU."""
-    from core.presets import preset_config
+    from core.config.presets import preset_config
 
     if weights == "auto":
         weights = "imagenet" if _imagenet_cached("resnet18") else "none"
@@ -74,10 +74,10 @@ def typical_query(per_query_ap) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from core import engine
-    from core.chance import run_chance_map
+    from core.evaluation.chance import run_chance_map
     from core.cli.retrieval import index_with_progress, print_query_result
     from core.cli.train import drive_training
-    from core.retrieval import report_table
+    from core.retrieval.service import report_table
 
     cfg = demo_config(args.method, args.bits, args.epochs, args.image_size, args.weights, args.device)
     print(f"fghash demo: {cfg.method}, {cfg.bits} bits, {cfg.backbone} ({cfg.weights} weights), "

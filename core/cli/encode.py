@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.text import printable
+from core.base.text import printable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -26,12 +26,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from core import distributed
+    from core.runtime import distributed
     from core.cli.progress import LazyBar
-    from core.collection_encode import dataset_collection, encode_collection, folder_collection, load_encoded
-    from core.encode import drain
-    from core.errors import ConfigError
-    from core.events import Log, Progress
+    from core.encoding.collection import dataset_collection, encode_collection, folder_collection, load_encoded
+    from core.encoding.encode import drain
+    from core.base.errors import ConfigError
+    from core.base.events import Log, Progress
 
     if (args.folder is None) == (args.dataset is None):
         raise ConfigError("give either a FOLDER of images or --dataset KIND to encode, not both or neither")

@@ -50,7 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from core import engine
-    from core.errors import ConfigError
+    from core.base.errors import ConfigError
     from core.explain.overlay import label, save_png
     from core.explain.render import render, render_panel, render_side_by_side
 

@@ -8,12 +8,12 @@ import re
 import sys
 from pathlib import Path
 
-from core.config import DEVICES
-from core.text import printable
+from core.config.train_config import DEVICES
+from core.base.text import printable
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from core.errors import ConfigError
+    from core.base.errors import ConfigError
 
     if args.approximate:
         approximate_with_progress(args.run, nlist=args.nlist, nprobe=args.nprobe, recall_k=args.recall_k,
@@ -30,7 +30,7 @@ def index_with_progress(run, quiet: bool = False) -> Path:
     """Build a run's index under a progress bar and print what was written."""
     from core import engine
     from core.cli.progress import LazyBar
-    from core.encode import drain
+    from core.encoding.encode import drain
 
     with LazyBar(desc="index", unit="code", disable=quiet) as bars:
         def show(event) -> None:
@@ -39,7 +39,7 @@ def index_with_progress(run, quiet: bool = False) -> Path:
             bar.refresh()
 
         path = drain(engine.build_index(run), show)
-    from core.index import read_index_header
+    from core.search.index import read_index_header
 
     header = read_index_header(path)
     print(f"index: {header['count']} codes of {header['bits']} bits -> {printable(path)}")
@@ -51,9 +51,9 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
     """Build a run's approximate (IVF) index under a progress bar (train, add, recall), then print what was
     written and the recall@k it was measured to have against the exact search."""
     from core import engine
-    from core.approximate import RECALL_MEANING
+    from core.retrieval.approximate import RECALL_MEANING
     from core.cli.progress import LazyBar
-    from core.encode import drain
+    from core.encoding.encode import drain
 
     given = dict(nprobe=nprobe, recall_k=recall_k, recall_queries=recall_queries)  # None: build_approximate's default
     gen = engine.build_approximate(run, nlist=nlist, **{name: v for name, v in given.items() if v is not None})
@@ -83,7 +83,7 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
 
 def _cmd_query(args: argparse.Namespace) -> int:
     from core import engine
-    from core.errors import ConfigError
+    from core.base.errors import ConfigError
 
     if args.nprobe is not None and not args.approximate:
         raise ConfigError("--nprobe applies to the approximate index: add --approximate")
@@ -127,8 +127,8 @@ def print_query_result(stats) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from core import engine
-    from core.errors import FghashError
-    from core.retrieval import report_table
+    from core.base.errors import FghashError
+    from core.retrieval.service import report_table
 
     reports, configs, failed = [], [], []
     for run in args.runs:  # one run without codes must not hide the others' rows
@@ -155,9 +155,9 @@ def print_chance_levels(runs) -> None:
     readable codes are left out (the table above says what is wrong with them).
 
     runs: what the user named (folders, ids, prefixes, 'latest')."""
-    from core.chance import CHANCE_DESCRIPTION, run_chance_map
-    from core.errors import FghashError
-    from core.runs import resolve_run
+    from core.evaluation.chance import CHANCE_DESCRIPTION, run_chance_map
+    from core.base.errors import FghashError
+    from core.runs.paths import resolve_run
 
     by_value: dict[float, list[str]] = {}
     for run in runs:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.text import printable
+from core.base.text import printable
 
 
 def _cmd_runs_list(args: argparse.Namespace) -> int:

@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from core.chance import CHANCE_DESCRIPTION
-from core.config import BACKBONES, DEVICES, METHODS
-from core.presets import PRESET_HELP, PRESETS
-from core.text import printable
+from core.evaluation.chance import CHANCE_DESCRIPTION
+from core.config.train_config import BACKBONES, DEVICES, METHODS
+from core.config.presets import PRESET_HELP, PRESETS
+from core.base.text import printable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -77,9 +77,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def configs_from_args(args: argparse.Namespace) -> list:
     """One TrainConfig per requested bit length."""
-    from core import distributed
-    from core.errors import ConfigError
-    from core.presets import preset_config
+    from core.runtime import distributed
+    from core.base.errors import ConfigError
+    from core.config.presets import preset_config
 
     top: dict[str, Any] = {"dataset_root": args.root}
     if args.allow_missing:
@@ -126,7 +126,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
 
 
 def _int_list(text: str, flag: str, example: str) -> list[int]:
-    from core.errors import ConfigError
+    from core.base.errors import ConfigError
 
     try:
         values = [int(v) for v in str(text).split(",") if v.strip()]
@@ -138,7 +138,7 @@ def _int_list(text: str, flag: str, example: str) -> list[int]:
 
 
 def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
-    """TrainConfig.validation / val_fraction from --select-on-val and --val-fraction (core/validation.py)."""
+    """TrainConfig.validation / val_fraction from --select-on-val and --val-fraction (core/training/validation.py)."""
     from core.data.registry import has_official_validation
 
     if args.val_fraction is not None:
@@ -150,7 +150,7 @@ def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Under torchrun (WORLD_SIZE > 1) rank 0 trains and writes as below; the other ranks follow it."""
-    from core import distributed
+    from core.runtime import distributed
 
     rank = distributed.setup(args.device)
     if not rank.active:
@@ -162,7 +162,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         distributed.teardown()
         return code
     except Exception as exc:  # one line naming the rank; torchrun then stops the other processes
-        from core.errors import FghashError
+        from core.base.errors import FghashError
 
         if distributed.lost_peer(exc):
             what = distributed.LOST_PEER_MESSAGE
@@ -179,11 +179,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _train_runs(args: argparse.Namespace) -> int:
     from core import engine
-    from core.retrieval import TIES_NOTE
+    from core.retrieval.service import TIES_NOTE
 
     if args.resume:
         if args.seeds is not None:
-            from core.errors import ConfigError
+            from core.base.errors import ConfigError
 
             raise ConfigError("--resume continues one run with its saved seed; --seeds starts new runs")
         paths = engine.open_run(args.resume)
@@ -210,7 +210,7 @@ def _percent(value: float | None, width: int = 9) -> str:
 
 def print_results(results: list, header: bool = True) -> None:
     """One line per run: status, final test mAP@all (ties averaged), the same with ties by index, the chance
-    level (core.chance) and, with a validation split, the selected epoch; a collapse note when the final
+    level (core.evaluation.chance) and, with a validation split, the selected epoch; a collapse note when the final
     codes collapsed."""
     if header:
         print(f"{'run id':48} {'status':10} {'test mAP':>9} {'by index':>8} {'chance':>7}  selected on validation "
@@ -239,7 +239,7 @@ def print_seed_spread(configs: list, results: list) -> None:
 
 
 def _spread(values: list) -> str:
-    from core.seed_groups import mean_std
+    from core.evaluation.seed_groups import mean_std
 
     values = [v for v in values if v is not None]
     return mean_std(values).format(scale=100) if values else "- (n=0)"
@@ -249,7 +249,7 @@ def _index_order_and_note(finished) -> tuple[str, str]:
     """(the final evaluation's mAP@all with ties by index, formatted; its collapse note or ""), as training
     recorded them in the store next to final_map (a run that never evaluated has neither)."""
     from core import engine
-    from core.metrics import collapse_note
+    from core.evaluation.metrics import collapse_note
 
     last = engine.last_metrics(("map_all_index_order", "largest_code_share")).get(finished.run_id, {})
     if "map_all_index_order" not in last:
@@ -259,8 +259,8 @@ def _index_order_and_note(finished) -> tuple[str, str]:
 
 def _chance_cell(run_dir: str) -> str:
     """The run's chance level in % (7 wide), or '-' when it has no saved codes (failed or cancelled early)."""
-    from core.chance import run_chance_map
-    from core.errors import FghashError
+    from core.evaluation.chance import run_chance_map
+    from core.base.errors import FghashError
 
     try:
         return f"{100 * run_chance_map(run_dir):7.2f}"
@@ -271,7 +271,7 @@ def _chance_cell(run_dir: str) -> str:
 def drive_training(gen, label: str, epochs: int):
     """Consume one training generator under a tqdm bar over all batches of the run."""
     from core.cli.progress import LazyBar
-    from core.events import BatchEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
+    from core.base.events import BatchEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
 
     last_map = None
     finished = None

@@ -8,7 +8,7 @@ from pathlib import Path
 from core.data.images import load_rgb
 from core.data.records import DatasetIndex
 from core.data.registry import layout_of, load_dataset
-from core.errors import DatasetError, ImageDecodeError
+from core.base.errors import DatasetError, ImageDecodeError
 
 
 @dataclass(frozen=True)

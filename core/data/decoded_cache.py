@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
 from core.data.records import ImageRecord
-from core.events import Log, Progress
+from core.base.events import Log, Progress
 
 FORMAT_VERSION = 1
 
@@ -69,7 +69,7 @@ def ensure_decoded(records: Sequence[ImageRecord], side: int, *, num_workers: in
     """The cache for these records at this side, building it first if absent (Progress per batch, and a Log
     saying where and how long). Returns a DecodedImages dataset over it. substitute: what replaces an
     undecodable image, as in ImageDataset ("same_class" for training, "blank" for queries)."""
-    from core.atomic import atomic_write_json
+    from core.base.atomic import atomic_write_json
     from core.data.dataset import ImageDataset, skip_summary
     from core.data.loader import loader_batches
 

@@ -15,7 +15,7 @@ from core.data.common import Entry, Totals, build_index, check_num_classes, chec
 from core.data.listfile import read_path_label_list
 from core.data.matfile import load_mat
 from core.data.records import DatasetIndex
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 KIND = "dogs"
 TOTALS = Totals(classes=120, train=12000, test=8580)

@@ -5,7 +5,7 @@ test (= queries) is tstid (6,149 images). Hashing papers need a labelled databas
 set; without model selection the official validation split has no other use, so it joins the database
 rather than being dropped, and the large official test split stays the query set. With model selection
 on the official split (TrainConfig.validation = "official"), `official_validation` names the valid
-images and core/validation.py takes them out of train.
+images and core/training/validation.py takes them out of train.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 from core.data.common import Entry, Totals, build_index, check_num_classes, check_root, require_file
 from core.data.matfile import load_mat
 from core.data.records import VALIDATION, DatasetIndex, ImageRecord
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 KIND = "flowers"
 TOTALS = Totals(classes=102, train=2040, test=6149)

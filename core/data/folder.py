@@ -6,7 +6,7 @@ from pathlib import Path
 
 from core.data.common import Entry, Totals, build_index, check_root, list_images
 from core.data.records import SPLITS, DatasetIndex
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 KIND = "folder"
 LAYOUT = (

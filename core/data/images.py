@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from core.errors import ImageDecodeError
-from core.safe_read import MAX_IMAGE_BYTES_ENV, image_byte_limit, read_regular
+from core.base.errors import ImageDecodeError
+from core.base.safe_read import MAX_IMAGE_BYTES_ENV, image_byte_limit, read_regular
 
 # Pillow warns above ~89 Mpx and refuses above ~179 Mpx (decompression-bomb guard). Real photos up to
 # 20000 x 20000 (400 Mpx) are legitimate here, and we never decode them at full size anyway (draft /
@@ -53,7 +53,7 @@ def load_rgb(path: str | Path, max_side: int = 4096) -> Image.Image:
     Alpha is composited on white; 16-bit and float images are rescaled to 8 bits.
     Raises ImageDecodeError (naming the file) when the file is missing, empty, truncated or not an image,
     not a regular file (a FIFO or device is refused without reading it), or larger than
-    core.safe_read.image_byte_limit() (256 MB unless $FGHASH_MAX_IMAGE_BYTES says otherwise).
+    core.base.safe_read.image_byte_limit() (256 MB unless $FGHASH_MAX_IMAGE_BYTES says otherwise).
     """
     path = Path(path)
     data = read_regular(path, what="image", limit=image_byte_limit(), error=ImageDecodeError,

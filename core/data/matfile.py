@@ -16,7 +16,7 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 MAX_INFLATED = 64 * 2 ** 20  # metadata .mat files are KBs; a bigger inflated element is a bomb or garbage
 _MAX_DEPTH = 8  # cells inside cells: the datasets use one level

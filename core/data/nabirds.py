@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.data.common import Entry, Totals, bad_line, build_index, check_root, parse_int, read_lines
 from core.data.records import DatasetIndex
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 KIND = "nabirds"
 TOTALS = Totals(classes=555, train=23929, test=24633)

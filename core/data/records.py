@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SPLITS = ("train", "test")
-# Validation queries for model selection (core/validation.py): taken out of "train" (or, for VegFru, read
+# Validation queries for model selection (core/training/validation.py): taken out of "train" (or, for VegFru, read
 # from its separate validation list). Loaders never return them in DatasetIndex.records.
 VALIDATION = "val"
 

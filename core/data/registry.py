@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 from core.data.records import DatasetIndex, ImageRecord
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 DATASET_KINDS = ("demo", "cub", "aircraft", "nabirds", "vegfru", "food101", "dogs", "flowers", "folder")
 

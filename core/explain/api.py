@@ -14,13 +14,13 @@ from typing import Literal
 import numpy as np
 import torch
 
-from core.device import select_device
-from core.errors import RunError
+from core.runtime.device import select_device
+from core.base.errors import RunError
 from core.explain.explainer import ExplainError, Explainer
 from core.explain.hires import MAX_OUTPUT_SIDE, at_resolution
 from core.explain.images import ImageSource, PreparedImage
 from core.explain.types import EXPLANATION_KINDS, Explanation
-from core.runs import RunPaths, resolve_run
+from core.runs.paths import RunPaths, resolve_run
 
 _cache_lock = threading.Lock()
 _cached: tuple[tuple, Explainer] | None = None
@@ -31,7 +31,7 @@ def explainer_for_run(run: str | Path | RunPaths, device: str = "auto") -> Expla
     global _cached
     paths = run if isinstance(run, RunPaths) else resolve_run(run)
     dev = select_device(device)
-    from core.checkpoint import require_checkpoint
+    from core.runs.checkpoint import require_checkpoint
 
     weights = require_checkpoint(paths)  # RunError naming what the checkpoints folder holds
     try:

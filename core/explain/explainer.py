@@ -14,9 +14,9 @@ from typing import Literal
 import numpy as np
 import torch
 
-from core.config import TrainConfig
-from core.device import select_device
-from core.errors import FghashError
+from core.config.train_config import TrainConfig
+from core.runtime.device import select_device
+from core.base.errors import FghashError
 from core.explain.cam import model_cam
 from core.explain.erasure import erased_mask_bool, srem_arrays
 from core.explain.gradcam import CAM_METHODS, SIMILARITIES, encode_real, gradcam_maps, private_copy
@@ -35,7 +35,7 @@ class Explainer:
     def __init__(self, model: torch.nn.Module, cfg: TrainConfig, device: str | torch.device = "cpu",
                  dataset_crop: Callable[[str], int] | None = None) -> None:
         """device: "cpu", "cuda", "auto" (select_device) or a torch.device. dataset_crop: pixels the run's
-        dataset cuts off the bottom of an image file (core.session.RunSession.dataset_crop), so a dataset
+        dataset cuts off the bottom of an image file (core.retrieval.session.RunSession.dataset_crop), so a dataset
         image is explained on exactly the pixels the network was trained and encoded on."""
         for name in ("encode", "feature_map"):
             if not callable(getattr(model, name, None)):
@@ -48,8 +48,8 @@ class Explainer:
 
     @classmethod
     def from_run(cls, run_paths, device: str | torch.device = "cpu") -> "Explainer":
-        """Load the run's latest checkpoint (core.checkpoint.load_run_model) onto `device`."""
-        from core.checkpoint import load_run_model
+        """Load the run's latest checkpoint (core.runs.checkpoint.load_run_model) onto `device`."""
+        from core.runs.checkpoint import load_run_model
 
         dev = select_device(device) if isinstance(device, str) else torch.device(device)
         model, cfg = load_run_model(run_paths, dev)
@@ -169,7 +169,7 @@ def _run_dataset_crop(run_paths) -> Callable[[str], int]:
     run has no saved codes yet (explaining a checkpoint mid-training) or the file is not in its dataset."""
 
     def crop(path: str) -> int:
-        from core.session import open_session
+        from core.retrieval.session import open_session
 
         try:
             return open_session(run_paths).dataset_crop(path)

@@ -12,8 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.atomic import atomic_write_bytes
-from core.errors import FghashError
+from core.base.atomic import atomic_write_bytes
+from core.base.errors import FghashError
 
 COLORMAPS: dict[str, int] = {
     "jet": cv2.COLORMAP_JET,

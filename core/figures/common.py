@@ -16,8 +16,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
-from core.atomic import atomic_write_bytes
-from core.errors import FghashError
+from core.base.atomic import atomic_write_bytes
+from core.base.errors import FghashError
 
 FORMATS = ("pdf", "svg", "png")
 CORRECT_COLOR = "#1a9641"  # green frame: same class as the query (the GUI grid's colours)

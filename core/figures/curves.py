@@ -1,9 +1,9 @@
 """Curves of selected runs: precision-recall over Hamming radii, and mAP@all against code length.
 
-Both draw from core.retrieval.RetrievalReport (engine.evaluate), so the numbers equal `fghash eval`'s.
+Both draw from core.retrieval.service.RetrievalReport (engine.evaluate), so the numbers equal `fghash eval`'s.
 The mAP-vs-bits figure groups runs by (dataset, method, variant) and code length; runs that differ only
 in their seed become one point, mean ± sample std as an error bar. The chance level
-(core.chance.run_chance_map, the same for every code length) is a dashed line per dataset.
+(core.evaluation.chance.run_chance_map, the same for every code length) is a dashed line per dataset.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def pr_figure(reports: Sequence, labels: Sequence[str] | None = None) -> Figure:
     for i, (report, label) in enumerate(zip(reports, labels)):
         if not report.pr_curve:
             continue
-        # A radius within which no query retrieves anything has no precision (core.metrics reports 0): skip it.
+        # A radius within which no query retrieves anything has no precision (core.evaluation.metrics reports 0): skip it.
         points = [(p, r) for _, p, r in report.pr_curve if p > 0 or r > 0]
         if not points:
             continue
@@ -50,8 +50,8 @@ def bits_figure(reports: Sequence, configs: Sequence, chance: Sequence[float] | 
     """mAP@all (%) against code length, one line per (dataset, method, variant) seed group series.
 
     reports: RetrievalReports; configs: their TrainConfigs (same order), for the seed grouping;
-    chance: each run's chance level (core.chance.run_chance_map), drawn as one dashed line per dataset."""
-    from core.seed_groups import group_by_seed, mean_std
+    chance: each run's chance level (core.evaluation.chance.run_chance_map), drawn as one dashed line per dataset."""
+    from core.evaluation.seed_groups import group_by_seed, mean_std
 
     if not reports:
         raise FigureError("name at least one run")

@@ -26,7 +26,7 @@ def write_attention_figure(run, images: Sequence, path: str | Path, *, target=No
     test-split index or None for each image's own code), SREM (N = regions, s = size; None: the run's)
     or Multi-FusNet levels -> `path`."""
     from core.figures.attention import attention_figure, gather_attention
-    from core.runs import RunPaths, resolve_run
+    from core.runs.paths import RunPaths, resolve_run
 
     figure_format(path)
     paths = run if isinstance(run, RunPaths) else resolve_run(run)
@@ -39,7 +39,7 @@ def write_attention_figure(run, images: Sequence, path: str | Path, *, target=No
 def write_pr_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DPI) -> Path:
     """Precision-recall curves (Hamming radius 0..bits) of the runs -> `path`."""
     from core.figures.curves import pr_figure
-    from core.retrieval import evaluate
+    from core.retrieval.service import evaluate
 
     figure_format(path)
     return save_figure(pr_figure([evaluate(run) for run in runs]), path, dpi)
@@ -63,7 +63,7 @@ def table_text(runs: Sequence, fmt: str = "markdown", digits: int = 2) -> str:
 
 def write_table(runs: Sequence, path: str | Path, fmt: str | None = None, digits: int = 2) -> Path:
     """table_text written to `path`; fmt None: from the suffix (.md, .tex, .csv)."""
-    from core.atomic import atomic_write_bytes
+    from core.base.atomic import atomic_write_bytes
 
     fmt = fmt or table_format(path)
     text = table_text(runs, fmt, digits)
@@ -87,7 +87,7 @@ def table_format(path: str | Path) -> str:
 def split_image_path(run, image):
     """An image argument as a path: an int (or a string of digits that is not a file) is a test-split
     index of the run, looked up in its saved query codes; anything else is returned unchanged."""
-    from core.codes import load_codes
+    from core.search.codes import load_codes
 
     if isinstance(image, str) and image.isdigit() and not Path(image).exists():
         image = int(image)
@@ -101,9 +101,9 @@ def split_image_path(run, image):
 
 def _evaluated(runs: Sequence):
     """(RetrievalReports, TrainConfigs, chance levels) of the runs, in order."""
-    from core.chance import run_chance_map
-    from core.retrieval import evaluate
-    from core.runs import RunPaths, resolve_run
+    from core.evaluation.chance import run_chance_map
+    from core.retrieval.service import evaluate
+    from core.runs.paths import RunPaths, resolve_run
 
     if not runs:
         raise FigureError("name at least one run")

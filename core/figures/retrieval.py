@@ -27,10 +27,10 @@ CELL_IN = 0.9  # inches per image
 
 @dataclass(frozen=True)
 class RetrievalPanel:
-    """The top k of one query for one run: core.session.QueryResult plus the label shown for the run."""
+    """The top k of one query for one run: core.retrieval.session.QueryResult plus the label shown for the run."""
 
     run_label: str
-    result: object  # core.session.QueryResult
+    result: object  # core.retrieval.session.QueryResult
 
 
 def gather_retrieval(runs: Sequence, queries: Sequence, k: int = 10,
@@ -38,7 +38,7 @@ def gather_retrieval(runs: Sequence, queries: Sequence, k: int = 10,
     """Query every run with every query: [query][run] panels (engine.query, so the same ranking as
     `fghash query` and the GUI). runs: ids, prefixes, folders or RunPaths; queries: test-split indices
     (ints) or image paths."""
-    from core.retrieval import query
+    from core.retrieval.service import query
 
     if not runs:
         raise FigureError("name at least one run")
@@ -54,7 +54,7 @@ def gather_retrieval(runs: Sequence, queries: Sequence, k: int = 10,
 def retrieval_figure(panels: Sequence[Sequence[RetrievalPanel]], *, show_distance: bool = True,
                      thumb_px: int = 160) -> Figure:
     """Draw gathered panels ([query][run]): the query image spans its runs' rows; results follow."""
-    from core.session import open_session
+    from core.retrieval.session import open_session
 
     if not panels or not panels[0]:
         raise FigureError("nothing to draw: no query results")

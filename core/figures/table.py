@@ -1,7 +1,7 @@
 """The method x bits table of the papers: one row per (dataset, method, variant), one column per code
-length, mAP@all in percent; runs that differ only in their seed (core.seed_groups) become one cell,
+length, mAP@all in percent; runs that differ only in their seed (core.evaluation.seed_groups) become one cell,
 mean ± sample std (n). Written as Markdown, LaTeX (booktabs) or CSV; the chance level of each dataset's
-split (core.chance, exact) is a footnote (Markdown, LaTeX) or a column (CSV).
+split (core.evaluation.chance, exact) is a footnote (Markdown, LaTeX) or a column (CSV).
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ class MethodBitsTable:
 
 
 def build_table(reports: Sequence, configs: Sequence, chance: Sequence[float]) -> MethodBitsTable:
-    """Group runs by seed (core.seed_groups.group_by_seed) and average their headline mAP@all.
+    """Group runs by seed (core.evaluation.seed_groups.group_by_seed) and average their headline mAP@all.
 
     reports: RetrievalReports (engine.evaluate); configs: their TrainConfigs; chance: each run's
-    core.chance.run_chance_map, all in the same order. Runs of one dataset must share one split."""
-    from core.seed_groups import group_by_seed, mean_std
+    core.evaluation.chance.run_chance_map, all in the same order. Runs of one dataset must share one split."""
+    from core.evaluation.seed_groups import group_by_seed, mean_std
 
     if not reports:
         raise FigureError("name at least one run")

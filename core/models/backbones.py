@@ -28,8 +28,8 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from core.errors import WeightsError, one_line
-from core.safe_read import MAX_WEIGHTS_BYTES, read_regular
+from core.base.errors import WeightsError, one_line
+from core.base.safe_read import MAX_WEIGHTS_BYTES, read_regular
 
 _ARCHS = {
     "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),

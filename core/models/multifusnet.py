@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from core.config import MultiFusOptions, TrainConfig
+from core.config.train_config import MultiFusOptions, TrainConfig
 from core.models.backbones import build_backbone
 from core.models.eca import ECA, eca_kernel_size
 

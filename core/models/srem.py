@@ -1,6 +1,6 @@
 """SREM, the Selective Region Erasing Module of FCAENet (METHODS.md section 2.2, paper Eq. 3-5, Algorithm 1).
 
-THE one implementation: training (core/methods/fcaenet.py) and explanations (GUI overlays) both call
+THE one implementation: training (core/training/methods/fcaenet.py) and explanations (GUI overlays) both call
 `srem_mask` and `erase`.
 
 Steps for an anchor image with last-conv map F (C, h, w):

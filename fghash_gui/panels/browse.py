@@ -34,8 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.errors import FghashError
-from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
+from core.base.errors import FghashError
+from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.browse_data import (
     QueryCatalog,
@@ -57,7 +57,7 @@ from fghash_gui.workers import RequestRunner
 
 K_CHOICES = (10, 20, 50, 100)
 FIGURE_K = 20  # results per row in an exported figure: more would not be legible on a page
-# The grid lists hits as the index returns them; AP and P@k in the header are order-free (core.query_stats).
+# The grid lists hits as the index returns them; AP and P@k in the header are order-free (core.retrieval.query_stats).
 GRID_ORDER_TEXT = "ranked by Hamming distance; equal distances in database order (AP, P@k: ties averaged)"
 QUERY_PREVIEW = 96  # px: the query image beside the header, large enough to tell the bird apart
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"

@@ -14,9 +14,9 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QIcon
 
 from core import engine
-from core.codes import has_codes
-from core.errors import FghashError
-from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
+from core.search.codes import has_codes
+from core.base.errors import FghashError
+from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.widgets.result_grid import ResultCell
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 

@@ -1,4 +1,4 @@
-"""Table models of the Classes tab over a core.class_stats.ClassReport.
+"""Table models of the Classes tab over a core.retrieval.class_stats.ClassReport.
 
 ClassTableModel: one row per class with queries (thumbnail of one of its query images, name, AP, query
 count, share of its top-k that is its own class, the class that takes most of the rest).

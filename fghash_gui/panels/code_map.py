@@ -1,8 +1,8 @@
-"""Code map: the run's database codes in 2-D (core.code_map: PCA of ±1 codes = classical MDS on Hamming
+"""Code map: the run's database codes in 2-D (core.evaluation.code_map: PCA of ±1 codes = classical MDS on Hamming
 distances), coloured by class, with the current Browse query as a star. Hover shows the image and its
 class; a click opens that image as the query in Browse.
 
-The projection runs on the request worker; up to core.code_map.MAX_POINTS codes are shown, a seeded
+The projection runs on the request worker; up to core.evaluation.code_map.MAX_POINTS codes are shown, a seeded
 sample beyond (the caption says so).
 """
 
@@ -17,7 +17,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core import engine
-from core.code_map import CodeMap
+from core.evaluation.code_map import CodeMap
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner

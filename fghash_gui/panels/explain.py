@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from superqt import QLabeledDoubleSlider, QLabeledSlider
 
 from core import engine
-from core.errors import FghashError
+from core.base.errors import FghashError
 from core.explain.overlay import colorbar
 from core.explain.types import Explanation
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter

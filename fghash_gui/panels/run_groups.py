@@ -1,6 +1,6 @@
 """The Runs tab's "group seeds" view: one row per set of finished runs that differ only in their seed.
 
-Grouping is core.seed_groups.group_by_seed (the same as `fghash eval`); each row shows mAP@all as mean ± sample
+Grouping is core.evaluation.seed_groups.group_by_seed (the same as `fghash eval`); each row shows mAP@all as mean ± sample
 standard deviation (ddof=1) over the group's runs, and n.
 """
 
@@ -10,10 +10,10 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
-from core.config import TrainConfig
-from core.errors import ConfigError
-from core.seed_groups import MeanStd, SeedGroup, group_by_seed, mean_std
-from core.store import RunRecord
+from core.config.train_config import TrainConfig
+from core.base.errors import ConfigError
+from core.evaluation.seed_groups import MeanStd, SeedGroup, group_by_seed, mean_std
+from core.runs.store import RunRecord
 
 GROUP_COLUMNS = ("method", "dataset", "variant", "bits", "seeds", "mAP@all", "by index")
 RUN_IDS_ROLE = Qt.ItemDataRole.UserRole  # a row's run ids (tuple), as the flat table gives one run id

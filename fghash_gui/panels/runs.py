@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.codes import has_codes
-from core.errors import FghashError
-from core.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
-from core.store import RunRecord
+from core.search.codes import has_codes
+from core.base.errors import FghashError
+from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
+from core.runs.store import RunRecord
 from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
 from fghash_gui.panels.run_curves import RetrievalCurves
 from fghash_gui.panels.run_groups import RUN_IDS_ROLE, SORT_ROLE, SeedGroupTableModel
@@ -45,7 +45,7 @@ from fghash_gui.workers import RequestRunner
 # database index. "val-selected": the test mAP of the epoch chosen on a validation split (runs trained with
 # one; the tooltip names the epoch). Nothing is chosen on test.
 COLUMNS = ("run id", "method", "dataset", "bits", "backbone", "mAP@all", "by index", "val-selected", "date", "status")
-# Per-run figures of the last evaluation that the runs table does not hold (core.events.EvalResult.metrics_record)
+# Per-run figures of the last evaluation that the runs table does not hold (core.base.events.EvalResult.metrics_record)
 EXTRA_METRICS = ("map_all_index_order", "largest_code_share")
 COLLAPSED_COLOR = "#a12626"
 STATUS_COLORS = {"finished": "#1d7a35", "running": "#2f6db5", "cancelled": "#9a6b00", "interrupted": "#9a6b00",
@@ -351,9 +351,9 @@ class RunsPanel(QWidget):
             self.status.emit(f"no evaluations recorded yet for {', '.join(empty)}")
 
     def _draw_chance_levels(self, run_ids: list[str]) -> None:
-        """A dashed line at each distinct chance level of the runs (core.chance; runs without saved codes,
+        """A dashed line at each distinct chance level of the runs (core.evaluation.chance; runs without saved codes,
         e.g. still training, have none yet). Reads two small label arrays per run."""
-        from core.chance import run_chance_map
+        from core.evaluation.chance import run_chance_map
 
         levels: set[float] = set()
         for run_id in run_ids:

@@ -3,7 +3,7 @@
 The engine's training generator runs on the TrainingRunner's own thread; this panel only turns batches of
 events into plot data and redraws at most ~10 times a second. By default that generator is
 engine.train_in_child: the network trains in a child process, so the GUI thread's repaints (which hold
-the GIL) do not slow the training loop down (core/child_training.py); in_process=True trains on the thread
+the GIL) do not slow the training loop down (core/training/child.py); in_process=True trains on the thread
 itself (tests, debugging).
 """
 
@@ -28,11 +28,11 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.config import TrainConfig
-from core.errors import FghashError
-from core.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished,
+from core.config.train_config import TrainConfig
+from core.base.errors import FghashError
+from core.base.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished,
                          ValidationResult)
-from core.metrics import TIES_AVERAGED_LABEL, collapse_note
+from core.evaluation.metrics import TIES_AVERAGED_LABEL, collapse_note
 from fghash_gui.panels.training_form import TrainingForm
 from fghash_gui.workers import RequestRunner, TrainingRunner
 
@@ -54,7 +54,7 @@ class TrainingPanel(QWidget):
     error = Signal(str)
     status = Signal(str)
     run_started = Signal(str)  # run id (when the engine announces it) or ""
-    run_finished = Signal(object)  # core.events.TrainFinished or None
+    run_finished = Signal(object)  # core.base.events.TrainFinished or None
 
     def __init__(self, requests: RequestRunner | None = None, parent: QWidget | None = None,
                  in_process: bool = False) -> None:
@@ -105,7 +105,7 @@ class TrainingPanel(QWidget):
         self.map_plot.setLabel("bottom", "epoch")
         self.map_curve = self.map_plot.plot(pen=pg.mkPen("#1d7a35", width=2), symbol="o", symbolSize=6,
                                             symbolBrush="#1d7a35")
-        # The expected mAP@all of random codes on this split (core.chance): the curve has to rise above it.
+        # The expected mAP@all of random codes on this split (core.evaluation.chance): the curve has to rise above it.
         self.chance_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#777777", width=1.5, style=Qt.PenStyle.DashLine),
                                            label="chance", labelOpts={"position": 0.9, "color": "#555555"})
         self.chance_line.setVisible(False)

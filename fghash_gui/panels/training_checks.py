@@ -4,9 +4,9 @@ config matches."""
 from __future__ import annotations
 
 from core import engine
-from core.config import TrainConfig
-from core.errors import ConfigError, FghashError
-from core.presets import PRESETS, preset_config
+from core.config.train_config import TrainConfig
+from core.base.errors import ConfigError, FghashError
+from core.config.presets import PRESETS, preset_config
 
 # The fields a preset sets and the form shows: a config equal on these is shown as that preset.
 PRESET_FIELDS = ("epochs", "batch_size", "lr", "lr_milestones", "image_size", "backbone")

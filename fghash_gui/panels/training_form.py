@@ -1,6 +1,6 @@
 """The training form: dataset (checked on the spot), method and ablations, model, schedule, device.
 
-``TrainingForm.config()`` turns the widgets into a validated ``core.config.TrainConfig``;
+``TrainingForm.config()`` turns the widgets into a validated ``core.config.train_config.TrainConfig``;
 ``set_config(cfg)`` shows an existing one (resume, tests). The dataset check runs on the request worker,
 debounced, so typing a path never blocks the window.
 """
@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from core import engine
-from core.config import BACKBONES, DEVICES, METHODS, TrainConfig
-from core.errors import ConfigError
-from core.presets import PRESET_HELP, PRESETS, preset_config
+from core.config.train_config import BACKBONES, DEVICES, METHODS, TrainConfig
+from core.base.errors import ConfigError
+from core.config.presets import PRESET_HELP, PRESETS, preset_config
 from fghash_gui.panels.training_checks import dataset_check, matching_preset
 from fghash_gui.workers import RequestRunner
 
@@ -162,7 +162,7 @@ class TrainingForm(QWidget):
         self.size_spin = QSpinBox()
         self.size_spin.setRange(1, 1024)
         self.smoothing_spin = _float_spin(0.0, 0.99, 3)
-        # model selection on a validation split taken out of training (core/validation.py); never on test
+        # model selection on a validation split taken out of training (core/training/validation.py); never on test
         self.validation_combo = QComboBox()
         self.validation_combo.addItems(["none", "official", "fraction"])
         self.validation_combo.setToolTip("none: report the final model on the test split; official: also pick the "

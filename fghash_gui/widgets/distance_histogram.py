@@ -26,7 +26,7 @@ def distance_histogram(stats: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 class DistanceHistogram(pg.PlotWidget):
-    """show_stats(stats) draws one query's counts (core.query_stats); the bars stay readable as
+    """show_stats(stats) draws one query's counts (core.retrieval.query_stats); the bars stay readable as
     correct_bars / wrong_bars."""
 
     def __init__(self, parent=None) -> None:

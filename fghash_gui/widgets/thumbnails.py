@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from core.data.images import load_rgb
-from core.errors import ImageDecodeError
+from core.base.errors import ImageDecodeError
 
 from fghash_gui.workers import RequestRunner
 

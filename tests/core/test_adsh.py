@@ -8,8 +8,8 @@ import threading
 import pytest
 import torch
 
-from core.config import AdshOptions, FcaeOptions, TrainConfig
-from core.methods.asymmetric import SampledSimilarity, adsh_loss, adsh_objective, dcc_update, to_pm1
+from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
+from core.training.methods.asymmetric import SampledSimilarity, adsh_loss, adsh_objective, dcc_update, to_pm1
 
 
 def _problem(seed: int, n: int = 60, m: int = 20, k: int = 12, classes: int = 5):
@@ -94,7 +94,7 @@ def _tiny_cfg(method: str, **fcae) -> TrainConfig:
                                       dict(use_srem=False, use_esrl=True), dict(use_srem=True, use_esrl=True, srem_size=8)])
 def test_fcaenet_ablation_switches_and_positives(switches):
     from core.data.registry import load_dataset
-    from core.methods.registry import make_method
+    from core.training.methods.registry import make_method
 
     torch.manual_seed(0)
     dataset = load_dataset("demo")
@@ -116,8 +116,8 @@ def test_esrl_normalisations_and_terms_sum_to_the_loss(normalisation):
     """esrl_scale per option; "quant" pulls u toward u+ exactly as hard, per unit difference, as the
     quantisation term pulls u toward v; the weighted terms add up to the loss that is stepped on."""
     from core.data.registry import load_dataset
-    from core.methods.asymmetric import adsh_scale
-    from core.methods.registry import make_method
+    from core.training.methods.asymmetric import adsh_scale
+    from core.training.methods.registry import make_method
 
     torch.manual_seed(0)
     cfg = _tiny_cfg("fcaenet", esrl_normalization=normalisation, alpha=2.0, srem_size=8)

@@ -1,4 +1,4 @@
-"""A run's approximate (IVF) index (core/approximate.py): `fghash index RUN --approximate`, the recall it
+"""A run's approximate (IVF) index (core/retrieval/approximate.py): `fghash index RUN --approximate`, the recall it
 prints, `fghash query --approximate`, and the refusal of a missing, stale or foreign file.
 
 The run holds synthetic codes (no network): test-split queries by index need only the saved codes."""
@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 
 from core import engine
-from core.approximate import approximate_info, build_approximate, default_nlist
+from core.retrieval.approximate import approximate_info, build_approximate, default_nlist
 from core.cli import main
-from core.codes import save_codes
-from core.config import TrainConfig
-from core.encode import drain
-from core.errors import RunError
-from core.large_index import approximate_from_code_file, approximate_from_packed, write_code_file
-from core.runs import create_run
-from core.session import forget_session
+from core.search.codes import save_codes
+from core.config.train_config import TrainConfig
+from core.encoding.encode import drain
+from core.base.errors import RunError
+from core.search.large_index import approximate_from_code_file, approximate_from_packed, write_code_file
+from core.runs.paths import create_run
+from core.retrieval.session import forget_session
 
 BITS = 32
 

@@ -29,8 +29,8 @@ from core.cli import main
 from core.data.dataset import ImageDataset
 from core.data.records import ImageRecord
 from core.data.transforms import eval_transform
-from core.errors import ImageDecodeError
-from core.events import Log, TrainFinished
+from core.base.errors import ImageDecodeError
+from core.base.events import Log, TrainFinished
 
 TRAIN_BAD = {"a": sorted(BAD)[:3], "b": sorted(BAD)[3:]}
 TEST_FILES = {"a": ["truncated.jpg"], "b": ["empty.jpg", "page.png"], "c": ["cmyk.jpg", "gray16.png"]}
@@ -105,7 +105,7 @@ def test_training_counts_reports_and_stores_skipped_images(run_home):
     # stored: metrics.jsonl and the run store
     paths = engine.open_run(str(run_dir))
     assert [r["skipped_images"] for r in paths.read_metrics()] == [undecodable]
-    from core.store import RunStore
+    from core.runs.store import RunStore
 
     with RunStore() as store:
         assert store.metric_history(run_id, "skipped_images") == [(1, float(undecodable))]
@@ -116,7 +116,7 @@ def test_training_counts_reports_and_stores_skipped_images(run_home):
 
 def test_saved_codes_stay_aligned_with_the_dataset(run_home):
     root, run_dir, *_ = run_home
-    from core.codes import load_codes
+    from core.search.codes import load_codes
 
     index = engine.load_dataset("folder", root)
     paths = engine.open_run(str(run_dir))
@@ -143,7 +143,7 @@ def _write_bad_training_set(root: Path, all_bad: bool) -> Path:
 def test_a_class_with_no_decodable_image_is_a_clear_error(tmp_path, workers):
     torch.set_num_threads(1)
     root = _write_bad_training_set(tmp_path / "ds", all_bad=False)
-    from core.config import TrainConfig
+    from core.config.train_config import TrainConfig
 
     cfg = TrainConfig(dataset_kind="folder", dataset_root=str(root), method="adsh", bits=12, backbone="resnet18",
                       weights="none", image_size=32, resize_size=36, device="cpu", epochs=1, batch_size=4,
@@ -237,8 +237,8 @@ def test_blank_substitute_never_borrows_a_readable_image_of_the_class(tmp_path):
 # ---- encoding / indexing -------------------------------------------------------------------------------------
 def test_encode_records_keeps_one_code_per_record_and_warns(run_home, tmp_path):
     _, run_dir, *_ = run_home
-    from core.checkpoint import load_run_model
-    from core.encode import encode_records, run_eval_transform
+    from core.runs.checkpoint import load_run_model
+    from core.encoding.encode import encode_records, run_eval_transform
 
     model, cfg = load_run_model(engine.open_run(str(run_dir)))
     transform = run_eval_transform(cfg)
@@ -258,8 +258,8 @@ def test_encode_records_keeps_one_code_per_record_and_warns(run_home, tmp_path):
 
 def test_add_images_refuses_a_bad_file_and_leaves_the_database_alone(run_home, tmp_path):
     _, run_dir, *_ = run_home
-    from core.codes import load_codes
-    from core.encode import drain
+    from core.search.codes import load_codes
+    from core.encoding.encode import drain
 
     paths = engine.open_run(str(run_dir))
     before = load_codes(paths, "database")
@@ -324,7 +324,7 @@ def test_training_finished_message_counts_skips(tmp_path):
     torch.set_num_threads(1)
     root = tmp_path / "ds"
     build_dataset(root, good_per_class=2, test_good=1)
-    from core.config import TrainConfig
+    from core.config.train_config import TrainConfig
 
     cfg = TrainConfig(dataset_kind="folder", dataset_root=str(root), method="adsh", bits=12, backbone="resnet18",
                       weights="none", image_size=32, resize_size=36, device="cpu", epochs=1, batch_size=8,

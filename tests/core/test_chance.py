@@ -1,4 +1,4 @@
-"""core.chance: the exact chance level (expected mAP@all of random codes) that eval, train, the GUI and
+"""core.evaluation.chance: the exact chance level (expected mAP@all of random codes) that eval, train, the GUI and
 the exported tables print."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.chance import chance_map, expected_random_ap
-from core.metrics import map_all
+from core.evaluation.chance import chance_map, expected_random_ap
+from core.evaluation.metrics import map_all
 
 DB = np.repeat(np.arange(10), 24)
 QUERIES = np.repeat(np.arange(10), 16)

@@ -1,4 +1,4 @@
-"""Training in a child process (core/child_training.py, what the app runs): the same events and results as
+"""Training in a child process (core/training/child.py, what the app runs): the same events and results as
 in-process, Stop and early close cancel it, a killed child ends with a one-line error naming the signal
 and leaves its run interrupted, and the child's exceptions come back with their type and message.
 
@@ -21,12 +21,12 @@ import torch
 from test_training import _tiny, events_and_result  # pytest puts tests/core on sys.path
 
 from core import engine
-from core.child_training import _rebuilt, send_exception, train_in_child
-from core.codes import load_codes
-from core.config import AdshOptions
-from core.errors import FghashError, RunError, TrainingProcessError
-from core.events import BatchEnd, EpochEnd, EvalResult, TrainFinished
-from core.runs import RunPaths
+from core.training.child import _rebuilt, send_exception, train_in_child
+from core.search.codes import load_codes
+from core.config.train_config import AdshOptions
+from core.base.errors import FghashError, RunError, TrainingProcessError
+from core.base.events import BatchEnd, EpochEnd, EvalResult, TrainFinished
+from core.runs.paths import RunPaths
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,15 +1,15 @@
-"""core.class_stats against brute-force loops: per-class AP, worst queries, top-k class confusion."""
+"""core.retrieval.class_stats against brute-force loops: per-class AP, worst queries, top-k class confusion."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.class_stats import class_report, per_class_ap, top_confusions, top_k_class_counts, worst_queries
-from core.codes import save_codes
-from core.config import TrainConfig
-from core.metrics import per_query_ap
-from core.runs import create_run
+from core.retrieval.class_stats import class_report, per_class_ap, top_confusions, top_k_class_counts, worst_queries
+from core.search.codes import save_codes
+from core.config.train_config import TrainConfig
+from core.evaluation.metrics import per_query_ap
+from core.runs.paths import create_run
 
 
 def _codes(rng, count, bits):
@@ -34,7 +34,7 @@ def test_top_k_class_counts_are_the_expectation_over_tie_orders(k, monkeypatch):
     rng = np.random.default_rng(k)
     qc, dc = _codes(rng, 23, 8), _codes(rng, 41, 8)  # 8 bits: many ties, so the order inside them matters
     ql, dl = rng.integers(0, 4, 23), rng.integers(0, 4, 41)
-    monkeypatch.setattr("core.class_stats._CHUNK_PAIRS", 100)  # several chunks
+    monkeypatch.setattr("core.retrieval.class_stats._CHUNK_PAIRS", 100)  # several chunks
     counts = top_k_class_counts(qc, dc, ql, dl, k, 4)
     np.testing.assert_allclose(counts, _brute_counts(qc, dc, ql, dl, min(k, 41), 4, orders=400), atol=0.6)
     assert counts.sum() == pytest.approx(23 * min(k, 41))
@@ -43,7 +43,7 @@ def test_top_k_class_counts_are_the_expectation_over_tie_orders(k, monkeypatch):
 
 
 def test_own_share_is_the_tie_averaged_precision_at_k():
-    from core.metrics import summarize
+    from core.evaluation.metrics import summarize
 
     rng = np.random.default_rng(5)
     qc, dc = _codes(rng, 30, 6), _codes(rng, 80, 6)

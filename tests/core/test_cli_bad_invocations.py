@@ -24,10 +24,10 @@ import torch
 from tiny_run import linked_copy, trained_once  # pytest puts tests/core on sys.path
 
 from core import engine
-from core.atomic import atomic_write_text
+from core.base.atomic import atomic_write_text
 from core.cli import main
-from core.codes import load_codes
-from core.runs import RunPaths
+from core.search.codes import load_codes
+from core.runs.paths import RunPaths
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -162,7 +162,7 @@ def test_bad_invocation_is_one_line_exit_2(case, run, fghash_home, monkeypatch, 
 
 def test_sigterm_is_handled_like_ctrl_c(fghash_home, monkeypatch, capsys):
     """SIGTERM during training: the run is recorded as interrupted, one message, exit code 143."""
-    from core.events import BatchEnd
+    from core.base.events import BatchEnd
 
     real_train = engine.train
 

@@ -7,10 +7,10 @@ import re
 import torch
 
 from core import engine
-from core.chance import run_chance_map
+from core.evaluation.chance import run_chance_map
 from core.cli import main
 from core.cli.demo import demo_config, typical_query
-from core.config import AdshOptions
+from core.config.train_config import AdshOptions
 
 
 def test_demo_trains_indexes_evaluates_and_prints_a_query(capsys, monkeypatch) -> None:

@@ -1,11 +1,11 @@
-"""core.code_map: PCA of ±1 codes is classical MDS on Hamming distances; sampling and query projection."""
+"""core.evaluation.code_map: PCA of ±1 codes is classical MDS on Hamming distances; sampling and query projection."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.code_map import code_map
+from core.evaluation.code_map import code_map
 
 
 def _codes(rng, n, bits):

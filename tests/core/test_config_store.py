@@ -7,11 +7,11 @@ import sqlite3
 
 import pytest
 
-from core.config import TrainConfig, paper_preset
-from core.errors import ConfigError, RunError
-from core.runs import create_run, resolve_run
-from core.run_lock import RunLock
-from core.store import RunStore
+from core.config.train_config import TrainConfig, paper_preset
+from core.base.errors import ConfigError, RunError
+from core.runs.paths import create_run, resolve_run
+from core.runs.lock import RunLock
+from core.runs.store import RunStore
 
 
 def test_config_json_round_trip_keeps_every_field() -> None:

@@ -18,12 +18,12 @@ import pytest
 import torch
 
 from core import engine
-from core.checkpoint import load_run_model
+from core.runs.checkpoint import load_run_model
 from core.cli import main
-from core.config import AdshOptions, FcaeOptions, MultiFusOptions, TrainConfig
-from core.encode import drain, encode_records
-from core.events import BatchEnd, TrainFinished
-from core.metrics import map_all, summarize
+from core.config.train_config import AdshOptions, FcaeOptions, MultiFusOptions, TrainConfig
+from core.encoding.encode import drain, encode_records
+from core.base.events import BatchEnd, TrainFinished
+from core.evaluation.metrics import map_all, summarize
 from test_metrics import _random_case  # pytest puts tests/core on sys.path
 from test_training import events_and_result
 
@@ -51,7 +51,7 @@ def _cuda_cfg(method: str, **changes) -> TrainConfig:
 def test_training_step_on_cuda(method):
     """One epoch on the demo set on the GPU: finite losses, weights on the GPU in channels-last, AMP and a
     foreach SGD in use, codes saved."""
-    from core.methods.registry import make_method
+    from core.training.methods.registry import make_method
     from core.data.registry import load_dataset
 
     events = list(engine.train(_cuda_cfg(method)))
@@ -74,7 +74,7 @@ def test_skipped_overflow_step_leaves_weights_and_momentum_untouched():
     is created. torch 2.11's fused SGD broke this under a GradScaler (its kernel advanced the momentum on
     the skipped step; FCAENet and Multi-FusNet then diverged within an epoch on an H200), so the stepper
     uses foreach SGD on CUDA. On the CPU dry run the scaler is switched on by hand (it is off there)."""
-    from core.methods.common import NetworkStepper
+    from core.training.methods.common import NetworkStepper
 
     cfg = _cuda_cfg("adsh")
     model = torch.nn.Linear(8, 4).to(DEVICE)
@@ -119,10 +119,10 @@ def test_cuda_out_of_memory_is_one_line(capsys):
 
 def _autocast_codes(model, records, transform) -> torch.Tensor:
     """Codes of the same images computed under float16 autocast on CUDA (AMP, as training steps use it).
-    fghash's saved codes always come from float32 (core.encode); this measures how many bits AMP encoding
+    fghash's saved codes always come from float32 (core.encoding.encode); this measures how many bits AMP encoding
     would flip. On the CPU dry run (FGHASH_CUDA_TESTS_DEVICE=cpu) there is no AMP: float32 there."""
     from core.data.dataset import ImageDataset
-    from core.encode import to_pm1
+    from core.encoding.encode import to_pm1
 
     images = torch.stack([ImageDataset(records, transform, substitute="blank")[i][0] for i in range(len(records))])
     device = torch.device(DEVICE)
@@ -171,7 +171,7 @@ def test_gpu_map_equals_cpu_map():
 
 def test_gpu_topk_search_equals_cpu():
     """The torch top-k Hamming search on the GPU returns exactly the CPU's (distance, index) lists."""
-    from core.search_torch import hamming_topk
+    from core.search.torch_search import hamming_topk
 
     gen = torch.Generator().manual_seed(4)
     database = torch.randint(0, 2, (50000, 24), generator=gen).float() * 2 - 1  # 24 bits: many ties
@@ -183,7 +183,7 @@ def test_gpu_topk_search_equals_cpu():
 
 
 def test_training_in_a_child_process_on_cuda():
-    """The app's way to train (core/child_training.py): a spawned child trains on the GPU and its events
+    """The app's way to train (core/training/child.py): a spawned child trains on the GPU and its events
     reach this process as plain floats (no tensor, so the app never touches the child's CUDA memory)."""
     import multiprocessing
 

@@ -16,7 +16,7 @@ from core.data.dataset import ImageDataset
 from core.data.records import ImageRecord
 from core.data.registry import load_dataset
 from core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, eval_transform, train_transform
-from core.errors import ImageDecodeError
+from core.base.errors import ImageDecodeError
 
 
 @pytest.fixture

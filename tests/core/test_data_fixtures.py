@@ -10,7 +10,7 @@ import scipy.io
 from PIL import Image
 
 from core.data.registry import DATASET_KINDS, layout_of, load_dataset
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 
 def _img(path: Path, colour=(120, 60, 30)) -> None:

@@ -30,7 +30,7 @@ from core.data.images import decode_rgb
 from core.data.matfile import load_mat
 from core.data.records import SPLITS, DatasetIndex
 from core.data.registry import load_dataset
-from core.errors import DatasetError, ImageDecodeError
+from core.base.errors import DatasetError, ImageDecodeError
 
 
 def fuzz(max_examples: int) -> settings:

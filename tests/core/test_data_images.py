@@ -15,7 +15,7 @@ from PIL import Image
 
 from badimages import BAD, ODD, grey_jpeg, write_bad_images
 from core.data.images import decode_rgb, load_rgb
-from core.errors import ImageDecodeError
+from core.base.errors import ImageDecodeError
 
 
 def _save(img: Image.Image, path: Path, **kw) -> Path:
@@ -162,7 +162,7 @@ def test_odd_files_decode_to_rgb(tmp_path, name):
 _PEAK_RSS = """
 import resource, sys
 from core.data.images import load_rgb
-from core.errors import ImageDecodeError
+from core.base.errors import ImageDecodeError
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     print(load_rgb(sys.argv[1], max_side=int(sys.argv[2])).size)

@@ -15,7 +15,7 @@ import pytest
 from test_data_fuzz import VALID, _write_layout
 
 from core.data.registry import load_dataset
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 CUB_META = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt")
 # id 1 is a test image, id 2 a train image, both present in the shared subset (class 001)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core.data.registry import load_dataset
-from core.errors import DatasetError
+from core.base.errors import DatasetError
 
 
 def test_cub_subset(shared_data):

@@ -16,8 +16,8 @@ from core.data.decoded_cache import cache_file, ensure_decoded
 from core.data.gpu_augment import RATIO, SCALE, center_crop_normalize, crop_boxes, random_resized_crop_flip
 from core.data.records import ImageRecord
 from core.data.transforms import eval_transform
-from core.encode import drain
-from core.events import Log, Progress
+from core.encoding.encode import drain
+from core.base.events import Log, Progress
 from test_training import _tiny, events_and_result  # pytest puts tests/core on sys.path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -110,13 +110,13 @@ def test_full_box_without_flip_is_the_normalised_image(monkeypatch):
 def test_training_with_the_cache(fghash_cache):
     """An ADSH run with data_cache on the CPU: the train and test splits are decoded once (a second run
     reuses them), the batches reach the network as augmented floats, the run finishes above random codes."""
-    from core.training import train
+    from core.training.driver import train
 
     cfg = _tiny("adsh", epochs=2, data_cache=True, image_size=32, resize_size=36)
     events = list(train(cfg))
     logs = [e.message for e in events if isinstance(e, Log)]
     assert sum("decoded once to 36x36" in m for m in logs) == 2  # train and test splits
-    from core.chance import run_chance_map
+    from core.evaluation.chance import run_chance_map
 
     assert events[-1].status == "finished" and events[-1].final_map > run_chance_map(events[-1].run_dir)
     second = list(train(cfg.replace(epochs=1)))
@@ -127,7 +127,7 @@ def test_training_with_the_cache(fghash_cache):
 def test_cli_flag_and_the_paper_augmentation_refusal():
     from core.cli import build_parser
     from core.cli.train import configs_from_args
-    from core.errors import ConfigError
+    from core.base.errors import ConfigError
 
     parser = build_parser()
     (cfg,) = configs_from_args(parser.parse_args(["train", "--method", "adsh", "--data-cache"]))

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from core import engine
-from core.atomic import append_line
-from core.checkpoint import load_run_model
+from core.base.atomic import append_line
+from core.runs.checkpoint import load_run_model
 from core.cli import main
-from core.errors import RunError
-from core.runs import RunPaths
+from core.base.errors import RunError
+from core.runs.paths import RunPaths
 from test_training import _tiny  # pytest puts tests/core on sys.path
 
 
@@ -80,7 +80,7 @@ def test_disk_full_while_saving_keeps_the_previous_checkpoint(part, monkeypatch)
 
 def test_cuda_out_of_memory_is_reported_with_a_suggestion(monkeypatch, capsys) -> None:
     """No GPU here: the step raises the error CUDA would. The first epoch completes, the second fails."""
-    from core.methods.adsh import AdshMethod
+    from core.training.methods.adsh import AdshMethod
 
     real_epoch = AdshMethod.train_epoch
 

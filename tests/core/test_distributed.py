@@ -1,4 +1,4 @@
-"""torchrun data-parallel training (core/distributed.py) on the CPU with gloo.
+"""torchrun data-parallel training (core/runtime/distributed.py) on the CPU with gloo.
 
 Unit level: slicing of global batches, the global batch / learning-rate rule, and, in two real gloo
 processes (forked by torch.multiprocessing, ~4 s), that the ADSH V update from the gathered U is identical on
@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from core import distributed
-from core.config import TrainConfig
-from core.errors import ConfigError, RunError
+from core.runtime import distributed
+from core.config.train_config import TrainConfig
+from core.base.errors import ConfigError, RunError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +68,7 @@ N, M, BITS, BATCH = 50, 20, 12, 8
 
 
 def _adsh_problem():
-    from core.methods.asymmetric import SampledSimilarity, to_pm1
+    from core.training.methods.asymmetric import SampledSimilarity, to_pm1
 
     g = torch.Generator().manual_seed(5)
     labels = torch.randint(0, 4, (N,), generator=g)
@@ -88,8 +88,8 @@ def _two_rank_worker(rank: int, init_file: str, out: str) -> None:
     them over ranks, update V; check V; then one share-weighted gradient step on an uneven 3/4 split."""
     import torch.distributed as dist
 
-    from core.methods.asymmetric import dcc_update
-    from core.methods.common import NetworkStepper
+    from core.training.methods.asymmetric import dcc_update
+    from core.training.methods.common import NetworkStepper
 
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
@@ -124,8 +124,8 @@ def _two_rank_worker(rank: int, init_file: str, out: str) -> None:
 
 
 def test_v_update_on_the_gathered_u_is_the_single_process_update_on_both_ranks(tmp_path) -> None:
-    from core.methods.asymmetric import dcc_update
-    from core.methods.common import NetworkStepper
+    from core.training.methods.asymmetric import dcc_update
+    from core.training.methods.common import NetworkStepper
 
     u, v, sim = _adsh_problem()
     expected = dcc_update(v, u, sim, 200.0)
@@ -172,7 +172,7 @@ def _finish(proc: subprocess.Popen, timeout: float = 240.0) -> str:
 
 
 def _only_run(home: Path):
-    from core.runs import RunPaths
+    from core.runs.paths import RunPaths
 
     runs = sorted((home / "runs").glob("*")) if (home / "runs").exists() else []
     return RunPaths(runs[0]) if len(runs) == 1 else None
@@ -186,8 +186,8 @@ def _rank1_checksums(home: Path) -> list[int]:
 @pytest.mark.slow
 def test_two_process_fcaenet_run_then_sharded_and_killed_encodes(fghash_home, tmp_path) -> None:
     from core import engine
-    from core.codes import load_codes
-    from core.collection_encode import load_encoded
+    from core.search.codes import load_codes
+    from core.encoding.collection import load_encoded
 
     out = _finish(_launch(["train", "--method", "fcaenet", "--epochs", "1", *TINY], 2))
     assert "torchrun: 2 processes (gloo); global batch 16" in out, out

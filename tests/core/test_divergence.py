@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from core import engine
-from core.atomic import atomic_write_json
-from core.checkpoint import read_checkpoint
-from core.config import AdshOptions, FcaeOptions, TrainConfig
-from core.divergence import FiniteLossGuard, TrainingDiverged
-from core.errors import ConfigError
-from core.methods.adsh import AdshMethod
-from core.runs import RunPaths
+from core.base.atomic import atomic_write_json
+from core.runs.checkpoint import read_checkpoint
+from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
+from core.training.divergence import FiniteLossGuard, TrainingDiverged
+from core.base.errors import ConfigError
+from core.training.methods.adsh import AdshMethod
+from core.runs.paths import RunPaths
 from test_training import _tiny  # pytest puts tests/core on sys.path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

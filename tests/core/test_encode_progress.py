@@ -7,8 +7,8 @@ import torch
 
 from test_multifusnet_training import _cfg, _tiny_dataset  # pytest puts tests/core on sys.path
 
-from core.events import Progress
-from core.methods.proxy import MultiFusNetMethod
+from core.base.events import Progress
+from core.training.methods.proxy import MultiFusNetMethod
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,4 +1,4 @@
-"""The training evaluation flags collapsed codes beside its mAP (core.training._Run._evaluate)."""
+"""The training evaluation flags collapsed codes beside its mAP (core.training.driver._Run._evaluate)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import types
 import pytest
 import torch
 
-from core.events import EvalResult, Log
-from core.metrics import map_all
-from core.training import _Run
+from core.base.events import EvalResult, Log
+from core.evaluation.metrics import map_all
+from core.training.driver import _Run
 
 
 def _evaluate(database: torch.Tensor, query: torch.Tensor, db_labels, q_labels):

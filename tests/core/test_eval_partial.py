@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from core.cli import main
-from core.codes import save_codes
-from core.config import TrainConfig
-from core.runs import create_run
-from core.store import RunStore
+from core.search.codes import save_codes
+from core.config.train_config import TrainConfig
+from core.runs.paths import create_run
+from core.runs.store import RunStore
 
 
 def _run_with_codes(seed: int):

@@ -8,14 +8,14 @@ import torch
 from PIL import Image
 
 from core import engine
-from core.checkpoint import save_checkpoint
+from core.runs.checkpoint import save_checkpoint
 from core.cli import main
-from core.config import TrainConfig
-from core.errors import RunError
+from core.config.train_config import TrainConfig
+from core.base.errors import RunError
 from core.explain import Explainer, clear_cache
 from core.models.factory import build_model
 from core.models.srem import srem_mask
-from core.runs import create_run
+from core.runs.paths import create_run
 
 torch.set_num_threads(2)
 
@@ -101,7 +101,7 @@ def test_dataset_images_are_explained_with_the_dataset_crop(run, image_file, mon
     ex = engine.explainer(paths, "cpu")
     no_codes = ex.prepare(image_file)  # the run has no saved codes yet: no dataset crop
     np.testing.assert_array_equal(no_codes.image, prepare_image(image_file, 48, 56).image)
-    monkeypatch.setattr("core.session.open_session", lambda run: type("S", (), {
+    monkeypatch.setattr("core.retrieval.session.open_session", lambda run: type("S", (), {
         "dataset_crop": staticmethod(lambda path: 20 if str(path) == str(image_file) else 0)})())
     banner_cut = ex.prepare(image_file)
     cropped = Image.open(image_file).convert("RGB").crop((0, 0, 50, 50))

@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from core.config import MultiFusOptions, TrainConfig
-from core.errors import ImageDecodeError
+from core.config.train_config import MultiFusOptions, TrainConfig
+from core.base.errors import ImageDecodeError
 from core.explain import ExplainError, Explainer, find_target_layer, render, render_panel
 from core.explain.images import tensor_to_uint8
 from core.models.factory import build_model

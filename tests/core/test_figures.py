@@ -14,14 +14,14 @@ from PIL import Image
 from test_retrieval import run  # noqa: F401  (the fixture: pytest puts tests/core on sys.path)
 
 from core import engine
-from core.chance import run_chance_map
+from core.evaluation.chance import run_chance_map
 from core.cli import main
-from core.config import TrainConfig
+from core.config.train_config import TrainConfig
 from core.figures.common import CORRECT_COLOR, WRONG_COLOR, FigureError, save_figure
 from core.figures.export import write_attention_figure, write_bits_figure, write_pr_figure, write_retrieval_figure
 from core.figures.retrieval import gather_retrieval, retrieval_figure
 from core.figures.table import build_table, format_table
-from core.retrieval import RetrievalReport
+from core.retrieval.service import RetrievalReport
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.checkpoint import CHECKPOINT_SCHEMA, _sha256, load_run_model
+from core.runs.checkpoint import CHECKPOINT_SCHEMA, _sha256, load_run_model
 from core.cli import main
-from core.config import AdshOptions, TrainConfig
-from core.errors import RunError, WeightsError
+from core.config.train_config import AdshOptions, TrainConfig
+from core.base.errors import RunError, WeightsError
 from core.models.backbones import build_backbone, hub_weights_path, load_weights_file
-from core.runs import create_run
+from core.runs.paths import create_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -146,7 +146,7 @@ def test_cli_train_refuses_malicious_weights(tmp_path, capsys):
 
 def test_engine_train_refuses_malicious_weights(tmp_path):
     from core import engine
-    from core.encode import drain
+    from core.encoding.encode import drain
 
     marker = tmp_path / "PWNED"
     path = _write_malicious(tmp_path / "epoch-0003.ckpt", "zip-data-pkl", "system", marker)
@@ -191,7 +191,7 @@ def test_pickle_disguised_as_a_checkpoint_never_runs(tmp_path):
 
 def test_codes_file_with_a_pickled_object_is_refused(tmp_path):
     """codes/*.npz are read with allow_pickle=False: an object array inside is an error, not a call."""
-    from core.codes import load_codes
+    from core.search.codes import load_codes
 
     cfg = TrainConfig(method="adsh", backbone="resnet18", weights="none", bits=12, device="cpu")
     paths = create_run(cfg)

@@ -22,16 +22,16 @@ import pytest
 from tiny_run import linked_copy, trained_once  # pytest puts tests/core on sys.path
 
 from core import engine
-from core.checkpoint import save_checkpoint
+from core.runs.checkpoint import save_checkpoint
 from core.cli import main
-from core.codes import load_codes, save_codes
-from core.encode import drain
-from core.errors import FghashError
-from core.index import HammingIndex
+from core.search.codes import load_codes, save_codes
+from core.encoding.encode import drain
+from core.base.errors import FghashError
+from core.search.index import HammingIndex
 from core.models.factory import build_model
-from core.run_lock import LOCK_NAME
-from core.runs import RunPaths
-from core.session import forget_session
+from core.runs.lock import LOCK_NAME
+from core.runs.paths import RunPaths
+from core.retrieval.session import forget_session
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -77,7 +77,7 @@ def _replace(path: Path, data: bytes) -> None:
 
 
 def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
-    """Bytes and mtime of every file of the run, except the training lock (core/run_lock.py): a resume
+    """Bytes and mtime of every file of the run, except the training lock (core/runs/lock.py): a resume
     takes it, writing its pid, before it reads the files it then refuses; the lock holds no run data."""
     return {p.relative_to(root).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns)
             for p in sorted(root.rglob("*")) if p.is_file() and p.name != LOCK_NAME}
@@ -164,7 +164,7 @@ def _forged_checkpoint(drop):
     def damage(run, trained):
         from safetensors.torch import load_file, save_file
 
-        from core.checkpoint import _sha256
+        from core.runs.checkpoint import _sha256
 
         weights = _checkpoint(run)
         tensors = load_file(str(weights))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import core.index as index_mod
-from core.errors import RunError
-from core.index import HammingIndex, load_index, pack_padded, padded_bytes, read_index_header
+import core.search.index as index_mod
+from core.base.errors import RunError
+from core.search.index import HammingIndex, load_index, pack_padded, padded_bytes, read_index_header
 
 
 def _brute_force(queries, database, k):

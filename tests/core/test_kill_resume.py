@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from core import engine
-from core.checkpoint import load_run_model
-from core.run_lock import RunLock, is_held
-from core.runs import RunPaths
+from core.runs.checkpoint import load_run_model
+from core.runs.lock import RunLock, is_held
+from core.runs.paths import RunPaths
 
 EPOCHS = 4
 TRAIN = ["train", "--dataset", "demo", "--method", "adsh", "--preset", "quick", "--bits", "12",
@@ -104,7 +104,7 @@ def test_sigkill_then_resume_loses_at_most_the_epoch_in_progress(fghash_home) ->
 
 
 def test_a_run_being_trained_cannot_be_trained_twice(fghash_home, tmp_path) -> None:
-    from core.errors import RunError
+    from core.base.errors import RunError
 
     with RunLock(tmp_path):
         assert is_held(tmp_path)

@@ -1,4 +1,4 @@
-"""Collection-scale search (core.large_index): code files streamed chunk by chunk, sharded exact search equal
+"""Collection-scale search (core.search.large_index): code files streamed chunk by chunk, sharded exact search equal
 to the unsharded one (ties included), and the IVF index's recall measured against the exact search."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from test_training import events_and_result  # pytest puts tests/core on sys.path
 
-from core.events import Progress
-from core.index import HammingIndex, pad_packed
-from core.large_index import (
+from core.base.events import Progress
+from core.search.index import HammingIndex, pad_packed
+from core.search.large_index import (
     ApproximateHammingIndex,
     ShardedHammingIndex,
     approximate_from_code_file,
@@ -98,7 +98,7 @@ def test_ivf_with_few_cells_scanned_finds_less():
 
 
 def test_recall_counts_any_member_of_the_boundary_tie_group():
-    from core.index import SearchResult
+    from core.search.index import SearchResult
 
     exact = SearchResult(np.array([[1, 2, 2]], np.int32), np.array([[5, 7, 9]]))
     other_tie_member = SearchResult(np.array([[1, 2, 2]], np.int32), np.array([[5, 7, 11]]))

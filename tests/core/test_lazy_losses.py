@@ -1,13 +1,13 @@
-"""core.methods.common.LazyBatchLosses: batch losses read in groups (one device sync) without changing
+"""core.training.methods.common.LazyBatchLosses: batch losses read in groups (one device sync) without changing
 the events, their order or their values."""
 
 from __future__ import annotations
 
 import torch
 
-from core.events import BatchEnd, Log
-from core.methods import common
-from core.methods.common import LazyBatchLosses
+from core.base.events import BatchEnd, Log
+from core.training.methods import common
+from core.training.methods.common import LazyBatchLosses
 
 
 def _batch(i: int, loss, **terms) -> BatchEnd:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-import core.metrics as metrics
-from core.metrics import map_all, per_query_ap, summarize
+import core.evaluation.metrics as metrics
+from core.evaluation.metrics import map_all, per_query_ap, summarize
 
 
 def _loop_ap(q_codes, d_codes, q_labels, d_labels, k=None):

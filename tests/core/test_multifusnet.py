@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from core.config import MultiFusOptions
-from core.methods.proxy_codes import generate_proxy_codes, procrustes_rotation
-from core.methods.proxy_losses import balanced_total, multifus_loss, proxy_hash_loss, smoothed_cross_entropy
+from core.config.train_config import MultiFusOptions
+from core.training.methods.proxy_codes import generate_proxy_codes, procrustes_rotation
+from core.training.methods.proxy_losses import balanced_total, multifus_loss, proxy_hash_loss, smoothed_cross_entropy
 from core.models.eca import ECA, eca_kernel_size, fuse
 from core.models.multifusnet import build_multifusnet
 from core.models.zoom import decide_map, sampling_grid, saliency_map, saliency_zoom
@@ -58,7 +58,7 @@ def test_proxy_codes_cub_sized_one_distinct_target_per_class(bits: int, variant:
 
 
 def test_proxy_codes_repair_moves_only_classes_that_shared_a_code(monkeypatch) -> None:
-    from core.methods import proxy_codes
+    from core.training.methods import proxy_codes
 
     labels = torch.arange(200).repeat_interleave(30)[:5994]
     final = generate_proxy_codes(labels, 200, 12, seed=68)

@@ -8,12 +8,12 @@ import threading
 import pytest
 import torch
 
-from core.config import MultiFusOptions, TrainConfig, multifusnet_preset, paper_preset
+from core.config.train_config import MultiFusOptions, TrainConfig, multifusnet_preset, paper_preset
 from core.data.records import DatasetIndex
 from core.data.registry import load_dataset
-from core.errors import ConfigError
-from core.events import BatchEnd, EvalResult, Log, TrainFinished
-from core.chance import chance_map
+from core.base.errors import ConfigError
+from core.base.events import BatchEnd, EvalResult, Log, TrainFinished
+from core.evaluation.chance import chance_map
 
 
 
@@ -34,7 +34,7 @@ def _cfg(**changes) -> TrainConfig:
 
 
 def test_short_training_beats_random_codes() -> None:
-    from core.training import train
+    from core.training.driver import train
 
     cfg = _cfg()
     events = list(train(cfg))
@@ -54,11 +54,11 @@ def test_short_training_beats_random_codes() -> None:
     assert finished.final_map > chance + 0.08
 
     # the checkpoint rebuilds the same network: re-encoding the queries reproduces the saved codes
-    from core.checkpoint import load_run_model
-    from core.codes import load_codes
+    from core.runs.checkpoint import load_run_model
+    from core.search.codes import load_codes
     from core.data.transforms import eval_transform
-    from core.encode import drain, encode_records
-    from core.runs import resolve_run
+    from core.encoding.encode import drain, encode_records
+    from core.runs.paths import resolve_run
 
     paths = resolve_run(finished.run_id)
     model, saved_cfg = load_run_model(paths, "cpu")
@@ -76,7 +76,7 @@ def _tiny_dataset() -> DatasetIndex:
 
 
 def test_state_tensors_resume_bit_exact() -> None:
-    from core.methods.proxy import MultiFusNetMethod
+    from core.training.methods.proxy import MultiFusNetMethod
 
     ds = _tiny_dataset()
     cfg = _cfg(batch_size=8, lr_milestones=(1,), lr_gamma=0.5)
@@ -112,7 +112,7 @@ def test_state_tensors_resume_bit_exact() -> None:
 
 
 def test_single_sample_batches_are_refused() -> None:
-    from core.methods.proxy import MultiFusNetMethod
+    from core.training.methods.proxy import MultiFusNetMethod
 
     with pytest.raises(ConfigError, match="batch_size >= 2"):
         MultiFusNetMethod(_cfg(batch_size=1), _tiny_dataset(), torch.device("cpu"))
@@ -120,8 +120,8 @@ def test_single_sample_batches_are_refused() -> None:
 
 def test_database_codes_are_symmetric_encodings() -> None:
     from core.data.transforms import eval_transform
-    from core.encode import drain, encode_records
-    from core.methods.proxy import MultiFusNetMethod
+    from core.encoding.encode import drain, encode_records
+    from core.training.methods.proxy import MultiFusNetMethod
 
     ds = _tiny_dataset()
     method = MultiFusNetMethod(_cfg(batch_size=8), ds, torch.device("cpu"))
@@ -138,10 +138,10 @@ def test_database_and_query_codes_come_from_one_float32_path(monkeypatch) -> Non
     both sides and the same code as a later single-image query (the session's fp32 model.encode)."""
     from core.data.dataset import load_record_image
     from core.data.transforms import eval_transform
-    from core.encode import drain
-    from core.methods.asymmetric import to_pm1
-    from core.methods.proxy import MultiFusNetMethod
-    from core.training import _Run
+    from core.encoding.encode import drain
+    from core.training.methods.asymmetric import to_pm1
+    from core.training.methods.proxy import MultiFusNetMethod
+    from core.training.driver import _Run
 
     ds = _tiny_dataset()
     cfg = _cfg(batch_size=8, amp=True)
@@ -217,10 +217,10 @@ def _tiny_folder(root) -> str:
 
 
 def test_driver_resume_equals_uninterrupted(tmp_path) -> None:
-    from core.checkpoint import read_checkpoint
-    from core.events import CheckpointSaved
-    from core.runs import resolve_run
-    from core.training import train
+    from core.runs.checkpoint import read_checkpoint
+    from core.base.events import CheckpointSaved
+    from core.runs.paths import resolve_run
+    from core.training.driver import train
 
     cfg = _cfg(dataset_kind="folder", dataset_root=_tiny_folder(tmp_path), epochs=2, batch_size=4,
                eval_every=1, lr_milestones=(1,))

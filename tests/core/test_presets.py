@@ -1,11 +1,11 @@
-"""core.presets: the quick preset sizes its backbone and SREM square for its small images; the CLI uses it."""
+"""core.config.presets: the quick preset sizes its backbone and SREM square for its small images; the CLI uses it."""
 
 from __future__ import annotations
 
 import argparse
 
 from core.cli.train import add_parsers, configs_from_args
-from core.presets import PRESETS, preset_config, srem_size_for
+from core.config.presets import PRESETS, preset_config, srem_size_for
 
 
 def test_quick_uses_a_small_backbone_and_a_scaled_srem_square():

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from core import engine
-from core.codes import save_codes
-from core.config import TrainConfig
-from core.runs import create_run
-from core.store import RunStore
+from core.search.codes import save_codes
+from core.config.train_config import TrainConfig
+from core.runs.paths import create_run
+from core.runs.store import RunStore
 
 BITS = 12
 

@@ -13,16 +13,16 @@ from PIL import Image
 from test_training import events_and_result  # pytest puts tests/core on sys.path
 
 from core import engine
-from core.checkpoint import load_run_model, save_checkpoint
+from core.runs.checkpoint import load_run_model, save_checkpoint
 from core.cli import main
-from core.codes import load_codes, save_codes
-from core.config import TrainConfig
-from core.encode import drain, encode_records, run_eval_transform
-from core.errors import ImageDecodeError, RunError
-from core.metrics import map_all
+from core.search.codes import load_codes, save_codes
+from core.config.train_config import TrainConfig
+from core.encoding.encode import drain, encode_records, run_eval_transform
+from core.base.errors import ImageDecodeError, RunError
+from core.evaluation.metrics import map_all
 from core.models.factory import build_model
-from core.runs import create_run
-from core.session import forget_session
+from core.runs.paths import create_run
+from core.retrieval.session import forget_session
 
 torch.set_num_threads(2)
 CLASSES = ("heron", "finch", "owl")
@@ -173,8 +173,8 @@ def test_errors_are_user_facing(run, capsys, tmp_path):
 
 
 def test_report_table_groups_seeds_and_flags_collapse():
-    from core.metrics import RetrievalReport
-    from core.retrieval import report_table
+    from core.evaluation.metrics import RetrievalReport
+    from core.retrieval.service import report_table
 
     def report(run_id, method, bits, value, share=0.1):
         return RetrievalReport(run_id=run_id, method=method, dataset_kind="cub", bits=bits, num_queries=10,

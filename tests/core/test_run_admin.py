@@ -7,10 +7,10 @@ import os
 import pytest
 
 from core import engine
-from core.config import TrainConfig
-from core.errors import RunError
-from core.runs import create_run
-from core.store import RunStore
+from core.config.train_config import TrainConfig
+from core.base.errors import RunError
+from core.runs.paths import create_run
+from core.runs.store import RunStore
 
 
 def _make_run() -> str:
@@ -66,7 +66,7 @@ def test_delete_refuses_folders_outside_the_store(tmp_path):
 def test_delete_refuses_a_run_in_training(capsys):
     """Issue 16: deleting a run whose training lock is held would kill its trainer mid-write."""
     from core.cli import main
-    from core.run_lock import RunLock
+    from core.runs.lock import RunLock
 
     run_id = _make_run()
     root = engine.open_run(run_id).root

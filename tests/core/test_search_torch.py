@@ -1,4 +1,4 @@
-"""core.search_torch (the torch top-k Hamming path a GPU uses without faiss) equals core.index exactly."""
+"""core.search.torch_search (the torch top-k Hamming path a GPU uses without faiss) equals core.search.index exactly."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.index import HammingIndex
-from core.search_torch import hamming_topk
+from core.search.index import HammingIndex
+from core.search.torch_search import hamming_topk
 
 
 @pytest.mark.parametrize("n,bits,k,batch", [(3000, 12, 50, None), (5000, 48, 100, 7), (40, 8, 100, None)])

@@ -6,9 +6,9 @@ import statistics
 
 import pytest
 
-from core.config import FcaeOptions, MultiFusOptions, TrainConfig
-from core.presets import preset_config
-from core.seed_groups import MeanStd, group_by_seed, mean_std
+from core.config.train_config import FcaeOptions, MultiFusOptions, TrainConfig
+from core.config.presets import preset_config
+from core.evaluation.seed_groups import MeanStd, group_by_seed, mean_std
 
 
 def test_mean_std_is_the_sample_std():

@@ -7,7 +7,7 @@ import pickle
 import pytest
 import torch
 
-from core.errors import WeightsError
+from core.base.errors import WeightsError
 from core.models.backbones import build_backbone, load_weights_file
 from core.models.srem import SREM, activation_map, erase, mask_from_anchors, srem_mask, top_pixels
 

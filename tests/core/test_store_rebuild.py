@@ -15,10 +15,10 @@ import pytest
 
 from core import engine
 from core.cli import main
-from core.config import TrainConfig
-from core.errors import RunError
-from core.runs import RunPaths, create_run, resolve_run, runs_dir
-from core.store import RunStore
+from core.config.train_config import TrainConfig
+from core.base.errors import RunError
+from core.runs.paths import RunPaths, create_run, resolve_run, runs_dir
+from core.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,9 +124,9 @@ def test_disk_full_while_creating_the_store_leaves_no_empty_file(tmp_path, monke
 @pytest.mark.skipif(sys.platform != "linux", reason="uses RLIMIT_FSIZE as on Linux")
 def test_no_writable_bytes_for_the_store_is_one_line_and_no_empty_store(tmp_path):
     """A real write failure: the process may not write a single byte to any file (RLIMIT_FSIZE 0)."""
-    # core.store alone (not the CLI, whose torch import takes ~15 s here); main() prints the same error
+    # core.runs.store alone (not the CLI, whose torch import takes ~15 s here); main() prints the same error
     code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
-            "resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)); from core.store import RunStore\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)); from core.runs.store import RunStore\n"
             "try:\n    RunStore()\nexcept Exception as exc:\n    print(f'fghash: error: {exc}', file=sys.stderr); "
             "sys.exit(2)")
     env = {**os.environ, "FGHASH_HOME": str(tmp_path), "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}

@@ -11,16 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from core.chance import chance_map
-from core.checkpoint import KEEP_LAST, load_run_model, read_checkpoint
-from core.codes import load_codes
-from core.config import AdshOptions, FcaeOptions, TrainConfig
-from core.errors import RunError
-from core.events import BatchEnd, CheckpointSaved, EvalResult, TrainFinished
-from core.metrics import map_all
-from core.runs import RunPaths
-from core.store import RunStore
-from core.training import train
+from core.evaluation.chance import chance_map
+from core.runs.checkpoint import KEEP_LAST, load_run_model, read_checkpoint
+from core.search.codes import load_codes
+from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
+from core.base.errors import RunError
+from core.base.events import BatchEnd, CheckpointSaved, EvalResult, TrainFinished
+from core.evaluation.metrics import map_all
+from core.runs.paths import RunPaths
+from core.runs.store import RunStore
+from core.training.driver import train
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -84,7 +84,7 @@ def test_cli_training_beats_random_codes(capsys):
     assert trained > chance + 0.04
     # the saved query codes are what the checkpointed network produces (load_run_model round trip)
     from core.data.transforms import eval_transform
-    from core.encode import drain, encode_records
+    from core.encoding.encode import drain, encode_records
     from core.data.registry import load_dataset
 
     model, cfg = load_run_model(paths, "cpu")
@@ -206,9 +206,9 @@ def test_cancel_from_another_thread():
 def test_encode_records_progress_and_cancel():
     from core.data.registry import load_dataset
     from core.data.transforms import eval_transform
-    from core.encode import encode_new_images, encode_records
-    from core.errors import Cancelled
-    from core.events import Progress
+    from core.encoding.encode import encode_new_images, encode_records
+    from core.base.errors import Cancelled
+    from core.base.events import Progress
     from core.models.factory import build_model
 
     torch.manual_seed(0)
@@ -219,7 +219,7 @@ def test_encode_records_progress_and_cancel():
     assert all(isinstance(p, Progress) for p in progress)
     assert [p.done for p in progress] == [0, 16, 32, 40] and progress[-1].total == 40
     assert codes.shape == (40, 12) and set(codes.unique().tolist()) <= {-1.0, 1.0}
-    from core.encode import drain
+    from core.encoding.encode import drain
 
     assert torch.equal(drain(encode_new_images(model, records, eval_transform(32, 36), torch.device("cpu"))), codes)
     cancel = threading.Event()
@@ -233,7 +233,7 @@ def test_encode_records_progress_and_cancel():
 @pytest.mark.parametrize("bits,epochs,milestones", [(12, 40, (20, 30)), (24, 40, (20, 30)),
                                                     (32, 60, (30, 45, 55)), (48, 60, (30, 45, 55))])
 def test_paper_preset_matches_fcaenet_schedule(bits, epochs, milestones):
-    from core.presets import preset_config
+    from core.config.presets import preset_config
 
     cfg = preset_config("paper", "fcaenet", bits)
     assert (cfg.epochs, cfg.lr_milestones, cfg.lr, cfg.batch_size, cfg.momentum, cfg.weight_decay) == (

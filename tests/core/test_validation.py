@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from core import engine
-from core.checkpoint import KEEP_LAST, _prune
-from core.config import TrainConfig
+from core.runs.checkpoint import KEEP_LAST, _prune
+from core.config.train_config import TrainConfig
 from core.data.records import DatasetIndex
 from core.data.registry import has_official_validation, load_dataset, official_validation
-from core.errors import ConfigError, DatasetError
-from core.events import BestOnValidation, EvalResult, TrainFinished, ValidationResult
-from core.store import RunStore
-from core.validation import fingerprint_view, split_for_validation
+from core.base.errors import ConfigError, DatasetError
+from core.base.events import BestOnValidation, EvalResult, TrainFinished, ValidationResult
+from core.runs.store import RunStore
+from core.training.validation import fingerprint_view, split_for_validation
 from test_data_fixtures import _img, _vegfru, _write  # pytest puts tests/core on sys.path
 from test_training import _tiny
 
@@ -145,7 +145,7 @@ def test_a_run_with_validation_reports_the_epoch_best_on_validation() -> None:
     # the network never trained on the validation images, and they are not in the database
     logged = [json.loads(line) for line in paths.metrics.read_text().splitlines()]
     assert [(r["epoch"], r["val_map_all"]) for r in logged] == sorted(val.items())
-    from core.codes import load_codes
+    from core.search.codes import load_codes
 
     view, split = split_for_validation(load_dataset("demo"), cfg)
     assert set(load_codes(paths, "database").paths) == {r.path for r in view.split("train")}

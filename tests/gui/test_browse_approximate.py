@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from core import engine
-from core.codes import save_codes
-from core.config import TrainConfig
-from core.encode import drain
-from core.runs import create_run
-from core.session import forget_session
+from core.search.codes import save_codes
+from core.config.train_config import TrainConfig
+from core.encoding.encode import drain
+from core.runs.paths import create_run
+from core.retrieval.session import forget_session
 from fghash_gui.widgets.result_grid import DISTANCE_ROLE
 
 BITS = 16

@@ -10,8 +10,8 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from core import engine
-from core.runs import create_run
-from core.store import RunStore
+from core.runs.paths import create_run
+from core.runs.store import RunStore
 from fghash_gui.widgets.elided_label import ElidedLabel
 
 

@@ -7,8 +7,8 @@ import pyqtgraph as pg
 import pytest
 from PIL import Image
 
-from core.chance import run_chance_map
-from core.events import EvalResult
+from core.evaluation.chance import run_chance_map
+from core.base.events import EvalResult
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

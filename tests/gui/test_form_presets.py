@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from core.presets import PRESETS, preset_config
+from core.config.presets import PRESETS, preset_config
 from fghash_gui.panels.training_checks import PRESET_FIELDS
 from fghash_gui.panels.training_form import FORM_PRESETS
 

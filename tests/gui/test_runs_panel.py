@@ -5,9 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from core import engine
-from core.config import TrainConfig
-from core.runs import create_run
-from core.store import RunStore
+from core.config.train_config import TrainConfig
+from core.runs.paths import create_run
+from core.runs.store import RunStore
 from fghash_gui.panels.runs import COLUMNS
 
 
@@ -126,7 +126,7 @@ def test_by_index_column_collapse_mark_and_seed_groups(window):
 
 def test_delete_is_greyed_for_a_run_in_training(window):
     """Issue 16: the store shows "running" only while the trainer holds the run lock; Delete is disabled."""
-    from core.run_lock import RunLock
+    from core.runs.lock import RunLock
 
     with RunStore() as store:
         paths = create_run(TrainConfig(backbone="resnet18", weights="none"), store=store)

@@ -1,4 +1,4 @@
-"""The Train tab's default: the network trains in a child process (core/child_training.py) and the panel
+"""The Train tab's default: the network trains in a child process (core/training/child.py) and the panel
 follows it through its events: curves fill, the run finishes, and Stop cancels it after its batch.
 
 The other GUI tests train on a thread (the `window` fixture) because each child costs seconds of start-up.
@@ -11,7 +11,7 @@ import multiprocessing
 import pytest
 
 from core import engine
-from core.events import TrainFinished
+from core.base.events import TrainFinished
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from core import engine
-from core.methods.adsh import AdshMethod
+from core.training.methods.adsh import AdshMethod
 
 
 def test_out_of_memory_is_shown_and_the_app_stays_usable(window, qtbot, tiny_config, monkeypatch):

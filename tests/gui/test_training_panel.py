@@ -8,7 +8,7 @@ import time
 from PySide6.QtCore import QTimer
 
 from core import engine
-from core.events import TrainFinished
+from core.base.events import TrainFinished
 
 LONG = dict(epochs=50)  # long enough that only a cancel can end it within the test
 
@@ -112,7 +112,7 @@ def test_closing_the_window_asks_then_stops_training(window, qtbot, tiny_config)
 
 
 def test_evaluation_label_shows_index_order_and_collapse(window):
-    from core.events import EvalResult
+    from core.base.events import EvalResult
 
     panel = window.training
     panel._on_eval_result(EvalResult(epoch=1, map_all=0.2, map_all_index_order=0.35, largest_code_share=0.2))

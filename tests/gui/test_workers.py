@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from core.errors import DatasetError  # noqa: E402
-from core.events import BatchEnd, TrainFinished  # noqa: E402
+from core.base.errors import DatasetError  # noqa: E402
+from core.base.events import BatchEnd, TrainFinished  # noqa: E402
 from fghash_gui.workers import RequestRunner, TrainingRunner  # noqa: E402
 
 

@@ -1,0 +1,352 @@
+"""Frozen, validated configurations with a JSON round-trip and a schema version.
+
+Every option that METHODS.md marks [RECON] is a named field whose docstring says "reconstructed".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from core.base.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+METHODS = ("adsh", "fcaenet", "multifusnet")
+BACKBONES = ("resnet18", "resnet34", "resnet50")
+DEVICES = ("auto", "cpu", "cuda")
+# Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
+# with the square of the size, so --image-size 10000 would ask for ~2000x the memory of 224 px and die in
+# an allocation; it is refused up front instead.
+MAX_IMAGE_SIZE = 1024
+MAX_RESIZE_SIZE = 2048
+
+
+@dataclass(frozen=True)
+class AdshOptions:
+    """ADSH asymmetric hashing (METHODS.md section 1); shared by the ADSH baseline and FCAENet."""
+
+    num_samples: int = 2000  # m: images sampled from the database per outer iteration
+    inner_epochs: int = 20  # T_in: epochs over the m samples per outer iteration (FCAENet paper: 20)
+    gamma: float = 200.0  # quantisation weight; reconstructed for FCAENet (ADSH default)
+    loss_normalization: Literal["semicon", "jiangqy"] = "semicon"  # /(batch*n)*12/k or /(n*batch)
+    v_init: Literal["zeros", "randn"] = "zeros"  # initial database codes before the first sign
+    dcc_sign_u_in_s_term: bool = False  # MATLAB variant: sign(U) inside the S^T U term
+
+
+@dataclass(frozen=True)
+class FcaeOptions:
+    """FCAENet additions on top of ADSH (METHODS.md section 2). Table 2 ablations: use_srem/use_esrl."""
+
+    use_srem: bool = True  # erase the anchor with SREM and pull its code to the anchor's
+    use_esrl: bool = True  # positive-pair term L_pos
+    alpha: float = 1.0  # weight of L_pos; reconstructed (lost from the paper)
+    beta: float = 1.0  # weight of L_era; reconstructed (lost from the paper)
+    srem_regions: int = 50  # N top pixels, each the top-left corner of an erased square
+    srem_size: int = 32  # s: side of an erased square in pixels
+    erase_target: Literal["normalized_zero", "black"] = "normalized_zero"  # reconstructed
+    # Scale of the ESRL sums of squared distances (reconstructed: Eq. 7-8 lost their normaliser).
+    # "quant" (default): the quantisation term's own scale, gamma x ADSH's normalisation, so alpha = beta = 1
+    #   pull u toward u+ (and u_e) exactly as hard, per unit of code difference, as quantisation pulls u toward
+    #   its database code v, whatever n, m, batch and k. "m_k": 1/(m k), Eq. 7-8 read literally (the default
+    #   until now): a pull of n B / (12 gamma m) of quantisation's, 0.08 on full CUB, so "+ESRL" barely
+    #   trained. "batch_k": 1/(batch k), a pull of n / (12 gamma): 2.5 on CUB, 10 on NABirds (both ratios with
+    #   ADSH's default "semicon" normalisation).
+    # Measured share of the gradient on the network outputs, ESRL (pos + era) of all four terms, CUB subset in
+    # ../shared/data (n = m = 300), 12 bits, resnet18 random init, 112 px, after 1 / 3 / 6 outer iterations
+    # (bench/loss_shares.py): quant 12.5 / 15.0 / 17.3 %, m_k 0.4 / 0.5 / 0.6 %, batch_k 1.7 / 2.2 / 2.5 %.
+    esrl_normalization: Literal["quant", "m_k", "batch_k"] = "quant"
+
+
+@dataclass(frozen=True)
+class MultiFusOptions:
+    """Multi-FusNet (METHODS.md section 3). Table 6 ablations: use_cascade/use_fusion/use_attention."""
+
+    use_cascade: bool = True  # multi-level cascade (layer2/3/4); False = top level only
+    use_fusion: bool = True  # X + ECA(X) two-branch fusion
+    use_attention: bool = True  # hash-feature enhancement (transformer over level tokens); reconstructed
+    eca_kernel: Literal["adaptive", "shared_k3"] = "adaptive"  # paper rule vs published code
+    attention_type: Literal["mhsa"] = "mhsa"  # reconstructed: plain multi-head self-attention
+    attention_depth: int = 1
+    attention_heads: int = 8
+    attention_mlp_dim: int = 2048
+    # widths of the per-level conv blocks (1x1 -> mid, 3x3 -> out; published code: 512 / 1024);
+    # smaller values only to make CPU tests fast
+    cascade_mid_channels: int = 512
+    cascade_out_channels: int = 1024
+    # BatchNorm momentum of the conv blocks (published code: 0.01, i.e. running statistics settle over
+    # a few hundred steps; short CPU runs use 0.1 so that eval-mode features are calibrated)
+    cascade_bn_momentum: float = 0.01
+    proxy_sigma: float = 1.0
+    proxy_delta: float = 1e-4
+    proxy_iterations: int = 15
+    procrustes: Literal["fish_correct", "as_in_muiltnet"] = "fish_correct"
+    label_smoothing: float = 0.1  # q = 0.9 on the true class
+    use_zoom: bool = True  # saliency zoom augmentation (section 3.3)
+    # how grid_sample reads the zoom grid: "pixel_centres" (align_corners=True, the Saliency Sampler's
+    # PyTorch < 1.3 behaviour: a flat saliency map is the identity) or "as_in_muiltnet"
+    # (align_corners=False, what the published code ran under PyTorch >= 1.3); reconstructed
+    zoom_grid: Literal["pixel_centres", "as_in_muiltnet"] = "pixel_centres"
+    # training augmentation: "code" = RandomResizedCrop + HFlip (published code), "paper" = crop,
+    # +-30 deg rotation, HFlip 0.7, ColorJitter 0.5 (paper section 3.5; order reconstructed)
+    train_augment: Literal["code", "paper"] = "code"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything needed to reproduce a training run. Defaults reproduce the FCAENet paper at 12 bits."""
+
+    dataset_kind: str = "demo"
+    dataset_root: str | None = None  # None for the built-in demo set
+    allow_missing: bool = False  # load subsets whose metadata lists absent images
+    method: Literal["adsh", "fcaenet", "multifusnet"] = "fcaenet"
+    bits: int = 12
+    backbone: str = "resnet50"
+    weights: str = "imagenet"  # "imagenet", "none", or a path to a local weights file
+    image_size: int = 224  # training crop / evaluation centre crop
+    resize_size: int = 256  # evaluation resize before the centre crop
+    device: str = "auto"
+    amp: bool = True  # mixed precision (CUDA only; ignored on CPU)
+    channels_last: bool = True  # CUDA only
+    seed: int = 68
+    epochs: int = 40  # outer iterations (ADSH/FCAENet) or epochs (Multi-FusNet)
+    batch_size: int = 64
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 1e-5
+    lr_milestones: tuple[int, ...] = (20, 30)
+    lr_gamma: float = 0.1
+    eval_every: int = 5  # evaluate mAP every this many epochs (and after the last)
+    # Model selection (core/training/validation.py). "none": report the final model on the test split only (the
+    # FCAENet protocol); "official": the dataset's validation list; "fraction": a stratified, seeded
+    # val_fraction of the training split. Validation images are taken out of training.
+    validation: Literal["none", "official", "fraction"] = "none"
+    val_fraction: float = 0.1  # used when validation == "fraction"
+    num_workers: int = 0
+    # decode each image once into a memory-mapped uint8 cache and crop / flip / normalise on the training
+    # device (core/data/decoded_cache.py, gpu_augment.py): keeps a GPU fed; off = PIL transforms per item
+    data_cache: bool = False
+    adsh: AdshOptions = field(default_factory=AdshOptions)
+    fcae: FcaeOptions = field(default_factory=FcaeOptions)
+    multifus: MultiFusOptions = field(default_factory=MultiFusOptions)
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        version = data.get("schema_version", SCHEMA_VERSION)
+        if version != SCHEMA_VERSION:
+            newer = ", written by a newer fghash: update fghash to open it" if (
+                isinstance(version, int) and version > SCHEMA_VERSION) else ""
+            raise ConfigError(
+                f"config schema_version {version!r} is not supported (this fghash reads {SCHEMA_VERSION}){newer}"
+            )
+        return _build(cls, data, "config")
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrainConfig":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"config is not valid JSON: {exc}") from None
+        except RecursionError:  # e.g. 200,000 nested brackets: json's decoder recurses once per level
+            raise ConfigError("config JSON is nested too deeply to be an fghash config") from None
+        if not isinstance(data, dict):
+            raise ConfigError("config JSON must be an object")
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainConfig":
+        from core.base.safe_read import MAX_JSON_BYTES, read_regular
+
+        path = Path(path)
+        data = read_regular(path, what="config", limit=MAX_JSON_BYTES, error=ConfigError)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        try:
+            return cls.from_json(text)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    """Build a (possibly nested) frozen dataclass from plain JSON data, rejecting unknown keys."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown {where} option(s): {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{name} must be an object")
+            value = _build(hint, value, f"{where}.{name}")
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = _check_type(value, hint, f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def _check_type(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            choices = ", ".join(map(str, typing.get_args(hint)))
+            raise ConfigError(f"{where} must be one of {choices}; got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in typing.get_args(hint):
+            return None
+        for arg in typing.get_args(hint):
+            if arg is not type(None):
+                return _check_type(value, arg, where)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and not (
+        isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    ):
+        raise ConfigError(f"{where} must be {hint.__name__}; got {value!r}")
+    return value
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise ConfigError with a readable message for the first invalid value."""
+    if cfg.method not in METHODS:
+        raise ConfigError(f"method must be one of {', '.join(METHODS)}; got {cfg.method!r}")
+    if not 4 <= cfg.bits <= 256:
+        raise ConfigError(f"bits must be between 4 and 256; got {cfg.bits}")
+    if cfg.backbone not in BACKBONES:
+        raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}; got {cfg.backbone!r}")
+    if cfg.device not in DEVICES:
+        raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {cfg.device!r}")
+    if cfg.image_size > MAX_IMAGE_SIZE or cfg.resize_size > MAX_RESIZE_SIZE:
+        raise ConfigError(
+            f"image_size must be <= {MAX_IMAGE_SIZE} and resize_size <= {MAX_RESIZE_SIZE} pixels; got "
+            f"{cfg.image_size}/{cfg.resize_size} (the papers use 224-448; memory grows with the square of the size)"
+        )
+    if cfg.image_size < 16 or cfg.resize_size < cfg.image_size:
+        raise ConfigError(
+            f"image_size must be >= 16 and resize_size >= image_size; got {cfg.image_size}/{cfg.resize_size}"
+        )
+    for name in ("epochs", "batch_size", "eval_every"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{name} must be >= 1; got {getattr(cfg, name)}")
+    _check_finite_floats(cfg)
+    if cfg.num_workers < 0:
+        raise ConfigError(f"num_workers must be >= 0 (0 = load images in the training process); got {cfg.num_workers}")
+    if cfg.lr <= 0:
+        raise ConfigError(f"lr must be > 0; got {cfg.lr}")
+    for name, value in (("momentum", cfg.momentum), ("weight_decay", cfg.weight_decay), ("adsh.gamma", cfg.adsh.gamma),
+                        ("fcae.alpha", cfg.fcae.alpha), ("fcae.beta", cfg.fcae.beta)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0; got {value}")
+    if cfg.lr_gamma <= 0:
+        raise ConfigError(f"lr_gamma must be > 0; got {cfg.lr_gamma}")
+    if cfg.validation == "fraction" and not 0.0 < cfg.val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be between 0 and 1 (exclusive); got {cfg.val_fraction}")
+    if cfg.validation not in ("none", "official", "fraction"):
+        raise ConfigError(f"validation must be none, official or fraction; got {cfg.validation!r}")
+    if cfg.adsh.num_samples < 1 or cfg.adsh.inner_epochs < 1:
+        raise ConfigError("adsh.num_samples and adsh.inner_epochs must be >= 1")
+    if cfg.fcae.srem_regions < 0 or cfg.fcae.srem_size < 1:
+        raise ConfigError("fcae.srem_regions must be >= 0 and fcae.srem_size >= 1")
+    if cfg.multifus.attention_heads < 1 or cfg.multifus.attention_depth < 0:
+        raise ConfigError("multifus.attention_heads must be >= 1 and attention_depth >= 0")
+    if cfg.multifus.cascade_mid_channels < 1 or cfg.multifus.cascade_out_channels < 1:
+        raise ConfigError("multifus.cascade_mid_channels and cascade_out_channels must be >= 1")
+    if not 0.0 < cfg.multifus.cascade_bn_momentum <= 1.0:
+        raise ConfigError(f"multifus.cascade_bn_momentum must be in (0, 1]; got {cfg.multifus.cascade_bn_momentum}")
+    if cfg.multifus.use_attention and cfg.multifus.cascade_out_channels % cfg.multifus.attention_heads:
+        raise ConfigError(f"multifus.cascade_out_channels ({cfg.multifus.cascade_out_channels}) must be divisible "
+                          f"by attention_heads ({cfg.multifus.attention_heads})")
+    if cfg.data_cache and cfg.method == "multifusnet" and cfg.multifus.train_augment == "paper":
+        raise ConfigError("data_cache supports the random-resized-crop + flip augmentation only; the Multi-FusNet "
+                          "paper augmentation (rotation, colour jitter) needs the PIL path: drop --data-cache "
+                          "or use --preset code")
+    if cfg.dataset_kind != "demo" and not cfg.dataset_root:
+        raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
+
+
+def _check_finite_floats(cfg: TrainConfig) -> None:
+    """Every float option (top level and nested) must be a finite number: a NaN or Inf learning rate or loss
+    weight trains nothing and only produces NaN weights."""
+    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus))
+    for prefix, group in groups:
+        for f in dataclasses.fields(group):
+            value = getattr(group, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{prefix}{f.name} must be a finite number; got {value}")
+
+
+def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
+    """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5."""
+    if method == "multifusnet":
+        return multifusnet_preset("paper", bits, **overrides)
+    if bits <= 24:
+        base = dict(epochs=40, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5, lr_milestones=(20, 30))
+    else:
+        base = dict(epochs=60, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5,
+                    lr_milestones=(30, 45, 55))
+    base.update(method=method, bits=bits)
+    # m = 4000 sampled images for NABirds and VegFru, 2000 elsewhere (FCAENet section 4.2, SEMICON README);
+    # 20 inner epochs per outer iteration (FCAENet section 4.2) is the AdshOptions default.
+    if overrides.get("dataset_kind") in ("nabirds", "vegfru"):
+        base["adsh"] = AdshOptions(num_samples=4000)
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+# Multi-FusNet's published code (main.py) sets lr / batch per dataset; other datasets use CUB's.
+_MULTIFUS_CODE_LR_BATCH = {"cub": (0.008, 128), "aircraft": (0.0035, 32), "vegfru": (0.005, 128),
+                           "nabirds": (0.008, 128), "food101": (0.008, 128)}
+
+
+def multifusnet_preset(kind: str, bits: int, dataset: str | None = None, **overrides: Any) -> TrainConfig:
+    """Multi-FusNet settings of METHODS.md section 3.5, as two presets.
+
+    "paper": 336 crop / 356 resize with the paper's augmentation, SGD momentum 0.91, wd 5e-4,
+    lr 0.0035, batch 128, 300 epochs (x0.1 every 80, the code's StepLR), the paper's model options.
+    "code": the published code: 224 / 256, RandomResizedCrop + HFlip, SGD momentum 0.9, wd 5e-4,
+    lr / batch per dataset, 300 epochs, StepLR(80, 0.1), AMP, validation every epoch, and its
+    variants: one shared k=3 ECA, R = P Q Procrustes, align_corners=False zoom, no transformer
+    (no commit of the code applies one to the hash feature).
+    `dataset` (a DATASET_KINDS name) picks the code's lr / batch and is stored as dataset_kind.
+    """
+    common = dict(method="multifusnet", bits=bits, epochs=300, weight_decay=5e-4,
+                  lr_milestones=(80, 160, 240), lr_gamma=0.1)
+    if dataset is not None:
+        common["dataset_kind"] = dataset
+    if kind == "paper":
+        base = dict(common, batch_size=128, lr=0.0035, momentum=0.91, image_size=336, resize_size=356,
+                    eval_every=10, multifus=MultiFusOptions(train_augment="paper"))
+    elif kind == "code":
+        lr, batch = _MULTIFUS_CODE_LR_BATCH.get(dataset or "cub", _MULTIFUS_CODE_LR_BATCH["cub"])
+        base = dict(common, batch_size=batch, lr=lr, momentum=0.9, image_size=224, resize_size=256,
+                    eval_every=1, amp=True, multifus=MultiFusOptions(
+                        eca_kernel="shared_k3", procrustes="as_in_muiltnet", zoom_grid="as_in_muiltnet",
+                        use_attention=False, train_augment="code"))
+    else:
+        raise ConfigError(f"Multi-FusNet preset must be 'paper' or 'code'; got {kind!r}")
+    base.update(overrides)
+    return TrainConfig(**base)

@@ -1,0 +1,1 @@
+"""Turning images into codes with a trained network: batches and resumable collections."""

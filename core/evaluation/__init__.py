@@ -1,0 +1,1 @@
+"""Retrieval metrics (tie-averaged), chance levels, code maps and seed groups."""

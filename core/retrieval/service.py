@@ -1,0 +1,135 @@
+"""Engine entry points for retrieval on a trained run: build its index, evaluate its codes, query it.
+
+All three work from the run's saved codes (`<run>/codes/{query,database}.npz`, written by training).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Generator, Sequence
+from pathlib import Path
+
+from core.search.codes import load_codes
+from core.config.train_config import TrainConfig
+from core.base.errors import ConfigError
+from core.base.events import Progress
+from core.search.index import HammingIndex
+from core.evaluation.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalReport, collapse_note, largest_code_share,
+                          summarize)
+from core.runs.paths import RunPaths, resolve_run
+from core.evaluation.seed_groups import group_by_seed, mean_std
+from core.retrieval.session import QueryResult, open_session
+from core.base.text import printable
+
+_ADD_BATCH = 200_000  # codes per add() call while building, so progress moves on big databases
+
+
+def _paths(run: str | Path | RunPaths) -> RunPaths:
+    return run if isinstance(run, RunPaths) else resolve_run(run)
+
+
+def build_index(run: str | Path | RunPaths) -> Generator[Progress, None, Path]:
+    """Build `<run>/index.faiss` from the run's database codes. Yields Progress("index", done, total);
+    returns the index path. The file records the codes' checksum, so a stale index is detected."""
+    paths = _paths(run)
+    cfg = paths.load_config()  # a folder without a valid config.json is not a run: say so first
+    database = load_codes(paths, "database", expected_bits=cfg.bits)
+    index = HammingIndex(database.bits, use_gpu=False)  # the file is backend-neutral; CPU builds it
+    total = len(database)
+    start = time.perf_counter()
+    yield Progress("index", 0, total, None)
+    for lo in range(0, total, _ADD_BATCH):
+        hi = min(total, lo + _ADD_BATCH)
+        index.add_packed(database.packed[lo:hi])
+        elapsed = time.perf_counter() - start
+        yield Progress("index", hi, total, elapsed / hi * (total - hi))
+    return index.save(paths.index, source_checksum=database.checksum)
+
+
+def evaluate(run: str | Path | RunPaths, ks: Sequence[int] = (10, 20, 50, 100), device: str | None = None,
+             ) -> RetrievalReport:
+    """mAP@all, mAP@k, precision@k (tie-averaged headline and index-ordered twins), PR curve, per-query AP
+    and the collapse check of a run's saved codes: test split (queries) against the database split."""
+    from core.runtime.device import select_device
+
+    if any(int(k) < 1 for k in ks):
+        raise ConfigError(f"every cut-off k must be >= 1; got {', '.join(map(str, ks))}")
+    device = str(select_device(device or "auto"))  # ConfigError for an unknown device or CUDA without a GPU
+    paths = _paths(run)
+    cfg = paths.load_config()
+    queries = load_codes(paths, "query", expected_bits=cfg.bits)
+    database = load_codes(paths, "database", expected_bits=cfg.bits)
+    ks = tuple(int(k) for k in ks)
+    if len(queries) == 0:
+        zeros = {k: 0.0 for k in ks}
+        figures = dict(map_all=0.0, map_all_index_order=0.0, map_at_k=zeros, map_at_k_index_order=dict(zeros),
+                       precision_at_k=dict(zeros), precision_at_k_index_order=dict(zeros), pr_curve=(),
+                       per_query_ap=(), per_query_ap_index_order=())
+    else:
+        summary = summarize(queries.codes, database.codes, queries.labels, database.labels, ks, device=device)
+        figures = {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
+    return RetrievalReport(run_id=paths.run_id, method=cfg.method, dataset_kind=cfg.dataset_kind, bits=database.bits,
+                           num_queries=len(queries), num_database=len(database),
+                           largest_code_share=largest_code_share(database.codes), **figures)
+
+
+def query(image_or_path, run: str | Path | RunPaths, k: int = 20, label: int | None = None,
+          approximate: bool = False, nprobe: int | None = None) -> QueryResult:
+    """Top-k database images for one query: a test-split index (int), an image path, or a PIL image.
+
+    The run's session (codes, index, network) is cached, so repeated queries are fast. approximate: use the
+    run's IVF index (core/retrieval/approximate.py), scanning nprobe cells (default: the one it was built with).
+    """
+    return open_session(_paths(run)).query(image_or_path, k=k, label=label, approximate=approximate, nprobe=nprobe)
+
+
+def add_images(run: str | Path | RunPaths, image_paths: Sequence[str | Path], labels: Sequence[int] | None = None,
+               cancel=None) -> Generator[Progress, None, int]:
+    """Encode images with the run's network and append them to its database codes and index."""
+    return (yield from open_session(_paths(run)).add_images(image_paths, labels, cancel=cancel))
+
+
+TIES_NOTE = f"mAP@all, mAP@k, P@k: {TIES_AVERAGED_LABEL}.\nby index: mAP@all with {TIES_BY_INDEX_LABEL}."
+
+
+def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = None,
+                 configs: Sequence[TrainConfig] | None = None) -> str:
+    """A plain-text table, one row per run, values in percent (as the papers print them), then a note on
+    ties. With `configs` (one per report) and several runs, also the seed table of `seed_table`."""
+    if not reports:
+        return "no runs"
+    ks = tuple(ks) if ks is not None else tuple(reports[0].map_at_k)
+    head = (f"{'run':34} {'method':11} {'dataset':9} {'bits':>4} {'queries':>7} {'database':>8} "
+            f"{'mAP@all':>8}" + "".join(f" {'mAP@' + str(k):>8}" for k in ks)
+            + "".join(f" {'P@' + str(k):>7}" for k in ks) + f" {'by index':>8}")
+    lines = [head, "-" * len(head)]
+    for r in reports:
+        note = collapse_note(r.largest_code_share)
+        lines.append(f"{printable(r.run_id)[:34]:34} {r.method:11} {printable(r.dataset_kind):9} {r.bits:>4} "
+                     f"{r.num_queries:>7} {r.num_database:>8} {100 * r.map_all:8.2f}"
+                     + "".join(f" {100 * r.map_at_k.get(k, float('nan')):8.2f}" for k in ks)
+                     + "".join(f" {100 * r.precision_at_k.get(k, float('nan')):7.2f}" for k in ks)
+                     + f" {100 * r.map_all_index_order:8.2f}" + (f"  ({note})" if note else ""))
+    lines.append(TIES_NOTE)
+    if configs is not None and len(reports) > 1:
+        lines += ["", seed_table(reports, configs)]
+    return "\n".join(lines)
+
+
+def seed_table(reports: Sequence[RetrievalReport], configs: Sequence[TrainConfig]) -> str:
+    """mAP@all (%) as mean ± sample std (ddof=1) (n runs) over runs that differ only in their seed: one row
+    per (dataset, method, variant), one column per code length (core.evaluation.seed_groups)."""
+    by_run = {r.run_id: r for r in reports}
+    groups = group_by_seed([(r.run_id, cfg) for r, cfg in zip(reports, configs, strict=True)])
+    bits = sorted({g.bits for g in groups})
+    rows: dict[tuple[str, str, str], dict[int, str]] = {}
+    for g in groups:
+        cell = mean_std(by_run[run_id].map_all for run_id in g.run_ids).format(scale=100)
+        rows.setdefault((g.dataset_kind, g.method, g.variant), {})[g.bits] = cell
+    width = max(len(variant) for _, _, variant in rows) if rows else 0
+    lines = ["mAP@all (%) over seeds: mean ± sample std (n runs) of runs that differ only in their seed",
+             f"{'dataset':9} {'method':11} {'variant':{width}}" + "".join(f" {str(b) + ' bits':>20}" for b in bits)]
+    for (kind, method, variant), cells in rows.items():
+        lines.append(f"{kind:9} {method:11} {variant:{width}}" + "".join(f" {cells.get(b, '-'):>20}" for b in bits))
+    return "\n".join(lines)

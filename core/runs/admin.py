@@ -1,0 +1,78 @@
+"""Run housekeeping for the facade: metric history, delete, export (used by the GUI's Runs tab and the CLI)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from core.base.errors import RunError
+from core.runs.lock import refuse_if_training
+from core.runs.paths import resolve_run, runs_dir
+from core.runs.store import RunStore
+
+EXPORTED_FILES = ("config.json", "metrics.jsonl")
+
+
+def map_history(run: str) -> list[tuple[int, float]]:
+    """(epoch, mAP@all) of every evaluation of a run, in epoch order.
+
+    Read from the run folder's metrics.jsonl (the source of truth): every record with an "epoch" and a
+    "map_all" value. Falls back to the store's "map_all" history for runs whose file is missing.
+    """
+    paths = resolve_run(run)
+    by_epoch: dict[int, float] = {}
+    for record in paths.read_metrics():
+        if "map_all" in record and "epoch" in record and record["map_all"] is not None:
+            try:
+                by_epoch[int(record["epoch"])] = float(record["map_all"])
+            except (TypeError, ValueError):
+                continue  # a hand-edited or foreign line: skip it like a torn one
+    if not by_epoch:
+        with RunStore() as store:
+            by_epoch = dict(store.metric_history(paths.run_id, "map_all"))
+    return sorted(by_epoch.items())
+
+
+def delete_run(run: str) -> None:
+    """Remove a run's folder and its store entry. Refuses folders outside the run store's runs/ folder,
+    and a run whose training lock is held (core/runs/lock.py): its trainer would die mid-write."""
+    paths = resolve_run(run)
+    root = paths.root.resolve()
+    if root.parent != runs_dir().resolve():
+        raise RunError(f"{root} is not inside the run store ({runs_dir()}); delete it by hand if you mean it")
+    if not paths.config.exists():
+        raise RunError(f"{root} is not a run folder: config.json is missing")
+    refuse_if_training(root, "deleting it")
+    # Drop cached sessions/explainers first: they hold the run's codes, index and network.
+    from core.explain.api import clear_cache
+    from core.retrieval.session import forget_session
+
+    forget_session(paths)
+    clear_cache()
+    with RunStore() as store:
+        store.delete(paths.run_id)
+    shutil.rmtree(root)
+
+
+def export_run(run: str, destination: str | Path) -> Path:
+    """Copy a run's codes (query and database: codes, labels, image paths), config and metrics.
+
+    Writes destination/<run id>/ with config.json, metrics.jsonl and codes/; returns that folder.
+    """
+    paths = resolve_run(run)
+    target = Path(destination) / paths.run_id
+    if target.resolve() == paths.root.resolve():
+        raise RunError(f"cannot export {paths.run_id} onto its own folder")
+    target.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for name in EXPORTED_FILES:
+        source = paths.root / name
+        if source.exists():
+            shutil.copy2(source, target / name)
+            copied += 1
+    if paths.codes.is_dir() and any(paths.codes.iterdir()):
+        shutil.copytree(paths.codes, target / "codes", dirs_exist_ok=True)
+        copied += 1
+    if not copied:
+        raise RunError(f"{paths.root} has nothing to export (no config, metrics or codes)")
+    return target

@@ -1,0 +1,157 @@
+"""Run folders: the files of one training run, and how to create, find and validate them.
+
+Layout (DESIGN.md): config.json, checkpoints/*.safetensors (+ .json metadata), codes/, index.faiss,
+index-ivf.faiss (optional, approximate), metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.base.atomic import append_line, atomic_write_text
+from core.config.train_config import TrainConfig
+from core.base.errors import ConfigError, RunError
+from core.base.safe_read import MAX_METRICS_BYTES, read_regular
+from core.runs.store import RunStore, fghash_home
+
+
+METRICS_FORMAT = 1  # version tag written into every metrics.jsonl record
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Paths inside one run folder."""
+
+    root: Path
+
+    @property
+    def run_id(self) -> str:
+        return self.root.name
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def codes(self) -> Path:
+        return self.root / "codes"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index.faiss"
+
+    @property
+    def approximate_index(self) -> Path:
+        """The optional IVF index (`fghash index RUN --approximate`, core/retrieval/approximate.py)."""
+        return self.root / "index-ivf.faiss"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    def last_checkpoint(self) -> Path | None:
+        """The newest complete checkpoint (its metadata file written last marks it complete)."""
+        metas = sorted(self.checkpoints.glob("epoch-*.json"))
+        for meta in reversed(metas):
+            weights = meta.with_suffix(".safetensors")
+            if weights.exists():
+                return weights
+        return None
+
+    def load_config(self) -> TrainConfig:
+        if not self.config.exists():
+            raise RunError(f"{self.root} is not a run folder: config.json is missing")
+        try:
+            return TrainConfig.load(self.config)
+        except ConfigError as exc:
+            raise RunError(str(exc)) from None
+
+    def append_metrics(self, record: dict) -> None:
+        """One JSON object per line, tagged with METRICS_FORMAT (lines without it are older, format 0).
+
+        A value that is not a finite number (the mean loss of an epoch without batches) is written as null:
+        NaN / Infinity are not JSON, and readers (map_history, the GUI) skip null values."""
+        clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+        append_line(self.metrics, json.dumps({"format": METRICS_FORMAT, **clean}, sort_keys=True, allow_nan=False))
+
+    def read_metrics(self) -> list[dict]:
+        """The metric records as appended; torn, undecodable or non-object lines are skipped (never an error)."""
+        if not self.metrics.exists():
+            return []
+        out = []
+        data = read_regular(self.metrics, what="metrics file", limit=MAX_METRICS_BYTES, error=RunError)
+        text = data.decode("utf-8", errors="replace")  # garbage bytes must not raise
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                continue  # a line torn by a crash: everything before it is intact
+            if isinstance(record, dict):
+                record.pop("format", None)  # the file's version tag, not a metric: callers get what they wrote
+                out.append(record)
+        return out
+
+
+def _latest(folder: Path, store: RunStore | None) -> RunPaths:
+    """The newest run (store creation time, which for a folder the store picked up from disk is its
+    config.json's time), not the last folder name: a hand-made folder "ZZZ" is not newer than today's run."""
+    own = store if store is not None else RunStore()
+    try:
+        records = own.list_runs()  # newest first; registers folders the store lacked
+    finally:
+        if store is None:
+            own.close()
+    for record in records:
+        root = Path(record.run_dir)
+        if root.parent.resolve() == folder.resolve() and (root / "config.json").is_file():
+            return RunPaths(root)
+    raise RunError(f"no runs yet in {folder}: train one with `fghash train` or `fghash demo`")
+
+
+def runs_dir() -> Path:
+    return fghash_home() / "runs"
+
+
+def new_run_id(cfg: TrainConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return f"{stamp}-{cfg.method}-{cfg.dataset_kind}-{cfg.bits}b-{secrets.token_hex(2)}"
+
+
+def create_run(cfg: TrainConfig, store: RunStore | None = None, parent: Path | None = None) -> RunPaths:
+    """Make a new run folder with its config.json and register it in the store."""
+    paths = RunPaths((parent or runs_dir()) / new_run_id(cfg))
+    paths.checkpoints.mkdir(parents=True)
+    paths.codes.mkdir()
+    atomic_write_text(paths.config, cfg.to_json())
+    if store is not None:
+        store.add_run(paths.run_id, paths.root, cfg.to_json())
+    return paths
+
+
+def resolve_run(run: str | Path, store: RunStore | None = None) -> RunPaths:
+    """Find a run by folder path, by run id, or by a unique run-id prefix ("latest" = the run created
+    last, by the store's creation time). Ids are matched literally: `*`, `?` and `[` are no patterns."""
+    candidate = Path(run)
+    if candidate.is_dir():
+        return RunPaths(candidate.resolve())
+    folder = runs_dir()
+    if str(run) == "latest":
+        return _latest(folder, store)
+    if "/" not in str(run) and (folder / str(run)).is_dir():
+        return RunPaths(folder / str(run))
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    matches = [folder / name for name in names if name.startswith(str(run))]
+    if len(matches) == 1:
+        return RunPaths(matches[0])
+    if len(matches) > 1:
+        raise RunError(f"run id prefix {run!r} is ambiguous: {', '.join(m.name for m in matches[:5])}")
+    raise RunError(f"no run {run!r}: not a folder and not a run id in {folder}")

@@ -1,0 +1,1 @@
+"""Where and how a process computes: device selection and torchrun rank helpers."""

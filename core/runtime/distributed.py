@@ -1,0 +1,344 @@
+"""Data-parallel training over several processes started by torchrun (torch.distributed: NCCL on GPUs, gloo on CPU).
+
+    torchrun --nproc-per-node 2 -m core.cli train ...
+
+Every process runs the same method. Rank 0 runs the ordinary driver (core/training/driver.py): it alone writes
+the run folder, the store, checkpoints, metrics and codes, and it alone evaluates. The other ranks
+("followers", follow()) receive the config, the first epoch and the full training state from rank 0,
+then train in lockstep and log to their own file (<FGHASH_HOME>/logs/<run id>.rank<R>.log).
+
+How the work is split (single process = world size 1, where every function here is a no-op):
+* Every rank draws the same global batches from the same seeded generators; shard_batches() gives each
+  rank a contiguous slice of every global batch (so for ADSH each rank trains on its shard of the m
+  sampled images). TrainConfig.batch_size stays the GLOBAL batch: a checkpoint resumes with any number
+  of processes and the same global batch and learning rate.
+* NetworkStepper.step() calls reduce_gradients(): one flat all-reduce of share-weighted gradients per
+  step, share = slice size / global batch size, so for losses that are means over the batch the update
+  is the one a single process takes on the whole global batch. (Not the DDP wrapper: FCAENet and
+  Multi-FusNet make two forward passes per step, through methods other than forward().)
+* ADSH/FCAENet: each rank records U only for its own rows; sum_rows() all-reduces them into the full U,
+  every rank runs the same DCC update of V, and check_identical() compares a checksum of V's signs
+  across ranks after every outer iteration (RunError if they differ).
+* SyncBatchNorm on CUDA for all three methods: batch statistics are those of the global batch, as in one
+  process. Multi-FusNet needs it most: its hash head normalises the codes with BatchNorm1d and the
+  paper's batch of 16 leaves 2-4 images per GPU. gloo has no SyncBatchNorm, so on the CPU each rank
+  normalises its own slice (the run then differs slightly from a single-process one).
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import math
+import os
+import random
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from core.base.errors import ConfigError, RunError
+
+LR_SCALING = ("none", "linear", "sqrt")
+TIMEOUT_ENV = "FGHASH_DIST_TIMEOUT_S"  # how long a rank waits in a collective (rank 0 evaluating) before failing
+DEFAULT_TIMEOUT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Rank:
+    """This process's place in the job. world_size 1: an ordinary single-process run."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    backend: str | None = None
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world_size > 1
+
+    def label(self) -> str:
+        return f"rank {self.rank}/{self.world_size}"
+
+
+_current = Rank()
+
+
+def current() -> Rank:
+    """The Rank set by setup() (a single-process Rank before, or without torchrun)."""
+    return _current
+
+
+def env_world_size() -> int:
+    """Processes in the job according to torchrun's environment (1 when not started by torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def setup(device_name: str | None) -> Rank:
+    """Join the process group torchrun prepared (env://) when WORLD_SIZE > 1; otherwise do nothing.
+
+    device_name: the --device option. CUDA (asked for, or "auto" with a GPU) -> NCCL on GPU LOCAL_RANK;
+    otherwise gloo. Collectives time out after $FGHASH_DIST_TIMEOUT_S seconds (default 3600: the other
+    ranks wait in a collective while rank 0 evaluates and writes checkpoints).
+    """
+    global _current
+    world = env_world_size()
+    if world <= 1 or dist.is_initialized():
+        return _current
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = device_name != "cpu" and torch.cuda.is_available()
+    if cuda:
+        if local >= torch.cuda.device_count():
+            raise ConfigError(f"LOCAL_RANK {local} but torch sees {torch.cuda.device_count()} GPU(s): start at most "
+                              f"one process per GPU (--nproc-per-node)")
+        torch.cuda.set_device(local)  # torch.device("cuda") means this rank's GPU from here on
+    timeout = datetime.timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)))
+    backend = "nccl" if cuda else "gloo"
+    dist.init_process_group(backend, timeout=timeout)
+    _current = Rank(rank=rank, world_size=world, local_rank=local, backend=backend)
+    return _current
+
+
+def lost_peer(exc: BaseException) -> bool:
+    """Whether exc is a collective failing because another rank went away (gloo raises a plain
+    RuntimeError naming its transport, NCCL a DistError)."""
+    text = str(exc)
+    return isinstance(exc, dist.DistError) or (
+        isinstance(exc, RuntimeError) and ("gloo" in text or "NCCL" in text or "Connection reset" in text))
+
+
+LOST_PEER_MESSAGE = ("lost contact with another process of this job: it stopped (its own message is above, or in "
+                     "its log under $FGHASH_HOME/logs); the run keeps its last checkpoint: continue it with "
+                     "`fghash train --resume RUN`, with any number of processes")
+
+
+def teardown() -> None:
+    """Leave the process group (after a final barrier, so no rank exits while another still sends)."""
+    global _current
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    _current = Rank()
+
+
+def barrier() -> None:
+    """Wait for every rank (no-op in a single process)."""
+    if _current.active:
+        dist.barrier()
+
+
+# ---- the global batch ------------------------------------------------------------------------------
+def global_batch(cfg, reference_batch: int, per_rank_batch: int | None, world_size: int, lr_scaling: str):
+    """cfg with batch_size = the global batch and lr scaled for it.
+
+    per_rank_batch: images per process per step (global = per_rank_batch * world_size); None keeps
+    cfg.batch_size as the global batch. lr_scaling: "none" keeps cfg.lr; "linear" multiplies it by
+    global / reference_batch (Goyal et al. 2017), "sqrt" by the square root of that ratio, where
+    reference_batch is the batch the preset's learning rate was published for.
+    """
+    if lr_scaling not in LR_SCALING:
+        raise ConfigError(f"--lr-scaling must be one of {', '.join(LR_SCALING)}; got {lr_scaling!r}")
+    if per_rank_batch is not None and per_rank_batch < 1:
+        raise ConfigError(f"--per-rank-batch-size must be at least 1; got {per_rank_batch}")
+    batch = per_rank_batch * world_size if per_rank_batch is not None else cfg.batch_size
+    ratio = batch / reference_batch
+    factor = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[lr_scaling]
+    return cfg.replace(batch_size=batch, lr=cfg.lr * factor)
+
+
+def shard_batches(batches: list[list]) -> tuple[list[list], list[float]]:
+    """This rank's contiguous slice of every global batch and its share (slice size / batch size).
+
+    A rank whose slice of a short batch is empty gets the batch's first item with share 0: it still
+    runs the step (every rank must take part in each collective) but adds nothing to the update.
+    """
+    ctx = _current
+    if not ctx.active:
+        return batches, [1.0] * len(batches)
+    local, shares = [], []
+    for batch in batches:
+        lo, hi = len(batch) * ctx.rank // ctx.world_size, len(batch) * (ctx.rank + 1) // ctx.world_size
+        local.append(batch[lo:hi] if hi > lo else batch[:1])
+        shares.append((hi - lo) / len(batch))
+    return local, shares
+
+
+# ---- collectives -----------------------------------------------------------------------------------
+def reduce_gradients(params: list[torch.Tensor], loss: torch.Tensor, share: float) -> torch.Tensor:
+    """Replace every gradient by sum over ranks of share * gradient (one flat all-reduce); returns the
+    global batch loss sum over ranks of share * loss (detached). Single process: loss.detach().
+
+    A parameter whose gradient is None on every rank stays None (SGD then skips it, as in one process).
+    """
+    if not _current.active:
+        return loss.detach()
+    device = loss.device
+    grads = [(p.grad.detach().float() if p.grad is not None else torch.zeros(p.shape, device=device)).reshape(-1)
+             for p in params]
+    present = torch.tensor([float(p.grad is not None) for p in params], device=device)
+    flat = torch.cat([torch.cat(grads + [loss.detach().float().reshape(1)]) * share, present])
+    dist.all_reduce(flat)
+    offset = 0
+    for p in params:
+        p.grad = flat[offset:offset + p.numel()].view_as(p).to(p.dtype)
+        offset += p.numel()
+    for p, flag in zip(params, flat[offset + 1:].tolist()):
+        if flag == 0:
+            p.grad = None
+    return flat[offset]
+
+
+def sum_rows(t: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks, in place (ADSH: each rank filled only its own rows of U, the rest are 0, so
+    the sum is exact: every entry is one rank's value plus zeros). Returns t."""
+    if _current.active:
+        dist.all_reduce(t)
+    return t
+
+
+def sign_checksum(t: torch.Tensor) -> int:
+    """A 62-bit checksum of the sign pattern (t > 0) of a 2-D tensor, position-weighted so that swapped
+    rows or columns change it."""
+    bits = (t > 0).reshape(-1).to(torch.int64)
+    prime = 2147483647
+    position = (torch.arange(bits.numel(), dtype=torch.int64, device=t.device) * 2654435761 + 97) % prime
+    weights = (position * position) % prime  # squared: a linear weight lets swaps cancel out in the sum
+    return int((bits * weights).sum()) & ((1 << 62) - 1)
+
+
+def check_identical(t: torch.Tensor, what: str) -> int:
+    """All-reduce the sign checksum of t; RunError naming `what` unless every rank holds the same
+    signs. Returns the checksum (the same on every rank)."""
+    value = sign_checksum(t)
+    if not _current.active:
+        return value
+    pair = torch.tensor([value, -value], dtype=torch.int64, device=t.device)
+    dist.all_reduce(pair, op=dist.ReduceOp.MAX)
+    high, low = int(pair[0]), -int(pair[1])
+    if high != low:
+        raise RunError(f"{what} differ between the {_current.world_size} processes (checksums from {low} to "
+                       f"{high}, this {_current.label()}: {value}): the ranks diverged; stop and resume from "
+                       f"the last checkpoint, and report this as a bug")
+    return value
+
+
+# ---- starting the followers ------------------------------------------------------------------------
+def start_followers(method, cfg, start: int, run_id: str) -> str | None:
+    """Rank 0, before the first epoch: send the config, the first epoch and the full training state to
+    the other ranks (they wait in follow()), and prepare this rank. Returns a line for the log (None in a
+    single process)."""
+    if not _current.active:
+        return None
+    _check_batch(cfg)
+    dist.broadcast_object_list([(cfg.to_dict(), start, run_id, _cpu(method.state_tensors()))], src=0)
+    sync_bn = _prepare(method, cfg, start)
+    per_rank = cfg.batch_size / _current.world_size
+    return (f"torchrun: {_current.world_size} processes ({_current.backend}); global batch {cfg.batch_size} "
+            f"(~{per_rank:g} per process), lr {cfg.lr:g}; SyncBatchNorm "
+            f"{'on' if sync_bn else 'off (CPU: each process normalises its own slice)'}")
+
+
+def finish_followers() -> None:
+    """Rank 0, after its last run: tell the followers there is nothing more to train."""
+    if _current.active:
+        dist.broadcast_object_list([None], src=0)
+
+
+def follow() -> int:
+    """A rank other than 0: train whatever rank 0 announces, in lockstep, until it says it is done.
+
+    Writes nothing but its log file. Returns the exit code (0).
+    """
+    from core.config.train_config import TrainConfig
+    from core.data.registry import load_dataset
+    from core.runtime.device import select_device
+    from core.base.events import BatchEnd, Log
+    from core.training.methods.registry import make_method
+
+    cancel = threading.Event()  # followers are stopped by torchrun, never cancelled
+    while True:
+        box = [None]
+        dist.broadcast_object_list(box, src=0)
+        if box[0] is None:
+            return 0
+        cfg_dict, start, run_id, state = box[0]
+        cfg = TrainConfig.from_dict(cfg_dict)
+        with _follower_log(run_id) as log:
+            log(f"{_current.label()} pid {os.getpid()} following run {run_id} from epoch {start + 1} "
+                f"to {cfg.epochs}")
+            device = select_device(cfg.device)
+            dataset = load_dataset(cfg.dataset_kind, cfg.dataset_root, allow_missing=cfg.allow_missing)
+            method = make_method(cfg, dataset, device)
+            method.load_state_tensors(state)
+            _prepare(method, cfg, start)
+            for epoch in range(start + 1, cfg.epochs + 1):
+                losses = []
+                for event in method.train_epoch(epoch, cancel):
+                    if isinstance(event, Log):
+                        log(event.message)
+                    elif isinstance(event, BatchEnd):
+                        losses.append(float(event.loss))
+                log(f"epoch {epoch} done: {len(losses)} steps, mean global-batch loss "
+                    f"{np.mean(losses) if losses else float('nan'):.6g}")
+            log("done")
+
+
+def follower_log_path(run_id: str, rank: int) -> Path:
+    from core.runs.store import fghash_home
+
+    return fghash_home() / "logs" / f"{run_id}.rank{rank}.log"
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+def _check_batch(cfg) -> None:
+    world = _current.world_size
+    need = 2 * world if cfg.method == "multifusnet" else world  # BatchNorm1d needs 2 images per process
+    if cfg.batch_size < need:
+        raise ConfigError(f"the global batch ({cfg.batch_size}) must hold at least {need} images for {world} "
+                          f"processes ({cfg.method}); raise --batch-size or use --per-rank-batch-size")
+
+
+def _prepare(method, cfg, start: int) -> bool:
+    """SyncBatchNorm on CUDA (in place: the optimiser keeps the same parameters) and a per-rank random
+    stream for augmentation (rank 0 keeps the single-process stream). Returns whether SyncBN is on."""
+    sync_bn = method.device.type == "cuda"
+    if sync_bn:
+        torch.nn.SyncBatchNorm.convert_sync_batchnorm(method.model)
+    if _current.rank > 0:
+        digest = hashlib.sha256(repr((int(cfg.seed), _current.rank, int(start))).encode()).digest()
+        seed = int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+        torch.manual_seed(seed)
+        np.random.seed(seed % (2 ** 32))
+        random.seed(seed)
+    return sync_bn
+
+
+def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in tensors.items()}
+
+
+class _follower_log:
+    """A context manager giving log(message): timestamped lines appended to this rank's log file."""
+
+    def __init__(self, run_id: str) -> None:
+        self.path = follower_log_path(run_id, _current.rank)
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = self.path.open("a", encoding="utf-8")
+
+        def log(message: str) -> None:
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            self.file.write(f"{stamp} {message}\n")
+            self.file.flush()
+        return log
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()

@@ -1,0 +1,173 @@
+"""Multi-FusNet training (METHODS.md sections 3.1-3.6): regression to fixed proxy codes + zoomed classification.
+
+Before training, generate_proxy_codes turns the training labels into one distinct +-1 code per class
+(FISH, then a majority vote and a repair of shared codes), every image's target being its class's code.
+One driver epoch is one pass over the train split in a seeded order:
+
+  forward x -> (h, y, F3) -> x_zoom = saliency_zoom(x, F3) -> forward -> y_zoom
+  L = MSE(h, b) / a1^2 + CE_smooth((y + y_zoom) / 2) / a2^2 + ln(1 + a1) + ln(1 + a2)
+
+Evaluation is symmetric: the database (= train split) is encoded by the network with the eval transform.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Generator, Iterator
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision import transforms as T
+
+from core.runtime import distributed
+from core.config.train_config import TrainConfig
+from core.data.loader import loader_batches
+from core.data.records import DatasetIndex
+from core.data.transforms import normalize, train_transform
+from core.base.errors import ConfigError, DatasetError, RunError
+from core.base.events import BatchEnd, Event, Log
+from core.training.methods.base import HashingMethod
+from core.training.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
+from core.training.methods.proxy_codes import ProxyCodes, generate_proxy_codes
+from core.training.methods.proxy_losses import MultiFusLoss, multifus_loss
+from core.models.factory import build_model
+from core.models.zoom import saliency_zoom
+
+
+def paper_train_transform(image_size: int, resize_size: int) -> T.Compose:
+    """The Multi-FusNet paper's training augmentation (section 3.5; the exact order is reconstructed).
+
+    Resize(resize_size) -> RandomCrop(image_size) -> RandomRotation(+-30 deg, expanded output) ->
+    Resize back to image_size x image_size -> HFlip(p=0.7) -> ColorJitter(0.5, 0.5, 0.5, 0.5) -> normalise.
+    """
+    return T.Compose([
+        T.Resize(resize_size),
+        T.RandomCrop(image_size),
+        T.RandomRotation(30, expand=True),  # the paper's "extended output"
+        T.Resize((image_size, image_size)),
+        T.RandomHorizontalFlip(p=0.7),
+        T.ColorJitter(brightness=0.5, contrast=0.5, saturation=0.5, hue=0.5),
+        T.ToTensor(),
+        normalize(),
+    ])
+
+
+class MultiFusNetMethod(HashingMethod):
+    """Multi-FusNet: symmetric hashing by regression to offline class proxy codes."""
+
+    name = "multifusnet"
+
+    def __init__(self, cfg: TrainConfig, dataset: DatasetIndex, device: torch.device) -> None:
+        super().__init__(cfg, dataset, device)
+        opts = cfg.multifus
+        self.train_records = dataset.split("train")
+        if not self.train_records:
+            raise DatasetError(f"dataset {dataset.kind} at {dataset.root} has no training images")
+        if len(self.train_records) < 2 or cfg.batch_size < 2:
+            # the hash head's BatchNorm1d cannot normalise a single sample in training mode
+            raise ConfigError(f"Multi-FusNet needs at least 2 training images and batch_size >= 2; got "
+                              f"{len(self.train_records)} image(s) and batch_size {cfg.batch_size}")
+        self.labels = torch.tensor([r.label for r in self.train_records], dtype=torch.long)
+        self.n = len(self.train_records)
+        self.proxy: ProxyCodes = generate_proxy_codes(
+            self.labels, dataset.num_classes, cfg.bits, sigma=opts.proxy_sigma, delta=opts.proxy_delta,
+            iterations=opts.proxy_iterations, procrustes=opts.procrustes, seed=cfg.seed,
+        )
+        self.targets = self.proxy.image_codes.to(device)  # (n, bits) +-1, fixed during training
+        self.model = build_model(cfg, dataset.num_classes).to(device)
+        # alpha1/alpha2 are ordinary parameters of the model: SGD with weight decay, as in the code
+        self.stepper = NetworkStepper(self.model, cfg, device)
+        augment = (paper_train_transform(cfg.image_size, cfg.resize_size) if opts.train_augment == "paper"
+                   else train_transform(cfg.image_size))
+        self.train_data = train_images(cfg, self.train_records, augment)
+        self.step_count = 0
+        self._announced = False
+
+    # ---- HashingMethod -------------------------------------------------------------------------
+    def train_epoch(self, epoch: int, cancel: threading.Event) -> Iterator[BatchEnd | Event]:
+        cfg = self.cfg
+        if not self._announced:
+            self._announced = True
+            yield Log(self.proxy.summary())
+        order = torch.randperm(self.n, generator=epoch_generator(cfg.seed, epoch))
+        batches = [order[i:i + cfg.batch_size].tolist() for i in range(0, self.n, cfg.batch_size)]
+        if len(batches) > 1 and len(batches[-1]) < 2 * distributed.current().world_size:
+            batches.pop()  # BatchNorm1d cannot train on one sample (per process); drop it (the order changes per epoch)
+        local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
+        zoom_gen = epoch_generator(cfg.seed, epoch, 3)
+        loader = DataLoader(
+            self.train_data, batch_sampler=local, num_workers=cfg.num_workers,
+            pin_memory=self.device.type == "cuda", generator=epoch_generator(cfg.seed, epoch, 2),
+        )
+        self.model.train()
+        clock = Throughput()
+        for i, (images, labels, index) in enumerate(loader_batches(loader)):  # workers stop promptly on errors
+            if cancel.is_set():
+                return
+            loss = self._batch_loss(images, labels, index, zoom_gen)  # the driver checks that losses stay finite
+            total = self.stepper.step(loss.total, shares[i])
+            self.step_count += 1
+            yield BatchEnd(
+                epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
+                loss=total, loss_terms=loss.terms(), lr=self.stepper.lr,
+                images_per_s=clock.tick(len(batches[i])),
+            )
+        if cancel.is_set():
+            return
+        self.stepper.end_epoch()
+
+    def _batch_loss(self, images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
+                    zoom_gen: torch.Generator) -> MultiFusLoss:
+        """The loss of one mini-batch (images as the loader gives them, labels, train-split indices)."""
+        opts = self.cfg.multifus
+        x = self.stepper.to_device(images)
+        labels = labels.to(self.device, non_blocking=True)
+        with self.stepper.autocast():
+            out = self.model(x)
+        logits_zoom = None
+        if opts.use_zoom:
+            # the zoom itself runs outside autocast: its grid is computed in float64
+            zoomed = saliency_zoom(x, out.top_map, zoom_gen, pixel_centres=opts.zoom_grid == "pixel_centres")
+            with self.stepper.autocast():
+                logits_zoom = self.model(zoomed).logits.float()
+        return multifus_loss(
+            out.hash.float(), self.targets[index.to(self.device, non_blocking=True)], out.logits.float(), logits_zoom,
+            labels, self.model.alpha1, self.model.alpha2, opts.label_smoothing,
+        )
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        out = self.stepper.state_tensors()
+        out["method.proxy_codes"] = self.proxy.image_codes.to(torch.int8).clone()
+        out["method.step_count"] = torch.tensor(self.step_count, dtype=torch.int64)
+        return out
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        codes = tensors["method.proxy_codes"]
+        if tuple(codes.shape) != (self.n, self.cfg.bits):
+            raise RunError(f"checkpoint proxy codes have shape {tuple(codes.shape)}; this dataset needs "
+                           f"({self.n}, {self.cfg.bits}): the dataset changed since the run started")
+        if not torch.equal(codes.float(), self.proxy.image_codes):
+            # the codes are deterministic in (labels, seed); a difference means other labels or code
+            raise RunError("checkpoint proxy codes differ from the ones regenerated for this dataset: "
+                           "the training labels changed since the run started")
+        self.stepper.load_state_tensors(tensors)
+        self.step_count = int(tensors["method.step_count"])
+        self._announced = True
+
+    def database_codes(self) -> torch.Tensor:
+        """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits),
+        through the same function (and so the same float32 precision) as the queries."""
+        from core.encoding.encode import drain
+
+        return drain(self.encode_database())
+
+    def encode_database(self) -> Generator[Event, None, torch.Tensor]:
+        """database_codes(), yielding Progress("encode database", done, total, eta) per batch."""
+        from core.encoding.encode import encode_run_codes
+
+        return (yield from encode_run_codes(self.model, self.train_records, self.cfg, self.device,
+                                            phase="encode database"))
+
+    @property
+    def current_lr(self) -> float:
+        return self.stepper.lr
