@@ -24,6 +24,7 @@ from pathlib import Path
 from core.base.errors import RunError, one_line
 from core.base.events import BestOnValidation
 from core.runs.lock import is_held
+from core.runs.paths import fghash_home
 
 log = logging.getLogger("fghash")
 
@@ -66,16 +67,6 @@ CREATE TABLE IF NOT EXISTS artifacts (
 _ADDED_RUN_COLUMNS = (("val_best_epoch", "INTEGER"), ("val_best_map", "REAL"), ("val_best_test_map", "REAL"))
 
 RUN_STATUSES = ("created", "running", "finished", "cancelled", "interrupted", "failed")
-
-
-def fghash_home() -> Path:
-    """Where runs and the store live: $FGHASH_HOME, else the user data dir."""
-    env = os.environ.get("FGHASH_HOME")
-    if env:
-        return Path(env)
-    import platformdirs  # only without $FGHASH_HOME: the GPU check's machine has no platformdirs
-
-    return Path(platformdirs.user_data_dir("fghash", appauthor=False))
 
 
 @dataclass(frozen=True)
@@ -124,6 +115,7 @@ class RunStore:
         self.path = Path(path) if path else fghash_home() / "runs.sqlite"
         self.runs_folder = self.path.parent / "runs"
         self.set_aside: Path | None = None  # where a corrupt store was moved by this open, if it was
+        self.damage = ""  # what was wrong with it (one line)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -163,9 +155,8 @@ class RunStore:
                        f"{self.path.parent} is writable and has free space") from None
 
     def _rebuild_from_folders(self, exc: sqlite3.Error) -> None:
-        """Move the unreadable store (and its WAL) aside, create a new one and register every run folder."""
-        from core.runs.rebuild import register_folders
-
+        """Move the unreadable store (and its WAL) aside and create a new, empty one (set_aside says where
+        the old one went; core.runs.catalog.open_store then registers every run folder again)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         try:
@@ -179,10 +170,8 @@ class RunStore:
             raise RunError(f"the run store {self.path} is damaged ({one_line(exc)}) and could not be replaced "
                            f"({one_line(again)}); move it away by hand, fghash rebuilds it from the run "
                            f"folders") from None
-        self.set_aside = aside
-        count = register_folders(self)
-        log.warning("the run store %s was unreadable (%s); moved it to %s and rebuilt it from %d run folder(s) "
-                    "in %s", self.path, one_line(exc, 80), aside, count, self.runs_folder)
+        self.set_aside = aside  # core.runs.catalog.open_store registers the run folders again
+        self.damage = one_line(exc, 80)
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -284,10 +273,8 @@ class RunStore:
         return self._alive_or_interrupted(RunRecord(**dict(row))) if row else None
 
     def list_runs(self) -> list[RunRecord]:
-        """Every run, newest first; run folders in `runs/` that the store lacks are registered first."""
-        from core.runs.rebuild import register_folders
-
-        register_folders(self, only_missing=True)
+        """Every run the store holds, newest first (core.runs.catalog.list_runs also picks up run folders
+        that the store lacks)."""
         rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC").fetchall()
         return [self._alive_or_interrupted(RunRecord(**dict(r))) for r in rows]
 
