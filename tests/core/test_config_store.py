@@ -9,7 +9,7 @@ import pytest
 
 from core.config.train_config import TrainConfig, paper_preset
 from core.base.errors import ConfigError, RunError
-from core.runs.catalog import create_run, resolve_run
+from core.runs.catalog import create_run, list_runs, resolve_run
 from core.runs.lock import RunLock
 from core.runs.store import RunStore
 
@@ -84,8 +84,9 @@ def test_store_records_runs_metrics_and_artifacts(tmp_path) -> None:
             store.set_status(paths.run_id, "done")
         store.delete(paths.run_id)
         assert store.get(paths.run_id) is None
-        # the folder is the truth: a run folder next to the store that the store lacks is picked up again
-        assert [r.run_id for r in store.list_runs()] == [paths.run_id]
+        assert store.list_runs() == []  # the SQLite index alone
+        # the folder is the truth: the catalog picks up a run folder next to the store that the store lacks
+        assert [r.run_id for r in list_runs(store)] == [paths.run_id]
     mode = sqlite3.connect(tmp_path / "s.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
