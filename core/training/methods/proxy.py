@@ -1,7 +1,8 @@
 """Multi-FusNet training (METHODS.md sections 3.1-3.6): regression to fixed proxy codes + zoomed classification.
 
-Before training, generate_proxy_codes turns the training labels into one distinct +-1 code per class
-(FISH, then a majority vote and a repair of shared codes), every image's target being its class's code.
+Before training, generate_proxy_codes turns the training labels into fixed +-1 targets: by default every
+image's own FISH code, as in the paper (multifus.proxy_codes = "fish"); with "distinct", fghash's repair,
+one distinct code per class. The log says how many classes collide at the chosen length.
 One driver epoch is one pass over the train split in a seeded order:
 
   forward x -> (h, y, F3) -> x_zoom = saliency_zoom(x, F3) -> forward -> y_zoom
@@ -72,6 +73,7 @@ class MultiFusNetMethod(HashingMethod):
         self.proxy: ProxyCodes = generate_proxy_codes(
             self.labels, dataset.num_classes, cfg.bits, sigma=opts.proxy_sigma, delta=opts.proxy_delta,
             iterations=opts.proxy_iterations, procrustes=opts.procrustes, seed=cfg.seed,
+            targets=opts.proxy_codes,
         )
         self.targets = self.proxy.image_codes.to(device)  # (n, bits) +-1, fixed during training
         self.model = build_model(cfg, dataset.num_classes).to(device)
