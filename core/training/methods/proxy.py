@@ -28,7 +28,8 @@ from core.data.transforms import normalize, train_transform
 from core.base.errors import ConfigError, DatasetError, RunError
 from core.base.events import BatchEnd, Event, Log
 from core.training.methods.base import HashingMethod
-from core.training.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
+from core.training.methods.common import (NetworkStepper, Throughput, epoch_generator, rank_generator,
+                                          train_images)
 from core.training.methods.proxy_codes import ProxyCodes, generate_proxy_codes
 from core.training.methods.proxy_losses import MultiFusLoss, multifus_loss
 from core.models.factory import build_model
@@ -96,11 +97,8 @@ class MultiFusNetMethod(HashingMethod):
         if len(batches) > 1 and len(batches[-1]) < 2 * distributed.current().world_size:
             batches.pop()  # BatchNorm1d cannot train on one sample (per process); drop it (the order changes per epoch)
         local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
-        zoom_gen = epoch_generator(cfg.seed, epoch, 3)
-        loader = DataLoader(
-            self.train_data, batch_sampler=local, num_workers=cfg.num_workers,
-            pin_memory=self.device.type == "cuda", generator=epoch_generator(cfg.seed, epoch, 2),
-        )
+        zoom_gen = self.zoom_generator(epoch)
+        loader = self._loader(local, epoch)
         self.model.train()
         clock = Throughput()
         for i, (images, labels, index) in enumerate(loader_batches(loader)):  # workers stop promptly on errors
@@ -117,6 +115,19 @@ class MultiFusNetMethod(HashingMethod):
         if cancel.is_set():
             return
         self.stepper.end_epoch()
+
+    def zoom_generator(self, epoch: int) -> torch.Generator:
+        """The epoch's saliency-zoom draws: this rank's own (the batch order is shared by every rank; rank 0
+        keeps the single-process stream)."""
+        return rank_generator(self.cfg.seed, epoch, 3)
+
+    def _loader(self, local: list[list[int]], epoch: int) -> DataLoader:
+        """This rank's slices of the epoch's batches; loader workers (if any) seed their augmentation from
+        a generator of this rank's own, so ranks draw different crops."""
+        return DataLoader(
+            self.train_data, batch_sampler=local, num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda", generator=rank_generator(self.cfg.seed, epoch, 2),
+        )
 
     def _batch_loss(self, images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
                     zoom_gen: torch.Generator) -> MultiFusLoss:
