@@ -20,6 +20,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="accept a subset: images listed in the metadata but absent are not a problem")
     check.add_argument("--decode-sample", type=int, default=32, metavar="N",
                        help="decode N images spread over the dataset (default 32; 0 = none)")
+    check.add_argument("--content", action="store_true",
+                       help="also compare the image files across splits (size, then SHA-256) and report test "
+                            "images that are byte-identical copies of training images, with examples")
     check.set_defaults(func=_cmd_datasets_check)
 
 
@@ -36,7 +39,7 @@ def _cmd_datasets_check(args: argparse.Namespace) -> int:
     from core import engine
 
     report = engine.check_dataset(args.kind, args.root, allow_missing=args.allow_missing,
-                                  decode_sample=args.decode_sample)
+                                  decode_sample=args.decode_sample, content=args.content)
     print(f"dataset kind: {report.kind}")
     if report.root:
         print(f"root:         {printable(report.root)}")

@@ -16,10 +16,15 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from core.base.errors import ConfigError
 
     if args.approximate:
+        if args.nprobe is not None and args.target_recall is not None:
+            raise ConfigError("give either --nprobe (a fixed nprobe) or --target-recall (the smallest nprobe "
+                              "reaching it), not both")
         approximate_with_progress(args.run, nlist=args.nlist, nprobe=args.nprobe, recall_k=args.recall_k,
-                                  recall_queries=args.recall_queries, quiet=args.quiet)
+                                  recall_queries=args.recall_queries, target_recall=args.target_recall,
+                                  quiet=args.quiet)
         return 0
-    given = [name for name in ("nlist", "nprobe", "recall_k", "recall_queries") if getattr(args, name) is not None]
+    given = [name for name in ("nlist", "nprobe", "recall_k", "recall_queries", "target_recall")
+             if getattr(args, name) is not None]
     if given:
         raise ConfigError(f"--{given[0].replace('_', '-')} applies to the approximate index: add --approximate")
     index_with_progress(args.run, quiet=args.quiet)
@@ -47,16 +52,20 @@ def index_with_progress(run, quiet: bool = False) -> Path:
 
 
 def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recall_queries=None,
-                              quiet: bool = False):
+                              target_recall=None, quiet: bool = False):
     """Build a run's approximate (IVF) index under a progress bar (train, add, recall), then print what was
-    written and the recall@k it was measured to have against the exact search."""
+    written, the chosen nprobe with its recall@k against the exact search and its latency, and whether it
+    meets the target recall (if not, or only by scanning every cell: use exact search)."""
     from core import engine
     from core.retrieval.approximate import RECALL_MEANING
     from core.cli.progress import LazyBar
     from core.encoding.encode import drain
 
-    given = dict(nprobe=nprobe, recall_k=recall_k, recall_queries=recall_queries)  # None: build_approximate's default
-    gen = engine.build_approximate(run, nlist=nlist, **{name: v for name, v in given.items() if v is not None})
+    given = dict(recall_k=recall_k, recall_queries=recall_queries, target_recall=target_recall)
+    given = {name: v for name, v in given.items() if v is not None}  # left out: build_approximate's default
+    if nprobe is not None:
+        given["nprobe"] = nprobe
+    gen = engine.build_approximate(run, nlist=nlist, **given)
     phase = ["train ivf"]
     with LazyBar(desc=phase[0], unit="step", disable=quiet) as bars:
         def show(event) -> None:
@@ -69,15 +78,27 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
             bar.refresh()
 
         info = drain(gen, show)
+    how = ("--nprobe" if info.target_recall is None or not info.recall
+           else f"the smallest reaching recall@{info.recall_k} >= {info.target_recall:g}")
     print(f"approximate index: {info.count} codes of {info.bits} bits in {info.nlist} cells, a query scans "
-          f"{info.nprobe} (--nprobe) -> {printable(info.path)}")
+          f"{info.nprobe} ({how}) -> {printable(info.path)}")
     if not info.recall:
         print(f"recall: not measured ({info.describe()})")
         return info
-    print(f"recall@{info.recall_k} against the exact search on {info.recall_queries} test-split queries "
+    print(f"recall@{info.recall_k} against the exact search on {info.recall_queries} {info.recall_source} queries "
           f"(sampled with seed 0): {RECALL_MEANING.format(k=info.recall_k)}")
     print("  " + "   ".join(f"nprobe {p}: {r:.3f}" + (" (default)" if p == info.nprobe else "")
                             for p, r in info.recall))
+    latency = "" if info.latency_ms is None else f", {info.latency_ms:.2f} ms per single query (median)"
+    print(f"chosen: nprobe {info.nprobe}, recall@{info.recall_k} {info.recall_at():.3f}{latency}")
+    if info.meets_target is False:
+        print(f"no nprobe up to {info.nlist} meets the target recall {info.target_recall:g}: use exact search "
+              f"(`fghash query` without --approximate)")
+    elif info.exhaustive and info.nlist > 1:
+        reason = ("no nprobe below it meets the target recall " f"{info.target_recall:g}"
+                  if info.target_recall is not None else "--nprobe asked for it")
+        print(f"nprobe {info.nlist} scans every cell ({reason}): the approximate search is then no faster than "
+              f"exact search; use exact search (`fghash query` without --approximate)")
     return info
 
 
@@ -197,10 +218,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="IVF cells the database is split into (default: about sqrt(database size), at most "
                             "1024, at least 39 codes per cell)")
     index.add_argument("--nprobe", type=positive_int, default=None,
-                       help="cells a query scans by default (default 16; more: slower, higher recall)")
+                       help="cells a query scans by default (default: the smallest nprobe whose measured recall "
+                            "reaches --target-recall; more: slower, higher recall)")
+    index.add_argument("--target-recall", type=float, default=None, metavar="R",
+                       help="recall@k (--recall-k, default 20) the chosen nprobe must reach, in (0, 1] (default "
+                            "0.95); measured on test-split queries, or a database sample when there are none")
     index.add_argument("--recall-k", type=positive_int, default=None, help="k of the printed recall@k (default 20)")
     index.add_argument("--recall-queries", type=positive_int, default=None,
-                       help="test-split queries the recall is measured on (default 256, sampled with seed 0)")
+                       help="test-split queries the recall is measured on (default 256, sampled with seed 0; a "
+                            "sample of the database when the run has no test split)")
     index.set_defaults(func=_cmd_index)
 
     query = sub.add_parser("query", help="retrieve the database images nearest to an image")

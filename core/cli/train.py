@@ -62,8 +62,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-srem", action="store_true", help="FCAENet ablation: no SREM-erased view")
     p.add_argument("--no-esrl", action="store_true", help="FCAENet ablation: no positive-pair term")
     p.add_argument("--esrl-normalization", default=None, choices=("quant", "m_k", "batch_k"),
-                   help="FCAENet ESRL scale (reconstructed): quant = the quantisation term's (default), "
-                        "m_k = 1/(m k) as Eq. 7-8 read literally, batch_k = 1/(batch k)")
+                   help="FCAENet ESRL scale: quant [RECON] (default) = the quantisation term's scale, "
+                        "fghash's reconstruction chosen on measured gradient shares; m_k = 1/(m k), the paper's "
+                        "Eq. 7-9 read literally (m sampled images, k bits); batch_k [RECON] = 1/(batch k)")
     p.add_argument("--no-cascade", action="store_true", help="Multi-FusNet ablation: top level only, no conv blocks")
     p.add_argument("--no-fusion", action="store_true", help="Multi-FusNet ablation: no ECA branch (F = X)")
     p.add_argument("--no-attention", action="store_true", help="Multi-FusNet ablation: no transformer enhancement")
@@ -72,6 +73,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="Multi-FusNet ECA: per-level adaptive k (paper) or one shared k=3 (published code)")
     p.add_argument("--procrustes", default=None, choices=("fish_correct", "as_in_muiltnet"),
                    help="Multi-FusNet proxy codes R-step: R = P Q^T (correct) or R = P Q (published code)")
+    p.add_argument("--proxy-codes", default=None, choices=("fish", "distinct"),
+                   help="Multi-FusNet hash targets: fish = every image's own FISH code, the paper's (default); "
+                        "distinct = fghash's repair, one distinct code per class (majority vote, then classes "
+                        "that share a code moved apart; not in the paper)")
     p.set_defaults(func=_cmd_train)
 
 
@@ -102,7 +107,8 @@ def configs_from_args(args: argparse.Namespace) -> list:
         fcae["use_srem"] = False
     if args.no_esrl:
         fcae["use_esrl"] = False
-    multifus: dict[str, Any] = {k: getattr(args, k) for k in ("eca_kernel", "procrustes") if getattr(args, k) is not None}
+    multifus: dict[str, Any] = {k: getattr(args, k) for k in ("eca_kernel", "procrustes", "proxy_codes")
+                                if getattr(args, k) is not None}
     for flag, field in (("no_cascade", "use_cascade"), ("no_fusion", "use_fusion"),
                         ("no_attention", "use_attention"), ("no_zoom", "use_zoom")):
         if getattr(args, flag):

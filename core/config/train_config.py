@@ -51,7 +51,10 @@ class FcaeOptions:
     srem_regions: int = 50  # N top pixels, each the top-left corner of an erased square
     srem_size: int = 32  # s: side of an erased square in pixels
     erase_target: Literal["normalized_zero", "black"] = "normalized_zero"  # reconstructed
-    # Scale of the ESRL sums of squared distances (reconstructed: Eq. 7-8 lost their normaliser).
+    # Scale of the ESRL sums of squared distances. The paper names m (sampled images) and k (code length) as
+    # the symbols of Eq. 7-9, so "m_k" = 1/(m k) is the literal reading; the default "quant" is fghash's
+    # RECONSTRUCTION, chosen on the measured gradient shares below, and labelled [RECON] wherever it shows
+    # (--help, the stored config's "reconstructed" block, table variant labels: ESRL_NORMALIZATION_LABELS).
     # "quant" (default): the quantisation term's own scale, gamma x ADSH's normalisation, so alpha = beta = 1
     #   pull u toward u+ (and u_e) exactly as hard, per unit of code difference, as quantisation pulls u toward
     #   its database code v, whatever n, m, batch and k. "m_k": 1/(m k), Eq. 7-8 read literally (the default
@@ -62,6 +65,11 @@ class FcaeOptions:
     # ../shared/data (n = m = 300), 12 bits, resnet18 random init, 112 px, after 1 / 3 / 6 outer iterations
     # (bench/loss_shares.py): quant 12.5 / 15.0 / 17.3 %, m_k 0.4 / 0.5 / 0.6 %, batch_k 1.7 / 2.2 / 2.5 %.
     esrl_normalization: Literal["quant", "m_k", "batch_k"] = "quant"
+
+
+# How a table or log names each ESRL scale: the two reconstructions are marked, the literal reading says so.
+ESRL_NORMALIZATION_LABELS = {"quant": "ESRL quant [RECON]", "batch_k": "ESRL batch_k [RECON]",
+                             "m_k": "ESRL m_k (Eq. 7-8 literal)"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,10 @@ class MultiFusOptions:
     proxy_delta: float = 1e-4
     proxy_iterations: int = 15
     procrustes: Literal["fish_correct", "as_in_muiltnet"] = "fish_correct"
+    # the hash head's regression targets (core/training/methods/proxy_codes.py): "fish" = every image's own
+    # FISH code (the paper's and the published code's), "distinct" = fghash's repair, one distinct code per
+    # class (majority vote, then colliding classes moved apart); not in the paper
+    proxy_codes: Literal["fish", "distinct"] = "fish"
     label_smoothing: float = 0.1  # q = 0.9 on the true class
     use_zoom: bool = True  # saliency zoom augmentation (section 3.3)
     # how grid_sample reads the zoom grid: "pixel_centres" (align_corners=True, the Saliency Sampler's
@@ -147,7 +159,10 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
+        """The stored form: every option, plus a derived "reconstructed" block naming the values of the
+        reconstructed ([RECON]) choices this run's method uses (from_dict ignores it)."""
+        data = {**self.to_dict(), "reconstructed": reconstructed_choices(self)}
+        return json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
@@ -158,7 +173,7 @@ class TrainConfig:
             raise ConfigError(
                 f"config schema_version {version!r} is not supported (this fghash reads {SCHEMA_VERSION}){newer}"
             )
-        return _build(cls, data, "config")
+        return _build(cls, _upgrade(data), "config")
 
     @classmethod
     def from_json(cls, text: str) -> "TrainConfig":
@@ -186,6 +201,51 @@ class TrainConfig:
             return cls.from_json(text)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+
+# Options whose default is a reconstruction (METHODS.md [RECON]: the paper lost the value or the equation),
+# per method, each with the condition under which the method uses it.
+_RECONSTRUCTED: dict[str, tuple[tuple[str, Any], ...]] = {
+    "adsh": (),
+    "fcaenet": (
+        ("adsh.gamma", lambda c: True),
+        ("fcae.alpha", lambda c: c.fcae.use_esrl),
+        ("fcae.esrl_normalization", lambda c: c.fcae.use_esrl),
+        ("fcae.beta", lambda c: c.fcae.use_srem),
+        ("fcae.erase_target", lambda c: c.fcae.use_srem),
+    ),
+    "multifusnet": (
+        ("multifus.attention_type", lambda c: c.multifus.use_attention),
+        ("multifus.zoom_grid", lambda c: c.multifus.use_zoom),
+        ("multifus.train_augment", lambda c: c.multifus.train_augment == "paper"),  # the order is reconstructed
+    ),
+}
+
+
+def reconstructed_choices(cfg: TrainConfig) -> dict[str, Any]:
+    """{"block.option": value} for the reconstructed options the config's method uses, e.g.
+    {"fcae.esrl_normalization": "quant", ...}: what the stored config lists under "reconstructed"."""
+    out: dict[str, Any] = {}
+    for dotted, used in _RECONSTRUCTED.get(cfg.method, ()):
+        if used(cfg):
+            block, name = dotted.split(".")
+            out[dotted] = getattr(getattr(cfg, block), name)
+    return out
+
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Read a stored config: drop the derived "reconstructed" block that to_json writes, and fill options
+    added since schema 1 with the value that runs stored before them actually used.
+
+    multifus.proxy_codes: runs written before the option existed trained on the repaired, one-per-class
+    targets ("distinct"); the default is now the paper's "fish", so a missing key must not read as "fish"
+    (their checkpoints' proxy codes would no longer match)."""
+    data = dict(data)
+    data.pop("reconstructed", None)
+    multifus = data.get("multifus")
+    if isinstance(multifus, dict) and "proxy_codes" not in multifus:
+        data["multifus"] = {**multifus, "proxy_codes": "distinct"}
+    return data
 
 
 def _build(cls: type, data: dict[str, Any], where: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.data.duplicates import find_cross_split_duplicates
 from core.data.images import load_rgb
 from core.data.records import DatasetIndex
 from core.data.registry import layout_of, load_dataset
@@ -24,6 +25,8 @@ class DatasetReport:
     missing: int = 0
     complete: bool = False  # all listed images present and the official totals match
     decoded: int = 0  # sampled images that decoded
+    content_checked: bool = False  # whether the files were compared byte by byte across splits (content=True)
+    duplicates: int = 0  # test images byte-identical to a training image (when content_checked)
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # facts that are fine but worth saying (e.g. "a subset")
 
@@ -37,8 +40,10 @@ class DatasetReport:
 
 
 def check_dataset(kind: str, root: str | Path | None, allow_missing: bool = False,
-                  decode_sample: int = 32) -> DatasetReport:
-    """Load `kind` from `root`, then decode up to `decode_sample` images spread over the dataset.
+                  decode_sample: int = 32, content: bool = False) -> DatasetReport:
+    """Load `kind` from `root`, then decode up to `decode_sample` images spread over the dataset; with
+    `content`, also compare the files across splits (core/data/duplicates.py): a test image that is a
+    byte-identical copy of a training image is a problem (count and examples).
 
     Never raises for a bad folder: every failure becomes a line in `problems`. With allow_missing, absent
     images and non-official totals are notes rather than problems.
@@ -71,10 +76,18 @@ def check_dataset(kind: str, root: str | Path | None, allow_missing: bool = Fals
     present = (len(index.split("train")), len(index.split("test")))
     if not index.records:
         problems.append("no listed image is present: nothing can be trained or queried")
+    duplicates = 0
+    if content:
+        found = find_cross_split_duplicates(index.records)
+        duplicates = len(found.pairs)
+        (problems if found.pairs else notes).append(found.summary())
+        if found.unreadable:
+            problems.append(f"{found.unreadable:,} image file(s) could not be read for the content check "
+                            f"(for example {found.unreadable_examples[0]})")
     return DatasetReport(
         kind=kind, root=index.root, layout=layout, class_names=index.class_names, listed=index.listed,
         present=present, missing=index.missing, complete=index.complete, decoded=decoded,
-        problems=tuple(problems), notes=tuple(dict.fromkeys(notes)),
+        content_checked=content, duplicates=duplicates, problems=tuple(problems), notes=tuple(dict.fromkeys(notes)),
     )
 
 

@@ -5,7 +5,8 @@ root), method, bits, schedule and every method option. Reports print one row per
 standard deviation (n), so a reader can tell whether an ablation's gain exceeds the seed-to-seed spread.
 
 `SeedGroup.variant` names what sets a group apart from the method's defaults (e.g. "no SREM"), so a table
-can print one row per (method, variant) and one column per code length.
+can print one row per (method, variant) and one column per code length. FCAENet's ESRL scale is named even at
+its default ("ESRL quant [RECON]"), because that default is a reconstruction and not the paper's Eq. 7-8.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.config.train_config import AdshOptions, FcaeOptions, MultiFusOptions, TrainConfig
+from core.config.train_config import ESRL_NORMALIZATION_LABELS, AdshOptions, FcaeOptions, MultiFusOptions, TrainConfig
 
 # The option blocks each method reads (core/methods): the variant label describes these first.
 _METHOD_OPTIONS: dict[str, tuple[tuple[str, Any], ...]] = {
@@ -101,6 +102,11 @@ def _option_changes(cfg: TrainConfig) -> list[str]:
         options = getattr(cfg, block)
         for f in dataclasses.fields(options):
             value, default = getattr(options, f.name), getattr(defaults, f.name)
+            if (block, f.name) == ("fcae", "esrl_normalization"):
+                # named even at its default: the default scale is a reconstruction, not the paper's Eq. 7-8
+                if cfg.fcae.use_esrl:
+                    labels.append(ESRL_NORMALIZATION_LABELS[value])
+                continue
             if value == default:
                 continue
             switch = _SWITCH_OFF_LABELS.get((block, f.name))

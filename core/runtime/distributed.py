@@ -10,7 +10,11 @@ then train in lockstep and log to their own file (<FGHASH_HOME>/logs/<run id>.ra
 How the work is split (single process = world size 1, where every function here is a no-op):
 * Every rank draws the same global batches from the same seeded generators; shard_batches() gives each
   rank a contiguous slice of every global batch (so for ADSH each rank trains on its shard of the m
-  sampled images). TrainConfig.batch_size stays the GLOBAL batch: a checkpoint resumes with any number
+  sampled images). What is random per image is each rank's own: augmentation (loader workers' seeds,
+  --data-cache's device crops, the global RNG with no workers) and Multi-FusNet's zoom draws come from
+  generators derived from (seed, epoch, rank) (core.training.methods.common.rank_generator); rank 0 keeps
+  the single-process streams. Shared draws (batch order, ADSH's sampled images, FCAENet's positives) are
+  the same on every rank. TrainConfig.batch_size stays the GLOBAL batch: a checkpoint resumes with any number
   of processes and the same global batch and learning rate.
 * NetworkStepper.step() calls reduce_gradients(): one flat all-reduce of share-weighted gradients per
   step, share = slice size / global batch size, so for losses that are means over the batch the update
@@ -22,7 +26,13 @@ How the work is split (single process = world size 1, where every function here 
 * SyncBatchNorm on CUDA for all three methods: batch statistics are those of the global batch, as in one
   process. Multi-FusNet needs it most: its hash head normalises the codes with BatchNorm1d and the
   paper's batch of 16 leaves 2-4 images per GPU. gloo has no SyncBatchNorm, so on the CPU each rank
-  normalises its own slice (the run then differs slightly from a single-process one).
+  normalises its own slice.
+
+What holds, exactly: for one step on the same inputs (same images, same augmentation), the averaged
+gradient and the update equal one process's on the whole global batch (tests/core/test_distributed.py).
+A whole run is statistically equivalent to a single-process run, not identical: each rank draws its own
+augmentation and zooms, so the images seen differ from a single process's, and on the CPU batch norm
+normalises per rank. Measured on the demo data: docs/measurements.md.
 """
 
 from __future__ import annotations
@@ -306,8 +316,9 @@ def _check_batch(cfg) -> None:
 
 
 def _prepare(method, cfg, start: int) -> bool:
-    """SyncBatchNorm on CUDA (in place: the optimiser keeps the same parameters) and a per-rank random
-    stream for augmentation (rank 0 keeps the single-process stream). Returns whether SyncBN is on."""
+    """SyncBatchNorm on CUDA (in place: the optimiser keeps the same parameters) and a per-rank global random
+    stream for augmentation without loader workers, from (seed, rank, start epoch); rank 0 keeps the
+    driver's single-process stream. Returns whether SyncBN is on."""
     sync_bn = method.device.type == "cuda"
     if sync_bn:
         torch.nn.SyncBatchNorm.convert_sync_batchnorm(method.model)

@@ -43,6 +43,7 @@ from core.runs.paths import RunPaths
 from core.runs.catalog import create_run, open_store, resolve_run
 from core.runs.store import RunStore
 from core.training.validation import ValidationSplit, fingerprint_view, split_for_validation
+from core.data.duplicates import duplicates_warning, find_cross_split_duplicates
 
 
 def train(cfg: TrainConfig | None = None, *, cancel: threading.Event | None = None,
@@ -108,6 +109,9 @@ class _Run:
         self.fingerprint = dataset_fingerprint(fingerprint_view(dataset, self.validation))
         self.test_records = dataset.split("test")
         self.train_records = dataset.split("train")
+        # a query that is a byte-identical copy of a database image under another name finds itself; the
+        # metadata checks cannot see it, so compare the files (cheap: only same-size files are read)
+        self.duplicates = find_cross_split_duplicates(dataset.records)
         # Build the network before creating the run folder: a bad weights path or backbone then
         # leaves no empty "failed" run behind.
         if cfg.data_cache:  # decoded once per dataset and size; later runs open the file
@@ -154,6 +158,8 @@ class _Run:
             if self.validation is not None:
                 yield Log(f"model selection on validation queries: {self.validation.source}; the test split "
                           f"plays no part in it")
+            if self.duplicates.pairs or self.duplicates.unreadable:
+                yield Log(duplicates_warning(self.duplicates), "warning")
             status = "finished"
             for epoch in range(start + 1, cfg.epochs + 1):
                 yield from self._epoch(epoch)

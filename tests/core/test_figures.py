@@ -82,14 +82,15 @@ def test_table_averages_seeds_and_footnotes_the_chance_level():
     configs = [cfg.replace(seed=1), cfg.replace(seed=2), cfg.replace(bits=24), cfg.replace(fcae=dataclasses.replace(cfg.fcae, use_srem=False))]
     table = build_table(reports, configs, [0.0123] * 4)
     markdown = format_table(table, "markdown")
-    assert "| fcaenet | 32.00 ± 2.83 (2) | 50.00 |" in markdown
+    # the default ESRL scale is a reconstruction, and the row says so
+    assert "| fcaenet (ESRL quant [RECON]) | 32.00 ± 2.83 (2) | 50.00 |" in markdown
     ablation = [line for line in markdown.splitlines() if "srem" in line.lower()]
     assert len(ablation) == 1 and ablation[0].startswith("| fcaenet (") and ablation[0].endswith(") | 20.00 | – |")
     assert "Chance level (cub): 1.23" in markdown
     latex = format_table(table, "latex")
     assert r"\toprule" in latex and r"32.00 $\pm$ 2.83 (2)" in latex and r"Chance level (cub): 1.23" in latex
     rows = list(csv.DictReader(io.StringIO(format_table(table, "csv"))))
-    first = next(r for r in rows if r["variant"] == "" and r["bits"] == "12")
+    first = next(r for r in rows if r["variant"] == "ESRL quant [RECON]" and r["bits"] == "12")
     assert (float(first["map_all_mean"]), int(first["n_runs"]), float(first["chance_map_all"])) == \
         (pytest.approx(0.32), 2, 0.0123)
     with pytest.raises(FigureError, match="different splits"):

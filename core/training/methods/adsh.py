@@ -26,7 +26,8 @@ from core.base.events import BatchEnd, Event, Log
 from core.search.codes import to_pm1
 from core.training.methods.asymmetric import SampledSimilarity, adsh_loss, dcc_update
 from core.training.methods.base import HashingMethod
-from core.training.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
+from core.training.methods.common import (NetworkStepper, Throughput, epoch_generator, rank_generator,
+                                          train_images)
 from core.models.factory import build_model
 
 
@@ -161,8 +162,9 @@ class AdshMethod(HashingMethod):
         return DataLoader(
             self._dataset(), batch_sampler=batches, num_workers=self.cfg.num_workers,
             pin_memory=self.device.type == "cuda", collate_fn=_collate,
-            # workers (if any) seed their augmentation RNG from this generator: deterministic per epoch
-            generator=epoch_generator(self.cfg.seed, epoch, 2),
+            # workers (if any) seed their augmentation RNG from this generator: deterministic per epoch,
+            # and each torchrun rank's own
+            generator=rank_generator(self.cfg.seed, epoch, 2),
             persistent_workers=False,
         )
 

@@ -68,13 +68,16 @@ class NetworkStepper:
     def to_device(self, images: torch.Tensor) -> torch.Tensor:
         """A batch on the training device (channels-last on CUDA). uint8 batches (TrainConfig.data_cache)
         are cropped, flipped and normalised there (core.data.gpu_augment) from a device generator seeded
-        with cfg.seed; its state is not checkpointed, so a resumed cached run is not bit-exact."""
+        with cfg.seed (under torchrun, rank r > 0 with rank_generator's seed for (cfg.seed, r), so ranks draw
+        their own crops); its state is not checkpointed, so a resumed cached run is not bit-exact."""
         images = images.to(self.device, non_blocking=True)
         if images.dtype == torch.uint8:
             from core.data.gpu_augment import random_resized_crop_flip
 
             if self._augment_generator is None:
-                self._augment_generator = torch.Generator(self.device).manual_seed(self.seed)
+                seed = self.seed if distributed.current().rank == 0 else \
+                    rank_generator(self.seed, _GPU_AUGMENT_KEY).initial_seed()
+                self._augment_generator = torch.Generator(self.device).manual_seed(seed)
             images = random_resized_crop_flip(images, self.image_size, self._augment_generator)
         if self.channels_last and images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -145,6 +148,19 @@ def epoch_generator(seed: int, *keys: int) -> torch.Generator:
     these numbers, so a resumed run draws exactly what an uninterrupted one would."""
     digest = hashlib.sha256(repr((int(seed),) + tuple(int(k) for k in keys)).encode()).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+
+
+_GPU_AUGMENT_KEY = 4  # rank_generator key of the device augmentation (0-3 are the methods' epoch streams)
+_RANK_KEY = 0x52414E4B  # "RANK": appended with the rank, keeps per-rank streams apart from every shared one
+
+
+def rank_generator(seed: int, *keys: int) -> torch.Generator:
+    """epoch_generator(seed, *keys) made this process's own under torchrun, for draws that must differ between
+    ranks (augmentation, Multi-FusNet's zoom): rank 0, and a single process, keep the single-process stream;
+    rank r > 0 draws from (seed, *keys, r). Draws every rank must share (batch order, ADSH's samples,
+    FCAENet's positives) use epoch_generator."""
+    rank = distributed.current().rank
+    return epoch_generator(seed, *keys) if rank == 0 else epoch_generator(seed, *keys, _RANK_KEY, rank)
 
 
 class Throughput:

@@ -1,7 +1,8 @@
 """Multi-FusNet training (docs/methods.md sections 3.1-3.6): regression to fixed proxy codes + zoomed classification.
 
-Before training, generate_proxy_codes turns the training labels into one distinct +-1 code per class
-(FISH, then a majority vote and a repair of shared codes), every image's target being its class's code.
+Before training, generate_proxy_codes turns the training labels into fixed +-1 targets: by default every
+image's own FISH code, as in the paper (multifus.proxy_codes = "fish"); with "distinct", fghash's repair,
+one distinct code per class. The log says how many classes collide at the chosen length.
 One driver epoch is one pass over the train split in a seeded order:
 
   forward x -> (h, y, F3) -> x_zoom = saliency_zoom(x, F3) -> forward -> y_zoom
@@ -27,7 +28,8 @@ from core.data.transforms import normalize, train_transform
 from core.base.errors import ConfigError, DatasetError, RunError
 from core.base.events import BatchEnd, Event, Log
 from core.training.methods.base import HashingMethod
-from core.training.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
+from core.training.methods.common import (NetworkStepper, Throughput, epoch_generator, rank_generator,
+                                          train_images)
 from core.training.methods.proxy_codes import ProxyCodes, generate_proxy_codes
 from core.training.methods.proxy_losses import MultiFusLoss, multifus_loss
 from core.models.factory import build_model
@@ -72,6 +74,7 @@ class MultiFusNetMethod(HashingMethod):
         self.proxy: ProxyCodes = generate_proxy_codes(
             self.labels, dataset.num_classes, cfg.bits, sigma=opts.proxy_sigma, delta=opts.proxy_delta,
             iterations=opts.proxy_iterations, procrustes=opts.procrustes, seed=cfg.seed,
+            targets=opts.proxy_codes,
         )
         self.targets = self.proxy.image_codes.to(device)  # (n, bits) +-1, fixed during training
         self.model = build_model(cfg, dataset.num_classes).to(device)
@@ -94,11 +97,8 @@ class MultiFusNetMethod(HashingMethod):
         if len(batches) > 1 and len(batches[-1]) < 2 * distributed.current().world_size:
             batches.pop()  # BatchNorm1d cannot train on one sample (per process); drop it (the order changes per epoch)
         local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
-        zoom_gen = epoch_generator(cfg.seed, epoch, 3)
-        loader = DataLoader(
-            self.train_data, batch_sampler=local, num_workers=cfg.num_workers,
-            pin_memory=self.device.type == "cuda", generator=epoch_generator(cfg.seed, epoch, 2),
-        )
+        zoom_gen = self.zoom_generator(epoch)
+        loader = self._loader(local, epoch)
         self.model.train()
         clock = Throughput()
         for i, (images, labels, index) in enumerate(loader_batches(loader)):  # workers stop promptly on errors
@@ -115,6 +115,19 @@ class MultiFusNetMethod(HashingMethod):
         if cancel.is_set():
             return
         self.stepper.end_epoch()
+
+    def zoom_generator(self, epoch: int) -> torch.Generator:
+        """The epoch's saliency-zoom draws: this rank's own (the batch order is shared by every rank; rank 0
+        keeps the single-process stream)."""
+        return rank_generator(self.cfg.seed, epoch, 3)
+
+    def _loader(self, local: list[list[int]], epoch: int) -> DataLoader:
+        """This rank's slices of the epoch's batches; loader workers (if any) seed their augmentation from
+        a generator of this rank's own, so ranks draw different crops."""
+        return DataLoader(
+            self.train_data, batch_sampler=local, num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda", generator=rank_generator(self.cfg.seed, epoch, 2),
+        )
 
     def _batch_loss(self, images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
                     zoom_gen: torch.Generator) -> MultiFusLoss:
