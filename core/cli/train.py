@@ -157,14 +157,15 @@ def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_train(args: argparse.Namespace) -> int:
     """Under torchrun (WORLD_SIZE > 1) rank 0 trains and writes as below; the other ranks follow it."""
     from core.runtime import distributed
+    from core.training import followers
 
     rank = distributed.setup(args.device)
     if not rank.active:
         return _train_runs(args)
     try:
-        code = _train_runs(args) if rank.is_main else distributed.follow()
+        code = _train_runs(args) if rank.is_main else followers.follow()
         if rank.is_main:
-            distributed.finish_followers()
+            followers.finish_followers()
         distributed.teardown()
         return code
     except Exception as exc:  # one line naming the rank; torchrun then stops the other processes

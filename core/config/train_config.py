@@ -203,7 +203,7 @@ class TrainConfig:
             raise ConfigError(f"{path}: {exc}") from None
 
 
-# Options whose default is a reconstruction (METHODS.md [RECON]: the paper lost the value or the equation),
+# Options whose default is a reconstruction (tagged "reconstructed" in docs/methods.md: the paper lost the value or the equation),
 # per method, each with the condition under which the method uses it.
 _RECONSTRUCTED: dict[str, tuple[tuple[str, Any], ...]] = {
     "adsh": (),

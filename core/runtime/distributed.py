@@ -2,10 +2,12 @@
 
     torchrun --nproc-per-node 2 -m core.cli train ...
 
-Every process runs the same method. Rank 0 runs the ordinary driver (core/training/driver.py): it alone writes
-the run folder, the store, checkpoints, metrics and codes, and it alone evaluates. The other ranks
-("followers", follow()) receive the config, the first epoch and the full training state from rank 0,
-then train in lockstep and log to their own file (<FGHASH_HOME>/logs/<run id>.rank<R>.log).
+This module holds the rank helpers (setup, the global batch and its shards, the collectives); the followers
+that train beside rank 0 are core/training/followers.py. Every process runs the same method. Rank 0 runs the
+ordinary driver (core/training/driver.py): it alone writes the run folder, the store, checkpoints, metrics and
+codes, and it alone evaluates. The other ranks ("followers") receive the config, the first epoch and the full
+training state from rank 0, then train in lockstep and log to their own file
+(<FGHASH_HOME>/logs/<run id>.rank<R>.log).
 
 How the work is split (single process = world size 1, where every function here is a no-op):
 * Every rank draws the same global batches from the same seeded generators; shard_batches() gives each
@@ -38,15 +40,10 @@ normalises per rank. Measured on the demo data: docs/measurements.md.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import math
 import os
-import random
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -237,119 +234,3 @@ def check_identical(t: torch.Tensor, what: str) -> int:
                        f"{high}, this {_current.label()}: {value}): the ranks diverged; stop and resume from "
                        f"the last checkpoint, and report this as a bug")
     return value
-
-
-# ---- starting the followers ------------------------------------------------------------------------
-def start_followers(method, cfg, start: int, run_id: str) -> str | None:
-    """Rank 0, before the first epoch: send the config, the first epoch and the full training state to
-    the other ranks (they wait in follow()), and prepare this rank. Returns a line for the log (None in a
-    single process)."""
-    if not _current.active:
-        return None
-    _check_batch(cfg)
-    dist.broadcast_object_list([(cfg.to_dict(), start, run_id, _cpu(method.state_tensors()))], src=0)
-    sync_bn = _prepare(method, cfg, start)
-    per_rank = cfg.batch_size / _current.world_size
-    return (f"torchrun: {_current.world_size} processes ({_current.backend}); global batch {cfg.batch_size} "
-            f"(~{per_rank:g} per process), lr {cfg.lr:g}; SyncBatchNorm "
-            f"{'on' if sync_bn else 'off (CPU: each process normalises its own slice)'}")
-
-
-def finish_followers() -> None:
-    """Rank 0, after its last run: tell the followers there is nothing more to train."""
-    if _current.active:
-        dist.broadcast_object_list([None], src=0)
-
-
-def follow() -> int:
-    """A rank other than 0: train whatever rank 0 announces, in lockstep, until it says it is done.
-
-    Writes nothing but its log file. Returns the exit code (0).
-    """
-    from core.config.train_config import TrainConfig
-    from core.data.registry import load_dataset
-    from core.runtime.device import select_device
-    from core.base.events import BatchEnd, Log
-    from core.training.methods.registry import make_method
-
-    cancel = threading.Event()  # followers are stopped by torchrun, never cancelled
-    while True:
-        box = [None]
-        dist.broadcast_object_list(box, src=0)
-        if box[0] is None:
-            return 0
-        cfg_dict, start, run_id, state = box[0]
-        cfg = TrainConfig.from_dict(cfg_dict)
-        with _follower_log(run_id) as log:
-            log(f"{_current.label()} pid {os.getpid()} following run {run_id} from epoch {start + 1} "
-                f"to {cfg.epochs}")
-            device = select_device(cfg.device)
-            dataset = load_dataset(cfg.dataset_kind, cfg.dataset_root, allow_missing=cfg.allow_missing)
-            method = make_method(cfg, dataset, device)
-            method.load_state_tensors(state)
-            _prepare(method, cfg, start)
-            for epoch in range(start + 1, cfg.epochs + 1):
-                losses = []
-                for event in method.train_epoch(epoch, cancel):
-                    if isinstance(event, Log):
-                        log(event.message)
-                    elif isinstance(event, BatchEnd):
-                        losses.append(float(event.loss))
-                log(f"epoch {epoch} done: {len(losses)} steps, mean global-batch loss "
-                    f"{np.mean(losses) if losses else float('nan'):.6g}")
-            log("done")
-
-
-def follower_log_path(run_id: str, rank: int) -> Path:
-    from core.runs.paths import fghash_home
-
-    return fghash_home() / "logs" / f"{run_id}.rank{rank}.log"
-
-
-# ---- helpers ---------------------------------------------------------------------------------------
-def _check_batch(cfg) -> None:
-    world = _current.world_size
-    need = 2 * world if cfg.method == "multifusnet" else world  # BatchNorm1d needs 2 images per process
-    if cfg.batch_size < need:
-        raise ConfigError(f"the global batch ({cfg.batch_size}) must hold at least {need} images for {world} "
-                          f"processes ({cfg.method}); raise --batch-size or use --per-rank-batch-size")
-
-
-def _prepare(method, cfg, start: int) -> bool:
-    """SyncBatchNorm on CUDA (in place: the optimiser keeps the same parameters) and a per-rank global random
-    stream for augmentation without loader workers, from (seed, rank, start epoch); rank 0 keeps the
-    driver's single-process stream. Returns whether SyncBN is on."""
-    sync_bn = method.device.type == "cuda"
-    if sync_bn:
-        torch.nn.SyncBatchNorm.convert_sync_batchnorm(method.model)
-    if _current.rank > 0:
-        digest = hashlib.sha256(repr((int(cfg.seed), _current.rank, int(start))).encode()).digest()
-        seed = int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-        torch.manual_seed(seed)
-        np.random.seed(seed % (2 ** 32))
-        random.seed(seed)
-    return sync_bn
-
-
-def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in tensors.items()}
-
-
-class _follower_log:
-    """A context manager giving log(message): timestamped lines appended to this rank's log file."""
-
-    def __init__(self, run_id: str) -> None:
-        self.path = follower_log_path(run_id, _current.rank)
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = self.path.open("a", encoding="utf-8")
-
-        def log(message: str) -> None:
-            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            self.file.write(f"{stamp} {message}\n")
-            self.file.flush()
-        return log
-
-    def __exit__(self, *exc: object) -> None:
-        self.file.close()

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.runtime import distributed
+from core.training import followers
 from core.runs.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
 from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
@@ -149,7 +149,7 @@ class _Run:
                     yield Log(f"run {run_id} already completed its {cfg.epochs} epochs; saving its codes again")
             completed = self.loss_guard.checkpointed_epoch = start
             # torchrun: the other processes get the config and this state here, then train in lockstep
-            note = distributed.start_followers(method, cfg, start, run_id)
+            note = followers.start_followers(method, cfg, start, run_id)
             if note:
                 yield Log(note)
             yield Log(f"training {cfg.method} {cfg.bits} bits on {dataset.kind} ({len(self.train_records)} train / "

@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from core.runtime import distributed
+from core.training import followers
 from core.config.train_config import TrainConfig
 from core.base.errors import ConfigError, RunError
 
@@ -282,7 +283,7 @@ def test_ranks_draw_their_own_augmentation(monkeypatch) -> None:
         stepper = NetworkStepper(torch.nn.Linear(2, 2), cfg, torch.device("cpu"))
         crops[rank] = stepper.to_device(batch)
         with torch.random.fork_rng():
-            distributed._prepare(SimpleNamespace(device=torch.device("cpu")), cfg, 0)
+            followers._prepare(SimpleNamespace(device=torch.device("cpu")), cfg, 0)
             global_draws[rank] = torch.rand(4)
     monkeypatch.setattr(distributed, "_current", distributed.Rank())
     assert loader_seeds[0] == epoch_generator(cfg.seed, 3, 2).initial_seed()
