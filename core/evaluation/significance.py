@@ -55,10 +55,13 @@ def paired_test(other: str, reference_values: Sequence[float], other_values: Seq
     if np.all(diff == 0):
         return PairedTest(other, n, mean_diff, None, None, note="all differences are zero")
     notes = []
-    t_p = float(stats.ttest_rel(ref, oth).pvalue)
-    if not math.isfinite(t_p):  # identical non-zero differences: zero variance
+    if np.allclose(diff, diff[0], rtol=1e-9, atol=1e-12):
+        # equal differences (up to rounding): zero variance, where scipy returns p = 0 or nan from noise
         t_p = None
         notes.append("t-test undefined (the differences do not vary)")
+    else:
+        t_p = float(stats.ttest_rel(ref, oth).pvalue)
+        t_p = t_p if math.isfinite(t_p) else None
     w_p = float(stats.wilcoxon(diff, zero_method="wilcox").pvalue) if np.any(diff != 0) else None
     if n < WILCOXON_MIN_N:
         notes.append(f"n = {n} < {WILCOXON_MIN_N}: Wilcoxon cannot reach p < 0.05")
