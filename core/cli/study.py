@@ -85,7 +85,7 @@ def _drive(gen):
                     bar.write(f"submitted {len(event.jobs)} cell(s) to {event.cluster} (jobs "
                               f"{_job_range(event.jobs)}); logs in {event.folder}")
                 elif isinstance(event, BatchEnd):
-                    bar.set_postfix_str(f"{current} epoch {event.epoch}/{event.epochs} batch {event.batch}/"
+                    bar.set_postfix_str(f"{current} epoch {event.epoch} batch {event.batch}/"
                                         f"{event.batches_in_epoch}", refresh=False)
                 elif isinstance(event, EvalResult):
                     bar.set_postfix_str(f"{current} epoch {event.epoch} mAP@all {100 * event.map_all:.2f}")
