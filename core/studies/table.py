@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.base.errors import ConfigError
+from core.base.errors import ConfigError, FghashError
 from core.evaluation.seed_groups import MeanStd, mean_std
 from core.evaluation.significance import PairedTest, paired_test, with_holm
 from core.figures.table import TABLE_FORMATS, _latex_escape
@@ -117,15 +118,18 @@ def significance(states: Sequence[CellState], reference: str) -> list[PairedTest
 
 
 def chance_levels(states: Sequence[CellState]) -> dict[str, float]:
-    """{dataset label: chance mAP@all} from one finished run per dataset (its saved split labels)."""
+    """{dataset label: chance mAP@all} from one finished run per dataset (its saved split labels); a dataset
+    whose finished runs have no readable codes has no entry (the table then shows no chance level for it)."""
     from core.evaluation.chance import run_chance_map
     from core.runs.paths import RunPaths
-    from pathlib import Path
 
     out: dict[str, float] = {}
     for s in states:
         if s.final_map is not None and s.cell.dataset not in out:
-            out[s.cell.dataset] = run_chance_map(RunPaths(Path(s.run.run_dir)))
+            try:
+                out[s.cell.dataset] = run_chance_map(RunPaths(Path(s.run.run_dir)))
+            except FghashError:  # codes deleted or damaged: try the dataset's next finished run
+                continue
     return out
 
 

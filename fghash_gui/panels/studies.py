@@ -1,0 +1,308 @@
+"""Studies tab: open or start a study file, watch its grid of cells fill in, preview and export its table.
+
+Start runs `fghash study run FILE` in a child process (QProcess), like training runs outside the app's
+interpreter; Stop sends it SIGTERM, which the CLI handles like Ctrl-C (the current cell's run is recorded
+as interrupted and resumes on the next Start). The grid (rows: the table's rows; columns: dataset, bits,
+seed) is read from the store (engine.study_status) every second while the study runs, so it also shows a
+study that a terminal or a cluster is running. Clicking a cell with a run opens it in Browse.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QBrush, QColor, QFontDatabase
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core import engine
+from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
+from fghash_gui.workers import RequestRunner, describe_error
+
+STATE_COLORS = {"finished": "#bfe3c6", "running": "#b9d3f2", "interrupted": "#f5deb0", "failed": "#f2b8b5",
+                "pending": "#eeeeee", "queued": "#dcd3f0", "changed": "#f7c9e8"}
+REFRESH_MS = 1000
+RUN_ID_ROLE = Qt.ItemDataRole.UserRole
+TABLE_FORMATS = {".tex": "latex", ".md": "markdown", ".csv": "csv"}
+
+
+class StudiesPanel(QWidget):
+    """error(message), status(message) as the other panels; open_requested(run id) for the window."""
+
+    error = Signal(str)
+    status = Signal(str)
+    open_requested = Signal(str)
+
+    def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._requests = requests
+        self.study: str | None = None  # a study file path or a study id: what status and table read
+        self.states: list = []
+        self.process: QProcess | None = None
+        self.table_text = ""
+        self.exporter = FigureExporter(requests, self)
+        self.exporter.written.connect(lambda path: self.status.emit(f"wrote {path}"))
+        self.exporter.failed.connect(self.error)
+
+        self.chooser = QComboBox()
+        self.chooser.setMinimumWidth(280)
+        self.chooser.activated.connect(self._on_chosen)
+        open_button = QPushButton("Open study file…")
+        open_button.clicked.connect(self._on_open_file)
+        self.parallel = QSpinBox()
+        self.parallel.setRange(1, 64)
+        self.parallel.setPrefix("parallel ")
+        self.parallel.setToolTip("cells at a time (child processes, one GPU each)")
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        top = QHBoxLayout()
+        for widget in (QLabel("Study:"), self.chooser, open_button, self.parallel, self.start_button,
+                       self.stop_button):
+            top.addWidget(widget)
+        top.addStretch(1)
+        self.summary = QLabel("Open a study file or pick a shipped study.")
+
+        self.grid = QTableWidget()
+        self.grid.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.grid.cellClicked.connect(self._on_cell_clicked)
+        self.grid.verticalHeader().setDefaultSectionSize(24)
+
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.preview = QPlainTextEdit()
+        self.preview.setReadOnly(True)
+        self.preview.setFont(mono)
+        self.reference = QComboBox()
+        self.reference.setToolTip("paired t-test and Wilcoxon test of this method against every other")
+        table_button = QPushButton("Update table")
+        table_button.clicked.connect(self.update_table)
+        export_table = QPushButton("Export table…")
+        export_table.clicked.connect(self._on_export_table)
+        export_figure = QPushButton("Export figure…")
+        export_figure.clicked.connect(self._on_export_figure)
+        tools = QHBoxLayout()
+        for widget in (QLabel("Significance vs"), self.reference, table_button, export_table, export_figure):
+            tools.addWidget(widget)
+        tools.addStretch(1)
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setFont(mono)
+        self.log.setMaximumBlockCount(500)
+
+        lower = QWidget()
+        lower_layout = QVBoxLayout(lower)
+        lower_layout.setContentsMargins(0, 0, 0, 0)
+        lower_layout.addLayout(tools)
+        split_lower = QSplitter(Qt.Orientation.Horizontal)
+        split_lower.addWidget(self.preview)
+        split_lower.addWidget(self.log)
+        split_lower.setSizes([700, 400])
+        lower_layout.addWidget(split_lower)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.grid)
+        split.addWidget(lower)
+        split.setSizes([420, 320])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addWidget(split, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.fill_chooser()
+
+    # --- choosing a study ----------------------------------------------------------------------------
+    def fill_chooser(self) -> None:
+        """The studies in the store, then the shipped study files."""
+        self.chooser.clear()
+        for study_id, title, _modified in engine.list_studies():
+            self.chooser.addItem(f"{study_id}: {title}", study_id)
+        try:
+            examples = engine.list_examples()
+        except Exception as exc:  # noqa: BLE001 - a broken install must not break the tab
+            examples = []
+            self.status.emit(describe_error(exc))
+        for path, spec, _problem in examples:
+            if spec is not None:
+                self.chooser.addItem(f"shipped: {path.stem}", str(path))
+        self.chooser.setCurrentIndex(-1)
+
+    @Slot(int)
+    def _on_chosen(self, index: int) -> None:
+        self.open_study(self.chooser.itemData(index))
+
+    @Slot()
+    def _on_open_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a study file", "", "Study files (*.toml)")
+        if path:
+            self.open_study(path)
+
+    def open_study(self, study: str) -> None:
+        """Show a study (a file path or a study id); errors in the file go to the error dialog."""
+        self.study = study
+        self.refresh()
+        if self.states:
+            labels = list(dict.fromkeys(s.cell.method for s in self.states))
+            self.reference.clear()
+            self.reference.addItem("(none)", None)
+            for label in labels:
+                self.reference.addItem(label, label)
+            self.reference.setCurrentIndex(1 if len(labels) > 1 else 0)
+            self.update_table()
+
+    # --- the grid ---------------------------------------------------------------------------------------
+    @Slot()
+    def refresh(self) -> None:
+        if self.study is None:
+            return
+        try:
+            spec, self.states = engine.study_status(self.study)
+        except Exception as exc:  # noqa: BLE001 - a bad file is a message, never a crash
+            if not self.is_running():
+                self.timer.stop()
+            self.error.emit(describe_error(exc))
+            self.study = None
+            return
+        rows = list(dict.fromkeys(s.cell.row for s in self.states))
+        columns = list(dict.fromkeys((s.cell.dataset, s.cell.bits, s.cell.seed) for s in self.states))
+        several = len({c[0] for c in columns}) > 1
+        if self.grid.rowCount() != len(rows) or self.grid.columnCount() != len(columns):
+            self.grid.setRowCount(len(rows))
+            self.grid.setColumnCount(len(columns))
+        self.grid.setVerticalHeaderLabels(rows)
+        self.grid.setHorizontalHeaderLabels([(f"{d}\n" if several else "") + f"{b} bits\nseed {s}"
+                                             for d, b, s in columns])
+        for state in self.states:
+            c = state.cell
+            item = QTableWidgetItem(_cell_text(state))
+            item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+            item.setBackground(QBrush(QColor(STATE_COLORS[state.state])))
+            item.setData(RUN_ID_ROLE, state.run.run_id if state.run is not None else None)
+            item.setToolTip(f"{c.key}\n{state.state}" + (f"\nrun {state.run.run_id}" if state.run else "")
+                            + (f"\njob {state.job}" if state.job else ""))
+            self.grid.setItem(rows.index(c.row), columns.index((c.dataset, c.bits, c.seed)), item)
+        counts: dict[str, int] = {}
+        for s in self.states:
+            counts[s.state] = counts.get(s.state, 0) + 1
+        running = " — running" if self.is_running() else ""
+        self.summary.setText(f"{spec.study_id}: {spec.title} — " + ", ".join(
+            f"{n} {state}" for state, n in counts.items()) + f" of {len(self.states)} cells{running}")
+
+    def cell_item(self, row: int, column: int) -> QTableWidgetItem | None:
+        return self.grid.item(row, column)
+
+    @Slot(int, int)
+    def _on_cell_clicked(self, row: int, column: int) -> None:
+        item = self.grid.item(row, column)
+        run_id = item.data(RUN_ID_ROLE) if item is not None else None
+        if run_id:
+            self.open_requested.emit(run_id)
+
+    # --- running -----------------------------------------------------------------------------------------
+    def is_running(self) -> bool:
+        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+
+    def run_arguments(self) -> list[str]:
+        """The child's command line after the interpreter: `python -m core.cli study run FILE ...`."""
+        return ["-m", "core.cli", "study", "run", str(self.study), "--max-parallel", str(self.parallel.value())]
+
+    @Slot()
+    def start(self) -> None:
+        if self.study is None or self.is_running():
+            return
+        self.process = QProcess(self)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        self.process.readyReadStandardOutput.connect(self._on_output)
+        self.process.finished.connect(self._on_finished)
+        self.log.appendPlainText(f"$ fghash {' '.join(self.run_arguments()[3:])}")
+        self.process.start(sys.executable, self.run_arguments())
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.timer.start()
+        self.status.emit(f"study {self.study} started")
+
+    @Slot()
+    def stop(self) -> None:
+        """SIGTERM: the CLI stops like at Ctrl-C; the current cell resumes on the next Start."""
+        if self.is_running():
+            self.process.terminate()
+
+    def stop_and_wait(self, timeout_ms: int = 30_000) -> None:
+        if self.is_running():
+            self.process.terminate()
+            if not self.process.waitForFinished(timeout_ms):
+                self.process.kill()
+                self.process.waitForFinished(5000)
+
+    @Slot()
+    def _on_output(self) -> None:
+        text = bytes(self.process.readAllStandardOutput()).decode("utf-8", "replace")
+        for line in text.replace("\r", "\n").splitlines():
+            if line.strip() and not line.lstrip().startswith("cells:"):  # the CLI's progress bar redraws
+                self.log.appendPlainText(line)
+
+    @Slot(int, QProcess.ExitStatus)
+    def _on_finished(self, code: int, _status) -> None:
+        self.timer.stop()
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.refresh()
+        self.update_table()
+        self.status.emit(f"study {self.study} " + ("finished" if code == 0 else f"stopped (exit code {code})"))
+
+    # --- table and exports -------------------------------------------------------------------------------
+    @Slot()
+    def update_table(self) -> None:
+        """The Markdown table with the tests against the chosen reference, built on the request worker."""
+        if self.study is None:
+            return
+        self._requests.submit("study-table", engine.study_table_text, self.study, "markdown",
+                              self.reference.currentData(), on_result=self._on_table, on_error=self.error.emit)
+
+    def _on_table(self, text: str) -> None:
+        self.table_text = text
+        self.preview.setPlainText(text)
+
+    @Slot()
+    def _on_export_table(self) -> None:
+        if self.study is None:
+            return
+        study, reference = self.study, self.reference.currentData()
+
+        def write(path: str) -> str:
+            fmt = TABLE_FORMATS.get(Path(path).suffix.lower(), "markdown")
+            Path(path).write_text(engine.study_table_text(study, fmt, reference), encoding="utf-8")
+            return path
+
+        self.exporter.export("Export the study table", "study-table.tex", TABLE_FILTER, write)
+
+    @Slot()
+    def _on_export_figure(self) -> None:
+        if self.study is None:
+            return
+        study = self.study
+        self.exporter.export("Export mAP against code length", "study-bits.pdf", FIGURE_FILTER,
+                             lambda path: engine.write_study_figure(study, path))
+
+
+def _cell_text(state) -> str:
+    if state.final_map is not None:
+        return f"{100 * state.final_map:.2f}"
+    return state.state
