@@ -42,7 +42,7 @@ class StudyPlan:
     to_run: tuple[Cell, ...]
     resuming: frozenset[str]  # keys of cells in to_run that continue a stopped run
     finished: int
-    running: tuple[str, ...]  # another process trains them now
+    running: tuple[str, ...]  # another process trains them now, or their SLURM job is queued
     failed: tuple[str, ...]  # left alone without retry_failed
     changed: tuple[str, ...]  # retrained as new runs (rerun_changed) -- else plan_study refuses
 
@@ -75,13 +75,13 @@ def plan_study(states: list[CellState], retry_failed: bool = False, rerun_change
         more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
         raise ConfigError(f"the config of cell {changed[0]}{more} changed since it was trained; pass "
                           f"--rerun-changed to train it anew (its old run stays in the store), or restore the file")
-    run_states = {"pending", "queued", "interrupted", "changed"} | ({"failed"} if retry_failed else set())
+    run_states = {"pending", "interrupted", "changed"} | ({"failed"} if retry_failed else set())
     to_run = tuple(s.cell for s in states if s.state in run_states)
     return StudyPlan(to_run=to_run,
                      resuming=frozenset(s.cell.key for s in states if s.state in ("interrupted", "failed")
                                         and s.cell in to_run),
                      finished=sum(s.state == "finished" for s in states),
-                     running=tuple(s.cell.key for s in states if s.state == "running"),
+                     running=tuple(s.cell.key for s in states if s.state in ("running", "queued")),
                      failed=tuple(s.cell.key for s in states if s.state == "failed" and not retry_failed),
                      changed=changed)
 
@@ -102,7 +102,7 @@ def run_study(study: str | Path, executor: str = "local", *, max_parallel: int =
         raise ConfigError(f"max_parallel must be >= 1; got {max_parallel}")
     spec, folder = open_study(study)
     cells = expand(spec)
-    plan = plan_study(cell_states(spec, cells), retry_failed, rerun_changed)
+    plan = plan_study(cell_states(spec, cells, job_states=job_states(folder)), retry_failed, rerun_changed)
     folder.save_spec(spec)
     cancel = cancel or threading.Event()
     start = time.perf_counter()
