@@ -81,5 +81,10 @@ from core.studies.api import study_status, study_table, study_table_text, write_
 from core.studies.examples import example_study, list_examples  # noqa: E402,F401
 from core.studies.executors import EXECUTORS, StudyPlan, StudySubmitted, StudySummary, run_study  # noqa: E402,F401
 from core.studies.runner import CellEnded, CellStarted  # noqa: E402,F401
-from core.studies.state import CELL_STATES, CellState, list_studies, open_study  # noqa: E402,F401
+from core.studies.state import CELL_STATES, CellState, cell_states, list_studies, open_study  # noqa: E402,F401
 from core.studies.table import ReportedRow, format_study_table  # noqa: E402,F401
+from core.studies.api import write_study_table  # noqa: E402,F401
+from core.figures.table import TABLE_FORMATS  # noqa: E402,F401
+# What `fghash study run` shows of a cell's training (the CLI reaches these through the facade only).
+from core.base.events import BatchEnd, EvalResult, Log, Progress  # noqa: E402,F401
+from core.base.text import printable  # noqa: E402,F401

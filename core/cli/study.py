@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from core.base.text import printable
+from core import engine
+from core.engine import printable
 
 _STATE_MARK = {"finished": "done", "running": "running", "interrupted": "stopped", "failed": "FAILED",
                "pending": "-", "queued": "queued", "changed": "CHANGED"}
@@ -21,7 +22,6 @@ _STATE_MARK = {"finished": "done", "running": "running", "interrupted": "stopped
 
 def _study_file(name: str) -> Path:
     """A study file path, or the file of a shipped study named `name`."""
-    from core import engine
 
     path = Path(name)
     if path.is_file() or path.suffix == ".toml":
@@ -31,7 +31,6 @@ def _study_file(name: str) -> Path:
 
 def _study_ref(name: str) -> str | Path:
     """For status/table: a study id that has a folder, else a study file (or shipped study) name."""
-    from core import engine
 
     if any(study_id == name for study_id, _title, _t in engine.list_studies()):
         return name
@@ -39,7 +38,6 @@ def _study_ref(name: str) -> str | Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from core import engine
 
     slurm = {k: v for k, v in (("partition", args.partition), ("time_min", args.time_min),
                                ("gpus_per_task", args.gpus_per_task), ("account", args.account)) if v is not None}
@@ -52,8 +50,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _drive(gen):
     """Consume run_study under one tqdm bar over the cells, whose postfix follows the current cell."""
-    from core import engine
-    from core.base.events import BatchEnd, EvalResult, Log, Progress
     from core.cli.progress import LazyBar
 
     current = ""
@@ -84,14 +80,14 @@ def _drive(gen):
                 elif isinstance(event, engine.StudySubmitted):
                     bar.write(f"submitted {len(event.jobs)} cell(s) to {event.cluster} (jobs "
                               f"{_job_range(event.jobs)}); logs in {event.folder}")
-                elif isinstance(event, BatchEnd):
+                elif isinstance(event, engine.BatchEnd):
                     bar.set_postfix_str(f"{current} epoch {event.epoch} batch {event.batch}/"
                                         f"{event.batches_in_epoch}", refresh=False)
-                elif isinstance(event, EvalResult):
+                elif isinstance(event, engine.EvalResult):
                     bar.set_postfix_str(f"{current} epoch {event.epoch} mAP@all {100 * event.map_all:.2f}")
-                elif isinstance(event, Progress):
+                elif isinstance(event, engine.Progress):
                     bar.set_postfix_str(f"{current} {event.phase} {event.done}/{event.total}", refresh=False)
-                elif isinstance(event, Log) and event.level != "info":
+                elif isinstance(event, engine.Log) and event.level != "info":
                     bar.write(printable(f"{current}: {event.message}"))
         except KeyboardInterrupt:
             if current:
@@ -134,7 +130,6 @@ def _print_summary(summary) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from core import engine
 
     spec, states = engine.study_status(_study_ref(args.study))
     print(printable(f"study {spec.study_id}: {spec.title}"))
@@ -153,7 +148,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from core import engine
 
     if args.examples:
         for path, spec, problem in engine.list_examples():
@@ -170,33 +164,26 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from core import engine
 
-    table = engine.study_table(_study_ref(args.study), args.significance)
+    ref = _study_ref(args.study)
+    table = engine.study_table(ref, args.significance)
     if args.figure:
-        print(f"wrote {engine.write_study_figure(_study_ref(args.study), args.figure)}", file=sys.stderr)
-    text = engine.format_study_table(table, args.format, args.digits)
+        print(f"wrote {engine.write_study_figure(ref, args.figure)}", file=sys.stderr)
     if args.output:
-        from core.base.atomic import atomic_write_text
-
-        atomic_write_text(args.output, text)
-        print(f"wrote {args.output}")
+        print(f"wrote {engine.write_study_table(ref, args.output, args.format, args.significance, args.digits)}")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(engine.format_study_table(table, args.format or "markdown", args.digits))
     return 0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from core.studies.executors import EXECUTORS
-    from core.figures.table import TABLE_FORMATS
-
     study = sub.add_parser("study", help="run a paper's grid of runs from a study file, resumably (docs/studies.md)")
     kinds = study.add_subparsers(dest="study_command", required=True)
     file_help = "a study file (.toml) or the name of a shipped study (`fghash study list --examples`)"
 
     run = kinds.add_parser("run", help="train the study's cells: finished ones are skipped, stopped ones resumed")
     run.add_argument("study", help=file_help)
-    run.add_argument("--executor", default="local", choices=EXECUTORS,
+    run.add_argument("--executor", default="local", choices=engine.EXECUTORS,
                      help="local: this machine; slurm: a submitit job array, one cell per task; submitit-local: "
                           "the same submitit path on this machine (default local)")
     run.add_argument("--max-parallel", type=int, default=1, metavar="N",
@@ -222,7 +209,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     table = kinds.add_parser("table", help="the paper's layout: methods x (dataset, bits), mean ± std over seeds")
     table.add_argument("study", help="a study id, " + file_help)
-    table.add_argument("--format", default="markdown", choices=TABLE_FORMATS)
+    table.add_argument("--format", default=None, choices=engine.TABLE_FORMATS,
+                       help="default: from the -o suffix (.md, .tex, .csv), else markdown")
     table.add_argument("--significance", default=None, metavar="REF",
                        help="paired t-test and Wilcoxon test of method REF against every other method")
     table.add_argument("--digits", type=int, default=2, help="decimals of the percentages (default 2)")

@@ -37,6 +37,17 @@ def study_table_text(study: str | Path, fmt: str = "markdown", reference: str | 
     return format_study_table(study_table(study, reference, reported), fmt, digits)
 
 
+def write_study_table(study: str | Path, path: str | Path, fmt: str | None = None, reference: str | None = None,
+                      digits: int = 2, reported: Sequence[ReportedRow] = ()) -> Path:
+    """study_table_text written to `path` (atomically); fmt None: from the suffix (.md, .tex, .csv)."""
+    from core.base.atomic import atomic_write_text
+    from core.figures.export import table_format
+
+    text = study_table_text(study, fmt or table_format(path), reference, digits, reported)
+    atomic_write_text(path, text)
+    return Path(path)
+
+
 def write_study_figure(study: str | Path, path: str | Path, dpi: int | None = None) -> Path:
     """mAP@all against code length of the study's finished cells -> `path` (.pdf, .svg, .png)."""
     table = study_table(study)

@@ -3,14 +3,14 @@
 Start runs `fghash study run FILE` in a child process (QProcess), like training runs outside the app's
 interpreter; Stop sends it SIGTERM, which the CLI handles like Ctrl-C (the current cell's run is recorded
 as interrupted and resumes on the next Start). The grid (rows: the table's rows; columns: dataset, bits,
-seed) is read from the store (engine.study_status) every second while the study runs, so it also shows a
-study that a terminal or a cluster is running. Clicking a cell with a run opens it in Browse.
+seed) is read once per open (engine.study_status) and its states from the store every second while the
+study runs (engine.cell_states); Refresh reads them at any time, so the tab also follows a study that a
+terminal or a cluster runs. Clicking a cell with a run opens it in Browse.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from PySide6.QtCore import QProcess, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QFontDatabase
@@ -37,7 +37,6 @@ STATE_COLORS = {"finished": "#bfe3c6", "running": "#b9d3f2", "interrupted": "#f5
                 "pending": "#eeeeee", "queued": "#dcd3f0", "changed": "#f7c9e8"}
 REFRESH_MS = 1000
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole
-TABLE_FORMATS = {".tex": "latex", ".md": "markdown", ".csv": "csv"}
 
 
 class StudiesPanel(QWidget):
@@ -51,6 +50,8 @@ class StudiesPanel(QWidget):
         super().__init__(parent)
         self._requests = requests
         self.study: str | None = None  # a study file path or a study id: what status and table read
+        self.spec = None  # the study's StudySpec and grid, read once per open (expanding a grid of hundreds
+        self.cells: list = []  # of cells takes a second); the timer then asks the store only
         self.states: list = []
         self.process: QProcess | None = None
         self.table_text = ""
@@ -72,9 +73,12 @@ class StudiesPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setEnabled(False)
         self.stop_button.clicked.connect(self.stop)
+        refresh_button = QPushButton("Refresh")
+        refresh_button.setToolTip("read the study file and the cells' states again")
+        refresh_button.clicked.connect(self.refresh)
         top = QHBoxLayout()
         for widget in (QLabel("Study:"), self.chooser, open_button, self.parallel, self.start_button,
-                       self.stop_button):
+                       self.stop_button, refresh_button):
             top.addWidget(widget)
         top.addStretch(1)
         self.summary = QLabel("Open a study file or pick a shipped study.")
@@ -125,7 +129,7 @@ class StudiesPanel(QWidget):
 
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self.refresh)
+        self.timer.timeout.connect(self.poll)
         self.fill_chooser()
 
     # --- choosing a study ----------------------------------------------------------------------------
@@ -170,16 +174,34 @@ class StudiesPanel(QWidget):
     # --- the grid ---------------------------------------------------------------------------------------
     @Slot()
     def refresh(self) -> None:
+        """Read the file and the grid again (and the SLURM job states), then show the cells."""
         if self.study is None:
             return
         try:
-            spec, self.states = engine.study_status(self.study)
+            self.spec, self.states = engine.study_status(self.study)
         except Exception as exc:  # noqa: BLE001 - a bad file is a message, never a crash
             if not self.is_running():
                 self.timer.stop()
             self.error.emit(describe_error(exc))
-            self.study = None
+            self.study = self.spec = None
             return
+        self.cells = [s.cell for s in self.states]
+        self._show()
+
+    @Slot()
+    def poll(self) -> None:
+        """The cells' states from the store (milliseconds: no file, no grid expansion)."""
+        if self.spec is None:
+            return
+        try:
+            self.states = engine.cell_states(self.spec, self.cells)
+        except Exception as exc:  # noqa: BLE001 - e.g. the store is momentarily locked: try again next tick
+            self.status.emit(describe_error(exc))
+            return
+        self._show()
+
+    def _show(self) -> None:
+        spec = self.spec
         rows = list(dict.fromkeys(s.cell.row for s in self.states))
         columns = list(dict.fromkeys((s.cell.dataset, s.cell.bits, s.cell.seed) for s in self.states))
         several = len({c[0] for c in columns}) > 1
@@ -286,12 +308,8 @@ class StudiesPanel(QWidget):
             return
         study, reference = self.study, self.reference.currentData()
 
-        def write(path: str) -> str:
-            fmt = TABLE_FORMATS.get(Path(path).suffix.lower(), "markdown")
-            Path(path).write_text(engine.study_table_text(study, fmt, reference), encoding="utf-8")
-            return path
-
-        self.exporter.export("Export the study table", "study-table.tex", TABLE_FILTER, write)
+        self.exporter.export("Export the study table", "study-table.tex", TABLE_FILTER,
+                             lambda path: engine.write_study_table(study, path, reference=reference))
 
     @Slot()
     def _on_export_figure(self) -> None:
