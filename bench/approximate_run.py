@@ -22,7 +22,7 @@ from core import engine
 from core.search.codes import save_codes, unpack_codes
 from core.config.train_config import TrainConfig
 from core.encoding.encode import drain
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from index_scale import synthetic_codes  # bench/ is on sys.path when run as a script
 
 

@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-from core.runs.paths import RunPaths, resolve_run
-from core.runs.store import RunRecord, RunStore
+from core.explain.api import clear_cache as _clear_explainers
+from core.retrieval.session import forget_session as _forget_session
+from core.runs import admin as _admin
+from core.runs.catalog import last_metrics, list_runs
+from core.runs.catalog import resolve_run as open_run
 
 
-def list_runs(store: RunStore | None = None) -> list[RunRecord]:
-    """All runs in the store, newest first."""
-    if store is not None:
-        return store.list_runs()
-    with RunStore() as own:
-        return own.list_runs()
-
-
-def last_metrics(names: tuple[str, ...]) -> dict[str, dict[str, float]]:
-    """{run id: {name: value of the run's last evaluation}} from the store (the Runs table's extra columns)."""
-    with RunStore() as store:
-        return store.last_metrics(names)
-
-
-def open_run(run: str) -> RunPaths:
-    """A run by folder, id, unique id prefix or "latest"."""
-    return resolve_run(run)
+def delete_run(run: str) -> None:
+    """Remove a run's folder and its store entry (core.runs.admin.delete_run says what it refuses), after
+    dropping the cached session and explainers that hold its codes, index and network."""
+    _forget_session(open_run(run))
+    _clear_explainers()
+    _admin.delete_run(run)
 
 
 def train(cfg, cancel=None, resume=None, store=None):
@@ -40,7 +32,7 @@ def train(cfg, cancel=None, resume=None, store=None):
 # GIL cannot slow it down; a crash stays out of the app): train_in_child(cfg, cancel=, resume=).
 from core.training.child import train_in_child  # noqa: E402,F401
 # Run housekeeping (GUI Runs tab): metric history, delete, export.
-from core.runs.admin import delete_run, export_run, map_history  # noqa: E402,F401
+from core.runs.admin import export_run, map_history  # noqa: E402,F401
 from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)
 # Datasets: loading (passthrough to the registry) and folder validation.
 from core.data.check import DatasetReport, check_dataset  # noqa: E402,F401

@@ -1,6 +1,6 @@
 """Thread bridge between the engine and the GUI.
 
-Two kinds of worker, as DESIGN.md "Threading" asks:
+Two kinds of worker, as docs/architecture.md "Threads and processes" asks:
 
 * ``TrainingRunner`` drives one ``engine.train`` generator on its own QThread. Events are collected on the
   worker and handed to the GUI in batches at most ~10 times a second (``events_ready(list)``), so a fast

@@ -55,6 +55,16 @@ class EpochEnd:
     eta_s: float | None = None
 
 
+# The evaluation flags codes as collapsed when more than this fraction of the database shares one code:
+# the ranking is then mostly one tie group and mAP measures the label mix more than the hashing.
+COLLAPSE_SHARE = 0.5
+
+
+def is_collapsed(share: float) -> bool:
+    """True when `largest_code_share` exceeds COLLAPSE_SHARE: the codes no longer separate the database."""
+    return share > COLLAPSE_SHARE
+
+
 @dataclass(frozen=True)
 class EvalResult:
     """Retrieval quality after an epoch (test split against the database).
@@ -62,7 +72,7 @@ class EvalResult:
     map_all, map_at_k, precision_at_k: the headline, exact expectations over random orders inside Hamming
     tie groups (independent of the database order). map_all_index_order: mAP@all with ties ranked by
     database index, as the published code does (None when not computed). largest_code_share: fraction of
-    the database holding its most common code; `collapsed` when above core.evaluation.metrics.COLLAPSE_SHARE.
+    the database holding its most common code; `collapsed` when above COLLAPSE_SHARE.
     chance_map: the expected mAP@all of random codes on the same split (core.evaluation.chance.chance_map, exact), the
     level the curve has to rise above; None from producers that do not compute it.
     """
@@ -77,8 +87,6 @@ class EvalResult:
 
     @property
     def collapsed(self) -> bool:
-        from core.evaluation.metrics import is_collapsed
-
         return is_collapsed(self.largest_code_share)
 
     def metrics_record(self) -> dict[str, float]:

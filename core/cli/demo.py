@@ -74,7 +74,7 @@ def typical_query(per_query_ap) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from core import engine
-    from core.evaluation.chance import run_chance_map
+    from core.retrieval.service import run_chance_map
     from core.cli.retrieval import index_with_progress, print_query_result
     from core.cli.train import drive_training
     from core.retrieval.service import report_table

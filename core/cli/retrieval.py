@@ -155,9 +155,10 @@ def print_chance_levels(runs) -> None:
     readable codes are left out (the table above says what is wrong with them).
 
     runs: what the user named (folders, ids, prefixes, 'latest')."""
-    from core.evaluation.chance import CHANCE_DESCRIPTION, run_chance_map
+    from core.evaluation.chance import CHANCE_DESCRIPTION
+    from core.retrieval.service import run_chance_map
     from core.base.errors import FghashError
-    from core.runs.paths import resolve_run
+    from core.runs.catalog import resolve_run
 
     by_value: dict[float, list[str]] = {}
     for run in runs:

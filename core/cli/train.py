@@ -259,7 +259,7 @@ def _index_order_and_note(finished) -> tuple[str, str]:
 
 def _chance_cell(run_dir: str) -> str:
     """The run's chance level in % (7 wide), or '-' when it has no saved codes (failed or cancelled early)."""
-    from core.evaluation.chance import run_chance_map
+    from core.retrieval.service import run_chance_map
     from core.base.errors import FghashError
 
     try:

@@ -1,6 +1,6 @@
 """Frozen, validated configurations with a JSON round-trip and a schema version.
 
-Every option that METHODS.md marks [RECON] is a named field whose docstring says "reconstructed".
+Every option that docs/methods.md marks [RECON] is a named field whose docstring says "reconstructed".
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ MAX_RESIZE_SIZE = 2048
 
 @dataclass(frozen=True)
 class AdshOptions:
-    """ADSH asymmetric hashing (METHODS.md section 1); shared by the ADSH baseline and FCAENet."""
+    """ADSH asymmetric hashing (docs/methods.md section 1); shared by the ADSH baseline and FCAENet."""
 
     num_samples: int = 2000  # m: images sampled from the database per outer iteration
     inner_epochs: int = 20  # T_in: epochs over the m samples per outer iteration (FCAENet paper: 20)
@@ -42,7 +42,7 @@ class AdshOptions:
 
 @dataclass(frozen=True)
 class FcaeOptions:
-    """FCAENet additions on top of ADSH (METHODS.md section 2). Table 2 ablations: use_srem/use_esrl."""
+    """FCAENet additions on top of ADSH (docs/methods.md section 2). Table 2 ablations: use_srem/use_esrl."""
 
     use_srem: bool = True  # erase the anchor with SREM and pull its code to the anchor's
     use_esrl: bool = True  # positive-pair term L_pos
@@ -66,7 +66,7 @@ class FcaeOptions:
 
 @dataclass(frozen=True)
 class MultiFusOptions:
-    """Multi-FusNet (METHODS.md section 3). Table 6 ablations: use_cascade/use_fusion/use_attention."""
+    """Multi-FusNet (docs/methods.md section 3). Table 6 ablations: use_cascade/use_fusion/use_attention."""
 
     use_cascade: bool = True  # multi-level cascade (layer2/3/4); False = top level only
     use_fusion: bool = True  # X + ECA(X) two-branch fusion
@@ -323,7 +323,7 @@ _MULTIFUS_CODE_LR_BATCH = {"cub": (0.008, 128), "aircraft": (0.0035, 32), "vegfr
 
 
 def multifusnet_preset(kind: str, bits: int, dataset: str | None = None, **overrides: Any) -> TrainConfig:
-    """Multi-FusNet settings of METHODS.md section 3.5, as two presets.
+    """Multi-FusNet settings of docs/methods.md section 3.5, as two presets.
 
     "paper": 336 crop / 356 resize with the paper's augmentation, SGD momentum 0.91, wd 5e-4,
     lr 0.0035, batch 128, 300 epochs (x0.1 every 80, the code's StepLR), the paper's model options.

@@ -1,6 +1,6 @@
 """VegFru: vegfru_list/vegfru_train.txt + vegfru_test.txt ('relpath label', labels 0-based, 292 classes).
 
-vegfru_val.txt is not part of the loaded index (METHODS.md section 5: the hashing papers train on the
+vegfru_val.txt is not part of the loaded index (docs/methods.md section 5: the hashing papers train on the
 29,200-image train list and query with the test list); `official_validation` reads it for model
 selection (TrainConfig.validation = "official"), leaving the training split as it is.
 """

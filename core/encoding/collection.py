@@ -95,7 +95,7 @@ def encode_collection(run, collection: Collection, out: str | Path, *, chunk_siz
     from core.data.records import ImageRecord
     from core.runtime.device import select_device
     from core.encoding.encode import encode_records, run_eval_transform
-    from core.runs.paths import resolve_run
+    from core.runs.catalog import resolve_run
 
     start = time.perf_counter()
     rank = distributed.current()

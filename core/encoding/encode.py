@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 from core.data.records import ImageRecord
 from core.base.errors import Cancelled
 from core.base.events import Log, Progress
-from core.training.methods.asymmetric import to_pm1
+from core.search.codes import to_pm1
 
 
 def encode_records(

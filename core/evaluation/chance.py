@@ -23,8 +23,6 @@ reproduces (tests/core/test_chance.py checks both).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 CHANCE_DESCRIPTION = ("chance = expected mAP@all of random codes (exact: a uniformly random ranking; "
@@ -61,14 +59,3 @@ def chance_map(query_labels, database_labels) -> float:
     slot = np.searchsorted(classes, ql).clip(max=max(classes.size - 1, 0))
     relevant = np.where(classes[slot] == ql, counts[slot], 0) if classes.size else np.zeros_like(ql)
     return float(expected_random_ap(relevant, dl.size).mean())
-
-
-def run_chance_map(run) -> float:
-    """chance_map of a trained run's saved split labels (codes/query.npz vs codes/database.npz).
-
-    run: RunPaths, run folder, id, unique id prefix or "latest". Raises RunError when its codes are missing."""
-    from core.search.codes import load_codes
-    from core.runs.paths import RunPaths, resolve_run
-
-    paths = run if isinstance(run, RunPaths) else resolve_run(run if isinstance(run, (str, Path)) else str(run))
-    return chance_map(load_codes(paths, "query").labels, load_codes(paths, "database").labels)

@@ -1,6 +1,6 @@
 """Retrieval metrics on Hamming ranking: mAP@all (FCAENet Eq. 18), mAP@k, precision@k, PR over radii.
 
-Ties (METHODS.md §4, DESIGN.md "ties"). Hamming distances take only bits + 1 values, so many database
+Ties (docs/methods.md section 4). Hamming distances take only bits + 1 values, so many database
 items tie with each other, and on short codes whole classes can share a code. Any fixed order inside a tie
 group then decides the score: the databases are stored class by class, so ranking ties by database index
 puts same-class items together and inflates mAP (on 12-bit codes by up to 13 points, issue 12). The
@@ -32,12 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from core.base.events import is_collapsed
 from core.evaluation.tie_expectation import expected_ap, expected_at_k, harmonic
 
 TIE_MODES = ("stable", "average")  # "stable": ties by database index; "average": exact expectation
-# The evaluation flags codes as collapsed when more than this fraction of the database shares one code:
-# the ranking is then mostly one tie group and mAP measures the label mix more than the hashing.
-COLLAPSE_SHARE = 0.5
 # How the two tie modes are labelled wherever a figure is shown (CLI tables, GUI tooltips).
 TIES_AVERAGED_LABEL = ("ties averaged (the expected value over random orders of equally distant database items; "
                        "independent of the order of the database)")
@@ -58,7 +56,7 @@ class RetrievalReport:
     The *_index_order twins rank ties by database index, as the published code does (secondary; they
     change when the database is reordered). pr_curve: one (radius, precision, recall) per Hamming radius
     0..bits (order-free). largest_code_share: fraction of the database holding its most common code;
-    `collapsed` when it exceeds COLLAPSE_SHARE.
+    `collapsed` when it exceeds core.base.events.COLLAPSE_SHARE.
     """
 
     run_id: str
@@ -266,11 +264,6 @@ def largest_code_share(database_codes) -> float:
         return 0.0
     _, counts = torch.unique(codes > 0, dim=0, return_counts=True)
     return float(counts.max()) / codes.shape[0]
-
-
-def is_collapsed(share: float) -> bool:
-    """True when `largest_code_share` exceeds COLLAPSE_SHARE: the codes no longer separate the database."""
-    return share > COLLAPSE_SHARE
 
 
 def collapse_note(share: float) -> str:

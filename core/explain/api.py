@@ -20,7 +20,8 @@ from core.explain.explainer import ExplainError, Explainer
 from core.explain.hires import MAX_OUTPUT_SIDE, at_resolution
 from core.explain.images import ImageSource, PreparedImage
 from core.explain.types import EXPLANATION_KINDS, Explanation
-from core.runs.paths import RunPaths, resolve_run
+from core.runs.paths import RunPaths
+from core.runs.catalog import resolve_run
 
 _cache_lock = threading.Lock()
 _cached: tuple[tuple, Explainer] | None = None

@@ -1,4 +1,4 @@
-"""Channel-mean class-activation map of the last conv block (FCAENet Eq. 3-4, METHODS.md 2.2 steps 1-3).
+"""Channel-mean class-activation map of the last conv block (FCAENet Eq. 3-4, docs/methods.md 2.2 steps 1-3).
 
 A = mean_c F_c, bilinearly upsampled to the image size, min-max normalised to [0, 1]. The computation is
 core.models.srem.activation_map, the very map SREM ranks to place its erased squares, so the CAM view

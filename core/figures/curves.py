@@ -3,7 +3,7 @@
 Both draw from core.retrieval.service.RetrievalReport (engine.evaluate), so the numbers equal `fghash eval`'s.
 The mAP-vs-bits figure groups runs by (dataset, method, variant) and code length; runs that differ only
 in their seed become one point, mean ± sample std as an error bar. The chance level
-(core.evaluation.chance.run_chance_map, the same for every code length) is a dashed line per dataset.
+(core.retrieval.service.run_chance_map, the same for every code length) is a dashed line per dataset.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def bits_figure(reports: Sequence, configs: Sequence, chance: Sequence[float] | 
     """mAP@all (%) against code length, one line per (dataset, method, variant) seed group series.
 
     reports: RetrievalReports; configs: their TrainConfigs (same order), for the seed grouping;
-    chance: each run's chance level (core.evaluation.chance.run_chance_map), drawn as one dashed line per dataset."""
+    chance: each run's chance level (core.retrieval.service.run_chance_map), drawn as one dashed line per dataset."""
     from core.evaluation.seed_groups import group_by_seed, mean_std
 
     if not reports:

@@ -26,7 +26,8 @@ def write_attention_figure(run, images: Sequence, path: str | Path, *, target=No
     test-split index or None for each image's own code), SREM (N = regions, s = size; None: the run's)
     or Multi-FusNet levels -> `path`."""
     from core.figures.attention import attention_figure, gather_attention
-    from core.runs.paths import RunPaths, resolve_run
+    from core.runs.paths import RunPaths
+    from core.runs.catalog import resolve_run
 
     figure_format(path)
     paths = run if isinstance(run, RunPaths) else resolve_run(run)
@@ -101,9 +102,10 @@ def split_image_path(run, image):
 
 def _evaluated(runs: Sequence):
     """(RetrievalReports, TrainConfigs, chance levels) of the runs, in order."""
-    from core.evaluation.chance import run_chance_map
+    from core.retrieval.service import run_chance_map
     from core.retrieval.service import evaluate
-    from core.runs.paths import RunPaths, resolve_run
+    from core.runs.paths import RunPaths
+    from core.runs.catalog import resolve_run
 
     if not runs:
         raise FigureError("name at least one run")

@@ -41,7 +41,7 @@ def build_table(reports: Sequence, configs: Sequence, chance: Sequence[float]) -
     """Group runs by seed (core.evaluation.seed_groups.group_by_seed) and average their headline mAP@all.
 
     reports: RetrievalReports (engine.evaluate); configs: their TrainConfigs; chance: each run's
-    core.evaluation.chance.run_chance_map, all in the same order. Runs of one dataset must share one split."""
+    core.retrieval.service.run_chance_map, all in the same order. Runs of one dataset must share one split."""
     from core.evaluation.seed_groups import group_by_seed, mean_std
 
     if not reports:

@@ -1,4 +1,4 @@
-"""Efficient Channel Attention (ECA, Wang et al. CVPR 2020) as used by Multi-FusNet (METHODS.md section 3.2).
+"""Efficient Channel Attention (ECA, Wang et al. CVPR 2020) as used by Multi-FusNet (docs/methods.md section 3.2).
 
 ECA(X) = X * sigmoid(Conv1d_k(GAP(X))): one k-tap convolution across the channel axis of the
 globally averaged feature, no bias, "same" padding. Multi-FusNet fuses two branches by summation,

@@ -1,4 +1,4 @@
-"""Multi-FusNet network (METHODS.md section 3.2; Cui et al., PeerJ CS 2024).
+"""Multi-FusNet network (docs/methods.md section 3.2; Cui et al., PeerJ CS 2024).
 
 Shapes for a ResNet-50 and a 224 input (336 gives 42/21/11 maps):
 

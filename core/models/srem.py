@@ -1,4 +1,4 @@
-"""SREM, the Selective Region Erasing Module of FCAENet (METHODS.md section 2.2, paper Eq. 3-5, Algorithm 1).
+"""SREM, the Selective Region Erasing Module of FCAENet (docs/methods.md section 2.2, paper Eq. 3-5, Algorithm 1).
 
 THE one implementation: training (core/training/methods/fcaenet.py) and explanations (GUI overlays) both call
 `srem_mask` and `erase`.

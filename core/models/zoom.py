@@ -1,4 +1,4 @@
-"""Attention-guided saliency zoom, the paper's "Gaussian centre image enhancement" (METHODS.md section 3.3).
+"""Attention-guided saliency zoom, the paper's "Gaussian centre image enhancement" (docs/methods.md section 3.3).
 
 Derived from the Saliency Sampler (Recasens et al., ECCV 2018) as used by FG-CHN/MuiltNet:
 

@@ -21,7 +21,8 @@ from core.base.errors import ConfigError, RunError
 from core.base.events import Progress
 from core.search.index import HammingIndex, read_index_header
 from core.search.large_index import ApproximateHammingIndex, approximate_from_packed, load_approximate_index, recall_at_k
-from core.runs.paths import RunPaths, resolve_run
+from core.runs.paths import RunPaths
+from core.runs.catalog import resolve_run
 
 DEFAULT_NPROBE = 16  # bench/index_scale.py: recall@100 0.82 (10M) and 0.90 (100M) at nlist 1024
 NLIST_MAX = 1024  # the benchmark's nlist; the build (assigning every code to a cell) grows with nlist

@@ -10,6 +10,7 @@ import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
+from core.evaluation.chance import chance_map
 from core.search.codes import load_codes
 from core.config.train_config import TrainConfig
 from core.base.errors import ConfigError
@@ -17,7 +18,8 @@ from core.base.events import Progress
 from core.search.index import HammingIndex
 from core.evaluation.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalReport, collapse_note, largest_code_share,
                           summarize)
-from core.runs.paths import RunPaths, resolve_run
+from core.runs.paths import RunPaths
+from core.runs.catalog import resolve_run
 from core.evaluation.seed_groups import group_by_seed, mean_std
 from core.retrieval.session import QueryResult, open_session
 from core.base.text import printable
@@ -133,3 +135,11 @@ def seed_table(reports: Sequence[RetrievalReport], configs: Sequence[TrainConfig
     for (kind, method, variant), cells in rows.items():
         lines.append(f"{kind:9} {method:11} {variant:{width}}" + "".join(f" {cells.get(b, '-'):>20}" for b in bits))
     return "\n".join(lines)
+
+
+def run_chance_map(run) -> float:
+    """chance_map of a trained run's saved split labels (codes/query.npz vs codes/database.npz).
+
+    run: RunPaths, run folder, id, unique id prefix or "latest". Raises RunError when its codes are missing."""
+    paths = run if isinstance(run, RunPaths) else resolve_run(run if isinstance(run, (str, Path)) else str(run))
+    return chance_map(load_codes(paths, "query").labels, load_codes(paths, "database").labels)

@@ -22,7 +22,8 @@ from core.retrieval.approximate import ApproximateInfo, load_approximate
 from core.search.codes import CodeSet, load_codes, save_codes
 from core.base.errors import ConfigError, FghashError, RunError
 from core.search.index import HammingIndex, load_index, pack_padded, read_index_header
-from core.runs.paths import RunPaths, resolve_run
+from core.runs.paths import RunPaths
+from core.runs.catalog import resolve_run
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ class RunSession:
         """±1 code (bits,) int8 of a PIL image or an image file, with the run's evaluation transform."""
         from core.data.images import load_rgb
         from core.data.transforms import crop_bottom as cut
-        from core.training.methods.asymmetric import to_pm1
+        from core.search.codes import to_pm1
 
         model, transform, device = self._model_and_transform()
         picture = image if not isinstance(image, (str, Path)) else load_rgb(image)

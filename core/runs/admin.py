@@ -7,8 +7,8 @@ from pathlib import Path
 
 from core.base.errors import RunError
 from core.runs.lock import refuse_if_training
-from core.runs.paths import resolve_run, runs_dir
-from core.runs.store import RunStore
+from core.runs.paths import runs_dir
+from core.runs.catalog import open_store, resolve_run
 
 EXPORTED_FILES = ("config.json", "metrics.jsonl")
 
@@ -28,7 +28,7 @@ def map_history(run: str) -> list[tuple[int, float]]:
             except (TypeError, ValueError):
                 continue  # a hand-edited or foreign line: skip it like a torn one
     if not by_epoch:
-        with RunStore() as store:
+        with open_store() as store:
             by_epoch = dict(store.metric_history(paths.run_id, "map_all"))
     return sorted(by_epoch.items())
 
@@ -43,13 +43,7 @@ def delete_run(run: str) -> None:
     if not paths.config.exists():
         raise RunError(f"{root} is not a run folder: config.json is missing")
     refuse_if_training(root, "deleting it")
-    # Drop cached sessions/explainers first: they hold the run's codes, index and network.
-    from core.explain.api import clear_cache
-    from core.retrieval.session import forget_session
-
-    forget_session(paths)
-    clear_cache()
-    with RunStore() as store:
+    with open_store() as store:
         store.delete(paths.run_id)
     shutil.rmtree(root)
 

@@ -1,6 +1,6 @@
 """Run folders: the files of one training run, and how to create, find and validate them.
 
-Layout (DESIGN.md): config.json, checkpoints/*.safetensors (+ .json metadata), codes/, index.faiss,
+Layout (docs/architecture.md): config.json, checkpoints/*.safetensors (+ .json metadata), codes/, index.faiss,
 index-ivf.faiss (optional, approximate), metrics.jsonl.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,7 +18,16 @@ from core.base.atomic import append_line, atomic_write_text
 from core.config.train_config import TrainConfig
 from core.base.errors import ConfigError, RunError
 from core.base.safe_read import MAX_METRICS_BYTES, read_regular
-from core.runs.store import RunStore, fghash_home
+
+
+def fghash_home() -> Path:
+    """Where runs and the store live: $FGHASH_HOME, else the user data dir."""
+    env = os.environ.get("FGHASH_HOME")
+    if env:
+        return Path(env)
+    import platformdirs  # only without $FGHASH_HOME: the GPU check's machine has no platformdirs
+
+    return Path(platformdirs.user_data_dir("fghash", appauthor=False))
 
 
 METRICS_FORMAT = 1  # version tag written into every metrics.jsonl record
@@ -107,22 +117,6 @@ class RunPaths:
         return out
 
 
-def _latest(folder: Path, store: RunStore | None) -> RunPaths:
-    """The newest run (store creation time, which for a folder the store picked up from disk is its
-    config.json's time), not the last folder name: a hand-made folder "ZZZ" is not newer than today's run."""
-    own = store if store is not None else RunStore()
-    try:
-        records = own.list_runs()  # newest first; registers folders the store lacked
-    finally:
-        if store is None:
-            own.close()
-    for record in records:
-        root = Path(record.run_dir)
-        if root.parent.resolve() == folder.resolve() and (root / "config.json").is_file():
-            return RunPaths(root)
-    raise RunError(f"no runs yet in {folder}: train one with `fghash train` or `fghash demo`")
-
-
 def runs_dir() -> Path:
     return fghash_home() / "runs"
 
@@ -130,34 +124,3 @@ def runs_dir() -> Path:
 def new_run_id(cfg: TrainConfig) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{cfg.method}-{cfg.dataset_kind}-{cfg.bits}b-{secrets.token_hex(2)}"
-
-
-def create_run(cfg: TrainConfig, store: RunStore | None = None, parent: Path | None = None) -> RunPaths:
-    """Make a new run folder with its config.json and register it in the store."""
-    paths = RunPaths((parent or runs_dir()) / new_run_id(cfg))
-    paths.checkpoints.mkdir(parents=True)
-    paths.codes.mkdir()
-    atomic_write_text(paths.config, cfg.to_json())
-    if store is not None:
-        store.add_run(paths.run_id, paths.root, cfg.to_json())
-    return paths
-
-
-def resolve_run(run: str | Path, store: RunStore | None = None) -> RunPaths:
-    """Find a run by folder path, by run id, or by a unique run-id prefix ("latest" = the run created
-    last, by the store's creation time). Ids are matched literally: `*`, `?` and `[` are no patterns."""
-    candidate = Path(run)
-    if candidate.is_dir():
-        return RunPaths(candidate.resolve())
-    folder = runs_dir()
-    if str(run) == "latest":
-        return _latest(folder, store)
-    if "/" not in str(run) and (folder / str(run)).is_dir():
-        return RunPaths(folder / str(run))
-    names = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    matches = [folder / name for name in names if name.startswith(str(run))]
-    if len(matches) == 1:
-        return RunPaths(matches[0])
-    if len(matches) > 1:
-        raise RunError(f"run id prefix {run!r} is ambiguous: {', '.join(m.name for m in matches[:5])}")
-    raise RunError(f"no run {run!r}: not a folder and not a run id in {folder}")

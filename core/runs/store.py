@@ -24,6 +24,7 @@ from pathlib import Path
 from core.base.errors import RunError, one_line
 from core.base.events import BestOnValidation
 from core.runs.lock import is_held
+from core.runs.paths import fghash_home
 
 log = logging.getLogger("fghash")
 
@@ -78,16 +79,6 @@ _ADDED_RUN_COLUMNS = (("val_best_epoch", "INTEGER"), ("val_best_map", "REAL"), (
 RUN_STATUSES = ("created", "running", "finished", "cancelled", "interrupted", "failed")
 
 
-def fghash_home() -> Path:
-    """Where runs and the store live: $FGHASH_HOME, else the user data dir."""
-    env = os.environ.get("FGHASH_HOME")
-    if env:
-        return Path(env)
-    import platformdirs  # only without $FGHASH_HOME: the GPU check's machine has no platformdirs
-
-    return Path(platformdirs.user_data_dir("fghash", appauthor=False))
-
-
 @dataclass(frozen=True)
 class RunRecord:
     run_id: str
@@ -134,6 +125,7 @@ class RunStore:
         self.path = Path(path) if path else fghash_home() / "runs.sqlite"
         self.runs_folder = self.path.parent / "runs"
         self.set_aside: Path | None = None  # where a corrupt store was moved by this open, if it was
+        self.damage = ""  # what was wrong with it (one line)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -173,9 +165,8 @@ class RunStore:
                        f"{self.path.parent} is writable and has free space") from None
 
     def _rebuild_from_folders(self, exc: sqlite3.Error) -> None:
-        """Move the unreadable store (and its WAL) aside, create a new one and register every run folder."""
-        from core.runs.rebuild import register_folders
-
+        """Move the unreadable store (and its WAL) aside and create a new, empty one (set_aside says where
+        the old one went; core.runs.catalog.open_store then registers every run folder again)."""
         stamp = time.strftime("%Y%m%d-%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         try:
@@ -189,10 +180,8 @@ class RunStore:
             raise RunError(f"the run store {self.path} is damaged ({one_line(exc)}) and could not be replaced "
                            f"({one_line(again)}); move it away by hand, fghash rebuilds it from the run "
                            f"folders") from None
-        self.set_aside = aside
-        count = register_folders(self)
-        log.warning("the run store %s was unreadable (%s); moved it to %s and rebuilt it from %d run folder(s) "
-                    "in %s", self.path, one_line(exc, 80), aside, count, self.runs_folder)
+        self.set_aside = aside  # core.runs.catalog.open_store registers the run folders again
+        self.damage = one_line(exc, 80)
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -294,10 +283,8 @@ class RunStore:
         return self._alive_or_interrupted(RunRecord(**dict(row))) if row else None
 
     def list_runs(self) -> list[RunRecord]:
-        """Every run, newest first; run folders in `runs/` that the store lacks are registered first."""
-        from core.runs.rebuild import register_folders
-
-        register_folders(self, only_missing=True)
+        """Every run the store holds, newest first (core.runs.catalog.list_runs also picks up run folders
+        that the store lacks)."""
         rows = self._db.execute(f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY created DESC").fetchall()
         return [self._alive_or_interrupted(RunRecord(**dict(r))) for r in rows]
 

@@ -291,7 +291,7 @@ def follow() -> int:
 
 
 def follower_log_path(run_id: str, rank: int) -> Path:
-    from core.runs.store import fghash_home
+    from core.runs.paths import fghash_home
 
     return fghash_home() / "logs" / f"{run_id}.rank{rank}.log"
 

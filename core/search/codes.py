@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from core.base.atomic import atomic_write
 from core.base.errors import RunError, one_line
@@ -171,3 +172,8 @@ def _scalar_int(value: np.ndarray) -> int | None:
         return None
     return int(value)
 
+
+def to_pm1(x: torch.Tensor) -> torch.Tensor:
+    """sign with 0 -> +1 (sign(0) = 0 would leave codes that are neither bit)."""
+    return torch.where(x >= 0, torch.ones((), dtype=x.dtype, device=x.device),
+                       -torch.ones((), dtype=x.dtype, device=x.device))

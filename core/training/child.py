@@ -10,7 +10,7 @@ out of the app.
 
 has the contract of core.engine.train: the same core.base.events, TrainFinished last and as the return value,
 the same exceptions with the same messages (pickled in the child and raised again here, the child's
-traceback attached as __cause__). The child runs engine.train with a multiprocessing Event as its cancel;
+traceback attached as __cause__). The child runs core.training.driver.train with a multiprocessing Event as its cancel;
 the caller's threading.Event is forwarded to it, so Stop ends the run after the current batch as
 "cancelled", resumable. If the child dies without finishing, this raises TrainingProcessError naming the
 exit code or signal; its run's status then comes from the run lock the OS dropped with the process
@@ -30,6 +30,9 @@ from multiprocessing.pool import RemoteTraceback
 
 from core.base.errors import FghashError, TrainingProcessError, one_line
 from core.base.events import Event, TrainFinished
+from core.runs.catalog import list_runs, open_store
+from core.runs.lock import lock_holder
+from core.training.driver import train
 
 POLL_S = 0.1  # how often the caller's cancel is forwarded while no event arrives (Stop answers within it)
 EXIT_WAIT_S = 30.0  # after the result, or after a cancel on close: how long the child may take to exit
@@ -39,7 +42,7 @@ ORPHAN_WAIT_S = 15.0  # how long a dead child's loader workers may hold its run'
 
 def train_in_child(cfg=None, *, cancel: threading.Event | None = None, resume=None,
                    ) -> Generator[Event, None, TrainFinished]:
-    """engine.train(cfg, cancel=cancel, resume=resume) run in a spawned child process (CUDA cannot be used
+    """core.training.driver.train(cfg, cancel=cancel, resume=resume) run in a spawned child process (CUDA cannot be used
     in a forked one); yields its events as they arrive and returns its TrainFinished.
 
     Closing the generator early cancels the child and waits up to EXIT_WAIT_S for it to end (the run is
@@ -124,11 +127,8 @@ def _death_message(process) -> str:
 def _runs_left_by(pid: int) -> list:
     """The runs whose lock file names `pid`, read through the store: reading a "running" run whose lock is
     free is what records it as interrupted (RunStore._alive_or_interrupted)."""
-    from core.runs.lock import lock_holder
-    from core.runs.store import RunStore
-
-    with RunStore() as store:
-        return [r for r in store.list_runs() if r.status in ("running", "interrupted")
+    with open_store() as store:
+        return [r for r in list_runs(store) if r.status in ("running", "interrupted")
                 and lock_holder(r.run_dir) == pid]
 
 
@@ -159,7 +159,7 @@ def _end_child(process, receive, child_cancel, drain: bool) -> None:
 
 
 def _child_main(send, cancel, cfg, resume, threads: int, start_method: str) -> None:
-    """The child: engine.train with `cancel`, every event sent to the parent, then its result or its
+    """The child: core.training.driver.train with `cancel`, every event sent to the parent, then its result or its
     exception. If the parent is gone (the pipe broke), the generator is closed, which records the run as
     interrupted, and the child exits."""
     # Ctrl+C in the app's terminal reaches the whole process group: the app decides (it asks, then stops
@@ -170,12 +170,10 @@ def _child_main(send, cancel, cfg, resume, threads: int, start_method: str) -> N
     multiprocessing.set_start_method(start_method, force=True)
     import torch
 
-    from core import engine
-
     torch.set_num_threads(threads)
     generator = None
     try:
-        generator = engine.train(cfg, cancel=cancel, resume=resume)
+        generator = train(cfg, cancel=cancel, resume=resume)
         while True:
             try:
                 event = next(generator)

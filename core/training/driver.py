@@ -39,7 +39,8 @@ from core.base.events import (BatchEnd, BestOnValidation, CheckpointSaved, Epoch
                          TrainFinished, ValidationResult)
 from core.training.methods.common import LazyBatchLosses
 from core.runs.lock import RunLock
-from core.runs.paths import RunPaths, create_run, resolve_run
+from core.runs.paths import RunPaths
+from core.runs.catalog import create_run, open_store, resolve_run
 from core.runs.store import RunStore
 from core.training.validation import ValidationSplit, fingerprint_view, split_for_validation
 
@@ -55,7 +56,7 @@ def train(cfg: TrainConfig | None = None, *, cancel: threading.Event | None = No
     if cfg is None and resume is None:
         raise ValueError("train() needs a config or a run to resume")
     own_store = store is None
-    store = store or RunStore()
+    store = store or open_store()
     try:
         return (yield from _Run(cfg, cancel or threading.Event(), resume, store).run())
     finally:

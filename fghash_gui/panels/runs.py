@@ -353,7 +353,7 @@ class RunsPanel(QWidget):
     def _draw_chance_levels(self, run_ids: list[str]) -> None:
         """A dashed line at each distinct chance level of the runs (core.evaluation.chance; runs without saved codes,
         e.g. still training, have none yet). Reads two small label arrays per run."""
-        from core.evaluation.chance import run_chance_map
+        from core.retrieval.service import run_chance_map
 
         levels: set[float] = set()
         for run_id in run_ids:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
-from core.training.methods.asymmetric import SampledSimilarity, adsh_loss, adsh_objective, dcc_update, to_pm1
+from core.search.codes import to_pm1
+from core.training.methods.asymmetric import SampledSimilarity, adsh_loss, adsh_objective, dcc_update
 
 
 def _problem(seed: int, n: int = 60, m: int = 20, k: int = 12, classes: int = 5):

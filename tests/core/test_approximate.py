@@ -18,7 +18,7 @@ from core.config.train_config import TrainConfig
 from core.encoding.encode import drain
 from core.base.errors import RunError
 from core.search.large_index import approximate_from_code_file, approximate_from_packed, write_code_file
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from core.retrieval.session import forget_session
 
 BITS = 32

@@ -9,7 +9,7 @@ from core.retrieval.class_stats import class_report, per_class_ap, top_confusion
 from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.evaluation.metrics import per_query_ap
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 
 
 def _codes(rng, count, bits):

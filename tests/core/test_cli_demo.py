@@ -7,7 +7,7 @@ import re
 import torch
 
 from core import engine
-from core.evaluation.chance import run_chance_map
+from core.retrieval.service import run_chance_map
 from core.cli import main
 from core.cli.demo import demo_config, typical_query
 from core.config.train_config import AdshOptions

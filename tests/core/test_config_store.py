@@ -9,7 +9,7 @@ import pytest
 
 from core.config.train_config import TrainConfig, paper_preset
 from core.base.errors import ConfigError, RunError
-from core.runs.paths import create_run, resolve_run
+from core.runs.catalog import create_run, resolve_run
 from core.runs.lock import RunLock
 from core.runs.store import RunStore
 

@@ -122,7 +122,7 @@ def _autocast_codes(model, records, transform) -> torch.Tensor:
     fghash's saved codes always come from float32 (core.encoding.encode); this measures how many bits AMP encoding
     would flip. On the CPU dry run (FGHASH_CUDA_TESTS_DEVICE=cpu) there is no AMP: float32 there."""
     from core.data.dataset import ImageDataset
-    from core.encoding.encode import to_pm1
+    from core.search.codes import to_pm1
 
     images = torch.stack([ImageDataset(records, transform, substitute="blank")[i][0] for i in range(len(records))])
     device = torch.device(DEVICE)

@@ -116,7 +116,7 @@ def test_training_with_the_cache(fghash_cache):
     events = list(train(cfg))
     logs = [e.message for e in events if isinstance(e, Log)]
     assert sum("decoded once to 36x36" in m for m in logs) == 2  # train and test splits
-    from core.evaluation.chance import run_chance_map
+    from core.retrieval.service import run_chance_map
 
     assert events[-1].status == "finished" and events[-1].final_map > run_chance_map(events[-1].run_dir)
     second = list(train(cfg.replace(epochs=1)))

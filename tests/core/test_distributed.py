@@ -68,7 +68,8 @@ N, M, BITS, BATCH = 50, 20, 12, 8
 
 
 def _adsh_problem():
-    from core.training.methods.asymmetric import SampledSimilarity, to_pm1
+    from core.search.codes import to_pm1
+    from core.training.methods.asymmetric import SampledSimilarity
 
     g = torch.Generator().manual_seed(5)
     labels = torch.randint(0, 4, (N,), generator=g)

@@ -7,7 +7,7 @@ import numpy as np
 from core.cli import main
 from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from core.runs.store import RunStore
 
 

@@ -15,7 +15,7 @@ from core.base.errors import RunError
 from core.explain import Explainer, clear_cache
 from core.models.factory import build_model
 from core.models.srem import srem_mask
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 
 torch.set_num_threads(2)
 

@@ -14,7 +14,7 @@ from PIL import Image
 from test_retrieval import run  # noqa: F401  (the fixture: pytest puts tests/core on sys.path)
 
 from core import engine
-from core.evaluation.chance import run_chance_map
+from core.retrieval.service import run_chance_map
 from core.cli import main
 from core.config.train_config import TrainConfig
 from core.figures.common import CORRECT_COLOR, WRONG_COLOR, FigureError, save_figure

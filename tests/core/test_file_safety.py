@@ -26,7 +26,7 @@ from core.cli import main
 from core.config.train_config import AdshOptions, TrainConfig
 from core.base.errors import RunError, WeightsError
 from core.models.backbones import build_backbone, hub_weights_path, load_weights_file
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 
 REPO = Path(__file__).resolve().parents[2]
 

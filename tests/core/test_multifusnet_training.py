@@ -58,7 +58,7 @@ def test_short_training_beats_random_codes() -> None:
     from core.search.codes import load_codes
     from core.data.transforms import eval_transform
     from core.encoding.encode import drain, encode_records
-    from core.runs.paths import resolve_run
+    from core.runs.catalog import resolve_run
 
     paths = resolve_run(finished.run_id)
     model, saved_cfg = load_run_model(paths, "cpu")
@@ -139,7 +139,7 @@ def test_database_and_query_codes_come_from_one_float32_path(monkeypatch) -> Non
     from core.data.dataset import load_record_image
     from core.data.transforms import eval_transform
     from core.encoding.encode import drain
-    from core.training.methods.asymmetric import to_pm1
+    from core.search.codes import to_pm1
     from core.training.methods.proxy import MultiFusNetMethod
     from core.training.driver import _Run
 
@@ -219,7 +219,7 @@ def _tiny_folder(root) -> str:
 def test_driver_resume_equals_uninterrupted(tmp_path) -> None:
     from core.runs.checkpoint import read_checkpoint
     from core.base.events import CheckpointSaved
-    from core.runs.paths import resolve_run
+    from core.runs.catalog import resolve_run
     from core.training.driver import train
 
     cfg = _cfg(dataset_kind="folder", dataset_root=_tiny_folder(tmp_path), epochs=2, batch_size=4,

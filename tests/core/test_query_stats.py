@@ -8,7 +8,7 @@ import pytest
 from core import engine
 from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from core.runs.store import RunStore
 
 BITS = 12

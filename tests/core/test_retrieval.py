@@ -21,7 +21,7 @@ from core.encoding.encode import drain, encode_records, run_eval_transform
 from core.base.errors import ImageDecodeError, RunError
 from core.evaluation.metrics import map_all
 from core.models.factory import build_model
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from core.retrieval.session import forget_session
 
 torch.set_num_threads(2)

@@ -9,7 +9,7 @@ import pytest
 from core import engine
 from core.config.train_config import TrainConfig
 from core.base.errors import RunError
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from core.runs.store import RunStore
 
 

@@ -9,7 +9,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from core.evaluation.metrics import COLLAPSE_SHARE, collapse_note, is_collapsed, largest_code_share, summarize
+from core.base.events import COLLAPSE_SHARE, is_collapsed
+from core.evaluation.metrics import collapse_note, largest_code_share, summarize
 
 KS = (1, 3, 5, 10, 50, 100, 1000)
 

@@ -13,7 +13,7 @@ from core import engine
 from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.encoding.encode import drain
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from core.retrieval.session import forget_session
 from fghash_gui.widgets.result_grid import DISTANCE_ROLE
 

@@ -10,7 +10,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from core import engine
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from core.runs.store import RunStore
 from fghash_gui.widgets.elided_label import ElidedLabel
 

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 import pytest
 from PIL import Image
 
-from core.evaluation.chance import run_chance_map
+from core.retrieval.service import run_chance_map
 from core.base.events import EvalResult
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 
 from core import engine
 from core.config.train_config import TrainConfig
-from core.runs.paths import create_run
+from core.runs.catalog import create_run
 from core.runs.store import RunStore
 from fghash_gui.panels.runs import COLUMNS
 

@@ -1,4 +1,4 @@
-"""ADSH: asymmetric deep supervised hashing (METHODS.md section 1). FCAENet subclasses it (fcaenet.py).
+"""ADSH: asymmetric deep supervised hashing (docs/methods.md section 1). FCAENet subclasses it (fcaenet.py).
 
 One driver "epoch" is one outer iteration:
   (a) sample Omega, m database indices (seeded by (seed, epoch));  (b) S for Omega x Gamma (labels + r);
@@ -23,7 +23,8 @@ from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
 from core.data.transforms import train_transform
 from core.base.events import BatchEnd, Event, Log
-from core.training.methods.asymmetric import SampledSimilarity, adsh_loss, dcc_update, to_pm1
+from core.search.codes import to_pm1
+from core.training.methods.asymmetric import SampledSimilarity, adsh_loss, dcc_update
 from core.training.methods.base import HashingMethod
 from core.training.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
 from core.models.factory import build_model

@@ -1,4 +1,4 @@
-"""ADSH's asymmetric pieces (METHODS.md section 1) without a dense float m x n similarity matrix.
+"""ADSH's asymmetric pieces (docs/methods.md section 1) without a dense float m x n similarity matrix.
 
 Single-label data: S_ij = [label_i == label_j] = (Y_Omega Y_Gamma^T)_ij. The soft targets are
 S_soft = S (1 + r) - r with r = sum S / sum (1 - S) over the m x n 0/1 matrix. Everything the
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+
+from core.search.codes import to_pm1
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,6 @@ def adsh_loss(
     tensors (read lazily by the driver: no device synchronisation here)."""
     terms = adsh_terms(u, batch_labels, batch_db_index, v, sim, gamma, normalization)
     return terms["adsh_square"] + terms["adsh_quant"], {name: t.detach() for name, t in terms.items()}
-
-
-def to_pm1(x: torch.Tensor) -> torch.Tensor:
-    """sign with 0 -> +1 (sign(0) = 0 would leave codes that are neither bit)."""
-    return torch.where(x >= 0, torch.ones((), dtype=x.dtype, device=x.device),
-                       -torch.ones((), dtype=x.dtype, device=x.device))
 
 
 def dcc_update(

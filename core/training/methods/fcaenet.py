@@ -1,4 +1,4 @@
-"""FCAENet (METHODS.md section 2): ADSH + SREM-erased anchors + ESRL on (anchor, positive, erased) triplets.
+"""FCAENet (docs/methods.md section 2): ADSH + SREM-erased anchors + ESRL on (anchor, positive, erased) triplets.
 
 Per mini-batch of anchors x (with same-class random positives x+ drawn from the labels):
   forward [x; x+] once -> u, u+ and the anchor's last-conv map F (detached for the mask);

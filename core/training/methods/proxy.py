@@ -1,4 +1,4 @@
-"""Multi-FusNet training (METHODS.md sections 3.1-3.6): regression to fixed proxy codes + zoomed classification.
+"""Multi-FusNet training (docs/methods.md sections 3.1-3.6): regression to fixed proxy codes + zoomed classification.
 
 Before training, generate_proxy_codes turns the training labels into one distinct +-1 code per class
 (FISH, then a majority vote and a repair of shared codes), every image's target being its class's code.

@@ -1,4 +1,4 @@
-"""Offline binary proxy codes for Multi-FusNet (METHODS.md section 3.1, paper Eq. 1-7, FISH-style).
+"""Offline binary proxy codes for Multi-FusNet (docs/methods.md section 3.1, paper Eq. 1-7, FISH-style).
 
 Alternating optimisation of
 

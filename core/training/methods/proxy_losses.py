@@ -1,4 +1,4 @@
-"""Multi-FusNet losses (METHODS.md section 3.4; paper Eq. 12-16).
+"""Multi-FusNet losses (docs/methods.md section 3.4; paper Eq. 12-16).
 
 * hash (proxy) loss: mean over batch and bits of (h - b)^2, b the image's fixed proxy code;
 * classification: label-smoothed cross-entropy on the averaged logits (y_orig + y_zoom) / 2, with
