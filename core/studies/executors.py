@@ -26,7 +26,7 @@ from pathlib import Path
 from core.base.errors import ConfigError, FghashError, one_line
 from core.base.events import Event
 from core.config.study_file import StudySpec
-from core.runs.store import RunStore
+from core.runs.catalog import open_store
 from core.studies.grid import Cell, expand
 from core.studies.runner import CellEnded, CellStarted, train_cell
 from core.studies.state import CellState, StudyFolder, cell_states, current_run, open_study
@@ -230,7 +230,7 @@ def _interrupt(children) -> None:
 
 
 def _ended_from_store(spec: StudySpec, cell: Cell, seconds: float, message: str) -> CellEnded:
-    with RunStore() as store:
+    with open_store() as store:
         record = current_run(store, spec.study_id, cell)
     if record is None:
         return CellEnded(cell.key, "failed", None, None, seconds, f"no run was created ({message})")

@@ -18,6 +18,7 @@ from pathlib import Path
 from core.base.atomic import atomic_write_text
 from core.base.events import Event, TrainFinished
 from core.config.train_config import TrainConfig
+from core.runs.catalog import open_store
 from core.runs.paths import RunPaths
 from core.runs.store import RunStore
 from core.studies.grid import Cell, config_hash
@@ -48,33 +49,38 @@ class CellEnded:
     message: str = ""
 
 
-class CellStore(RunStore):
-    """A RunStore that tags the run the driver creates for `cell` (the first run registered whose config is
-    the cell's): in the store and in the run folder (study-cell.json, from which a rebuilt store re-tags it)."""
+class CellStore:
+    """The run store (catalog.open_store) as the training driver sees it, except that it tags the run the
+    driver creates for `cell` (the first run registered whose config is the cell's): in the store and in the
+    run folder (study-cell.json, from which a rebuilt store re-tags it). Everything else is the store's."""
 
-    def __init__(self, study_id: str, cell: Cell, path: str | Path | None = None) -> None:
-        super().__init__(path)
+    def __init__(self, study_id: str, cell: Cell, store: RunStore) -> None:
+        self.store = store
         self.study_id = study_id
         self.cell = cell
         self.tagged_run: str | None = None
 
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
     def add_run(self, run_id: str, run_dir: str | Path, config_json: str, created: float | None = None,
                 status: str = "created") -> None:
-        super().add_run(run_id, run_dir, config_json, created, status)
+        self.store.add_run(run_id, run_dir, config_json, created, status)
         if self.tagged_run is None and config_hash(TrainConfig.from_json(config_json)) == self.cell.config_hash:
             self.tagged_run = run_id
             tag = {"study_id": self.study_id, "cell_key": self.cell.key, "config_hash": self.cell.config_hash,
                    "tagged": time.time()}
             atomic_write_text(RunPaths(Path(run_dir)).study_cell, json.dumps(tag, indent=1, sort_keys=True))
-            self.tag_cell(run_id, self.study_id, self.cell.key, self.cell.config_hash, tag["tagged"])
+            self.store.tag_cell(run_id, self.study_id, self.cell.key, self.cell.config_hash, tag["tagged"])
 
 
 def train_cell(study_id: str, cell: Cell, cancel: threading.Event | None = None,
                ) -> Generator[Event, None, TrainFinished | None]:
     """Train (or resume) one cell: the engine's training events; returns its TrainFinished, or None when
     the cell had already finished."""
-    with CellStore(study_id, cell) as store:
-        record = current_run(store, study_id, cell)
+    with open_store() as opened:
+        store = CellStore(study_id, cell, opened)
+        record = current_run(opened, study_id, cell)
         if record is None:
             return (yield from train(cell.config, cancel=cancel, store=store))
         if record.status == "finished":

@@ -20,6 +20,7 @@ from pathlib import Path
 from core.base.atomic import atomic_write_text
 from core.base.errors import ConfigError, RunError
 from core.config.study_file import StudySpec, load_study, parse_study
+from core.runs.catalog import open_store
 from core.runs.store import RunRecord, RunStore, fghash_home
 from core.studies.grid import Cell, expand
 
@@ -113,7 +114,7 @@ def cell_states(spec: StudySpec, cells: list[Cell] | None = None, store: RunStor
     submitted cells (executors.job_states), to tell "queued" from "pending"."""
     cells = expand(spec) if cells is None else cells
     own = store is None
-    store = store or RunStore()
+    store = store or open_store()
     try:
         tagged: dict[str, list[tuple[str, RunRecord]]] = {}
         for key, digest, _run_id, record in store.study_cells(spec.study_id):

@@ -19,6 +19,8 @@ from core.base.errors import ConfigError, FghashError
 from core.evaluation.seed_groups import MeanStd, mean_std
 from core.evaluation.significance import PairedTest, paired_test, with_holm
 from core.figures.table import TABLE_FORMATS, _latex_escape
+from core.retrieval.service import run_chance_map
+from core.runs.paths import RunPaths
 from core.studies.state import CellState
 
 NOT_RUN = "not run"
@@ -120,9 +122,6 @@ def significance(states: Sequence[CellState], reference: str) -> list[PairedTest
 def chance_levels(states: Sequence[CellState]) -> dict[str, float]:
     """{dataset label: chance mAP@all} from one finished run per dataset (its saved split labels); a dataset
     whose finished runs have no readable codes has no entry (the table then shows no chance level for it)."""
-    from core.evaluation.chance import run_chance_map
-    from core.runs.paths import RunPaths
-
     out: dict[str, float] = {}
     for s in states:
         if s.final_map is not None and s.cell.dataset not in out:

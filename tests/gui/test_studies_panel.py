@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtGui import QColor
 
 from core import engine
-from core.runs.paths import create_run
-from core.runs.store import RunStore
+from core.runs.catalog import create_run, open_store
+
 from fghash_gui.panels.studies import STATE_COLORS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,7 +48,7 @@ def _write(tmp_path: Path, study_id: str, seeds="[0, 1]", more='[[methods]]\nmet
 
 def _finish(cell, study_id: str, value: float) -> str:
     """A run in the store as the given cell's finished run (what a trained cell leaves, minus the files)."""
-    with RunStore() as store:
+    with open_store() as store:
         paths = create_run(cell.config, store)
         store.tag_cell(paths.run_id, study_id, cell.key, cell.config_hash)
         store.set_status(paths.run_id, "finished")
