@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -89,9 +90,8 @@ class StudiesPanel(QWidget):
         self.grid.verticalHeader().setDefaultSectionSize(24)
 
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        self.preview = QPlainTextEdit()
+        self.preview = QTextEdit()  # the Markdown table, rendered (bold best values, the tests' table)
         self.preview.setReadOnly(True)
-        self.preview.setFont(mono)
         self.reference = QComboBox()
         self.reference.setToolTip("paired t-test and Wilcoxon test of this method against every other")
         table_button = QPushButton("Update table")
@@ -162,13 +162,21 @@ class StudiesPanel(QWidget):
         """Show a study (a file path or a study id); errors in the file go to the error dialog."""
         self.study = study
         self.refresh()
+        if self.study is not None:  # the chooser names what is shown
+            index = self.chooser.findData(study)
+            if index < 0:
+                self.chooser.addItem(str(study), study)
+                index = self.chooser.count() - 1
+            self.chooser.setCurrentIndex(index)
         if self.states:
             labels = list(dict.fromkeys(s.cell.method for s in self.states))
             self.reference.clear()
             self.reference.addItem("(none)", None)
             for label in labels:
                 self.reference.addItem(label, label)
-            self.reference.setCurrentIndex(1 if len(labels) > 1 else 0)
+            # the file's reference method, else the last row (a paper's own method comes last in its tables)
+            wanted = self.spec.reference or (labels[-1] if len(labels) > 1 else None)
+            self.reference.setCurrentIndex(max(0, self.reference.findData(wanted)) if wanted else 0)
             self.update_table()
 
     # --- the grid ---------------------------------------------------------------------------------------
@@ -193,12 +201,15 @@ class StudiesPanel(QWidget):
         """The cells' states from the store (milliseconds: no file, no grid expansion)."""
         if self.spec is None:
             return
+        finished = sum(s.state == "finished" for s in self.states)
         try:
             self.states = engine.cell_states(self.spec, self.cells)
         except Exception as exc:  # noqa: BLE001 - e.g. the store is momentarily locked: try again next tick
             self.status.emit(describe_error(exc))
             return
         self._show()
+        if sum(s.state == "finished" for s in self.states) != finished:  # a cell ended: the table changed
+            self.update_table()
 
     def _show(self) -> None:
         spec = self.spec
@@ -253,7 +264,7 @@ class StudiesPanel(QWidget):
         self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.readyReadStandardOutput.connect(self._on_output)
         self.process.finished.connect(self._on_finished)
-        self.log.appendPlainText(f"$ fghash {' '.join(self.run_arguments()[3:])}")
+        self.log.appendPlainText(f"$ fghash {' '.join(self.run_arguments()[2:])}")
         self.process.start(sys.executable, self.run_arguments())
         self.start_button.setEnabled(False)
         self.stop_button.setEnabled(True)
@@ -300,7 +311,7 @@ class StudiesPanel(QWidget):
 
     def _on_table(self, text: str) -> None:
         self.table_text = text
-        self.preview.setPlainText(text)
+        self.preview.setMarkdown(text)
 
     @Slot()
     def _on_export_table(self) -> None:
