@@ -11,5 +11,5 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages(include=["core", "core.*", "fghash_gui", "fghash_gui.*"]), "fghash_gui.resources"],
     package_dir={"fghash_gui.resources": "resources"},
-    package_data={"fghash_gui.resources": ["*.qss", "*.svg", "*.png", "*.desktop"]},
+    package_data={"fghash_gui.resources": ["*.qss", "*.svg", "*.png", "*.desktop", "studies/*.toml"]},
 )

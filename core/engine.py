@@ -63,3 +63,20 @@ from core.evaluation.code_map import CodeMap, code_map  # noqa: E402,F401
 # Generator[Progress, None, ApproximateInfo]; approximate_info(run) -> ApproximateInfo | None (header only);
 # query(..., approximate=True, nprobe=P) searches it.
 from core.retrieval.approximate import ApproximateInfo, approximate_info, build_approximate  # noqa: E402,F401
+# Studies (core/studies, issue 26; docs/studies.md): a paper's grid of runs from a study file, resumable.
+# run_study(file, executor="local"|"slurm"|"submitit-local", max_parallel=, retry_failed=, rerun_changed=)
+# -> Generator[StudyPlan | CellStarted | training events | CellEnded | StudySubmitted, None, StudySummary];
+# study_status(id or file) -> (StudySpec, [CellState]); study_table(id, reference=, reported=) -> StudyTable;
+# study_table_text(id, fmt, reference=); write_study_figure(id, path); list_studies(); list_examples().
+from core.config.study_file import StudySpec, load_study  # noqa: E402,F401
+from core.studies.api import study_status, study_table, study_table_text, write_study_figure  # noqa: E402,F401
+from core.studies.examples import example_study, list_examples  # noqa: E402,F401
+from core.studies.executors import EXECUTORS, StudyPlan, StudySubmitted, StudySummary, run_study  # noqa: E402,F401
+from core.studies.runner import CellEnded, CellStarted  # noqa: E402,F401
+from core.studies.state import CELL_STATES, CellState, cell_states, list_studies, open_study  # noqa: E402,F401
+from core.studies.table import ReportedRow, format_study_table  # noqa: E402,F401
+from core.studies.api import write_study_table  # noqa: E402,F401
+from core.figures.table import TABLE_FORMATS  # noqa: E402,F401
+# What `fghash study run` shows of a cell's training (the CLI reaches these through the facade only).
+from core.base.events import BatchEnd, EvalResult, Log, Progress  # noqa: E402,F401
+from core.base.text import printable  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""The main window: five tabs (Train, Browse, Explain, Classes, Runs), a status bar, and the shared workers."""
+"""The main window: six tabs (Train, Browse, Explain, Classes, Runs, Studies), a status bar, and the shared workers."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fghash_gui.panels.browse import BrowsePanel
 from fghash_gui.panels.classes import ClassesPanel
 from fghash_gui.panels.explain import ExplainPanel
 from fghash_gui.panels.runs import RunsPanel
+from fghash_gui.panels.studies import StudiesPanel
 from fghash_gui.panels.training import TrainingPanel
 from fghash_gui.workers import RequestRunner
 
@@ -42,6 +43,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.explain, "Explain")
         self.tabs.addTab(self.classes, "Classes")
         self.tabs.addTab(self.runs, "Runs")
+        self.studies = StudiesPanel(self.requests, self)  # issue 26: a study's grid of runs
+        self.tabs.addTab(self.studies, "Studies")
+        self.studies.error.connect(self.show_error)
+        self.studies.status.connect(self._on_status)
+        self.studies.open_requested.connect(self.open_run)
         self.setCentralWidget(self.tabs)
 
         self._busy = QLabel("")
@@ -157,5 +163,6 @@ class MainWindow(QMainWindow):
                 return
             self.statusBar().showMessage("Stopping training…")
             self.training.stop_and_wait()
+        self.studies.stop_and_wait()  # the study's current cell is recorded as interrupted, resumable
         self.requests.shutdown()
         event.accept()

@@ -1,4 +1,4 @@
-"""`fghash figure retrieval|attention|table|pr|bits`: paper figures and tables from trained runs
+"""`fghash figure retrieval|attention|table|pr|bits` (bits also takes a study id): paper figures and tables from trained runs
 (core.figures; the GUI's Export buttons call the same functions)."""
 
 from __future__ import annotations
@@ -54,8 +54,13 @@ def _cmd_pr(args: argparse.Namespace) -> int:
 
 
 def _cmd_bits(args: argparse.Namespace) -> int:
+    from core import engine
     from core.figures.export import write_bits_figure
 
+    if len(args.runs) == 1 and any(study_id == args.runs[0] for study_id, _t, _m in engine.list_studies()):
+        # a study id: one line per method (table row), error bars over its seeds
+        print(f"wrote {engine.write_study_figure(args.runs[0], args.output, dpi=args.dpi)}")
+        return 0
     print(f"wrote {write_bits_figure(args.runs, args.output, dpi=args.dpi)}")
     return 0
 
@@ -106,7 +111,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     for name, func, helptext in (("pr", _cmd_pr, "precision-recall curves over Hamming radius"),
                                  ("bits", _cmd_bits, "mAP@all against code length, chance level dashed")):
         p = kinds.add_parser(name, help=helptext)
-        p.add_argument("runs", nargs="+", help="runs (ids, prefixes, folders)")
+        p.add_argument("runs", nargs="+", help="runs (ids, prefixes, folders)" + (
+            "; or one study id (`fghash study list`): its finished cells" if name == "bits" else ""))
         p.add_argument("-o", "--output", required=True, help=out_help)
         p.add_argument("--dpi", type=int, default=DEFAULT_DPI, help=dpi_help)
         p.set_defaults(func=func)

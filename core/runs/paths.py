@@ -68,6 +68,12 @@ class RunPaths:
     def metrics(self) -> Path:
         return self.root / "metrics.jsonl"
 
+    @property
+    def study_cell(self) -> Path:
+        """{"study_id", "cell_key", "config_hash", "tagged"}: present when the run is a cell of a study
+        (core/studies); the store's study_cells table is rebuilt from it."""
+        return self.root / "study-cell.json"
+
     def last_checkpoint(self) -> Path | None:
         """The newest complete checkpoint (its metadata file written last marks it complete)."""
         metas = sorted(self.checkpoints.glob("epoch-*.json"))

@@ -5,7 +5,7 @@ when runs are listed (folders the store lacks, e.g. copied in by hand, are picke
 
 What a folder tells: its config (config.json), when it was created (config.json's modification time:
 the file is written once, when the run is created), its per-epoch metrics (metrics.jsonl), and how far
-it got. The status is inferred: "running" while a process holds the run lock, "finished" when the codes
+it got, and the study cell it belongs to (study-cell.json, core/studies). The status is inferred: "running" while a process holds the run lock, "finished" when the codes
 are saved and the newest checkpoint is the config's last epoch, "cancelled" when codes were saved
 earlier, "interrupted" when there are checkpoints but no codes, "created" otherwise. ("failed" cannot
 be told from "interrupted" after the fact.)
@@ -13,6 +13,7 @@ be told from "interrupted" after the fact.)
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from core.search.codes import SPLIT_NAMES, codes_path
@@ -75,6 +76,21 @@ def register_folder(store: RunStore, paths: RunPaths) -> None:
             store.set_artifact(paths.run_id, f"{split}_codes", codes_path(paths, split))
     if paths.metrics.is_file():
         store.set_artifact(paths.run_id, "metrics", paths.metrics)
+    _register_study_cell(store, paths)
+
+
+def _register_study_cell(store: RunStore, paths: RunPaths) -> None:
+    """The run's study tag (study-cell.json), if it is a cell of a study; a damaged tag file is ignored
+    (the run stays a plain run, `fghash study run` then trains that cell again)."""
+    if not paths.study_cell.is_file():
+        return
+    try:
+        tag = json.loads(read_regular(paths.study_cell, what="study tag", limit=MAX_JSON_BYTES,
+                                      error=FghashError))
+        store.tag_cell(paths.run_id, str(tag["study_id"]), str(tag["cell_key"]), str(tag["config_hash"]),
+                       float(tag["tagged"]))
+    except (FghashError, ValueError, KeyError, TypeError) as exc:
+        log.debug("ignoring the study tag of %s: %s", paths.root, exc)
 
 
 def _status(paths: RunPaths, cfg: TrainConfig) -> str:

@@ -59,8 +59,18 @@ CREATE TABLE IF NOT EXISTS artifacts (
     path TEXT NOT NULL,
     PRIMARY KEY (run_id, name)
 );
+CREATE TABLE IF NOT EXISTS study_cells (
+    run_id TEXT PRIMARY KEY REFERENCES runs(run_id) ON DELETE CASCADE,
+    study_id TEXT NOT NULL,
+    cell_key TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    tagged REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS study_cells_by_study ON study_cells (study_id, cell_key);
 """
 
+# The study_cells table (a run trained as a cell of a study, core/studies) came after the first release: as
+# a CREATE ... IF NOT EXISTS in _SCHEMA, stores created before get it, empty, on their next open.
 # Columns added after the first release: stores created before get them on open. Stores of that release
 # also hold a `best_map` column (the maximum over evaluations on the test queries, i.e. selection on the
 # test split); it is no longer written or read.
@@ -294,6 +304,33 @@ class RunStore:
             self._db.execute("UPDATE runs SET status='interrupted' WHERE run_id=? AND status='running'",
                              (record.run_id,))
         return dataclasses.replace(record, status="interrupted")
+
+    # ---- study cells (core/studies): a cell is a normal run tagged with its study and cell key ---------------
+    def tag_cell(self, run_id: str, study_id: str, cell_key: str, config_hash: str,
+                 tagged: float | None = None) -> None:
+        """Tag a registered run as cell `cell_key` of study `study_id`; config_hash: the cell's config
+        fingerprint when it was started (core/studies/grid.py)."""
+        with self._writing():
+            self._db.execute("INSERT OR REPLACE INTO study_cells VALUES (?,?,?,?,?)",
+                             (run_id, study_id, cell_key, config_hash, time.time() if tagged is None else tagged))
+
+    def study_cells(self, study_id: str) -> list[tuple[str, str, str, RunRecord]]:
+        """[(cell key, config hash, run id, run record)] of a study, oldest tag first (a cell retrained
+        after its config changed has several runs: the last one is current)."""
+        rows = self._db.execute(
+            f"SELECT c.cell_key, c.config_hash, {', '.join('r.' + n for n in _RUN_COLUMNS.split(', '))} "
+            f"FROM study_cells c JOIN runs r ON r.run_id = c.run_id WHERE c.study_id=? ORDER BY c.tagged",
+            (study_id,)).fetchall()
+        out = []
+        for row in rows:
+            data = dict(row)
+            key, digest = data.pop("cell_key"), data.pop("config_hash")
+            out.append((key, digest, data["run_id"], self._alive_or_interrupted(RunRecord(**data))))
+        return out
+
+    def study_ids(self) -> list[str]:
+        """Every study with at least one tagged run, by name."""
+        return [r[0] for r in self._db.execute("SELECT DISTINCT study_id FROM study_cells ORDER BY study_id")]
 
     def delete(self, run_id: str) -> None:
         with self._writing():

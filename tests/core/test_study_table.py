@@ -1,0 +1,112 @@
+"""The study table and its paired tests, from cell states (no training): layout, bold, not-run marks,
+chance and reported rows, the three formats, and the statistics against scipy."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from core.base.errors import ConfigError
+from core.config.study_file import parse_study
+from core.evaluation.significance import holm, paired_test
+from core.runs.store import RunRecord
+from core.studies.grid import expand
+from core.studies.state import CellState
+from core.studies.table import ReportedRow, build_study_table, format_study_table
+
+STUDY = """
+id = "t"
+preset = "quick"
+bits = [12, 24]
+seeds = [0, 1, 2, 3, 4, 5]
+[[datasets]]
+kind = "demo"
+[[methods]]
+method = "adsh"
+label = "ADSH"
+[[methods]]
+method = "fcaenet"
+label = "FCAENet"
+[[methods]]
+method = "fcaenet"
+label = "FCAENet w/o SREM"
+options.fcae.use_srem = false
+"""
+
+
+def _states(values: dict[str, list[float | None]]) -> list[CellState]:
+    """values[label][i]: the mAP of the label's i-th cell (bits-major, then seed); None = not run."""
+    out, seen = [], {}
+    for cell in expand(parse_study(STUDY)):
+        i = seen.get(cell.method, 0)
+        seen[cell.method] = i + 1
+        value = values[cell.method][i]
+        if value is None:
+            out.append(CellState(cell, "pending"))
+        else:
+            record = RunRecord(f"run-{cell.key}", "/nowhere", cell.config.method, "demo", None, cell.bits, "resnet18",
+                               "finished", 0.0, 1.0, value, "{}")
+            out.append(CellState(cell, "finished", record))
+    return out
+
+
+RNG = np.random.default_rng(0)
+FCAE = list(0.5 + 0.02 * RNG.standard_normal(12))
+ADSH = [v - 0.05 + 0.01 * RNG.standard_normal() for v in FCAE]
+NO_SREM = [None] * 6 + [v - 0.01 for v in FCAE[6:9]] + [None] * 3  # 24 bits, 3 of 6 seeds
+
+
+def test_layout_bold_not_run_and_partial_counts():
+    table = build_study_table("t", "T", _states({"ADSH": ADSH, "FCAENet": FCAE, "FCAENet w/o SREM": NO_SREM}),
+                              {"demo": 0.1191})
+    text = format_study_table(table, "markdown")
+    assert table.rows == ("ADSH", "FCAENet", "FCAENet w/o SREM") and table.columns == (("demo", 12), ("demo", 24))
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    fcae12 = 100 * np.mean(FCAE[:6])
+    assert f"**{fcae12:.2f} ± {100 * np.std(FCAE[:6], ddof=1):.2f} (6)**" in lines["FCAENet"]
+    assert "not run" in lines["FCAENet w/o SREM"] and "(3/6)" in lines["FCAENet w/o SREM"]
+    assert "0.00" not in lines["FCAENet w/o SREM"]  # a missing cell is never a zero
+    assert "11.91 | 11.91" in lines["*chance (random codes)*"]
+    assert "27 of 36 cells finished" in text
+
+
+def test_significance_matches_scipy_and_holm():
+    states = _states({"ADSH": ADSH, "FCAENet": FCAE, "FCAENet w/o SREM": NO_SREM})
+    table = build_study_table("t", "T", states, {}, reference="fcaenet")  # a method name picks the one label
+    assert table.reference == "FCAENet"
+    by_other = {t.other: t for t in table.tests}
+    adsh = by_other["ADSH"]
+    assert adsh.n == 12
+    assert adsh.t_p == pytest.approx(stats.ttest_rel(FCAE, ADSH).pvalue)
+    assert adsh.wilcoxon_p == pytest.approx(stats.wilcoxon(np.subtract(FCAE, ADSH)).pvalue)
+    assert adsh.mean_diff == pytest.approx(np.mean(np.subtract(FCAE, ADSH)))
+    no_srem = by_other["FCAENet w/o SREM"]
+    assert no_srem.n == 3 and "Wilcoxon cannot reach p < 0.05" in no_srem.note
+    assert "t-test undefined" in no_srem.note  # identical differences: no variance
+    assert adsh.t_p_holm == pytest.approx(min(1.0, adsh.t_p))  # the only t-test with a p value
+    latex = format_study_table(table, "latex")
+    assert r"\toprule" in latex and r"\textbf{" in latex and "Holm" in latex and "Wilcoxon" in latex
+    rows = list(csv.reader(io.StringIO(format_study_table(table, "csv"))))
+    assert rows[0][:4] == ["kind", "row", "dataset", "bits"]
+    assert ["reference", "other"] == rows[rows.index([]) + 1][:2]
+
+
+def test_holm_and_small_n_notes():
+    assert holm([0.01, 0.04, None, 0.03]) == pytest.approx([0.03, 0.06, None, 0.06])
+    assert paired_test("x", [0.5], [0.4]).note == "n = 1: no test"
+    assert paired_test("x", [0.5, 0.6], [0.5, 0.6]).note == "all differences are zero"
+    assert paired_test("x", [], []).n == 0
+
+
+def test_reported_rows_are_labelled_and_unknown_reference_is_one_line():
+    reported = [ReportedRow("FCAENet", "FCAENet Table 1", {("demo", 12): 34.76})]
+    table = build_study_table("t", "T", _states({"ADSH": ADSH, "FCAENet": FCAE, "FCAENet w/o SREM": NO_SREM}),
+                              {}, reported)
+    assert "| *FCAENet [reported, FCAENet Table 1]* | 34.76 |  |" in format_study_table(table, "markdown")
+    with pytest.raises(ConfigError, match="no method of the study matches; its methods are ADSH, FCAENet"):
+        build_study_table("t", "T", _states({"ADSH": ADSH, "FCAENet": FCAE, "FCAENet w/o SREM": NO_SREM}), {},
+                          reference="dpsh")
