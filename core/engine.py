@@ -41,6 +41,7 @@ def train(cfg, cancel=None, resume=None, store=None):
 from core.training.child import train_in_child  # noqa: E402,F401
 # Run housekeeping (GUI Runs tab): metric history, delete, export.
 from core.runs.admin import delete_run, export_run, map_history  # noqa: E402,F401
+from core.runs.admin import prune_missing_runs  # noqa: E402,F401  (issue 22: entries whose folder is gone)
 from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)
 # Datasets: loading (passthrough to the registry) and folder validation.
 from core.data.check import DatasetReport, check_dataset  # noqa: E402,F401

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from core.base.atomic import append_line, atomic_write_text
 from core.config.train_config import TrainConfig
-from core.base.errors import ConfigError, RunError
+from core.base.errors import ConfigError, OutputError, RunError
 from core.base.safe_read import MAX_METRICS_BYTES, read_regular
 from core.runs.store import RunStore, fghash_home
 
@@ -155,3 +156,22 @@ def resolve_run(run: str | Path, store: RunStore | None = None) -> RunPaths:
     if len(matches) > 1:
         raise RunError(f"run id prefix {run!r} is ambiguous: {', '.join(m.name for m in matches[:5])}")
     raise RunError(f"no run {run!r}: not a folder and not a run id in {folder}")
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` looks like a run folder (config.json beside codes/ or checkpoints/)."""
+    return (folder / "config.json").is_file() and ((folder / "codes").is_dir() or (folder / "checkpoints").is_dir())
+
+
+def refuse_output_in_runs(out: str | Path, option: str = "--out") -> None:
+    """Raise OutputError when `out` lies in the run store (FGHASH_HOME) or in any run folder: an output
+    written there would replace a run's own files (`encode --out RUN` replaced its database codes)."""
+    target = Path(os.path.realpath(out))
+    home = Path(os.path.realpath(fghash_home()))
+    if target == home or home in target.parents:
+        raise OutputError(f"{option} {out} lies inside the run store {home}; fghash keeps its own files there: "
+                          f"choose a folder outside it")
+    for folder in (target, *target.parents):
+        if is_run_folder(folder):
+            raise OutputError(f"{option} {out} lies inside the run folder {folder}, whose codes it could "
+                              f"replace; choose a folder outside it")

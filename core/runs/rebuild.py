@@ -37,7 +37,9 @@ def register_folders(store: RunStore, only_missing: bool = False) -> int:
     known = store.run_ids() if only_missing else set()
     count = 0
     for root in sorted(folder.iterdir()):
-        if root.name in known or not root.is_dir() or not (root / "config.json").is_file():
+        # a symlink is an alias of a run registered under its own name (deleting the alias must not
+        # reach the run): never registered
+        if root.name in known or root.is_symlink() or not root.is_dir() or not (root / "config.json").is_file():
             continue
         try:
             register_folder(store, RunPaths(root))

@@ -1,0 +1,226 @@
+"""Issue 22: outputs never replace what they should not, a run's codes stay consistent, bad input is one line.
+
+One tiny ADSH run is trained per module (tiny_run.trained_once) and hard-linked into each test's home. Every
+CLI case asserts exit 2 (or 0 where the command must succeed), exactly one stderr line, no traceback, and
+that the run's codes are what they were (nothing lost) and nothing was written beside the named target.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tiny_run import linked_copy, trained_once  # pytest puts tests/core on sys.path
+
+from core import engine
+from core.base.atomic import atomic_write_text
+from core.base.errors import OutputError
+from core.cli import main
+from core.encoding.encode import drain
+from core.retrieval.session import RunSession, forget_session
+from core.runs.paths import RunPaths
+from core.search.codes import load_codes
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> RunPaths:
+    with trained_once(tmp_path_factory, "nothing_lost_home") as (paths, _home, _cfg):
+        pass
+    return paths
+
+
+@pytest.fixture
+def run(trained, fghash_home) -> RunPaths:
+    with linked_copy(trained, fghash_home) as copy:
+        yield copy
+
+
+def _cli(argv, capsys) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        rc = main([str(a) for a in argv])
+    except SystemExit as exc:
+        rc = int(exc.code)
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def _one_line(rc: int, err: str, pattern: str) -> None:
+    import re
+
+    assert rc == 2, err
+    assert err.count("\n") == 1 and err.endswith("\n") and "Traceback" not in err, err
+    assert re.search(pattern, err), err
+
+
+def _images(run: RunPaths, folder: Path, count: int) -> list[Path]:
+    """`count` copies of the run's query images in `folder` (new paths, so they are new to the database)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, source in enumerate(load_codes(run, "query").paths[:count]):
+        target = folder / f"img{i:03d}{Path(source).suffix}"
+        shutil.copyfile(source, target)
+        out.append(target)
+    return out
+
+
+def _db_paths(run: RunPaths) -> tuple[str, ...]:
+    return load_codes(run, "database").paths
+
+
+# -- 1. atomic writes never replace a link, a device or a FIFO -------------------------------------------
+def test_a_symlink_output_writes_its_target_and_stays_a_link(tmp_path):
+    real = tmp_path / "real.csv"
+    real.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "real.csv"]  # no temp file left
+
+
+@pytest.mark.parametrize("kind", ["fifo", "chardev", "folder"])
+def test_special_outputs_are_refused_before_anything_is_written(tmp_path, kind):
+    target = tmp_path / "out.csv"
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "chardev":
+        try:
+            os.mknod(target, stat.S_IFCHR | 0o666, os.makedev(1, 7))  # like /dev/full
+        except PermissionError:
+            target = Path("/dev/full" if Path("/dev/full").exists() else "/dev/null")
+    else:
+        target.mkdir()
+    before = target.lstat()
+    with pytest.raises(OutputError, match="not a regular file|is a folder"):
+        atomic_write_text(target, "x")
+    after = target.lstat()
+    assert stat.S_IFMT(after.st_mode) == stat.S_IFMT(before.st_mode) and after.st_ino == before.st_ino
+    if target.parent == tmp_path:
+        assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+
+
+def test_a_link_to_a_device_is_refused_and_stays_a_link(tmp_path):
+    link = tmp_path / "out.md"
+    link.symlink_to("/dev/null")
+    with pytest.raises(OutputError, match="via the link"):
+        atomic_write_text(link, "x")
+    assert link.is_symlink()
+
+
+def test_figure_table_to_a_fifo_is_one_line(run, tmp_path, capsys):
+    fifo = tmp_path / "t.csv"
+    os.mkfifo(fifo)
+    rc, _out, err = _cli(["figure", "table", run.run_id, "--format", "csv", "-o", fifo], capsys)
+    _one_line(rc, err, r"t\.csv is a FIFO \(named pipe\), not a regular file")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+# -- 2. encode --out into a run folder or the store ------------------------------------------------------
+@pytest.mark.parametrize("where", ["run", "codes", "store"])
+def test_encode_out_inside_a_run_or_the_store_is_refused(run, tmp_path, fghash_home, capsys, where):
+    folder = tmp_path / "imgs"
+    _images(run, folder, 3)
+    before = run.codes.joinpath("database.npz").read_bytes()
+    out = {"run": run.root, "codes": run.codes, "store": fghash_home / "encoded"}[where]
+    rc, _out, err = _cli(["encode", run.run_id, folder, "--out", out, "--device", "cpu"], capsys)
+    _one_line(rc, err, r"--out .* lies inside the run (folder|store)")
+    assert run.codes.joinpath("database.npz").read_bytes() == before
+    assert not (out / "manifest.json").exists() and not (out / "chunks").exists()
+
+
+# -- 3. runs delete on a symlink alias ------------------------------------------------------------------
+def test_deleting_an_alias_removes_the_link_only(run, fghash_home, capsys):
+    alias = run.root.parent / "alias"
+    alias.symlink_to(run.root)
+    assert "alias" not in {r.run_id for r in engine.list_runs()}  # an alias is never registered as a run
+    rc, out, err = _cli(["runs", "delete", "alias"], capsys)
+    assert rc == 0, err
+    assert "removed the link alias" in out
+    assert not alias.exists() and not alias.is_symlink()
+    assert run.config.is_file() and len(load_codes(run, "database")) > 0
+    assert run.run_id in {r.run_id for r in engine.list_runs()}
+
+
+# -- 17. store entries whose folder is gone ----------------------------------------------------------------
+def test_a_run_folder_deleted_by_hand_is_listed_missing_and_can_be_removed(run, capsys):
+    shutil.rmtree(run.root)
+    (record,) = engine.list_runs()
+    assert record.status == "missing"
+    rc, out, err = _cli(["runs", "list"], capsys)
+    assert rc == 0 and "missing" in out
+    rc, out, err = _cli(["runs", "delete", run.run_id], capsys)
+    assert rc == 0 and "already gone" in out, err
+    assert engine.list_runs() == []
+
+
+def test_runs_prune_removes_only_missing_entries(run, fghash_home, trained, capsys):
+    other = fghash_home / "runs" / "other-run"
+    shutil.copytree(run.root, other, copy_function=os.link)
+    assert len(engine.list_runs()) == 2
+    shutil.rmtree(run.root)
+    rc, out, _err = _cli(["runs", "prune"], capsys)
+    assert rc == 0 and run.run_id in out
+    assert [r.run_id for r in engine.list_runs()] == ["other-run"]
+
+
+# -- 4. resume keeps images added after training ------------------------------------------------------------
+def test_resume_of_a_finished_run_keeps_added_images(run, tmp_path):
+    images = _images(run, tmp_path / "added", 4)
+    assert drain(engine.add_images(run.run_id, images)) == 4
+    before = _db_paths(run)
+    events = list(engine.train(None, resume=run.run_id))
+    assert events[-1].status == "finished"
+    after = _db_paths(run)
+    assert after == before  # same rows, same order: the added ones re-encoded, not dropped
+    assert any("re-encoded the 4 image(s) added" in getattr(e, "message", "") for e in events)
+
+
+# -- 5, 6. concurrent adds and repeated adds ---------------------------------------------------------------
+def test_two_sessions_adding_at_once_lose_nothing(run):
+    """Two sessions (as the app and the CLI would hold) add different codes at the same moment, many times:
+    each add starts from the codes on disk under the run's codes lock, so every row arrives."""
+    first, second = RunSession(run), RunSession(run)
+    base = len(first.database)
+    code = first.database.codes[:1]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def add(session, name):
+        try:
+            for i in range(6):
+                barrier.wait()
+                assert session.add_codes(code, [-1], [f"/elsewhere/{name}-{i}.jpg"]) == 1
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(s, n)) for s, n in ((first, "a"), (second, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    paths = _db_paths(run)
+    assert len(paths) == base + 12 and len(set(paths)) == len(paths)
+    forget_session()
+    assert len(engine.session(run.run_id).index) == base + 12
+
+
+def test_encode_add_twice_adds_each_image_once(run, tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    _images(run, folder, 3)
+    base = len(_db_paths(run))
+    argv = ["encode", run.run_id, folder, "--out", tmp_path / "enc", "--device", "cpu", "--add"]
+    rc, out, err = _cli(argv, capsys)
+    assert rc == 0 and "added 3 code(s)" in out, err
+    rc, out, err = _cli(argv, capsys)
+    assert rc == 0 and "added 0 code(s)" in out and "skipped 3 image(s) already in it" in out, err
+    paths = _db_paths(run)
+    assert len(paths) == base + 3 and len(set(paths)) == len(paths)
