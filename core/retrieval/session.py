@@ -120,7 +120,8 @@ class RunSession:
         if self.paths.index.exists():
             header = read_index_header(self.paths.index)
             if header.get("source_checksum") == self.database.checksum:
-                index, _ = load_index(self.paths.index, use_gpu=self._use_gpu_index)
+                index, _ = load_index(self.paths.index, use_gpu=self._use_gpu_index,
+                                      database_packed=self.database.packed)
                 if index.bits != self.database.bits or len(index) != len(self.database):
                     raise RunError(f"{self.paths.index} holds {len(index)} codes of {index.bits} bits but "
                                    f"{self.paths.codes / 'database.npz'} has {len(self.database)} of "

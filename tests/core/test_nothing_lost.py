@@ -224,3 +224,102 @@ def test_encode_add_twice_adds_each_image_once(run, tmp_path, capsys):
     assert rc == 0 and "added 0 code(s)" in out and "skipped 3 image(s) already in it" in out, err
     paths = _db_paths(run)
     assert len(paths) == base + 3 and len(set(paths)) == len(paths)
+
+
+# -- 7-9. crafted index files ----------------------------------------------------------------------------
+def _rewrite_index(path: Path, edit_payload=None, edit_header=None) -> None:
+    """Apply an edit to an index file's faiss payload (then recompute its size and checksum, as an attacker
+    would) or to its JSON header line's text."""
+    import hashlib
+    import json
+
+    from core.search.index import MAGIC
+
+    data = path.read_bytes()
+    newline = data.index(b"\n", len(MAGIC))
+    header, payload = json.loads(data[len(MAGIC):newline]), bytearray(data[newline + 1:])
+    if edit_payload is not None:
+        edit_payload(payload)
+        header.update(payload_bytes=len(payload), sha256=hashlib.sha256(bytes(payload)).hexdigest())
+    text = json.dumps(header, sort_keys=True)
+    if edit_header is not None:
+        text = edit_header(text)
+    path.unlink()  # never write through the hard link shared with the pristine run
+    path.write_bytes(MAGIC + text.encode() + b"\n" + bytes(payload))
+
+
+def _query_one_line(run, capsys, extra=()) -> tuple[int, str, str]:
+    return _cli(["query", run.run_id, "0", "-k", "5", *extra], capsys)
+
+
+def test_a_flat_index_claiming_a_huge_vector_is_refused_before_faiss_allocates(run, capsys):
+    def huge(payload):  # IBxF: fourcc, d, code_size, ntotal, is_trained, metric; then the vector's size
+        payload[25:33] = (3 << 30).to_bytes(8, "little")
+
+    _rewrite_index(run.index, huge)
+    rc, _out, err = _query_one_line(run, capsys)
+    _one_line(rc, err, r"index\.faiss: its faiss data is inconsistent .*rebuild it with `fghash index`")
+
+
+def test_a_flat_index_with_edited_codes_is_refused(run, capsys):
+    def flip(payload):
+        payload[33] ^= 0xFF  # the first code's first byte
+
+    _rewrite_index(run.index, flip)
+    rc, _out, err = _query_one_line(run, capsys)
+    _one_line(rc, err, r"holds codes that differ from the run's database codes")
+
+
+@pytest.fixture
+def ivf_run(run) -> RunPaths:
+    drain(engine.build_approximate(run.run_id, nlist=2, nprobe=1, recall_queries=8))
+    forget_session()
+    return run
+
+
+def _ivf_lists(payload) -> tuple[int, list[int]]:
+    """(offset of the first list's codes, list sizes) of an IVF payload."""
+    at = payload.index(b"ilar") + 4 + 8 + 8 + 4 + 8
+    nlist = int.from_bytes(payload[payload.index(b"ilar") + 4:payload.index(b"ilar") + 12], "little")
+    sizes = [int.from_bytes(payload[at + 8 * i:at + 8 * i + 8], "little") for i in range(nlist)]
+    return at + 8 * nlist, sizes
+
+
+@pytest.mark.parametrize("edit", ["duplicate-id", "id-past-end", "code", "list-size"])
+def test_an_ivf_index_with_edited_lists_is_refused_and_exact_search_still_works(ivf_run, capsys, edit):
+    run = ivf_run
+    width = 8  # 12-bit codes padded to 64 bits
+
+    def tamper(payload):
+        start, sizes = _ivf_lists(payload)
+        ids = start + sizes[0] * width  # the first list's ids follow its codes
+        if edit == "duplicate-id":
+            payload[ids + 8:ids + 16] = payload[ids:ids + 8]
+        elif edit == "id-past-end":
+            payload[ids:ids + 8] = (10**6).to_bytes(8, "little")
+        elif edit == "code":
+            payload[start] ^= 0x80
+        else:
+            at = payload.index(b"ilar") + 4 + 8 + 8 + 4 + 8
+            payload[at:at + 8] = (1 << 40).to_bytes(8, "little")
+
+    _rewrite_index(run.approximate_index, tamper)
+    rc, _out, err = _query_one_line(run, capsys, ("--approximate",))
+    _one_line(rc, err, r"index-ivf\.faiss.*(inconsistent|ids outside|one id twice|differ from).*--approximate`")
+    rc, out, err = _query_one_line(run, capsys)
+    assert rc == 0 and err == "", err
+
+
+@pytest.mark.parametrize("value", ["1e400", "true", "-3", "1180591620717411303424"])
+def test_an_unchecked_ivf_header_value_is_one_line_and_exact_search_works(ivf_run, capsys, value):
+    import re
+
+    run = ivf_run
+    _rewrite_index(run.approximate_index, edit_header=lambda t: re.sub(r'"nprobe": \d+', f'"nprobe": {value}', t))
+    with pytest.raises(Exception) as caught:
+        engine.approximate_info(run.run_id)
+    assert type(caught.value).__name__ == "RunError" and "damaged header" in str(caught.value)
+    rc, _out, err = _query_one_line(run, capsys, ("--approximate",))
+    _one_line(rc, err, r"damaged header .*nprobe")
+    rc, _out, err = _query_one_line(run, capsys)
+    assert rc == 0 and err == "", err
