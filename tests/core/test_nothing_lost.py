@@ -52,11 +52,16 @@ def _cli(argv, capsys) -> tuple[int, str, str]:
     return rc, captured.out, captured.err
 
 
-def _one_line(rc: int, err: str, pattern: str) -> None:
+def _one_line(rc: int, err: str, pattern: str, progress: bool = False) -> None:
+    """Exit 2 and one error line on stderr; progress=True: progress bars and notes may precede it (encode)."""
     import re
 
     assert rc == 2, err
-    assert err.count("\n") == 1 and err.endswith("\n") and "Traceback" not in err, err
+    assert "Traceback" not in err and err.endswith("\n"), err
+    if progress:
+        err = err.rstrip("\n").replace("\r", "\n").splitlines()[-1].split("\n")[-1] + "\n"
+        err = err[err.index("fghash: error:"):] if "fghash: error:" in err else err
+    assert err.count("\n") == 1 and err.count("error:") == 1, err
     assert re.search(pattern, err), err
 
 
@@ -323,3 +328,158 @@ def test_an_unchecked_ivf_header_value_is_one_line_and_exact_search_works(ivf_ru
     _one_line(rc, err, r"damaged header .*nprobe")
     rc, _out, err = _query_one_line(run, capsys)
     assert rc == 0 and err == "", err
+
+
+# -- 13. user strings are plain text in figures ------------------------------------------------------------
+@pytest.mark.parametrize("name", ["run-$\\frac{1}{$x", "deep-$" + "{" * 120 + "x" + "}" * 120 + "$"])
+def test_mathtext_in_a_run_name_is_drawn_as_text(run, fghash_home, tmp_path, capsys, name):
+    from core.runs.store import RunStore
+
+    alias = fghash_home / "runs" / name
+    shutil.copytree(run.root, alias, copy_function=os.link)
+    with RunStore() as store:
+        store.add_run(name, alias, run.config.read_text())
+    for kind in ("pr", "bits"):
+        out = tmp_path / f"{kind}.png"
+        rc, _out, err = _cli(["figure", kind, name, "-o", out], capsys)
+        assert rc == 0 and err == "", err
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- 14. table exports cannot be injected ----------------------------------------------------------------
+def _table(kind: str, method: str, run_id: str):
+    from core.figures.table import MethodBitsTable, TableCell
+
+    row = (kind, method, "")
+    return MethodBitsTable((row,), (12,), {(row, 12): TableCell(0.5, 0.0, 1, (run_id,))}, {kind: 0.1})
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised():
+    import csv
+    import io
+
+    from core.figures.table import format_table
+
+    for lead in "=+-@":
+        text = format_table(_table("demo", f"{lead}HYPERLINK(\"http://x\")", f"{lead}cmd|' /C calc'!A0"), "csv")
+        (header, row) = list(csv.reader(io.StringIO(text)))
+        assert row[1].startswith("'" + lead) and row[-1].startswith("'" + lead)
+        assert row[4] == "0.5"  # numbers stay numbers
+
+
+def test_markdown_pipes_and_newlines_stay_in_their_cell():
+    from core.figures.table import format_table
+
+    text = format_table(_table("demo", "a|b\n| fake | row |", "r"), "markdown")
+    body = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(body) == 3  # header, rule, one row
+    assert body[2].count("|") - body[2].count("\\|") == 3  # two cells: method and 12 bits
+
+
+def test_latex_backslashes_and_blank_lines_cannot_break_the_tabular():
+    from core.figures.table import format_table
+
+    text = format_table(_table("demo", "a\\input{/etc/passwd}\n\nb", "r"), "latex")
+    assert "\\textbackslash{}input\\{/etc/passwd\\}" in text
+    assert "\\input{" not in text and "\n\n" not in text
+
+
+@pytest.mark.parametrize("digits", ["-1", "7", "100000000"])
+def test_table_digits_are_bounded(run, capsys, digits):
+    rc, _out, err = _cli(["figure", "table", run.run_id, "--digits", digits], capsys)
+    _one_line(rc, err, r"--digits must be a whole number from 0 to 6")
+
+
+def test_huge_dpi_is_one_line(run, tmp_path, capsys):
+    argv = ["figure", "retrieval", run.run_id, "--queries", *map(str, range(8)), "-k", "20", "-o", tmp_path / "x.png"]
+    rc, _out, err = _cli([*argv, "--dpi", "2400"], capsys)
+    _one_line(rc, err, r"megapixel limit; lower --dpi")
+    assert not (tmp_path / "x.png").exists()
+
+
+# -- 11, 12. encode: FIFOs, damaged manifests and chunks, bad --out -------------------------------------
+@pytest.fixture
+def encoded(run, tmp_path, capsys) -> tuple[RunPaths, Path, Path]:
+    """(run, image folder, a finished encode of it with 2 chunks)."""
+    folder = tmp_path / "imgs"
+    _images(run, folder, 4)
+    out = tmp_path / "enc"
+    rc, _o, err = _cli(["encode", run.run_id, folder, "--out", out, "--chunk-size", "2", "--device", "cpu"], capsys)
+    assert rc == 0, err
+    return run, folder, out
+
+
+def _encode_again(encoded, capsys, out=None) -> tuple[int, str, str]:
+    run, folder, default_out = encoded
+    return _cli(["encode", run.run_id, folder, "--out", out or default_out, "--chunk-size", "2", "--device", "cpu"],
+                capsys)
+
+
+def _replace(path: Path, how) -> None:
+    path.unlink()
+    how(path)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("what, fault, expect", [
+    ("manifest.json", os.mkfifo, r"manifest .* is not a regular file \(it is a FIFO"),
+    ("manifest.json", lambda p: p.mkdir(), r"manifest .* is a directory"),
+    ("manifest.json", lambda p: p.write_bytes(b"\xff{garbage"), r"is not an fghash encode manifest"),
+    ("manifest.json", lambda p: p.write_text("[1, 2]"), r"is not an fghash encode manifest \(not a JSON object"),
+    ("chunks/00000000.npz", os.mkfifo, r"encode chunk .* is not a regular file \(it is a FIFO"),
+    ("chunks/00000000.npz", lambda p: p.symlink_to("/dev/zero"), r"encode chunk .* is not a regular file"),
+    ("chunks/00000000.npz", lambda p: p.write_bytes(b"PK\x03\x04trunc"), r"00000000\.npz is damaged"),
+    ("chunks/00000000.npz", lambda p: np.save(p.open("wb"), np.array([{"a": 1}], dtype=object)),
+     r"00000000\.npz is damaged .*pickle|00000000\.npz is damaged"),
+    ("chunks/00000000.npz", lambda p: np.savez(p.open("wb"), packed=np.zeros((2, 5), np.uint8)),
+     r"00000000\.npz holds \(2, 5\) uint8 codes, expected \(2, 2\)"),
+])
+def test_damaged_encode_folders_are_one_line(encoded, capsys, what, fault, expect):
+    _run, _folder, out = encoded
+    (out / "codes" / "database.npz").unlink()  # so the chunks are assembled again
+    _replace(out / what, fault)
+    rc, _out, err = _encode_again(encoded, capsys)
+    _one_line(rc, err, expect, progress=True)
+
+
+@pytest.mark.parametrize("target", ["file", "devfull"])
+def test_encode_out_that_is_a_file_or_device_is_one_line(encoded, tmp_path, capsys, target):
+    if target == "file":
+        out = tmp_path / "plain.txt"
+        out.write_text("keep me")
+    else:
+        out = Path("/dev/full")
+        if not out.exists():
+            pytest.skip("no /dev/full")
+    rc, _out, err = _encode_again(encoded, capsys, out)
+    _one_line(rc, err, r"--out .* is a file, not a folder")
+    if target == "file":
+        assert out.read_text() == "keep me"
+
+
+def test_file_names_with_newlines_survive_the_encode_folder(run, tmp_path, capsys):
+    import json
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    source = load_codes(run, "query").paths[0]
+    names = ["a\nb.jpg", "a.jpg", "b.jpg"]
+    for name in names:
+        shutil.copyfile(source, folder / name)
+    out = tmp_path / "enc"
+    rc, _o, err = _cli(["encode", run.run_id, folder, "--out", out, "--device", "cpu"], capsys)
+    assert rc == 0, err
+    stored = json.loads((out / "paths.json").read_text())
+    assert sorted(Path(p).name for p in stored) == sorted(names)
+
+
+def test_version_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    code = ("import sys; from core.cli import main; main(['--version']); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'numpy', 'faiss', 'matplotlib', 'PIL'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["fghash 0.1.0", "[]"] or out.stdout.splitlines()[1] == "[]", out.stdout
