@@ -84,6 +84,9 @@ class RunSession:
         self.cfg = self.paths.load_config()
         # Both splits are checked against config.json's bit length (codes copied from another run).
         self.database: CodeSet = load_codes(self.paths, "database", expected_bits=self.cfg.bits)
+        if len(self.database) == 0:
+            raise RunError(f"{self.paths.codes / 'database.npz'} holds no codes: the run's database is empty, so "
+                           f"there is nothing to search; train the run again or add images to another run")
         try:
             self.queries: CodeSet | None = load_codes(self.paths, "query", expected_bits=self.cfg.bits)
         except RunError:
@@ -232,8 +235,9 @@ class RunSession:
         source = "image"
         known_label: int | None = None
         if isinstance(image_or_path, (int, np.integer)) and not isinstance(image_or_path, bool):
-            if self.queries is None:
-                raise RunError(f"run {self.run_id} has no saved query codes ({self.paths.codes / 'query.npz'})")
+            if self.queries is None or len(self.queries) == 0:
+                raise RunError(f"run {self.run_id} has no saved query codes "
+                               f"({self.paths.codes / 'query.npz'} {'is missing' if self.queries is None else 'holds no rows'})")
             row = int(image_or_path)
             if not 0 <= row < len(self.queries):
                 raise ConfigError(f"test-split index {row} is out of range: run {self.run_id} has "

@@ -72,7 +72,7 @@ class RunPaths:
         if not self.config.exists():
             raise RunError(f"{self.root} is not a run folder: config.json is missing")
         try:
-            return TrainConfig.load(self.config)
+            return TrainConfig.load(self.config, complete=True)
         except ConfigError as exc:
             raise RunError(str(exc)) from None
 

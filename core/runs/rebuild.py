@@ -54,7 +54,7 @@ def register_folder(store: RunStore, paths: RunPaths) -> None:
     """Add one run folder to the store with its inferred status, creation time, metrics and mAPs."""
     text = read_regular(paths.config, what="config", limit=MAX_JSON_BYTES, error=FghashError).decode("utf-8",
                                                                                                      "replace")
-    cfg = TrainConfig.from_json(text)  # ConfigError (a FghashError) for a foreign or damaged config
+    cfg = TrainConfig.from_json(text, complete=True)  # ConfigError (a FghashError) for a foreign or damaged config
     store.add_run(paths.run_id, paths.root, cfg.to_json(), created=paths.config.stat().st_mtime,
                   status=_status(paths, cfg))
     maps = []

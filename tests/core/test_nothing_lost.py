@@ -483,3 +483,16 @@ def test_version_imports_nothing_heavy():
                          cwd=Path(__file__).resolve().parents[2])
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["fghash 0.1.0", "[]"] or out.stdout.splitlines()[1] == "[]", out.stdout
+
+
+# -- 16. more tracebacks --------------------------------------------------------------------------------
+@pytest.mark.parametrize("split", ["database", "query"])
+@pytest.mark.parametrize("command", ["eval", "query"])
+def test_a_codes_file_with_zero_rows_is_one_line(run, capsys, split, command):
+    from core.search.codes import save_codes
+
+    bits = load_codes(run, split).bits
+    (run.codes / f"{split}.npz").unlink()
+    save_codes(run, split, np.ones((0, bits), np.int8), np.zeros(0, np.int64), [])
+    rc, _out, err = _cli([command, run.run_id] + (["0"] if command == "query" else []), capsys)
+    _one_line(rc, err, rf"{split}\.npz holds no (codes|rows)")
