@@ -172,13 +172,14 @@ class _Run:
             if self.skipped_reported:
                 message += f"; {self.skipped_reported} training image(s) could not be decoded and were replaced"
         except GeneratorExit:
-            self.store.set_status(run_id, "interrupted")  # the consumer dropped the generator
+            self._record_end("interrupted")  # the consumer dropped the generator
             raise
         except KeyboardInterrupt:
-            self.store.set_status(run_id, "interrupted")
+            self._record_end("interrupted")
             raise
         except BaseException as exc:
-            self.store.set_status(run_id, "failed")
+            if not self._record_end("failed"):
+                raise self._deleted_error() from None
             self.store.set_maps(run_id, self.final_map, self.best_on_val)
             if is_out_of_memory(exc):
                 raise out_of_memory_error(device, cfg.batch_size, cfg.image_size) from None
@@ -189,6 +190,24 @@ class _Run:
                                  final_map=self.final_map, message=message, best_on_val=self.best_on_val)
         yield finished
         return finished
+
+    def _record_end(self, status: str) -> bool:
+        """Record how the run ended; False (and the store entry removed, so no ghost run is listed) when its
+        folder was deleted while it trained."""
+        if self.paths.config.is_file():
+            self.store.set_status(self.paths.run_id, status)
+            return True
+        self.store.delete(self.paths.run_id)
+        return False
+
+    def _deleted_error(self) -> RunError:
+        return RunError(f"run folder {self.paths.root} was deleted while it trained; training stopped and nothing "
+                        f"more was written (its store entry is removed)")
+
+    def _check_folder(self) -> None:
+        """Before writing epoch results: a folder deleted by hand is not silently re-created by the writes."""
+        if not self.paths.config.is_file():
+            raise self._deleted_error()
 
     # ------------------------------------------------------------------------------------------
     def _epoch(self, epoch: int) -> Generator[Event, None, None]:
@@ -224,6 +243,7 @@ class _Run:
                        eta_s=seconds * (cfg.epochs - epoch))
 
     def _after_epoch(self, epoch: int) -> Generator[Event, None, None]:
+        self._check_folder()
         cfg = self.cfg
         mean_loss, lr, seconds = self.epoch_stats
         # Undecodable training images met so far (replaced by another image of their class): counted in
@@ -305,6 +325,7 @@ class _Run:
                                             self.cfg, self.method.device, cancel=cancel, phase=phase))
 
     def _save_codes(self, completed: int, cancelled: bool) -> Generator[Event, None, None]:
+        self._check_folder()
         if self.query_cache is not None and self.query_cache[0] == completed and not cancelled:
             query = self.query_cache[1]
         else:  # the network moved since the last evaluation (or was never evaluated): encode again

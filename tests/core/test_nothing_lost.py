@@ -496,3 +496,89 @@ def test_a_codes_file_with_zero_rows_is_one_line(run, capsys, split, command):
     save_codes(run, split, np.ones((0, bits), np.int8), np.zeros(0, np.int64), [])
     rc, _out, err = _cli([command, run.run_id] + (["0"] if command == "query" else []), capsys)
     _one_line(rc, err, rf"{split}\.npz holds no (codes|rows)")
+
+
+def _options_worker(rank: int, init_file: str, out: str) -> None:
+    """One of two gloo ranks started with different --dataset / --bits: both must refuse in one line."""
+    import torch
+    import torch.distributed as dist
+
+    from core.base.errors import RunError
+    from core.runtime import distributed
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    distributed._current = distributed.Rank(rank=rank, world_size=2, backend="gloo")
+    options = {"dataset": "demo" if rank == 0 else "cub", "bits": "12", "epochs": 1}
+    try:
+        distributed.check_same_options(options)
+        outcome = "accepted"
+    except RunError as exc:
+        outcome = str(exc)
+    distributed.check_same_options({"same": 1})  # equal options pass
+    Path(out, f"rank{rank}.txt").write_text(outcome)
+    dist.destroy_process_group()
+
+
+def test_torchrun_ranks_with_different_options_are_refused(tmp_path):
+    import torch.multiprocessing
+
+    torch.multiprocessing.start_processes(_options_worker, args=(str(tmp_path / "init"), str(tmp_path)), nprocs=2,
+                                          start_method="fork")
+    for rank in (0, 1):
+        text = (tmp_path / f"rank{rank}.txt").read_text()
+        assert "were given different options (--dataset" in text and "'cub'" in text and "'demo'" in text, text
+
+
+def test_a_torchrun_peer_that_never_joins_is_one_line(monkeypatch, capsys):
+    import socket
+
+    from core.runtime import distributed
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for key, value in {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+                       "MASTER_PORT": str(port), distributed.TIMEOUT_ENV: "2"}.items():
+        monkeypatch.setenv(key, value)
+    from core.base.errors import RunError
+
+    with pytest.raises(RunError, match=r"rank 1/2: the torchrun processes could not form their group within 2 s"):
+        distributed.setup("cpu")
+    assert not distributed.current().active
+
+
+def test_checkpoint_epoch_out_of_range_is_one_line_on_resume(run, capsys):
+    import json
+
+    meta = sorted(run.checkpoints.glob("epoch-*.json"))[-1]
+    data = json.loads(meta.read_text())
+    data["epoch"] = 10**30
+    meta.unlink()
+    meta.write_text(json.dumps(data))
+    rc, _out, err = _cli(["train", "--resume", run.run_id], capsys)
+    _one_line(rc, err, r"field 'epoch' is 10{30}, but the file is epoch-0001")
+
+
+def test_a_run_folder_deleted_during_training_leaves_no_ghost(fghash_home, monkeypatch, capsys):
+    """The folder vanishes after the first batch: one line saying so, and no 'failed' entry for a run
+    that no longer exists."""
+    from core.base.events import BatchEnd
+    from test_training import _tiny
+
+    from core.config.train_config import AdshOptions
+
+    real_train = engine.train
+
+    def train_then_delete(cfg, **kwargs):
+        for event in real_train(cfg, **kwargs):
+            yield event
+            if isinstance(event, BatchEnd) and engine.list_runs()[0].status != "missing":
+                shutil.rmtree(engine.list_runs()[0].run_dir)
+
+    monkeypatch.setattr(engine, "train", train_then_delete)
+    cfg = _tiny("adsh", epochs=1, adsh=AdshOptions(num_samples=32, inner_epochs=1))
+    with pytest.raises(Exception) as caught:
+        list(train_then_delete(cfg))
+    assert type(caught.value).__name__ == "RunError" and "was deleted while it trained" in str(caught.value)
+    assert engine.list_runs() == []
