@@ -40,6 +40,7 @@ from core.base.events import (BatchEnd, BestOnValidation, CheckpointSaved, Epoch
 from core.training.methods.common import LazyBatchLosses
 from core.runs.lock import RunLock, codes_lock
 from core.runs.paths import RunPaths, create_run, resolve_run
+from core.runs.rebuild import register_folder
 from core.runs.store import RunStore
 from core.training.validation import ValidationSplit, fingerprint_view, split_for_validation
 
@@ -75,6 +76,8 @@ class _Run:
                                f"with a {cfg.method} / {cfg.bits}-bit config")
             self.cfg = saved
             self.resuming = True
+            if store.get(self.paths.run_id) is None:  # a run folder copied in by hand: index it first
+                register_folder(store, self.paths)
             # The saved config wins (bit-exact continuation); say which given options are ignored.
             given = cfg.to_dict() if cfg is not None else {}
             self.ignored = sorted(k for k, v in given.items() if v != saved.to_dict().get(k))
