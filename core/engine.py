@@ -9,12 +9,13 @@ from core.runs.catalog import last_metrics, list_runs
 from core.runs.catalog import resolve_run as open_run
 
 
-def delete_run(run: str) -> None:
-    """Remove a run's folder and its store entry (core.runs.admin.delete_run says what it refuses), after
-    dropping the cached session and explainers that hold its codes, index and network."""
-    _forget_session(open_run(run))
+def delete_run(run: str) -> str:
+    """Remove a run's folder and its store entry, or a link to it, or an entry whose folder is gone
+    (core.runs.admin.delete_run says what it refuses); returns what was removed, in words. The cached
+    sessions and explainers, which hold codes, indexes and networks, are dropped first."""
+    _forget_session()
     _clear_explainers()
-    _admin.delete_run(run)
+    return _admin.delete_run(run)
 
 
 def train(cfg, cancel=None, resume=None, store=None):
@@ -33,6 +34,7 @@ def train(cfg, cancel=None, resume=None, store=None):
 from core.training.child import train_in_child  # noqa: E402,F401
 # Run housekeeping (GUI Runs tab): metric history, delete, export.
 from core.runs.admin import export_run, map_history  # noqa: E402,F401
+from core.runs.admin import prune_missing_runs  # noqa: E402,F401  (issue 22: entries whose folder is gone)
 from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)
 # Datasets: loading (passthrough to the registry) and folder validation.
 from core.data.check import DatasetReport, check_dataset  # noqa: E402,F401

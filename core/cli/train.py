@@ -163,6 +163,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if not rank.active:
         return _train_runs(args)
     try:
+        distributed.check_same_options({k: v for k, v in vars(args).items() if not callable(v)})
         code = _train_runs(args) if rank.is_main else followers.follow()
         if rank.is_main:
             followers.finish_followers()

@@ -165,7 +165,9 @@ class TrainConfig:
         return json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any], complete: bool = False) -> "TrainConfig":
+        """complete=True: every option must be present (a run's stored config: a missing image_size would
+        otherwise be filled with the default and a query encoded at another size); ConfigError names them."""
         version = data.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             newer = ", written by a newer fghash: update fghash to open it" if (
@@ -173,10 +175,10 @@ class TrainConfig:
             raise ConfigError(
                 f"config schema_version {version!r} is not supported (this fghash reads {SCHEMA_VERSION}){newer}"
             )
-        return _build(cls, _upgrade(data), "config")
+        return _build(cls, _upgrade(data), "config", complete)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str, complete: bool = False) -> "TrainConfig":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -185,10 +187,10 @@ class TrainConfig:
             raise ConfigError("config JSON is nested too deeply to be an fghash config") from None
         if not isinstance(data, dict):
             raise ConfigError("config JSON must be an object")
-        return cls.from_dict(data)
+        return cls.from_dict(data, complete)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path, complete: bool = False) -> "TrainConfig":
         from core.base.safe_read import MAX_JSON_BYTES, read_regular
 
         path = Path(path)
@@ -198,7 +200,7 @@ class TrainConfig:
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
-            return cls.from_json(text)
+            return cls.from_json(text, complete)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
 
@@ -248,20 +250,25 @@ def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    """Build a (possibly nested) frozen dataclass from plain JSON data, rejecting unknown keys."""
+def _build(cls: type, data: dict[str, Any], where: str, complete: bool = False) -> Any:
+    """Build a (possibly nested) frozen dataclass from plain JSON data, rejecting unknown keys (and, when
+    `complete`, missing ones)."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"unknown {where} option(s): {', '.join(unknown)}")
+    missing = sorted(names - set(data))
+    if complete and missing:
+        raise ConfigError(f"{where} lacks {', '.join(missing)}: a run's stored config must name every option "
+                          f"(a default in its place could differ from what the run was trained with)")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}.{name} must be an object")
-            value = _build(hint, value, f"{where}.{name}")
+            value = _build(hint, value, f"{where}.{name}", complete)
         elif typing.get_origin(hint) is tuple and isinstance(value, list):
             value = tuple(value)
         kwargs[name] = _check_type(value, hint, f"{where}.{name}")

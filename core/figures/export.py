@@ -9,6 +9,8 @@ from pathlib import Path
 
 from core.figures.common import DEFAULT_DPI, FigureError, figure_format, save_figure
 
+MAX_DIGITS = 6  # decimals of a percentage: more is noise (and `--digits 1e8` wrote a 200 MB table)
+
 
 def write_retrieval_figure(runs: Sequence, queries: Sequence, path: str | Path, *, k: int = 10,
                            show_distance: bool = True, dpi: int = DEFAULT_DPI) -> Path:
@@ -59,6 +61,8 @@ def table_text(runs: Sequence, fmt: str = "markdown", digits: int = 2) -> str:
     """The method x bits table of the runs as Markdown, LaTeX (booktabs) or CSV text."""
     from core.figures.table import build_table, format_table
 
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
+        raise FigureError(f"--digits must be a whole number from 0 to {MAX_DIGITS}; got {digits!r}")
     return format_table(build_table(*_evaluated(runs)), fmt, digits)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,15 +108,32 @@ def _markdown(table: MethodBitsTable, digits: int) -> str:
                                                            + ["---:"] * len(table.bits)) + "|"]
     for row in table.rows:
         cells = [_cell_text(table.cells.get((row, b)), digits, "±") for b in table.bits]
-        lines.append("| " + " | ".join(_row_name(row, several) + cells) + " |")
+        lines.append("| " + " | ".join([_markdown_escape(t) for t in _row_name(row, several)] + cells) + " |")
     return "\n".join(lines + [""] + _footnotes(table, digits)) + "\n"
 
 
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+
+
 def _latex_escape(text: str) -> str:
-    for char, repl in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                       ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
-        text = text.replace(char, repl)
-    return text
+    """User text (run names, dataset kinds) as LaTeX: one pass, so the braces of \\textbackslash{} are not
+    escaped again; line breaks become spaces (a blank line would end the tabular's paragraph)."""
+    text = " ".join(text.splitlines())
+    return re.sub(r"[\\&%$#_{}~^]", lambda m: _LATEX_SPECIAL[m.group(0)], text)
+
+
+def _markdown_escape(text: str) -> str:
+    """User text in a Markdown table cell: `|` would start a new cell and a line break a new row."""
+    return " ".join(text.splitlines()).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _csv_text(value):
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading
+    apostrophe, as OWASP's CSV-injection advice and the spreadsheets themselves expect."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _latex(table: MethodBitsTable, digits: int) -> str:
@@ -144,6 +162,6 @@ def _csv(table: MethodBitsTable) -> str:
         for b in table.bits:
             cell = table.cells.get((row, b))
             if cell is not None:
-                writer.writerow([*row, b, repr(cell.mean), repr(cell.std), cell.n, repr(table.chance[row[0]]),
-                                 " ".join(cell.run_ids)])
+                writer.writerow([*map(_csv_text, row), b, repr(cell.mean), repr(cell.std), cell.n,
+                                 repr(table.chance[row[0]]), _csv_text(" ".join(cell.run_ids))])
     return out.getvalue()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core.search.codes import CodeSet, load_codes
-from core.base.errors import ConfigError, RunError
+from core.base.errors import ConfigError, RunError, one_line
 from core.base.events import Progress
 from core.search.index import HammingIndex, read_index_header
 from core.search.large_index import ApproximateHammingIndex, approximate_from_packed, load_approximate_index, recall_at_k
@@ -121,17 +121,40 @@ def _info(paths: RunPaths, header: dict, database_checksum: str) -> ApproximateI
         raise RunError(f"{paths.approximate_index} is not an approximate (IVF) index: rebuild it with "
                        f"`{rebuild_command(paths)}`")
     try:
-        recall = tuple((int(p), float(r)) for p, r in header["recall"])
+        count = header["count"]
+        nlist = _whole(header, "nlist", 1, max(count, 1))
+        recall = tuple((_whole(dict(p=p), "p", 1, nlist), _fraction(r)) for p, r in header["recall"])
         target, latency = header.get("target_recall"), header.get("latency_ms")
-        return ApproximateInfo(str(paths.approximate_index), header["count"], header["bits"], int(header["nlist"]),
-                               int(header["nprobe"]), int(header["recall_k"]), int(header["recall_queries"]), recall,
+        return ApproximateInfo(str(paths.approximate_index), count, header["bits"], nlist,
+                               _whole(header, "nprobe", 1, nlist), _whole(header, "recall_k", 1, max(count, 1)),
+                               _whole(header, "recall_queries", 0, 1 << 40), recall,
                                stale=header.get("source_checksum") != database_checksum,
-                               target_recall=None if target is None else float(target),
-                               latency_ms=None if latency is None else float(latency),
+                               target_recall=None if target is None else _fraction(target),
+                               latency_ms=None if latency is None else _nonnegative(latency),
                                recall_source=str(header.get("recall_source", "test-split")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RunError(f"{paths.approximate_index} has a damaged header ({exc!r}); rebuild it with "
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise RunError(f"{paths.approximate_index} has a damaged header ({one_line(exc, 120)}); rebuild it with "
                        f"`{rebuild_command(paths)}`") from None
+
+
+def _whole(header: dict, key: str, low: int, high: int) -> int:
+    """header[key] as an int in low..high; ValueError otherwise (1e400, true, "4", 2**70 in an edited file)."""
+    value = header[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{key} {value!r} is not a whole number in {low}..{high}")
+    return value
+
+
+def _fraction(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"recall {value!r} is not a number in 0..1")
+    return float(value)
+
+
+def _nonnegative(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < float("inf"):
+        raise ValueError(f"latency {value!r} is not a finite number >= 0")
+    return float(value)
 
 
 def approximate_info(run: str | Path | RunPaths, database: CodeSet | None = None) -> ApproximateInfo | None:
@@ -156,7 +179,7 @@ def load_approximate(paths: RunPaths, database: CodeSet) -> tuple[ApproximateHam
     if info.stale:
         raise RunError(f"{paths.approximate_index} was built from other database codes than run {paths.run_id}'s "
                        f"current ones (images added or codes re-encoded since): rebuild it with `{rebuild}`")
-    index, header = load_approximate_index(paths.approximate_index, rebuild)
+    index, header = load_approximate_index(paths.approximate_index, rebuild, database.packed)
     if index.bits != database.bits or len(index) != len(database):
         raise RunError(f"{paths.approximate_index} holds {len(index)} codes of {index.bits} bits but the database "
                        f"has {len(database)} of {database.bits}: rebuild it with `{rebuild}`")

@@ -13,7 +13,7 @@ from pathlib import Path
 from core.evaluation.chance import chance_map
 from core.search.codes import load_codes
 from core.config.train_config import TrainConfig
-from core.base.errors import ConfigError
+from core.base.errors import ConfigError, RunError
 from core.base.events import Progress
 from core.search.index import HammingIndex
 from core.evaluation.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalReport, collapse_note, largest_code_share,
@@ -63,14 +63,13 @@ def evaluate(run: str | Path | RunPaths, ks: Sequence[int] = (10, 20, 50, 100), 
     queries = load_codes(paths, "query", expected_bits=cfg.bits)
     database = load_codes(paths, "database", expected_bits=cfg.bits)
     ks = tuple(int(k) for k in ks)
-    if len(queries) == 0:
-        zeros = {k: 0.0 for k in ks}
-        figures = dict(map_all=0.0, map_all_index_order=0.0, map_at_k=zeros, map_at_k_index_order=dict(zeros),
-                       precision_at_k=dict(zeros), precision_at_k_index_order=dict(zeros), pr_curve=(),
-                       per_query_ap=(), per_query_ap_index_order=())
-    else:
-        summary = summarize(queries.codes, database.codes, queries.labels, database.labels, ks, device=device)
-        figures = {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
+    # An empty split has no mAP: reporting 0.00 would read as a measured result
+    for codes, split in ((queries, "query"), (database, "database")):
+        if len(codes) == 0:
+            raise RunError(f"{paths.codes / f'{split}.npz'} holds no codes, so there is nothing to evaluate: train "
+                           f"the run again")
+    summary = summarize(queries.codes, database.codes, queries.labels, database.labels, ks, device=device)
+    figures = {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
     return RetrievalReport(run_id=paths.run_id, method=cfg.method, dataset_kind=cfg.dataset_kind, bits=database.bits,
                            num_queries=len(queries), num_database=len(database),
                            largest_code_share=largest_code_share(database.codes), **figures)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,7 @@ def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, 
 _META_FIELDS = {"schema_version": int, "method": str, "bits": int, "backbone": str, "epoch": int,
                 "num_classes": int, "weights_sha256": str}
 _KIND_NAMES = {int: "an integer", str: "a string"}
+MAX_EPOCH = 10**6  # far above any real run; keeps the number inside SQLite's 64-bit integers
 
 
 def read_checkpoint_meta(weights: Path) -> dict:
@@ -126,6 +128,10 @@ def read_checkpoint_meta(weights: Path) -> dict:
                            f"metadata is damaged or not an fghash checkpoint")
     if not isinstance(meta.get("driver", {}), dict):
         raise RunError(f"{meta_path}: field 'driver' must be an object")
+    named = re.fullmatch(r"epoch-(\d+)", weights.stem)
+    if not 0 <= meta["epoch"] <= MAX_EPOCH or (named is not None and int(named.group(1)) != meta["epoch"]):
+        raise RunError(f"{meta_path}: field 'epoch' is {meta['epoch']}, but the file is {weights.stem} (epochs run "
+                       f"0..{MAX_EPOCH}); the metadata is damaged or was edited")
     return meta
 
 

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from core.base.errors import ConfigError, RunError
+from core.base.errors import ConfigError, RunError, one_line
 
 LR_SCALING = ("none", "linear", "sqrt")
 TIMEOUT_ENV = "FGHASH_DIST_TIMEOUT_S"  # how long a rank waits in a collective (rank 0 evaluating) before failing
@@ -108,9 +108,33 @@ def setup(device_name: str | None) -> Rank:
         torch.cuda.set_device(local)  # torch.device("cuda") means this rank's GPU from here on
     timeout = datetime.timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)))
     backend = "nccl" if cuda else "gloo"
-    dist.init_process_group(backend, timeout=timeout)
+    try:
+        dist.init_process_group(backend, timeout=timeout)
+    except (dist.DistError, RuntimeError, ValueError) as exc:  # DistStoreError: a peer never joined
+        raise RunError(f"rank {rank}/{world}: the torchrun processes could not form their group within "
+                       f"{timeout.total_seconds():g} s ({one_line(exc, 160)}); check that all {world} processes "
+                       f"started (--nnodes, --nproc-per-node, the rendezvous address); ${TIMEOUT_ENV} sets the "
+                       f"wait") from None
     _current = Rank(rank=rank, world_size=world, local_rank=local, backend=backend)
     return _current
+
+
+def check_same_options(options: dict) -> None:
+    """Every rank was started with the same command-line options (torchrun passes one command to all; a rank
+    started by hand with another --dataset or --bits would otherwise be silently overridden by rank 0's).
+    options: this rank's parsed options (plain values). RunError on every rank naming what differs."""
+    if not _current.active:
+        return
+    mine = {k: repr(v) for k, v in sorted(options.items())}
+    everyone: list = [None] * _current.world_size
+    dist.all_gather_object(everyone, mine)
+    for other_rank, theirs in enumerate(everyone):
+        differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if differ:
+            detail = ", ".join(f"--{k.replace('_', '-')} {theirs.get(k)} on rank {other_rank} but {mine.get(k)} "
+                               f"on rank {_current.rank}" for k in differ[:3])
+            raise RunError(f"the torchrun processes were given different options ({detail}); every process of a "
+                           f"job must get the same command")
 
 
 def lost_peer(exc: BaseException) -> bool:

@@ -29,18 +29,19 @@ import torch
 
 from core.training import followers
 from core.runs.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
-from core.search.codes import save_codes
+from core.search.codes import codes_path, load_codes, save_codes
 from core.config.train_config import TrainConfig
 from core.runtime.device import is_out_of_memory, out_of_memory_error, select_device
 from core.training.divergence import DEVICE_CHECK_EVERY, FiniteLossGuard
-from core.encoding.encode import encode_run_codes
+from core.encoding.encode import encode_new_images, encode_run_codes, run_eval_transform
 from core.base.errors import Cancelled, RunError
 from core.base.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EvalResult, Event, Log,
                          TrainFinished, ValidationResult)
 from core.training.methods.common import LazyBatchLosses
-from core.runs.lock import RunLock
-from core.runs.paths import RunPaths
 from core.runs.catalog import create_run, open_store, resolve_run
+from core.runs.lock import RunLock, codes_lock
+from core.runs.paths import RunPaths
+from core.runs.rebuild import register_folder
 from core.runs.store import RunStore
 from core.training.validation import ValidationSplit, fingerprint_view, split_for_validation
 from core.data.duplicates import duplicates_warning, find_cross_split_duplicates
@@ -77,6 +78,8 @@ class _Run:
                                f"with a {cfg.method} / {cfg.bits}-bit config")
             self.cfg = saved
             self.resuming = True
+            if store.get(self.paths.run_id) is None:  # a run folder copied in by hand: index it first
+                register_folder(store, self.paths)
             # The saved config wins (bit-exact continuation); say which given options are ignored.
             given = cfg.to_dict() if cfg is not None else {}
             self.ignored = sorted(k for k, v in given.items() if v != saved.to_dict().get(k))
@@ -179,13 +182,14 @@ class _Run:
             if self.skipped_reported:
                 message += f"; {self.skipped_reported} training image(s) could not be decoded and were replaced"
         except GeneratorExit:
-            self.store.set_status(run_id, "interrupted")  # the consumer dropped the generator
+            self._record_end("interrupted")  # the consumer dropped the generator
             raise
         except KeyboardInterrupt:
-            self.store.set_status(run_id, "interrupted")
+            self._record_end("interrupted")
             raise
         except BaseException as exc:
-            self.store.set_status(run_id, "failed")
+            if not self._record_end("failed"):
+                raise self._deleted_error() from None
             self.store.set_maps(run_id, self.final_map, self.best_on_val)
             if is_out_of_memory(exc):
                 raise out_of_memory_error(device, cfg.batch_size, cfg.image_size) from None
@@ -196,6 +200,24 @@ class _Run:
                                  final_map=self.final_map, message=message, best_on_val=self.best_on_val)
         yield finished
         return finished
+
+    def _record_end(self, status: str) -> bool:
+        """Record how the run ended; False (and the store entry removed, so no ghost run is listed) when its
+        folder was deleted while it trained."""
+        if self.paths.config.is_file():
+            self.store.set_status(self.paths.run_id, status)
+            return True
+        self.store.delete(self.paths.run_id)
+        return False
+
+    def _deleted_error(self) -> RunError:
+        return RunError(f"run folder {self.paths.root} was deleted while it trained; training stopped and nothing "
+                        f"more was written (its store entry is removed)")
+
+    def _check_folder(self) -> None:
+        """Before writing epoch results: a folder deleted by hand is not silently re-created by the writes."""
+        if not self.paths.config.is_file():
+            raise self._deleted_error()
 
     # ------------------------------------------------------------------------------------------
     def _epoch(self, epoch: int) -> Generator[Event, None, None]:
@@ -231,6 +253,7 @@ class _Run:
                        eta_s=seconds * (cfg.epochs - epoch))
 
     def _after_epoch(self, epoch: int) -> Generator[Event, None, None]:
+        self._check_folder()
         cfg = self.cfg
         mean_loss, lr, seconds = self.epoch_stats
         # Undecodable training images met so far (replaced by another image of their class): counted in
@@ -312,16 +335,55 @@ class _Run:
                                             self.cfg, self.method.device, cancel=cancel, phase=phase))
 
     def _save_codes(self, completed: int, cancelled: bool) -> Generator[Event, None, None]:
+        self._check_folder()
         if self.query_cache is not None and self.query_cache[0] == completed and not cancelled:
             query = self.query_cache[1]
         else:  # the network moved since the last evaluation (or was never evaluated): encode again
             query = yield from self._query_codes(cancel=None)
         database = yield from self.method.encode_database()
-        for split, codes, records in (("query", query, self.test_records), ("database", database, self.train_records)):
-            path = save_codes(self.paths, split, codes, _labels(records).numpy(), [r.path for r in records])
-            self.store.set_artifact(self.paths.run_id, f"{split}_codes", path)
+        db_labels, db_paths = _labels(self.train_records).numpy(), [str(r.path) for r in self.train_records]
+        # Under the codes lock (adds wait, then are refused while this run trains): the images a user added
+        # to the old database (the app, `fghash encode --add`) are the user's data, re-encoded with the new
+        # weights and kept, never dropped by a resumed training rewriting the database.
+        with codes_lock(self.paths.root):
+            added = yield from self._added_images(set(db_paths))
+            if added is not None:
+                codes, labels, paths = added
+                database = torch.cat([database.float(), codes.float()])
+                db_labels, db_paths = np.concatenate([db_labels, labels]), db_paths + paths
+            for split, codes, labels, paths in (("query", query, _labels(self.test_records).numpy(),
+                                                 [r.path for r in self.test_records]),
+                                                ("database", database, db_labels, db_paths)):
+                path = save_codes(self.paths, split, codes, labels, paths)
+                self.store.set_artifact(self.paths.run_id, f"{split}_codes", path)
         self.store.set_artifact(self.paths.run_id, "metrics", self.paths.metrics)
         yield Log(f"saved query ({len(query)}) and database ({len(database)}) codes to {self.paths.codes}")
+
+    def _added_images(self, dataset_paths: set[str]):
+        """(codes, labels, paths) of the rows of the saved database that are not images of the training split
+        (added after an earlier training finished), encoded again with the current network; None when
+        there are none (or no saved database)."""
+        if not codes_path(self.paths, "database").is_file():
+            return None
+        try:
+            old = load_codes(self.paths, "database", expected_bits=self.cfg.bits)
+        except RunError as exc:
+            yield Log(f"the previous database codes cannot be read, so images added to them (if any) cannot be "
+                      f"carried over: {exc}", "warning")
+            return None
+        rows = [i for i, p in enumerate(old.paths) if p not in dataset_paths]
+        if not rows:
+            return None
+        from core.data.records import ImageRecord
+
+        paths = [old.paths[i] for i in rows]
+        labels = old.labels[rows]
+        records = [ImageRecord(path=p, label=max(0, int(lab)), split="train") for p, lab in zip(paths, labels)]
+        codes = yield from encode_new_images(self.method.model, records, run_eval_transform(self.cfg),
+                                             self.method.device, self.cfg.batch_size)
+        yield Log(f"re-encoded the {len(rows)} image(s) added to the database after training with the new weights "
+                  f"(kept in the database)")
+        return codes, labels, paths
 
     def _restore(self, method) -> Generator[Event, None, int]:
         weights = self.paths.last_checkpoint()
