@@ -71,3 +71,7 @@ from core.evaluation.code_map import CodeMap, code_map  # noqa: E402,F401
 # Generator[Progress, None, ApproximateInfo]; approximate_info(run) -> ApproximateInfo | None (header only);
 # query(..., approximate=True, nprobe=P) searches it.
 from core.retrieval.approximate import ApproximateInfo, approximate_info, build_approximate  # noqa: E402,F401
+# Chance for every metric (issue 23): chance_levels(run, ks) -> ChanceLevels, the exact expected mAP@all,
+# mAP@k, P@k and PR precision of random codes on the run's split, named by its dataset (milliseconds; safe
+# off the GUI thread). ChanceLevels.below(metric, value, k) says whether a figure lies below it.
+from core.evaluation.chance import ChanceLevels, run_chance_levels as chance_levels  # noqa: E402,F401

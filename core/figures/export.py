@@ -37,12 +37,19 @@ def write_attention_figure(run, images: Sequence, path: str | Path, *, target=No
 
 
 def write_pr_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DPI) -> Path:
-    """Precision-recall curves (Hamming radius 0..bits) of the runs -> `path`."""
+    """Precision-recall curves (Hamming radius 0..bits) of the runs, with the chance precision (the class
+    prior of each dataset's split) dashed -> `path`."""
+    from core.evaluation.chance import run_chance_levels
     from core.figures.curves import pr_figure
     from core.retrieval.service import evaluate
+    from core.runs.paths import RunPaths, resolve_run
 
     figure_format(path)
-    return save_figure(pr_figure([evaluate(run) for run in runs]), path, dpi)
+    if not runs:
+        raise FigureError("name at least one run")
+    paths = [run if isinstance(run, RunPaths) else resolve_run(run) for run in runs]
+    return save_figure(pr_figure([evaluate(p) for p in paths], chance=[run_chance_levels(p, ()) for p in paths]),
+                       path, dpi)
 
 
 def write_bits_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DPI) -> Path:

@@ -18,6 +18,7 @@ from core.search.index import HammingIndex
 from core.evaluation.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalReport, collapse_note, largest_code_share,
                           summarize)
 from core.runs.paths import RunPaths, resolve_run
+from core.evaluation.chance import ChanceLevels
 from core.evaluation.seed_groups import group_by_seed, mean_std
 from core.retrieval.session import QueryResult, open_session
 from core.base.text import printable
@@ -94,9 +95,13 @@ TIES_NOTE = f"mAP@all, mAP@k, P@k: {TIES_AVERAGED_LABEL}.\nby index: mAP@all wit
 
 
 def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = None,
-                 configs: Sequence[TrainConfig] | None = None) -> str:
+                 configs: Sequence[TrainConfig] | None = None, chance: Sequence[ChanceLevels] | None = None) -> str:
     """A plain-text table, one row per run, values in percent (as the papers print them), then a note on
-    ties. With `configs` (one per report) and several runs, also the seed table of `seed_table`."""
+    ties. With `configs` (one per report) and several runs, also the seed table of `seed_table`.
+
+    chance: each report's ChanceLevels (core.evaluation.chance.run_chance_levels, with these ks): adds one
+    "chance (dataset)" row per distinct split under the runs, and "below chance: ..." after a run's row
+    where a figure is below its split's level."""
     if not reports:
         return "no runs"
     ks = tuple(ks) if ks is not None else tuple(reports[0].map_at_k)
@@ -104,17 +109,50 @@ def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = 
             f"{'mAP@all':>8}" + "".join(f" {'mAP@' + str(k):>8}" for k in ks)
             + "".join(f" {'P@' + str(k):>7}" for k in ks) + f" {'by index':>8}")
     lines = [head, "-" * len(head)]
-    for r in reports:
-        note = collapse_note(r.largest_code_share)
+    for i, r in enumerate(reports):
+        notes = [collapse_note(r.largest_code_share)]
+        if chance is not None:
+            notes.append(_below_chance(r, chance[i], ks))
+        note = "; ".join(n for n in notes if n)
         lines.append(f"{printable(r.run_id)[:34]:34} {r.method:11} {printable(r.dataset_kind):9} {r.bits:>4} "
                      f"{r.num_queries:>7} {r.num_database:>8} {100 * r.map_all:8.2f}"
                      + "".join(f" {100 * r.map_at_k.get(k, float('nan')):8.2f}" for k in ks)
                      + "".join(f" {100 * r.precision_at_k.get(k, float('nan')):7.2f}" for k in ks)
                      + f" {100 * r.map_all_index_order:8.2f}" + (f"  ({note})" if note else ""))
+    if chance is not None:
+        shown = set()
+        for r, level in zip(reports, chance, strict=True):
+            values = (round(level.map_all, 9), *(round(level.map_at_k.get(k, -1), 9) for k in ks),
+                      *(round(level.precision_at_k.get(k, -1), 9) for k in ks))
+            if (level.dataset, values) in shown:
+                continue
+            shown.add((level.dataset, values))
+            label = f"chance ({printable(level.dataset or r.dataset_kind)}, random codes)"
+            lines.append(f"{label[:34]:34} {'':11} {'':9} {'':>4} {r.num_queries:>7} {r.num_database:>8} "
+                         f"{100 * level.map_all:8.2f}"
+                         + "".join(f" {100 * level.map_at_k.get(k, float('nan')):8.2f}" for k in ks)
+                         + "".join(f" {100 * level.precision_at_k.get(k, float('nan')):7.2f}" for k in ks)
+                         + f" {'-':>8}")
     lines.append(TIES_NOTE)
+    if chance is not None:
+        lines.append(CHANCE_NOTE)
     if configs is not None and len(reports) > 1:
         lines += ["", seed_table(reports, configs)]
     return "\n".join(lines)
+
+
+CHANCE_NOTE = ("chance: the exact expected value of each figure for random codes on the same split (P@k and the "
+               "PR curve's precision: the class prior; the same for every code length).")
+
+
+def _below_chance(report: RetrievalReport, level: ChanceLevels, ks: Sequence[int]) -> str:
+    """"below chance: mAP@all, P@10" naming the report's figures below `level`, or ""."""
+    below = (["mAP@all"] if level.below("map_all", report.map_all) else []) + [
+        f"mAP@{k}" for k in ks if k in level.map_at_k and k in report.map_at_k
+        and level.below("map_at_k", report.map_at_k[k], k)] + [
+        f"P@{k}" for k in ks if k in level.precision_at_k and k in report.precision_at_k
+        and level.below("precision_at_k", report.precision_at_k[k], k)]
+    return f"below chance: {', '.join(below)}" if below else ""
 
 
 def seed_table(reports: Sequence[RetrievalReport], configs: Sequence[TrainConfig]) -> str:

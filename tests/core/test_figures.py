@@ -69,6 +69,29 @@ def test_pr_and_bits_figures(run, tmp_path):
     assert Image.open(png).size[0] > 100
 
 
+def _pr_report(run_id, method, kind, precisions):
+    curve = tuple((r, p, (r + 1) / len(precisions)) for r, p in enumerate(precisions))
+    return dataclasses.replace(_report(run_id, 12, 0.3), method=method, dataset_kind=kind, pr_curve=curve)
+
+
+def test_pr_figure_draws_each_datasets_chance_line_and_says_below_chance():
+    from core.evaluation.chance import ChanceLevels
+    from core.figures.curves import pr_figure
+    from core.figures.style import METHOD_COLORS
+
+    reports = [_pr_report("r1", "fcaenet", "cub", [0.5, 0.4, 0.3]),
+               _pr_report("r2", "adsh", "flowers", [0.005, 0.006, 0.02])]
+    chance = [ChanceLevels(0.02, {}, {}, 0.02, "cub"), ChanceLevels(0.0098, {}, {}, 0.0098, "flowers")]
+    ax = pr_figure(reports, chance=chance).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines["chance (cub)"].get_ydata()[0] == pytest.approx(2.0)
+    assert lines["chance (flowers)"].get_ydata()[0] == pytest.approx(0.98)
+    assert lines["chance (cub)"].get_linestyle() == "--"
+    assert "FCAENet 12 bits" in lines and "ADSH 12 bits (below chance at 2 of 3 radii)" in lines
+    assert lines["FCAENet 12 bits"].get_color() == METHOD_COLORS["fcaenet"]
+    assert ax.get_ylim()[0] == 0 and ax.get_legend() is not None
+
+
 def _report(run_id: str, bits: int, value: float) -> RetrievalReport:
     return RetrievalReport(run_id=run_id, method="fcaenet", dataset_kind="cub", bits=bits, num_queries=1,
                            num_database=1, map_all=value, map_all_index_order=value, map_at_k={},
@@ -114,9 +137,15 @@ def test_cli_figures_tables_and_eval_chance(run, tmp_path, capsys):
     assert err == ["fghash: error: cannot tell the figure format from '%s': end the file name in .pdf, .svg, .png"
                    % (tmp_path / "x.jpg"),
                    "fghash: error: test-split index 99 is out of range: the run has 6 test images"]
-    assert main(["eval", paths.run_id]) == 0
+    assert main(["eval", paths.run_id, "--pr", "--ks", "2", "5"]) == 0
     out = capsys.readouterr().out
-    assert f"chance: mAP@all {100 * run_chance_map(paths):.2f} (every run)" in out
+    level = engine.chance_levels(paths, (2, 5))
+    chance_row = next(line for line in out.splitlines() if line.startswith("chance ("))
+    assert chance_row.split()[-6:] == [f"{100 * level.map_all:.2f}", f"{100 * level.map_at_k[2]:.2f}",
+                                       f"{100 * level.map_at_k[5]:.2f}", f"{100 * level.precision_at_k[2]:.2f}",
+                                       f"{100 * level.precision_at_k[5]:.2f}", "-"]
+    assert level.map_all == run_chance_map(paths) and level.dataset == paths.load_config().dataset_kind
+    assert f"chance precision {100 * level.pr_precision:.1f} at every radius" in out
     # 3 classes x 6 database images, every query's class present: (R-1)/(n-1) + H_n (n-R) / (n (n-1))
     harmonic = np.sum(1 / np.arange(1, 19))
     assert run_chance_map(paths) == pytest.approx(5 / 17 + harmonic * 12 / (18 * 17))
