@@ -10,9 +10,14 @@ method.encode_database()), metrics to metrics.jsonl and the store, and a checkpo
 is the final model's test mAP; with a validation split (core/training/validation.py) each evaluation also scores
 the validation queries against the same database, and the best epoch on validation is reported with its
 test mAP (its checkpoint is kept). Nothing is ever selected on the test split. Cancel is checked
-by the method between batches; a cancelled epoch is not checkpointed. At the end (or at cancel after at
-least one completed epoch) the query and database codes are saved. Resume continues after the newest
-checkpoint with every RNG state restored, so on the CPU it reproduces the uninterrupted run exactly.
+by the method between batches. Stop keeps the work done: cancelled inside an epoch, the state after the
+last finished batch becomes the run's partial checkpoint (core/runs/partial.py), from which Resume replays
+the epoch's seeded batch order and continues at the next batch; cancelled during an epoch's evaluation, the
+epoch's checkpoint is written without it, and a Resume that has nothing left to train evaluates first.
+At the end (or at cancel after at least one completed epoch) the query and database codes are saved.
+Resume continues after the newest checkpoint with every RNG state restored, so on the CPU a resume at an
+epoch boundary reproduces the uninterrupted run exactly (mid-epoch: the same batches in the same order,
+with fresh random augmentations).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import torch
 
 from core.runtime import distributed
 from core.runs.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
+from core.runs.partial import ResumePoint, clear_partial, read_partial, save_partial
 from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.runtime.device import is_out_of_memory, out_of_memory_error, select_device
@@ -90,6 +96,8 @@ class _Run:
         self.query_cache: tuple[int, torch.Tensor] | None = None  # (epoch, codes) of the last evaluation
         self.skipped_reported = 0  # undecodable training images already announced in a Log
         self.loss_guard: FiniteLossGuard | None = None  # set in run() once the config is known
+        self.evaluated_epoch = 0  # the last epoch whose evaluation ran (0: none yet)
+        self.resume_point: ResumePoint | None = None  # where a Resume of this run would continue
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> Generator[Event, None, TrainFinished]:
@@ -142,6 +150,8 @@ class _Run:
                               f"{', '.join(self.ignored)}", "warning")
                 if start >= cfg.epochs:
                     yield Log(f"run {run_id} already completed its {cfg.epochs} epochs; saving its codes again")
+                    if self.evaluated_epoch < start:  # Stop came during the last epoch's evaluation
+                        yield from self._evaluate_and_record(start)
             completed = self.loss_guard.checkpointed_epoch = start
             # torchrun: the other processes get the config and this state here, then train in lockstep
             note = distributed.start_followers(method, cfg, start, run_id)
@@ -154,21 +164,28 @@ class _Run:
                 yield Log(f"model selection on validation queries: {self.validation.source}; the test split "
                           f"plays no part in it")
             status = "finished"
+            self.resume_point = ResumePoint(completed, cfg.epochs)
             for epoch in range(start + 1, cfg.epochs + 1):
                 yield from self._epoch(epoch)
                 if self.cancel.is_set():
                     status = "cancelled"
+                    yield from self._save_partial(epoch, completed)
                     break
                 completed = epoch
                 try:
                     yield from self._after_epoch(epoch)
-                except Cancelled:  # cancelled while encoding the queries for the evaluation
+                except Cancelled:  # cancelled while encoding for the evaluation: the epoch's training is kept
                     status = "cancelled"
+                    yield from self._checkpoint(epoch)
+                    yield Log(f"stopped during the evaluation of epoch {epoch}: its checkpoint is saved without "
+                              f"the evaluation", "warning")
                     break
+                self.resume_point = ResumePoint(completed, cfg.epochs)
             if completed >= 1:
                 yield from self._save_codes(completed, status == "cancelled")
             message = {"finished": f"finished {completed} epoch(s)",
-                       "cancelled": f"cancelled after {completed} complete epoch(s)"}[status]
+                       "cancelled": f"cancelled after {completed} complete epoch(s)"
+                                    + self._partial_note() + f"; {self.resume_point.describe()}"}[status]
             if self.skipped_reported:
                 message += f"; {self.skipped_reported} training image(s) could not be decoded and were replaced"
         except GeneratorExit:
@@ -236,23 +253,74 @@ class _Run:
             yield Log(f"{len(skipped)} training image(s) could not be decoded so far and were replaced by another "
                       f"image of the same class ({shown})", "warning")
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-            result = yield from self._evaluate(epoch)
-            record.update(result.metrics_record())
-            if self.validation is not None:
-                record["val_map_all"] = yield from self._select_on_validation(epoch, result.map_all)
+            yield from self._evaluate_and_record(epoch, record)
+        else:
+            self._record(epoch, record)
+        yield from self._checkpoint(epoch)
+
+    def _evaluate_and_record(self, epoch: int, record: dict | None = None) -> Generator[Event, None, None]:
+        """Evaluate epoch `epoch` (and select on validation), then write its metrics record."""
+        record = record if record is not None else {"epoch": epoch}
+        result = yield from self._evaluate(epoch)
+        record.update(result.metrics_record())
+        if self.validation is not None:
+            record["val_map_all"] = yield from self._select_on_validation(epoch, result.map_all)
+        self.evaluated_epoch = epoch
+        self._record(epoch, record)
+
+    def _record(self, epoch: int, record: dict) -> None:
         self.paths.append_metrics(record)
         self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items() if k != "epoch"})
         self.store.set_maps(self.paths.run_id, self.final_map, self.best_on_val)
+
+    def _driver_state(self) -> dict:
         best = self.best_on_val
-        driver = {"final_map": self.final_map, "best_on_val": best.to_dict() if best else None}
+        return {"final_map": self.final_map, "best_on_val": best.to_dict() if best else None,
+                "evaluated_epoch": self.evaluated_epoch}
+
+    def _checkpoint(self, epoch: int) -> Generator[Event, None, None]:
+        """The checkpoint of completed epoch `epoch`; a partial one of that epoch is stale from now on."""
+        best = self.best_on_val
         tensors = self.method.state_tensors()
         self.loss_guard.refuse_non_finite_state(tensors, epoch)
-        path = save_checkpoint(self.paths, epoch, cfg, tensors, num_classes=self.dataset.num_classes,
-                               fingerprint=self.fingerprint, driver=driver,
+        path = save_checkpoint(self.paths, epoch, self.cfg, tensors, num_classes=self.dataset.num_classes,
+                               fingerprint=self.fingerprint, driver=self._driver_state(),
                                keep_epochs=(best.epoch,) if best else ())
+        clear_partial(self.paths)
         self.loss_guard.checkpointed_epoch = epoch
+        self.resume_point = ResumePoint(epoch, self.cfg.epochs)
         self.store.set_artifact(self.paths.run_id, "checkpoint", path)
         yield CheckpointSaved(epoch=epoch, path=str(path))
+
+    def _save_partial(self, epoch: int, completed: int) -> Generator[Event, None, None]:
+        """Stop inside epoch `epoch`: its finished batches become the partial checkpoint (when the method can
+        resume mid-epoch, in a single process, and the state is finite); sets self.resume_point."""
+        method = self.method
+        done, total = method.batches_done, method.batches_in_epoch
+        self.resume_point = ResumePoint(completed, self.cfg.epochs)
+        if done <= 0:
+            return
+        if not method.supports_partial or distributed.current().world_size > 1:
+            why = ("under torchrun" if method.supports_partial else f"for {self.cfg.method}")
+            yield Log(f"the {done} finished batch(es) of epoch {epoch} cannot be kept {why}: mid-epoch resume is "
+                      f"not supported there", "warning")
+            return
+        tensors = {**method.state_tensors(), **method.partial_state_tensors()}
+        bad = [n for n, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:
+            yield Log(f"the state after batch {done} of epoch {epoch} holds NaN or Inf ({bad[0]}): not kept", "warning")
+            return
+        path = save_partial(self.paths, completed, epoch, done, total, self.cfg, tensors,
+                            num_classes=self.dataset.num_classes, fingerprint=self.fingerprint,
+                            driver=self._driver_state())
+        self.resume_point = ResumePoint(completed, self.cfg.epochs, epoch, done, total)
+        yield CheckpointSaved(epoch=completed, path=str(path))
+
+    def _partial_note(self) -> str:
+        point = self.resume_point
+        if point is None or point.in_epoch is None:
+            return ""
+        return f" and {point.batches_done} of {point.batches_in_epoch} batches of epoch {point.in_epoch} (checkpoint saved)"
 
     def _divergence_hint(self) -> str:
         """The settings a diverged run's message names as the likely causes."""
@@ -318,10 +386,15 @@ class _Run:
 
     def _restore(self, method) -> Generator[Event, None, int]:
         weights = self.paths.last_checkpoint()
-        if weights is None:
+        partial = read_partial(self.paths, self.cfg)
+        if weights is None and partial is None:
             yield Log(f"run {self.paths.run_id} has no checkpoint yet: starting from epoch 1", "warning")
             return 0
-        tensors, meta = read_checkpoint(weights, self.cfg)
+        if partial is not None:
+            tensors, meta = partial
+            weights = self.paths.checkpoints / "partial.safetensors"
+        else:
+            tensors, meta = read_checkpoint(weights, self.cfg)
         if meta.get("dataset_fingerprint") != self.fingerprint:
             raise RunError(f"{weights} was trained on a different version of the dataset "
                            f"({self.dataset.kind} at {self.dataset.root}): its images or labels changed")
@@ -335,7 +408,16 @@ class _Run:
         # checkpoints before validation selection also hold "best_map" (chosen on the test split): ignored
         self.final_map = driver.get("final_map")
         self.best_on_val = BestOnValidation.from_dict(driver.get("best_on_val"))
-        yield Log(f"restored {weights.name}")
+        # checkpoints before Stop kept work did not say; they were always evaluated when evaluation was due
+        self.evaluated_epoch = int(driver.get("evaluated_epoch", meta["epoch"]))
+        if partial is not None:
+            part = meta["partial"]
+            method.skip_batches = part["batches_done"]
+            method.load_partial_state_tensors(tensors)
+            yield Log(f"restored {weights.name}: epoch {part['in_epoch']} continues at batch "
+                      f"{part['batches_done'] + 1} of {part['batches_in_epoch']}")
+        else:
+            yield Log(f"restored {weights.name}")
         return int(meta["epoch"])
 
 
