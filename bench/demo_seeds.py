@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--gamma", type=float, default=None)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--eval-every", type=int, default=None)
     parser.add_argument("--erase-images", type=int, default=40, help="test images SREM's share is measured on")
     args = parser.parse_args()
     os.environ.setdefault("FGHASH_HOME", tempfile.mkdtemp(prefix="fghash-demo-seeds-"))
@@ -66,7 +67,8 @@ def main() -> int:
         adsh = {k: v for k, v in (("inner_epochs", args.inner_epochs), ("num_samples", args.num_samples),
                                   ("gamma", args.gamma)) if v is not None}
         fcae = {k: v for k, v in (("srem_size", args.srem_size), ("srem_regions", args.srem_regions)) if v is not None}
-        top = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
+        top = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("eval_every", args.eval_every))
+               if v is not None}
         cfg = cfg.replace(seed=seed, adsh=dataclasses.replace(cfg.adsh, **adsh),
                           fcae=dataclasses.replace(cfg.fcae, **fcae), **top)
         wall, cpu = time.perf_counter(), _cpu_seconds()
@@ -87,7 +89,8 @@ def main() -> int:
           f"wall {min(r[1] for r in results):.0f}-{max(r[1] for r in results):.0f} s, "
           f"CPU {min(r[2] for r in results):.0f}-{max(r[2] for r in results):.0f} s; "
           f"load average at end: {os.getloadavg()[0]:.2f}")
-    print(f"config: {cfg.image_size} px, {cfg.epochs} outer x {cfg.adsh.inner_epochs} inner epochs, m = "
+    print(f"config: {cfg.image_size} px, {cfg.epochs} outer x {cfg.adsh.inner_epochs} inner epochs (evaluated every "
+          f"{cfg.eval_every}), m = "
           f"{cfg.adsh.num_samples}, batch {cfg.batch_size}, lr {cfg.lr}, gamma {cfg.adsh.gamma}, "
           f"SREM s = {cfg.fcae.srem_size} N = {cfg.fcae.srem_regions}")
     return 0

@@ -75,3 +75,13 @@ from core.retrieval.approximate import ApproximateInfo, approximate_info, build_
 # mAP@k, P@k and PR precision of random codes on the run's split, named by its dataset (milliseconds; safe
 # off the GUI thread). ChanceLevels.below(metric, value, k) says whether a figure lies below it.
 from core.evaluation.chance import ChanceLevels, run_chance_levels as chance_levels  # noqa: E402,F401
+# Stop keeps work (issue 23): resume_point(run) -> ResumePoint, where Resume would continue (a partial
+# checkpoint mid-epoch, or the last complete epoch); .describe() is the sentence for the quit dialog.
+from core.runs.partial import ResumePoint, resume_point  # noqa: E402,F401
+# Training events the GUI marks (EpochStart: an outer-iteration boundary on the loss curve); the ETA in
+# BatchEnd.eta_s / eta_note and Progress.run_eta_s / run_eta_note counts evaluations (core/training/eta.py).
+from core.base.events import EpochStart  # noqa: E402,F401
+from core.training.eta import format_seconds  # noqa: E402,F401
+# One name and colour per method in every figure, the CLI and the app (core/base/style.py).
+from core.base.style import (METHOD_COLORS, METHOD_NAMES, method_color, method_name,  # noqa: E402,F401
+                                series_label, variant_label)

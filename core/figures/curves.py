@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from matplotlib.figure import Figure
 
 from core.figures.common import FigureError, default_run_labels, new_figure
-from core.figures.style import CHANCE_COLOR, LINE_STYLES, method_color, method_name, series_label
+from core.base.style import CHANCE_COLOR, LINE_STYLES, method_color, method_name, series_label
 
 MARKERS = "osD^vP*Xh<>"
 
@@ -25,7 +25,7 @@ def pr_figure(reports: Sequence, labels: Sequence[str] | None = None, chance: Se
     reports: RetrievalReports; labels: legend entries (default: the method's paper name and the bits, the
     run id where two would read the same); chance: each report's ChanceLevels
     (core.evaluation.chance.run_chance_levels): its PR precision, the class prior, is one dashed line per
-    dataset, and a curve below it says so in the legend. Colours: one per method (core.figures.style)."""
+    dataset, and a curve below it says so in the legend. Colours: one per method (core.base.style)."""
     if not reports:
         raise FigureError("name at least one run")
     labels = list(labels) if labels is not None else _run_labels(reports)
@@ -91,7 +91,7 @@ def bits_figure(reports: Sequence, configs: Sequence, chance: Sequence[float] | 
     reports: RetrievalReports; configs: their TrainConfigs (same order), for the seed grouping;
     chance: each run's chance level (core.evaluation.chance.run_chance_map), drawn as one dashed line per
     dataset; a series with a point below its dataset's level says so in the legend. Method names, variant
-    labels and colours from core.figures.style; the legend sits inside the axes, whose limits leave room
+    labels and colours from core.base.style; the legend sits inside the axes, whose limits leave room
     for every marker and error bar."""
     from core.evaluation.seed_groups import group_by_seed, mean_std
 

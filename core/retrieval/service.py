@@ -19,6 +19,7 @@ from core.evaluation.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, R
                           summarize)
 from core.runs.paths import RunPaths, resolve_run
 from core.evaluation.chance import ChanceLevels
+from core.base.style import method_name, variant_label
 from core.evaluation.seed_groups import group_by_seed, mean_std
 from core.retrieval.session import QueryResult, open_session
 from core.base.text import printable
@@ -157,17 +158,19 @@ def _below_chance(report: RetrievalReport, level: ChanceLevels, ks: Sequence[int
 
 def seed_table(reports: Sequence[RetrievalReport], configs: Sequence[TrainConfig]) -> str:
     """mAP@all (%) as mean ± sample std (ddof=1) (n runs) over runs that differ only in their seed: one row
-    per (dataset, method, variant), one column per code length (core.evaluation.seed_groups)."""
+    per (dataset, method, variant), one column per code length (core.evaluation.seed_groups); methods by the
+    papers' names, variants in words (core.base.style)."""
     by_run = {r.run_id: r for r in reports}
     groups = group_by_seed([(r.run_id, cfg) for r, cfg in zip(reports, configs, strict=True)])
     bits = sorted({g.bits for g in groups})
     rows: dict[tuple[str, str, str], dict[int, str]] = {}
     for g in groups:
         cell = mean_std(by_run[run_id].map_all for run_id in g.run_ids).format(scale=100)
-        rows.setdefault((g.dataset_kind, g.method, g.variant), {})[g.bits] = cell
+        rows.setdefault((g.dataset_kind, method_name(g.method), variant_label(g.variant)), {})[g.bits] = cell
     width = max(len(variant) for _, _, variant in rows) if rows else 0
-    lines = ["mAP@all (%) over seeds: mean ± sample std (n runs) of runs that differ only in their seed",
-             f"{'dataset':9} {'method':11} {'variant':{width}}" + "".join(f" {str(b) + ' bits':>20}" for b in bits)]
+    lines = ["mAP@all (%) over seeds: mean ± sample std (n runs) of runs that differ only in their seed "
+             "(one run: its value)",
+             f"{'dataset':9} {'method':12} {'variant':{width}}" + "".join(f" {str(b) + ' bits':>20}" for b in bits)]
     for (kind, method, variant), cells in rows.items():
-        lines.append(f"{kind:9} {method:11} {variant:{width}}" + "".join(f" {cells.get(b, '-'):>20}" for b in bits))
+        lines.append(f"{kind:9} {method:12} {variant:{width}}" + "".join(f" {cells.get(b, '-'):>20}" for b in bits))
     return "\n".join(lines)

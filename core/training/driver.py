@@ -39,10 +39,12 @@ from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.runtime.device import is_out_of_memory, out_of_memory_error, select_device
 from core.training.divergence import DEVICE_CHECK_EVERY, FiniteLossGuard
+from core.training.eta import RunClock
 from core.encoding.encode import encode_run_codes
 from core.base.errors import Cancelled, RunError
-from core.base.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EvalResult, Event, Log,
-                         TrainFinished, ValidationResult)
+from core.base.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EpochStart, EvalResult, Event,
+                              Log, Progress, TrainFinished, ValidationResult)
+from core.training.methods.adsh import AdshMethod
 from core.training.methods.common import LazyBatchLosses
 from core.runs.lock import RunLock
 from core.runs.paths import RunPaths, create_run, resolve_run
@@ -98,6 +100,8 @@ class _Run:
         self.loss_guard: FiniteLossGuard | None = None  # set in run() once the config is known
         self.evaluated_epoch = 0  # the last epoch whose evaluation ran (0: none yet)
         self.resume_point: ResumePoint | None = None  # where a Resume of this run would continue
+        self.clock: RunClock | None = None  # the run's ETA (core/training/eta.py), made once the method is
+        self.batches_per_epoch = 0  # as the method's BatchEnd events say (0 until the first batch)
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> Generator[Event, None, TrainFinished]:
@@ -143,6 +147,9 @@ class _Run:
         status, message, completed = "failed", "", 0
         try:
             start = 0
+            self.clock = RunClock(cfg.epochs, cfg.eval_every, len(self.test_records) + (
+                len(self.train_records) if _encodes_database(method) else 0) + (
+                len(self.validation.records) if self.validation is not None else 0), cfg.batch_size)
             if self.resuming:
                 start = yield from self._restore(method)
                 if self.ignored:
@@ -214,6 +221,9 @@ class _Run:
         losses: list[float] = []
         weighted_rate = lr = 0.0
         lazy = LazyBatchLosses()  # losses stay on the GPU until read in groups: no sync per batch
+        yield EpochStart(epoch=epoch, epochs=cfg.epochs, step=int(getattr(self.method, "step_count", 0)),
+                         unit="outer iteration" if cfg.method in _OUTER_ITERATION_METHODS else "epoch",
+                         resumed_at_batch=self.method.skip_batches)
         for event in self.method.train_epoch(epoch, self.cancel):
             if isinstance(event, BatchEnd):
                 self.loss_guard.observe(event.loss, epoch, event.batch)
@@ -221,9 +231,12 @@ class _Run:
                 dt, last = now - last, now
                 weighted_rate += event.images_per_s * dt
                 lr = event.lr
-                per_batch = (now - t0) / event.batch
+                self.clock.batch_done(dt)
+                self.batches_per_epoch = event.batches_in_epoch
                 remaining = (event.batches_in_epoch - event.batch) + (cfg.epochs - epoch) * event.batches_in_epoch
-                event = dataclasses.replace(event, eta_s=per_batch * remaining)
+                eta = self.clock.eta(remaining, self.clock.evaluations_after(epoch, include_current=True), "training")
+                event = dataclasses.replace(event, eta_s=eta.seconds if eta else None,
+                                            eta_note=eta.describe() if eta else "")
             for ready in lazy.push(event):
                 if isinstance(ready, BatchEnd):
                     losses.append(ready.loss)
@@ -236,9 +249,11 @@ class _Run:
         self.loss_guard.check()  # every loss of a completed epoch is known finite before it is reported
         seconds = time.perf_counter() - t0
         self.epoch_stats = (float(np.mean(losses)) if losses else float("nan"), lr, seconds)
+        eta = self.clock.eta(self.batches_per_epoch * (cfg.epochs - epoch), self.clock.evaluations_after(epoch, include_current=True),
+                             "training")
         yield EpochEnd(epoch=epoch, epochs=cfg.epochs, mean_loss=self.epoch_stats[0], lr=lr, seconds=seconds,
                        images_per_s=weighted_rate / max(seconds, 1e-9),
-                       eta_s=seconds * (cfg.epochs - epoch))
+                       eta_s=eta.seconds if eta else None, eta_note=eta.describe() if eta else "")
 
     def _after_epoch(self, epoch: int) -> Generator[Event, None, None]:
         cfg = self.cfg
@@ -259,14 +274,34 @@ class _Run:
         yield from self._checkpoint(epoch)
 
     def _evaluate_and_record(self, epoch: int, record: dict | None = None) -> Generator[Event, None, None]:
-        """Evaluate epoch `epoch` (and select on validation), then write its metrics record."""
+        """Evaluate epoch `epoch` (and select on validation), then write its metrics record. Its time is
+        measured for the ETA, and its Progress events carry the run's ETA naming the phase."""
         record = record if record is not None else {"epoch": epoch}
-        result = yield from self._evaluate(epoch)
+        self.clock.evaluation_started()
+        later = self.clock.evaluations_after(epoch, include_current=False)
+        batches_left = self.batches_per_epoch * (self.cfg.epochs - epoch)
+        result = yield from self._with_run_eta(self._evaluate(epoch), batches_left, later)
         record.update(result.metrics_record())
         if self.validation is not None:
-            record["val_map_all"] = yield from self._select_on_validation(epoch, result.map_all)
+            record["val_map_all"] = yield from self._with_run_eta(
+                self._select_on_validation(epoch, result.map_all), batches_left, later)
+        self.clock.evaluation_done()
         self.evaluated_epoch = epoch
         self._record(epoch, record)
+
+    def _with_run_eta(self, gen, batches_left: int, evaluations_later: int):
+        """Pass `gen`'s events on, its Progress given the run's ETA: this phase's own time left, then the
+        batches and evaluations after it. Returns gen's value."""
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(event, Progress):
+                eta = self.clock.eta(batches_left, evaluations_later, event.phase, event.eta_s or 0.0)
+                if eta is not None:
+                    event = dataclasses.replace(event, run_eta_s=eta.seconds, run_eta_note=eta.describe())
+            yield event
 
     def _record(self, epoch: int, record: dict) -> None:
         self.paths.append_metrics(record)
@@ -421,7 +456,13 @@ class _Run:
         return int(meta["epoch"])
 
 
-EVAL_KS = (10, 100)  # mAP@k and precision@k reported next to mAP@all at every evaluation
+EVAL_KS = (10, 100)
+_OUTER_ITERATION_METHODS = ("adsh", "fcaenet")  # an "epoch" of these is an outer iteration (a V update)
+
+
+def _encodes_database(method) -> bool:
+    """Whether an evaluation encodes the training split (symmetric methods) rather than reading V."""
+    return not isinstance(method, AdshMethod)  # mAP@k and precision@k reported next to mAP@all at every evaluation
 
 
 def _labels(records) -> torch.Tensor:

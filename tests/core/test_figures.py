@@ -77,7 +77,7 @@ def _pr_report(run_id, method, kind, precisions):
 def test_pr_figure_draws_each_datasets_chance_line_and_says_below_chance():
     from core.evaluation.chance import ChanceLevels
     from core.figures.curves import pr_figure
-    from core.figures.style import METHOD_COLORS
+    from core.base.style import METHOD_COLORS
 
     reports = [_pr_report("r1", "fcaenet", "cub", [0.5, 0.4, 0.3]),
                _pr_report("r2", "adsh", "flowers", [0.005, 0.006, 0.02])]

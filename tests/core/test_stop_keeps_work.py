@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.base.events import BatchEnd, CheckpointSaved, TrainFinished
+from core.base.events import BatchEnd, CheckpointSaved, EpochStart, Progress, TrainFinished
 from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
 from core.runs.checkpoint import read_checkpoint
 from core.runs.partial import partial_path, resume_point
@@ -47,8 +47,17 @@ def _state(done: TrainFinished):
 @pytest.mark.parametrize("method", ["adsh", "fcaenet"])
 def test_resume_mid_epoch_equals_the_uninterrupted_run(method):
     cfg = _cfg(method)
-    straight = list(train(cfg))[-1]
+    events = list(train(cfg))
+    straight = events[-1]
     paths_a, state_a = _state(straight)
+    # item 6: outer-iteration boundaries for the loss curve, and an ETA that counts the evaluations
+    starts = [e for e in events if isinstance(e, EpochStart)]
+    assert [(e.epoch, e.step, e.unit) for e in starts] == [(1, 0, "outer iteration"), (2, 4, "outer iteration")]
+    batch_events = [e for e in events if isinstance(e, BatchEnd)]
+    assert "training; then 2 evaluations" in batch_events[1].eta_note  # epoch 1's and epoch 2's
+    assert "training; then 1 evaluation," in batch_events[-1].eta_note and "measured" in batch_events[-1].eta_note
+    encoding = [e for e in events if isinstance(e, Progress) and e.phase == "encode queries"]
+    assert encoding and all(e.run_eta_s is not None and "encode queries" in e.run_eta_note for e in encoding)
 
     for step in (6, 4):  # inside epoch 2; after the last batch of epoch 1, before its end-of-epoch V update
         first = _stop_at(cfg, step)
