@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.data.images import load_rgb
 from core.data.records import DatasetIndex
-from core.data.registry import layout_of, load_dataset
+from core.data.registry import layout_of, load_dataset, loader_module
 from core.base.errors import DatasetError, ImageDecodeError
 
 
@@ -26,6 +26,9 @@ class DatasetReport:
     decoded: int = 0  # sampled images that decoded
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # facts that are fine but worth saying (e.g. "a subset")
+    # The dataset's own official splits where they differ from fghash's train (database) / test (query),
+    # e.g. Flowers' (("train", 1020), ("valid", 1020), ("test", 6149)); () for the others.
+    official_splits: tuple[tuple[str, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -71,10 +74,17 @@ def check_dataset(kind: str, root: str | Path | None, allow_missing: bool = Fals
     present = (len(index.split("train")), len(index.split("test")))
     if not index.records:
         problems.append("no listed image is present: nothing can be trained or queried")
+    official: tuple[tuple[str, int], ...] = ()
+    splitter = getattr(loader_module(kind), "official_split_counts", None)
+    if splitter is not None and index.records:
+        try:
+            official = splitter(index, allow_missing=True)
+        except DatasetError as exc:
+            problems.append(str(exc))
     return DatasetReport(
         kind=kind, root=index.root, layout=layout, class_names=index.class_names, listed=index.listed,
         present=present, missing=index.missing, complete=index.complete, decoded=decoded,
-        problems=tuple(problems), notes=tuple(dict.fromkeys(notes)),
+        problems=tuple(problems), notes=tuple(dict.fromkeys(notes)), official_splits=official,
     )
 
 
