@@ -85,3 +85,6 @@ from core.training.eta import format_seconds  # noqa: E402,F401
 # One name and colour per method in every figure, the CLI and the app (core/base/style.py).
 from core.base.style import (METHOD_COLORS, METHOD_NAMES, method_color, method_name,  # noqa: E402,F401
                                 series_label, variant_label)
+# Per-class AP of two runs on the same queries (GUI Classes tab): class_ap_difference(run_a, run_b) ->
+# ClassApDifference (ap_a, ap_b, difference = b - a, order: largest gain first); core/retrieval/class_compare.py.
+from core.retrieval.class_compare import ClassApDifference, class_ap_difference  # noqa: E402,F401
