@@ -249,6 +249,7 @@ class _Run:
         self.loss_guard.check()  # every loss of a completed epoch is known finite before it is reported
         seconds = time.perf_counter() - t0
         self.epoch_stats = (float(np.mean(losses)) if losses else float("nan"), lr, seconds)
+        self.epoch_rate = weighted_rate / max(seconds, 1e-9)  # training images per second (metrics.jsonl)
         eta = self.clock.eta(self.batches_per_epoch * (cfg.epochs - epoch), self.clock.evaluations_after(epoch, include_current=True),
                              "training")
         yield EpochEnd(epoch=epoch, epochs=cfg.epochs, mean_loss=self.epoch_stats[0], lr=lr, seconds=seconds,
@@ -261,7 +262,8 @@ class _Run:
         # Undecodable training images met so far (replaced by another image of their class): counted in
         # metrics.jsonl and the store every epoch, announced whenever the count grows.
         skipped = self.method.skipped_train_images()
-        record = {"epoch": epoch, "loss": mean_loss, "lr": lr, "seconds": seconds, "skipped_images": len(skipped)}
+        record = {"epoch": epoch, "loss": mean_loss, "lr": lr, "seconds": seconds, "images_per_s": self.epoch_rate,
+                  "skipped_images": len(skipped)}
         if len(skipped) > self.skipped_reported:
             self.skipped_reported = len(skipped)
             shown = "; ".join(list(skipped.values())[:3]) + ("; ..." if len(skipped) > 3 else "")

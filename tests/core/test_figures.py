@@ -105,9 +105,10 @@ def test_table_averages_seeds_and_footnotes_the_chance_level():
     configs = [cfg.replace(seed=1), cfg.replace(seed=2), cfg.replace(bits=24), cfg.replace(fcae=dataclasses.replace(cfg.fcae, use_srem=False))]
     table = build_table(reports, configs, [0.0123] * 4)
     markdown = format_table(table, "markdown")
-    assert "| fcaenet | 32.00 ± 2.83 (2) | 50.00 |" in markdown
+    assert "| FCAENet | 32.00 ± 2.83 (2) | 50.00 |" in markdown
     ablation = [line for line in markdown.splitlines() if "srem" in line.lower()]
-    assert len(ablation) == 1 and ablation[0].startswith("| fcaenet (") and ablation[0].endswith(") | 20.00 | – |")
+    assert len(ablation) == 1 and ablation[0] == "| FCAENet (no SREM) | 20.00 | – |"
+    assert "± 0.00" not in markdown and "(1)" not in markdown
     assert "Chance level (cub): 1.23" in markdown
     latex = format_table(table, "latex")
     assert r"\toprule" in latex and r"32.00 $\pm$ 2.83 (2)" in latex and r"Chance level (cub): 1.23" in latex
@@ -117,6 +118,32 @@ def test_table_averages_seeds_and_footnotes_the_chance_level():
         (pytest.approx(0.32), 2, 0.0123)
     with pytest.raises(FigureError, match="different splits"):
         build_table(reports[:2], configs[:2], [0.1, 0.2])
+
+
+def test_table_options_validation_metric_dataset_groups_and_timing():
+    cub = TrainConfig(method="fcaenet", dataset_kind="cub", dataset_root="/data/cub", bits=12)
+    flowers = cub.replace(dataset_kind="flowers", dataset_root="/data/flowers")
+    reports = [_report("a", 12, 0.30), _report("b", 24, 0.40),
+               dataclasses.replace(_report("c", 12, 0.20), dataset_kind="flowers"),
+               dataclasses.replace(_report("d", 12, 0.10), method="adsh")]
+    configs = [cub, cub.replace(bits=24), flowers, cub.replace(method="adsh")]
+    table = build_table(reports, configs, [0.02, 0.02, 0.0098, 0.02], values=[0.31, 0.41, 0.21, 0.11],
+                        metric="validation", by_dataset=True,
+                        timings=[(60.0, 100.0), (120.0, 80.0), (3700.0, None), (None, None)])
+    markdown = format_table(table, "markdown")
+    lines = markdown.splitlines()
+    assert lines[0] == "| method | cub 12 bits | cub 24 bits | flowers 12 bits | train time | img/s |"
+    assert "| FCAENet | 31.00 | 41.00 | 21.00 | 21:33 | 90 |" in lines  # (60 + 120 + 3700) / 3 s; (100 + 80) / 2
+    assert "| ADSH | 11.00 | – | – | – | – |" in lines
+    assert "selected on the validation split" in markdown and "Chance level (flowers): 0.98" in markdown
+    latex = format_table(table, "latex")
+    assert r"\multicolumn{2}{c}{cub}" in latex and r"\cmidrule(lr){2-3}" in latex and r"\cmidrule(lr){4-4}" in latex
+    rows = list(csv.DictReader(io.StringIO(format_table(table, "csv"))))
+    assert {r["metric"] for r in rows} == {"validation"}
+    fcae_cub = next(r for r in rows if r["method"] == "fcaenet" and r["dataset"] == "cub")
+    assert float(fcae_cub["train_seconds_mean"]) == 90.0 and float(fcae_cub["images_per_s_mean"]) == 90.0
+    with pytest.raises(FigureError, match="no epoch selected on a validation split"):
+        build_table(reports[:1], configs[:1], [0.02], values=[None], metric="validation")
 
 
 def test_cli_figures_tables_and_eval_chance(run, tmp_path, capsys):
