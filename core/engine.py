@@ -82,3 +82,21 @@ from core.figures.table import TABLE_FORMATS  # noqa: E402,F401
 # What `fghash study run` shows of a cell's training (the CLI reaches these through the facade only).
 from core.base.events import BatchEnd, EvalResult, Log, Progress  # noqa: E402,F401
 from core.base.text import printable  # noqa: E402,F401
+# Chance for every metric (issue 23): chance_levels(run, ks) -> ChanceLevels, the exact expected mAP@all,
+# mAP@k, P@k and PR precision of random codes on the run's split, named by its dataset (milliseconds; safe
+# off the GUI thread). ChanceLevels.below(metric, value, k) says whether a figure lies below it.
+from core.evaluation.chance import ChanceLevels  # noqa: E402,F401
+from core.retrieval.service import run_chance_levels as chance_levels  # noqa: E402,F401
+# Stop keeps work (issue 23): resume_point(run) -> ResumePoint, where Resume would continue (a partial
+# checkpoint mid-epoch, or the last complete epoch); .describe() is the sentence for the quit dialog.
+from core.runs.partial import ResumePoint, resume_point  # noqa: E402,F401
+# Training events the GUI marks (EpochStart: an outer-iteration boundary on the loss curve); the ETA in
+# BatchEnd.eta_s / eta_note and Progress.run_eta_s / run_eta_note counts evaluations (core/training/eta.py).
+from core.base.events import EpochStart  # noqa: E402,F401
+from core.training.eta import format_seconds  # noqa: E402,F401
+# One name and colour per method in every figure, the CLI and the app (core/base/style.py).
+from core.base.style import (METHOD_COLORS, METHOD_NAMES, method_color, method_name,  # noqa: E402,F401
+                                series_label, variant_label)
+# Per-class AP of two runs on the same queries (GUI Classes tab): class_ap_difference(run_a, run_b) ->
+# ClassApDifference (ap_a, ap_b, difference = b - a, order: largest gain first); core/retrieval/class_compare.py.
+from core.retrieval.class_compare import ClassApDifference, class_ap_difference  # noqa: E402,F401

@@ -46,8 +46,14 @@ def _cmd_datasets_check(args: argparse.Namespace) -> int:
     if report.class_names:
         shown = ", ".join(report.class_names[:5]) + (", ..." if report.num_classes > 5 else "")
         print(f"classes:      {report.num_classes} ({printable(shown)})")
+        if report.official_splits:
+            print("official:     " + " / ".join(f"{name} {count:,}" for name, count in report.official_splits)
+                  + " present")
         for split, listed, present in zip(("train", "test"), report.listed, report.present):
-            print(f"{split + ':':13} {present:,} present of {listed:,} listed")
+            role = {"train": "database", "test": "queries"}[split]
+            merged = (f", = official {' + '.join(n for n, _ in report.official_splits[:-1])}"
+                      if split == "train" and report.official_splits else "")
+            print(f"{split + ':':13} {present:,} present of {listed:,} listed ({role}{merged})")
         print(f"missing:      {report.missing:,}")
         print(f"complete:     {'yes (official totals match)' if report.complete else 'no'}")
         print(f"decoded:      {report.decoded} sampled images")

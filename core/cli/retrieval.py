@@ -151,48 +151,30 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from core.base.errors import FghashError
     from core.retrieval.service import report_table
 
-    reports, configs, failed = [], [], []
+    reports, configs, chance, failed = [], [], [], []
     for run in args.runs:  # one run without codes must not hide the others' rows
         try:
             paths = engine.open_run(run)
-            reports.append(engine.evaluate(paths, ks=tuple(args.ks), device=args.device))
+            report = engine.evaluate(paths, ks=tuple(args.ks), device=args.device)
+            level = engine.chance_levels(paths, ks=tuple(args.ks))
+            reports.append(report)
             configs.append(paths.load_config())
+            chance.append(level)
         except FghashError as exc:
             failed.append((run, str(exc)))
     if reports:
-        print(report_table(reports, args.ks, configs=configs))
-        print_chance_levels(args.runs)
+        print(report_table(reports, args.ks, configs=configs, chance=chance))
     if args.pr:
-        for r in reports:
-            print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %)")
+        for r, level in zip(reports, chance):
+            print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %; chance precision "
+                  f"{100 * level.pr_precision:.1f} at every radius)")
             print("  ".join(f"{rad}: {100 * p:.1f}/{100 * rc:.1f}" for rad, p, rc in r.pr_curve))
+            below = [str(rad) for rad, p, rc in r.pr_curve if (p > 0 or rc > 0) and level.below("pr_precision", p)]
+            if below:
+                print(f"  below chance at radius {', '.join(below)}")
     for run, message in failed:
         print(f"fghash: error: {printable(run)}: {printable(message)}", file=sys.stderr)
     return 2 if failed else 0
-
-
-def print_chance_levels(runs) -> None:
-    """One line per distinct chance level of the runs (runs on the same split share one); runs without
-    readable codes are left out (the table above says what is wrong with them).
-
-    runs: what the user named (folders, ids, prefixes, 'latest')."""
-    from core.evaluation.chance import CHANCE_DESCRIPTION
-    from core.retrieval.service import run_chance_map
-    from core.base.errors import FghashError
-    from core.runs.catalog import resolve_run
-
-    by_value: dict[float, list[str]] = {}
-    for run in runs:
-        try:
-            paths = resolve_run(run)
-            by_value.setdefault(round(100 * run_chance_map(paths), 2), []).append(paths.run_id)
-        except FghashError:
-            continue
-    if by_value:
-        print()
-    for value, run_ids in by_value.items():
-        which = "every run" if len(by_value) == 1 else ", ".join(run_ids)
-        print(f"chance: mAP@all {value:.2f} ({which}); {CHANCE_DESCRIPTION}")
 
 
 def positive_int(text: str) -> int:

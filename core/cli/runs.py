@@ -1,4 +1,4 @@
-"""`fghash runs list|delete|prune`: the run store as a table; delete a run (refused while it trains); drop
+"""`fghash runs [list]|delete|prune`: the run store as a table; delete a run (refused while it trains); drop
 the entries of runs whose folders are gone.
 
 mAP@all is the final model's test mAP; "val-sel." is the test mAP of the epoch chosen on a validation split
@@ -46,8 +46,9 @@ def _cmd_runs_prune(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    runs = sub.add_parser("runs", help="list or delete the runs in the run store")
-    runs_sub = runs.add_subparsers(dest="runs_command", required=True)
+    runs = sub.add_parser("runs", help="list (the default) or delete the runs in the run store")
+    runs.set_defaults(func=_cmd_runs_list)  # `fghash runs` alone lists them, as before the subcommands
+    runs_sub = runs.add_subparsers(dest="runs_command")
     runs_sub.add_parser("list", help="list runs").set_defaults(func=_cmd_runs_list)
     delete = runs_sub.add_parser("delete", help="delete runs (folder and store entry); refused while a run trains")
     delete.add_argument("runs", nargs="+", help="run folders, ids or unique id prefixes")

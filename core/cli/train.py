@@ -277,25 +277,37 @@ def _chance_cell(run_dir: str) -> str:
 
 
 def drive_training(gen, label: str, epochs: int):
-    """Consume one training generator under a tqdm bar over all batches of the run."""
+    """Consume one training generator under a tqdm bar over all batches of the run.
+
+    The time left shown is the driver's (core/training/eta.py): training and the evaluations still to
+    come, naming the phase it times; tqdm's own estimate (batches only) is left out of the bar."""
     from core.cli.progress import LazyBar
-    from core.base.events import BatchEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
+    from core.base.events import BatchEnd, EpochStart, EvalResult, Log, Progress, TrainFinished, ValidationResult
 
     last_map = None
     finished = None
-    with LazyBar(desc=printable(label), unit="batch", dynamic_ncols=True) as bars:
+    eta = ""
+    # no {remaining}: tqdm would extrapolate batches only and leave the evaluations out
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+    with LazyBar(desc=printable(label), unit="batch", dynamic_ncols=True, bar_format=bar_format) as bars:
         for event in gen:
             bar = bars.get()
             if isinstance(event, BatchEnd):
                 if bar.total is None:  # batches still to run, counted from the first batch seen
-                    bar.total = event.batches_in_epoch * (epochs - event.epoch + 1)
+                    bar.total = event.batches_in_epoch * (epochs - event.epoch + 1) - (event.batch - 1)
                     bar.refresh()
                 bar.update(1)
+                eta = event.eta_note
                 post = {"epoch": event.epoch, "loss": f"{event.loss:.4g}", "lr": f"{event.lr:.2g}",
                         "img/s": f"{event.images_per_s:.0f}"}
                 if last_map is not None:
                     post["mAP"] = f"{100 * last_map:.2f}"
+                if eta:
+                    post["ETA"] = eta
                 bar.set_postfix(post, refresh=False)
+            elif isinstance(event, EpochStart):
+                if event.resumed_at_batch:
+                    bar.write(f"{event.unit} {event.epoch} of {event.epochs}: resumed after batch {event.resumed_at_batch}")
             elif isinstance(event, EvalResult):
                 last_map = event.map_all
                 by_index = (f" (ties by index: {100 * event.map_all_index_order:.2f})"
@@ -307,8 +319,9 @@ def drive_training(gen, label: str, epochs: int):
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
                     bar.write(printable(event.message))
-            elif isinstance(event, Progress):  # encoding after training (minutes on a large database)
-                bar.set_postfix_str(f"{event.phase} {event.done}/{event.total}")
+            elif isinstance(event, Progress):  # encoding for an evaluation, or after training
+                note = f", ETA {event.run_eta_note}" if event.run_eta_note else ""
+                bar.set_postfix_str(f"{event.phase} {event.done}/{event.total}{note}")
             elif isinstance(event, TrainFinished):
                 finished = event
     return finished

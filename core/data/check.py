@@ -8,7 +8,7 @@ from pathlib import Path
 from core.data.duplicates import find_cross_split_duplicates
 from core.data.images import load_rgb
 from core.data.records import DatasetIndex
-from core.data.registry import layout_of, load_dataset
+from core.data.registry import layout_of, load_dataset, loader_module
 from core.base.errors import DatasetError, ImageDecodeError
 
 
@@ -29,6 +29,9 @@ class DatasetReport:
     duplicates: int = 0  # test images byte-identical to a training image (when content_checked)
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # facts that are fine but worth saying (e.g. "a subset")
+    # The dataset's own official splits where they differ from fghash's train (database) / test (query),
+    # e.g. Flowers' (("train", 1020), ("valid", 1020), ("test", 6149)); () for the others.
+    official_splits: tuple[tuple[str, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -84,10 +87,18 @@ def check_dataset(kind: str, root: str | Path | None, allow_missing: bool = Fals
         if found.unreadable:
             problems.append(f"{found.unreadable:,} image file(s) could not be read for the content check "
                             f"(for example {found.unreadable_examples[0]})")
+    official: tuple[tuple[str, int], ...] = ()
+    splitter = getattr(loader_module(kind), "official_split_counts", None)
+    if splitter is not None and index.records:
+        try:
+            official = splitter(index, allow_missing=True)
+        except DatasetError as exc:
+            problems.append(str(exc))
     return DatasetReport(
         kind=kind, root=index.root, layout=layout, class_names=index.class_names, listed=index.listed,
         present=present, missing=index.missing, complete=index.complete, decoded=decoded,
         content_checked=content, duplicates=duplicates, problems=tuple(problems), notes=tuple(dict.fromkeys(notes)),
+        official_splits=official,
     )
 
 

@@ -44,7 +44,10 @@ class MeanStd:
     n: int
 
     def format(self, scale: float = 1.0, digits: int = 2) -> str:
-        """'mean ± std (n)' with both multiplied by `scale` (100 for percent)."""
+        """'mean ± std (n)' with both multiplied by `scale` (100 for percent); one run: the mean alone
+        (a std of one value is not 0, it is unknown)."""
+        if self.n == 1:
+            return f"{scale * self.mean:.{digits}f}"
         return f"{scale * self.mean:.{digits}f} ± {scale * self.std:.{digits}f} ({self.n})"
 
 

@@ -15,11 +15,13 @@ import contextlib
 import dataclasses
 import hashlib
 import time
+import warnings
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
+from core.data.loader import loader_batches
 from core.runtime import distributed
 from core.config.train_config import TrainConfig
 from core.runtime.device import uses_amp
@@ -103,7 +105,11 @@ class NetworkStepper:
         return total
 
     def end_epoch(self) -> None:
-        self.scheduler.step()
+        with warnings.catch_warnings():
+            # A resume whose every batch of the epoch was done before Stop steps the scheduler without an
+            # optimiser step in this process; the schedule is by epoch, so that order is the right one.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            self.scheduler.step()
 
     @property
     def lr(self) -> float:
@@ -161,6 +167,23 @@ def rank_generator(seed: int, *keys: int) -> torch.Generator:
     FCAENet's positives) use epoch_generator."""
     rank = distributed.current().rank
     return epoch_generator(seed, *keys) if rank == 0 else epoch_generator(seed, *keys, _RANK_KEY, rank)
+def batches_until_cancel(loader, cancel, start: int = 0) -> Iterator[tuple[int, object]]:
+    """(index, batch) pairs of `loader`, indices from `start`; `cancel` is checked BEFORE each batch is
+    fetched, so after a Stop no augmentation of an untrained batch has drawn from the RNG: the saved RNG
+    state is where the next batch begins, which is what a mid-epoch resume replays (exactly with
+    num_workers = 0; loader workers seed per worker, so with workers the augmentations differ)."""
+    batches = loader_batches(loader)  # stops loader workers promptly on errors and on close()
+    try:
+        index = start
+        while not cancel.is_set():
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            yield index, batch
+            index += 1
+    finally:
+        batches.close()
 
 
 class Throughput:

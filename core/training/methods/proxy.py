@@ -22,14 +22,13 @@ from torchvision import transforms as T
 
 from core.runtime import distributed
 from core.config.train_config import TrainConfig
-from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
 from core.data.transforms import normalize, train_transform
 from core.base.errors import ConfigError, DatasetError, RunError
 from core.base.events import BatchEnd, Event, Log
 from core.training.methods.base import HashingMethod
-from core.training.methods.common import (NetworkStepper, Throughput, epoch_generator, rank_generator,
-                                          train_images)
+from core.training.methods.common import (NetworkStepper, Throughput, batches_until_cancel, epoch_generator,
+                                          rank_generator, train_images)
 from core.training.methods.proxy_codes import ProxyCodes, generate_proxy_codes
 from core.training.methods.proxy_losses import MultiFusLoss, multifus_loss
 from core.models.factory import build_model
@@ -58,10 +57,13 @@ class MultiFusNetMethod(HashingMethod):
     """Multi-FusNet: symmetric hashing by regression to offline class proxy codes."""
 
     name = "multifusnet"
+    supports_partial = True
 
     def __init__(self, cfg: TrainConfig, dataset: DatasetIndex, device: torch.device) -> None:
         super().__init__(cfg, dataset, device)
         opts = cfg.multifus
+        self._zoom_gen: torch.Generator | None = None  # this epoch's zoom draws (core/models/zoom.py)
+        self._zoom_resumed: torch.Tensor | None = None  # their state in a partial checkpoint
         self.train_records = dataset.split("train")
         if not self.train_records:
             raise DatasetError(f"dataset {dataset.kind} at {dataset.root} has no training images")
@@ -98,15 +100,20 @@ class MultiFusNetMethod(HashingMethod):
             batches.pop()  # BatchNorm1d cannot train on one sample (per process); drop it (the order changes per epoch)
         local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
         zoom_gen = self.zoom_generator(epoch)
-        loader = self._loader(local, epoch)
+        skip = self.take_skip()  # resuming mid-epoch: the same seeded order, the finished batches left out
+        if skip and self._zoom_resumed is not None:
+            zoom_gen.set_state(self._zoom_resumed)  # where the zoom draws stood after the finished batches
+        self._zoom_resumed = None
+        self._zoom_gen = zoom_gen
+        self.batches_done, self.batches_in_epoch = skip, len(batches)
+        loader = self._loader(local[skip:], epoch)
         self.model.train()
         clock = Throughput()
-        for i, (images, labels, index) in enumerate(loader_batches(loader)):  # workers stop promptly on errors
-            if cancel.is_set():
-                return
+        for i, (images, labels, index) in batches_until_cancel(loader, cancel, skip):
             loss = self._batch_loss(images, labels, index, zoom_gen)  # the driver checks that losses stay finite
             total = self.stepper.step(loss.total, shares[i])
             self.step_count += 1
+            self.batches_done = i + 1
             yield BatchEnd(
                 epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
                 loss=total, loss_terms=loss.terms(), lr=self.stepper.lr,
@@ -153,6 +160,14 @@ class MultiFusNetMethod(HashingMethod):
         out["method.proxy_codes"] = self.proxy.image_codes.to(torch.int8).clone()
         out["method.step_count"] = torch.tensor(self.step_count, dtype=torch.int64)
         return out
+
+    def partial_state_tensors(self) -> dict[str, torch.Tensor]:
+        """The zoom generator's state after the finished batches (so the resumed batches zoom the same)."""
+        return {} if self._zoom_gen is None else {"partial.zoom_gen": self._zoom_gen.get_state()}
+
+    def load_partial_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        state = tensors.get("partial.zoom_gen")
+        self._zoom_resumed = state.clone() if state is not None else None
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         codes = tensors["method.proxy_codes"]
