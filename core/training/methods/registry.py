@@ -19,6 +19,10 @@ METHOD_CLASSES: dict[str, str | type[HashingMethod]] = {
     "adsh": "core.training.methods.adsh:AdshMethod",
     "fcaenet": "core.training.methods.fcaenet:FcaeNetMethod",
     "multifusnet": "core.training.methods.proxy:MultiFusNetMethod",
+    # baselines (BASELINES.md sections 1, 2, 7)
+    "dpsh": "core.training.methods.dpsh:DpshMethod",
+    "hashnet": "core.training.methods.hashnet:HashNetMethod",
+    "fish": "core.training.methods.fish:FishMethod",
 }
 
 
