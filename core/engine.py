@@ -71,3 +71,9 @@ from core.evaluation.code_map import CodeMap, code_map  # noqa: E402,F401
 # Generator[Progress, None, ApproximateInfo]; approximate_info(run) -> ApproximateInfo | None (header only);
 # query(..., approximate=True, nprobe=P) searches it.
 from core.retrieval.approximate import ApproximateInfo, approximate_info, build_approximate  # noqa: E402,F401
+# Methods (BASELINES.md): the registered training methods, their provenance (paper, code, reconstructed items,
+# database encoding) for `fghash methods` and the app's method menu; the papers' reported mAP@all; per-run notes
+# (database encoding, reported figure) for `fghash eval` and the Runs table.
+from core.training.methods.registry import DATABASE_KINDS, MethodInfo, method_info, method_names  # noqa: E402,F401
+from core.config.reported import Reported, reported  # noqa: E402,F401
+from core.retrieval.provenance import database_kind, notes_table as run_notes_table  # noqa: E402,F401
