@@ -31,8 +31,11 @@ from core.training.methods.pairwise import PairwiseMethod
 
 
 def softplus(theta: torch.Tensor) -> torch.Tensor:
-    """log(1 + e^theta) computed as log(1 + e^-|theta|) + max(theta, 0): no overflow for large theta."""
-    return torch.log1p(torch.exp(-theta.abs())) + theta.clamp(min=0)
+    """log(1 + e^theta) without overflow for large theta, with the exact gradient sigmoid(theta) everywhere.
+
+    (The spec's log(1 + e^-|theta|) + max(theta, 0) has the same value, but autograd gives it the gradient 1
+    instead of 1/2 at theta = 0 exactly, which the many zero rows of U at the start produce.)"""
+    return torch.nn.functional.softplus(theta)
 
 
 def dpsh_terms(u: torch.Tensor, batch_labels: torch.Tensor, U: torch.Tensor, db_labels: torch.Tensor,
