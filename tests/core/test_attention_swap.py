@@ -61,3 +61,13 @@ def test_multifusnet_builds_one_instance_per_level(kind: str) -> None:
     assert out.hash.shape == (2, 12)
     levels = net.level_maps(torch.randn(1, 3, 32, 32))
     assert all(torch.allclose(lv.fused, lv.original + lv.eca) for lv in levels)  # F = X + A(X)
+
+
+def test_level_maps_name_the_swapped_attention() -> None:
+    from core.explain.levels import level_heatmaps
+
+    opts = MultiFusOptions(fusion_attention="cbam", cascade_mid_channels=8, cascade_out_channels=16,
+                           attention_heads=2, attention_mlp_dim=16)
+    net = build_multifusnet("resnet18", "none", 12, 5, opts).eval()
+    names = [name for name, _ in level_heatmaps(net, torch.randn(1, 3, 32, 32))]
+    assert names == [f"X{i}/{b}" for i in (1, 2, 3) for b in ("original", "cbam", "fused")]
