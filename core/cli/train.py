@@ -86,6 +86,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 # (flag, config group, field, type, choices, help) of the baselines' options
 BASELINE_FLAGS = (
     ("--dpsh-eta", "dpsh", "eta", float, None, "DPSH quantisation weight (the paper's eta; official demo 10)"),
+    ("--dpsh-network", "dpsh", "network", str, ("resnet", "alexnet"),
+     "DPSH network: resnet (the --backbone, GAP + Linear; reconstructed default) or alexnet (official fc7 + Linear)"),
     ("--dpsh-augment", "dpsh", "augment", str, ("crop_flip", "none"),
      "DPSH training augmentation: crop_flip (reconstructed ResNet-50 preset, default) or none (official code)"),
     ("--hashnet-loss", "hashnet", "loss", str, ("weighted", "unweighted"),

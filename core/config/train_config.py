@@ -110,6 +110,10 @@ class DpshOptions:
     """DPSH (BASELINES.md section 1; jiangqy/DPSH-pytorch)."""
 
     eta: float = 10.0  # lambda (the paper's eta), the quantisation weight: 10 in the demo, 50 in the main script
+    # network: "resnet" = the configured backbone, GAP, Linear(C -> bits), no activation (reconstructed for
+    # fine-grained data, like the other baselines); "alexnet" = the official torchvision AlexNet with its
+    # pretrained fc6 / fc7 (Dropout, ReLU), then Linear(4096 -> bits) (backbone is then ignored; >= 64 px)
+    network: Literal["resnet", "alexnet"] = "resnet"
     # training augmentation: "crop_flip" = RandomResizedCrop + HFlip (reconstructed ResNet-50 preset, section 0
     # transforms); "none" = Resize + CenterCrop as the official code
     augment: Literal["crop_flip", "none"] = "crop_flip"
@@ -361,6 +365,8 @@ def _validate_baselines(cfg: TrainConfig) -> None:
         raise ConfigError("hashnet.step_size and lr_step must be >= 1 and iterations_per_epoch >= 0")
     if not (0 <= f.class_mask_rate <= 1 and 0 <= f.hide_low <= 1 and 0 <= f.below_mean_weight <= 1):
         raise ConfigError("fish.class_mask_rate, hide_low and below_mean_weight must lie in [0, 1]")
+    if cfg.method == "dpsh" and cfg.dpsh.network == "alexnet" and cfg.image_size < 64:
+        raise ConfigError(f"DPSH's AlexNet needs image_size >= 64 (its pooling stages); got {cfg.image_size}")
     if cfg.method == "hashnet" and cfg.batch_size < 2:
         raise ConfigError("HashNet pairs two half-batches: batch_size (images per half) must be >= 2")
 

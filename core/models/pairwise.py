@@ -1,6 +1,7 @@
 """The symmetric pairwise baselines' networks (BASELINES.md sections 1-2): ResNet + GAP + Linear(C -> bits).
 
 * DPSH [CODE jiangqy/DPSH-pytorch CNN_model.py, RECON backbone]: u = W^T phi(x) + b, no activation; code sign(u).
+  phi is the configured ResNet's GAP feature (default, reconstructed) or the official AlexNet's fc7 (AlexNetHash).
 * HashNet [CODE thuml/HashNet network.py ResNetFc]: hash layer N(0, 0.01) weights, zero bias, y = tanh(beta z)
   with the continuation beta = (1 + gamma * iter) ** power, recomputed every `step_size` training forwards
   (iter counts training forwards only, so beta is unchanged in eval mode). Codes are sign(z).
@@ -13,8 +14,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from torchvision import models as tvm
+
+from core.base.errors import WeightsError
 from core.config.train_config import TrainConfig
-from core.models.backbones import build_backbone
+from core.models.backbones import build_backbone, imagenet_state_dict, load_weights_file
 from core.models.hashnet import HashNet
 
 
@@ -68,8 +72,48 @@ class ContinuationHashNet(HashNet):
         return self.pre_activation(x)[0]
 
 
-def build_dpsh_model(cfg: TrainConfig, num_classes: int) -> LinearHashNet:
-    """core.models.factory builder for DPSH (num_classes unused)."""
+class AlexNetHash(nn.Module):
+    """DPSH's official network [CODE CNN_model.py]: torchvision AlexNet features -> avgpool -> fc6, fc7 (with
+    their Dropout and ReLU) -> Linear(4096 -> bits), no activation. encode(x) = forward(x) (B, bits);
+    feature_map(x): the last conv block's output (B, 256, h, w)."""
+
+    def __init__(self, net: tvm.AlexNet, bits: int) -> None:
+        super().__init__()
+        self.bits = bits
+        self.features, self.avgpool = net.features, net.avgpool
+        self.classifier = nn.Sequential(*list(net.classifier.children())[:6])  # drop the ImageNet fc8
+        self.hash_layer = nn.Linear(4096, bits)
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        fmap = self.features(x)
+        return self.hash_layer(self.classifier(torch.flatten(self.avgpool(fmap), 1))), fmap
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_features(x)[0]
+
+    encode = forward
+
+    def feature_map(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+def build_alexnet_hash(weights: str, bits: int) -> AlexNetHash:
+    """AlexNetHash with weights "imagenet" (torchvision's file), "none" or a torchvision-AlexNet state dict file."""
+    net = tvm.alexnet(weights=None)
+    if weights not in ("none", "", None):
+        state = imagenet_state_dict("alexnet") if weights == "imagenet" else load_weights_file(weights)
+        try:
+            net.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            raise WeightsError(f"{weights} does not hold torchvision AlexNet weights: "
+                               f"{' '.join(str(exc).split())[:300]}") from None
+    return AlexNetHash(net, bits)
+
+
+def build_dpsh_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
+    """core.models.factory builder for DPSH (num_classes unused): dpsh.network picks ResNet or AlexNet."""
+    if cfg.dpsh.network == "alexnet":
+        return build_alexnet_hash(cfg.weights, cfg.bits)
     return LinearHashNet(build_backbone(cfg.backbone, cfg.weights), cfg.bits)
 
 

@@ -263,3 +263,26 @@ def test_reported_numbers_and_the_flagged_transcription_error() -> None:
     assert reported("dpsh", "cub", 16) is None  # no such column
     assert set(reported_rows("cub")) >= {"DPSH", "HashNet", "ADSH", "ExchNet", "A²-Net", "SEMICON", "AMGH"}
     assert len(BITS) == 4 and reported("fcaenet", "food101", 24).value == 76.56
+
+
+def test_dpsh_official_alexnet_option(tmp_path) -> None:
+    """dpsh.network = alexnet: torchvision AlexNet fc6/fc7 + Linear(4096 -> bits), weights from a state-dict file."""
+    from safetensors.torch import save_file
+    from torchvision import models as tvm
+
+    from core.base.errors import ConfigError
+    from core.config.train_config import DpshOptions
+    from core.models.factory import build_model
+
+    reference = tvm.alexnet(weights=None)
+    path = tmp_path / "alexnet.safetensors"
+    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(path))
+    cfg = TrainConfig(method="dpsh", weights=str(path), image_size=64, resize_size=73,
+                      dpsh=DpshOptions(network="alexnet"))
+    net = build_model(cfg, 5).eval()
+    assert torch.equal(net.classifier[1].weight, reference.classifier[1].weight)  # fc6 loaded
+    assert len(net.classifier) == 6 and net.hash_layer.in_features == 4096  # fc8 replaced by the hash layer
+    x = torch.randn(2, 3, 64, 64)
+    assert net.encode(x).shape == (2, 12) and net.feature_map(x).shape[1] == 256
+    with pytest.raises(ConfigError, match="image_size >= 64"):
+        cfg.replace(image_size=32, resize_size=36)

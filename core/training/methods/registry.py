@@ -82,7 +82,7 @@ METHOD_INFO: dict[str, MethodInfo] = {
     # baselines of this branch (BASELINES.md sections 1, 2, 7)
     "dpsh": MethodInfo(
         "DPSH", "Li, Wang & Kang, IJCAI 2016", "jiangqy/DPSH-pytorch @0423181", "network",
-        ("backbone: ResNet GAP + Linear, no activation (official AlexNet not built)",
+        ("dpsh.network: resnet (GAP + Linear, no activation) or alexnet (official fc7 + Linear)",
          "dpsh.augment: crop_flip (ResNet-50 preset) or none (official)", "lr 0.05 kept for ResNet-50"),
         "DPSH", "BASELINES.md section 1"),
     "hashnet": MethodInfo(
