@@ -73,10 +73,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--procrustes", default=None, choices=("fish_correct", "as_in_muiltnet"),
                    help="Multi-FusNet proxy codes R-step: R = P Q^T (correct) or R = P Q (published code)")
     p.add_argument("--fusion-attention", default=None,
-                   choices=("eca", "se", "cbam", "ca", "psa", "psa-polarized"),
+                   choices=("eca", "se", "cbam", "ca", "psa", "psa-polarized", "cbam-muiltnet"),
                    help="Multi-FusNet attention swap (paper Fig. 9): the A of F = X + A(X), one per level; default "
                         "eca; psa = EPSANet's pyramid squeeze attention (reconstructed reading), psa-polarized = "
-                        "Polarized Self-Attention")
+                        "Polarized Self-Attention; cbam-muiltnet = the published code's CBAM try (in-line, one "
+                        "shared spatial gate)")
     # baselines (BASELINES.md): each option names its method; config groups dpsh / hashnet / fish
     for flag, group, field, typ, choices, helptext in BASELINE_FLAGS:
         p.add_argument(flag, dest=f"{group}__{field}", type=typ, choices=choices, default=None, help=helptext)

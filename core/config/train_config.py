@@ -100,8 +100,9 @@ class MultiFusOptions:
     # the attention A_l of the fusion F_l = X_l + A_l(X_l) (BASELINES.md section 9, paper Fig. 9), one instance
     # per level: "eca" (the paper's), "se", "cbam", "ca" (coordinate attention), "psa" (EPSANet's pyramid
     # squeeze attention; reconstructed: the paper's description fits it, its citation fits Polarized
-    # Self-Attention) or "psa-polarized"
-    fusion_attention: Literal["eca", "se", "cbam", "ca", "psa", "psa-polarized"] = "eca"
+    # Self-Attention) or "psa-polarized"; "cbam-muiltnet" = the published code's own CBAM try (per-level channel
+    # gates, one shared spatial gate, applied in-line: F = A(X))
+    fusion_attention: Literal["eca", "se", "cbam", "ca", "psa", "psa-polarized", "cbam-muiltnet"] = "eca"
 
 
 # ---- baselines (BASELINES.md): DPSH, HashNet, FISH ------------------------------------------------------

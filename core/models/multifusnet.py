@@ -28,7 +28,7 @@ from torch import nn
 
 from core.config.train_config import MultiFusOptions, TrainConfig
 from core.models.backbones import build_backbone
-from core.models.attention import build_attention
+from core.models.attention import INLINE_SHARED, MuiltNetChannelGate, MuiltNetSpatialGate, build_attention
 from core.models.eca import ECA, eca_kernel_size
 
 STAGES = ("layer2", "layer3", "layer4")
@@ -117,7 +117,14 @@ class MultiFusNet(nn.Module):
 
         self.eca = nn.ModuleList()
         self.eca_of_level: tuple[int, ...] = ()  # level j uses self.eca[eca_of_level[j]]
-        if opts.use_fusion and opts.fusion_attention != "eca":
+        self.shared_spatial: nn.Module | None = None
+        self.inline_fusion = opts.use_fusion and opts.fusion_attention == INLINE_SHARED
+        if self.inline_fusion:
+            # MuiltNet's own CBAM try: a channel gate per level, one spatial gate for all, F = A(X) in-line
+            self.eca.extend(MuiltNetChannelGate(c) for c in used)
+            self.eca_of_level = tuple(range(len(used)))
+            self.shared_spatial = MuiltNetSpatialGate()
+        elif opts.use_fusion and opts.fusion_attention != "eca":
             # the attention swap (BASELINES.md section 9): one module per level; kept under the name `eca`
             # (the branch A_l of F = X + A(X)) so that the state dict layout does not depend on the kind
             self.eca.extend(build_attention(opts.fusion_attention, c) for c in used)
@@ -159,7 +166,10 @@ class MultiFusNet(nn.Module):
         out = []
         for j, i in enumerate(self.level_ids):
             orig = levels[i]
-            if self.options.use_fusion:
+            if self.inline_fusion:  # MuiltNet's CBAM try: applied in-line, no residual sum
+                weighted = self.shared_spatial(self.eca[self.eca_of_level[j]](orig))
+                out.append(LevelMaps(orig, weighted, weighted))
+            elif self.options.use_fusion:
                 weighted = self.eca[self.eca_of_level[j]](orig)
                 out.append(LevelMaps(orig, weighted, orig + weighted))  # paper Eq. 8: sum of branches
             else:

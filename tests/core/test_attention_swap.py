@@ -71,3 +71,19 @@ def test_level_maps_name_the_swapped_attention() -> None:
     net = build_multifusnet("resnet18", "none", 12, 5, opts).eval()
     names = [name for name, _ in level_heatmaps(net, torch.randn(1, 3, 32, 32))]
     assert names == [f"X{i}/{b}" for i in (1, 2, 3) for b in ("original", "cbam", "fused")]
+
+
+def test_cbam_as_in_muiltnet_shares_one_spatial_gate_in_line() -> None:
+    opts = MultiFusOptions(fusion_attention="cbam-muiltnet", cascade_mid_channels=8, cascade_out_channels=16,
+                           attention_heads=2, attention_mlp_dim=16)
+    net = build_multifusnet("resnet18", "none", 12, 5, opts).eval()
+    spatial = [n for n, _ in net.named_modules() if n.endswith("shared_spatial")]
+    assert spatial == ["shared_spatial"] and len(net.eca) == 3  # one spatial gate, a channel gate per level
+    state = net.state_dict()
+    assert len({t.data_ptr() for t in state.values() if t.numel()}) == len([t for t in state.values() if t.numel()])
+    channels = [m.mlp[0].in_channels for m in net.eca]
+    assert [m.mlp[0].out_channels for m in net.eca] == [c // 8 for c in channels]  # r = 8, no bias
+    assert all(m.mlp[0].bias is None for m in net.eca)
+    levels = net.level_maps(torch.randn(1, 3, 32, 32))
+    assert all(torch.equal(lv.fused, lv.eca) for lv in levels)  # F = A(X), no residual sum
+    assert net(torch.randn(2, 3, 32, 32)).hash.shape == (2, 12)

@@ -76,7 +76,7 @@ METHOD_INFO: dict[str, MethodInfo] = {
         "Multi-FusNet", "Cui et al., PeerJ CS 10:e2025, 2024", "BJFU-CS2012/MuiltNet; kaiba007/FG-CHN", "network",
         ("multifus.use_attention: transformer over level tokens (attention_type mhsa)",
          "multifus.eca_kernel: adaptive (paper) or shared_k3 (code)",
-         "multifus.fusion_attention: eca, se, cbam, ca, psa (EPSANet reading) or psa-polarized",
+         "multifus.fusion_attention: eca, se, cbam, ca, psa (EPSANet reading), psa-polarized or cbam-muiltnet",
          "multifus.zoom_grid: pixel_centres or as_in_muiltnet", "multifus.procrustes: fish_correct or "
          "as_in_muiltnet", "multifus.train_augment order (paper)"), "Multi-FusNet", "METHODS.md section 3"),
     # baselines of this branch (BASELINES.md sections 1, 2, 7)
