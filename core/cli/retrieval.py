@@ -142,7 +142,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(report_table(reports, args.ks, configs=configs))
         print_chance_levels(args.runs)
         print()
-        print(engine.run_notes_table([r.run_id for r in reports], configs, [r.map_all for r in reports]))
+        print(engine.run_notes_table(configs, [r.map_all for r in reports]))
     if args.pr:
         for r in reports:
             print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %)")

@@ -19,25 +19,30 @@ def database_kind(method: str) -> str:
     return "symmetric" if info.symmetric else "asymmetric"
 
 
-def run_notes(run_id: str, cfg: TrainConfig, map_all: float | None) -> list[str]:
-    """Two lines for one run: its database encoding, and the reported figure (with source and any flag) next to
-    the run's mAP@all (a fraction; None when not evaluated)."""
+def method_notes(cfg: TrainConfig, maps: Sequence[float | None]) -> list[str]:
+    """Two lines for the runs of one (method, dataset, bits): the method's database encoding, and the paper's
+    figure (with its source and any flag) beside these runs' mAP@all (fractions; None = not evaluated)."""
     info = method_info(cfg.method)
-    lines = [f"{printable(run_id)}: {info.label}, database = {info.database_note}"]
+    where = f"{cfg.method} on {printable(cfg.dataset_kind)}, {cfg.bits} bits"
+    values = ", ".join(f"{100 * v:.2f}" if v is not None else "-" for v in maps)
+    these = f"{'this run' if len(maps) == 1 else 'these runs'} {values}"
+    lines = [f"  {where}: {info.label}, database = {info.database_note}"]
     figure = reported(cfg.method, cfg.dataset_kind, cfg.bits)
-    this = f"this run {100 * map_all:.2f}" if map_all is not None else "this run not evaluated"
     if figure is None:
-        lines.append(f"  reported in the paper: none for {cfg.method} on {printable(cfg.dataset_kind)} at "
-                     f"{cfg.bits} bits ({this})")
+        lines.append(f"    reported in the paper: none ({these})")
     else:
         flag = "  [FLAGGED: transcription error in one source]" if figure.flagged else ""
-        lines.append(f"  reported in the paper: {figure.describe()}; {this}{flag}")
+        lines.append(f"    reported in the paper: {figure.describe()}; {these}{flag}")
     return lines
 
 
-def notes_table(run_ids: Sequence[str], configs: Sequence[TrainConfig], maps: Sequence[float | None]) -> str:
-    """run_notes for several runs, under a heading (fghash eval prints it below the metrics table)."""
+def notes_table(configs: Sequence[TrainConfig], maps: Sequence[float | None]) -> str:
+    """method_notes once per (method, dataset, bits) of the runs, in first-seen order, under a heading (fghash
+    eval prints it below the metrics table)."""
+    groups: dict[tuple[str, str, int], tuple[TrainConfig, list[float | None]]] = {}
+    for cfg, value in zip(configs, maps, strict=True):
+        groups.setdefault((cfg.method, cfg.dataset_kind, cfg.bits), (cfg, []))[1].append(value)
     lines = ["database encoding and the papers' reported mAP@all (%):"]
-    for run_id, cfg, value in zip(run_ids, configs, maps, strict=True):
-        lines += run_notes(run_id, cfg, value)
+    for cfg, values in groups.values():
+        lines += method_notes(cfg, values)
     return "\n".join(lines)

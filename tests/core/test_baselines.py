@@ -286,3 +286,19 @@ def test_dpsh_official_alexnet_option(tmp_path) -> None:
     assert net.encode(x).shape == (2, 12) and net.feature_map(x).shape[1] == 256
     with pytest.raises(ConfigError, match="image_size >= 64"):
         cfg.replace(image_size=32, resize_size=36)
+
+
+def test_eval_notes_put_the_reported_figure_beside_the_runs() -> None:
+    from core.retrieval.provenance import database_kind, notes_table
+
+    cub = dict(dataset_kind="cub", dataset_root="/x", bits=24)
+    text = notes_table([TrainConfig(method="hashnet", **cub), TrainConfig(method="hashnet", **cub),
+                        TrainConfig(method="hashnet", dataset_kind="nabirds", dataset_root="/x", bits=24)],
+                       [0.2, 0.21, None])
+    assert "hashnet on cub, 24 bits: HashNet, database = network codes (symmetric" in text
+    assert "17.77 (FCAENet (Zhao et al. 2022) Table 1 and Multi-FusNet (Cui et al. 2024) Table 3); these runs " \
+           "20.00, 21.00" in text
+    nabirds = text.splitlines()[-1]
+    assert "3.29" in nabirds and "x10" in nabirds and "FLAGGED" in nabirds and "this run -" in nabirds
+    assert (database_kind("dpsh"), database_kind("fish"), database_kind("fcaenet")) == (
+        "symmetric", "asymmetric", "asymmetric")
