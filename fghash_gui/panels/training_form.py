@@ -30,7 +30,7 @@ from superqt import QCollapsible
 from core import engine
 from core.config.train_config import BACKBONES, DEVICES, TrainConfig
 from core.base.errors import ConfigError
-from core.config.presets import PRESET_HELP, PRESETS, preset_config
+from core.config.presets import BASELINE_GROUPS, PRESET_HELP, PRESETS, preset_config
 from fghash_gui.panels.training_checks import dataset_check, matching_preset
 from fghash_gui.workers import RequestRunner
 
@@ -268,6 +268,7 @@ class TrainingForm(QWidget):
                                          use_fusion=self.fusion_check.isChecked(),
                                          use_attention=self.attention_check.isChecked(),
                                          label_smoothing=self.smoothing_spin.value()),
+            **getattr(self, "_baseline_groups", {}),
         )
 
     def set_config(self, cfg: TrainConfig) -> None:
@@ -298,6 +299,8 @@ class TrainingForm(QWidget):
         self._update_method_rows()
 
     def _fill_schedule(self, cfg: TrainConfig) -> None:
+        # the baselines' option groups have no widgets: config() keeps the preset's (e.g. quick HashNet epochs)
+        self._baseline_groups = {group: getattr(cfg, group) for group in BASELINE_GROUPS}
         was = self._filling
         self._filling = True
         try:
