@@ -15,7 +15,7 @@ from core.base.errors import FghashError
 from core.base.text import printable
 
 # One module per command group; each defines add_parsers(subparsers).
-_COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "encode", "figure", "study")
+_COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "encode", "figure", "study", "methods")
 
 
 class _OneLineParser(argparse.ArgumentParser):

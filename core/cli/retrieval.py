@@ -164,6 +164,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             failed.append((run, str(exc)))
     if reports:
         print(report_table(reports, args.ks, configs=configs, chance=chance))
+        print()
+        print(engine.run_notes_table(configs, [r.map_all for r in reports]))
     if args.pr:
         for r, level in zip(reports, chance):
             print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %; chance precision "

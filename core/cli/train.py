@@ -77,7 +77,33 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="Multi-FusNet hash targets: fish = every image's own FISH code, the paper's (default); "
                         "distinct = fghash's repair, one distinct code per class (majority vote, then classes "
                         "that share a code moved apart; not in the paper)")
+    p.add_argument("--fusion-attention", default=None,
+                   choices=("eca", "se", "cbam", "ca", "psa", "psa-polarized", "cbam-muiltnet"),
+                   help="Multi-FusNet attention swap (paper Fig. 9): the A of F = X + A(X), one per level; default "
+                        "eca; psa = EPSANet's pyramid squeeze attention (reconstructed reading), psa-polarized = "
+                        "Polarized Self-Attention; cbam-muiltnet = the published code's CBAM try (in-line, one "
+                        "shared spatial gate)")
+    # baselines (BASELINES.md): each option names its method; config groups dpsh / hashnet / fish
+    for flag, group, field, typ, choices, helptext in BASELINE_FLAGS:
+        p.add_argument(flag, dest=f"{group}__{field}", type=typ, choices=choices, default=None, help=helptext)
     p.set_defaults(func=_cmd_train)
+
+
+# (flag, config group, field, type, choices, help) of the baselines' options
+BASELINE_FLAGS = (
+    ("--dpsh-eta", "dpsh", "eta", float, None, "DPSH quantisation weight (the paper's eta; official demo 10)"),
+    ("--dpsh-network", "dpsh", "network", str, ("resnet", "alexnet"),
+     "DPSH network: resnet (the --backbone, GAP + Linear; reconstructed default) or alexnet (official fc7 + Linear)"),
+    ("--dpsh-augment", "dpsh", "augment", str, ("crop_flip", "none"),
+     "DPSH training augmentation: crop_flip (reconstructed ResNet-50 preset, default) or none (official code)"),
+    ("--hashnet-loss", "hashnet", "loss", str, ("weighted", "unweighted"),
+     "HashNet pairwise loss: weighted (reconstructed default) or unweighted (train.py)"),
+    ("--hashnet-alpha", "hashnet", "sigmoid_param", float, None,
+     "HashNet alpha in d = alpha h^T h (default 10/bits, official; DSH_Analysis 0.1)"),
+    ("--hashnet-iterations-per-epoch", "hashnet", "iterations_per_epoch", int, None,
+     "HashNet steps per epoch (0 = one pass over the train split; paper preset 500 x 20 epochs)"),
+    ("--fish-hide-low", "fish", "hide_low", float, None, "FISH attention-hide threshold tau ~ U(this, 1)"),
+)
 
 
 def configs_from_args(args: argparse.Namespace) -> list:
@@ -116,6 +142,17 @@ def configs_from_args(args: argparse.Namespace) -> list:
     if multifus and args.method != "multifusnet":
         raise ConfigError(f"--{next(iter(multifus)).replace('_', '-')} and the other Multi-FusNet options need "
                           f"--method multifusnet (got {args.method})")
+    baselines: dict[str, dict[str, Any]] = {}
+    for _flag, group, field, *_ in BASELINE_FLAGS:
+        value = getattr(args, f"{group}__{field}")
+        if value is not None:
+            if args.method != group:
+                raise ConfigError(f"{_flag} is a {group} option; it needs --method {group} (got {args.method})")
+            baselines.setdefault(group, {})[field] = value
+    if args.fusion_attention is not None:
+        if args.method != "multifusnet":
+            raise ConfigError(f"--fusion-attention needs --method multifusnet (got {args.method})")
+        multifus["fusion_attention"] = args.fusion_attention
     top.update(_validation_options(args))
     bits = _int_list(args.bits, "--bits", "12,24,32,48")
     if args.seeds is not None and args.seed is not None:
@@ -125,7 +162,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
     seeds = _int_list(args.seeds, "--seeds", "0,1,2") if args.seeds is not None else [top.pop("seed", None)]
     return [distributed.global_batch(
                 preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
-                              multifus=dict(multifus), **top, **({} if seed is None else {"seed": seed})),
+                              multifus=dict(multifus), **{g: dict(v) for g, v in baselines.items()}, **top, **({} if seed is None else {"seed": seed})),
                 preset_config(args.preset, args.method, b, args.dataset, dataset_root=args.root).batch_size,
                 args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
             for b in bits for seed in seeds]

@@ -18,7 +18,8 @@ from core.base.errors import ConfigError
 
 SCHEMA_VERSION = 1
 
-METHODS = ("adsh", "fcaenet", "multifusnet")
+METHODS = ("adsh", "fcaenet", "multifusnet",
+           "dpsh", "hashnet", "fish")  # baselines (BASELINES.md sections 1, 2, 7)
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 DEVICES = ("auto", "cpu", "cuda")
 # Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
@@ -108,6 +109,54 @@ class MultiFusOptions:
     # training augmentation: "code" = RandomResizedCrop + HFlip (published code), "paper" = crop,
     # +-30 deg rotation, HFlip 0.7, ColorJitter 0.5 (paper section 3.5; order reconstructed)
     train_augment: Literal["code", "paper"] = "code"
+    # the attention A_l of the fusion F_l = X_l + A_l(X_l) (BASELINES.md section 9, paper Fig. 9), one instance
+    # per level: "eca" (the paper's), "se", "cbam", "ca" (coordinate attention), "psa" (EPSANet's pyramid
+    # squeeze attention; reconstructed: the paper's description fits it, its citation fits Polarized
+    # Self-Attention) or "psa-polarized"; "cbam-muiltnet" = the published code's own CBAM try (per-level channel
+    # gates, one shared spatial gate, applied in-line: F = A(X))
+    fusion_attention: Literal["eca", "se", "cbam", "ca", "psa", "psa-polarized", "cbam-muiltnet"] = "eca"
+
+
+# ---- baselines (BASELINES.md): DPSH, HashNet, FISH ------------------------------------------------------
+@dataclass(frozen=True)
+class DpshOptions:
+    """DPSH (BASELINES.md section 1; jiangqy/DPSH-pytorch)."""
+
+    eta: float = 10.0  # lambda (the paper's eta), the quantisation weight: 10 in the demo, 50 in the main script
+    # network: "resnet" = the configured backbone, GAP, Linear(C -> bits), no activation (reconstructed for
+    # fine-grained data, like the other baselines); "alexnet" = the official torchvision AlexNet with its
+    # pretrained fc6 / fc7 (Dropout, ReLU), then Linear(4096 -> bits) (backbone is then ignored; >= 64 px)
+    network: Literal["resnet", "alexnet"] = "resnet"
+    # training augmentation: "crop_flip" = RandomResizedCrop + HFlip (reconstructed ResNet-50 preset, section 0
+    # transforms); "none" = Resize + CenterCrop as the official code
+    augment: Literal["crop_flip", "none"] = "crop_flip"
+
+
+@dataclass(frozen=True)
+class HashNetOptions:
+    """HashNet (BASELINES.md section 2; thuml/HashNet pytorch/)."""
+
+    # "weighted" (reconstructed default: positives weighted |S|/|S1|, negatives |S|/|S0|, i.e. the mean
+    # over positive pairs plus the mean over negative pairs) or "unweighted" (train.py's pairwise_loss, w_c = 1)
+    loss: Literal["weighted", "unweighted"] = "weighted"
+    sigmoid_param: float = 0.0  # alpha in d = alpha h_i^T h_j; 0 = 10 / bits (official); DSH_Analysis uses 0.1
+    class_weight: float = 1.0  # w_c of the unweighted loss (`class_num`, README 1.0)
+    step_size: int = 200  # continuation: beta changes every step_size training forwards
+    gamma: float = 0.005  # beta = (1 + gamma * iter) ** power
+    power: float = 0.5
+    hash_lr_multiplier: float = 10.0  # the hash layer's lr is this times the backbone's
+    lr_step: int = 2000  # lr * lr_decay ** floor(iteration / lr_step)
+    lr_decay: float = 0.5
+    iterations_per_epoch: int = 500  # training steps per driver epoch; 0 = one pass over the train split
+
+
+@dataclass(frozen=True)
+class FishOptions:
+    """FISH (BASELINES.md section 7; the only code: aassxun/DSH_Analysis fish.py, models/fish.py)."""
+
+    class_mask_rate: float = 0.7  # every logit but the arg-max is multiplied by this before Linear(C -> bits)
+    hide_low: float = 0.9  # attention-hide threshold tau ~ U(hide_low, 1) x max of the attention map
+    below_mean_weight: float = 0.5  # layer4 positions below the mean attention are scaled by this
 
 
 @dataclass(frozen=True)
@@ -117,7 +166,7 @@ class TrainConfig:
     dataset_kind: str = "demo"
     dataset_root: str | None = None  # None for the built-in demo set
     allow_missing: bool = False  # load subsets whose metadata lists absent images
-    method: Literal["adsh", "fcaenet", "multifusnet"] = "fcaenet"
+    method: Literal["adsh", "fcaenet", "multifusnet", "dpsh", "hashnet", "fish"] = "fcaenet"
     bits: int = 12
     backbone: str = "resnet50"
     weights: str = "imagenet"  # "imagenet", "none", or a path to a local weights file
@@ -147,6 +196,9 @@ class TrainConfig:
     adsh: AdshOptions = field(default_factory=AdshOptions)
     fcae: FcaeOptions = field(default_factory=FcaeOptions)
     multifus: MultiFusOptions = field(default_factory=MultiFusOptions)
+    dpsh: DpshOptions = field(default_factory=DpshOptions)
+    hashnet: HashNetOptions = field(default_factory=HashNetOptions)
+    fish: FishOptions = field(default_factory=FishOptions)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -351,6 +403,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("data_cache supports the random-resized-crop + flip augmentation only; the Multi-FusNet "
                           "paper augmentation (rotation, colour jitter) needs the PIL path: drop --data-cache "
                           "or use --preset code")
+    _validate_baselines(cfg)
     if cfg.dataset_kind != "demo" and not cfg.dataset_root:
         raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
 
@@ -358,7 +411,8 @@ def validate(cfg: TrainConfig) -> None:
 def _check_finite_floats(cfg: TrainConfig) -> None:
     """Every float option (top level and nested) must be a finite number: a NaN or Inf learning rate or loss
     weight trains nothing and only produces NaN weights."""
-    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus))
+    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus),
+              ("dpsh.", cfg.dpsh), ("hashnet.", cfg.hashnet), ("fish.", cfg.fish))
     for prefix, group in groups:
         for f in dataclasses.fields(group):
             value = getattr(group, f.name)
@@ -366,10 +420,52 @@ def _check_finite_floats(cfg: TrainConfig) -> None:
                 raise ConfigError(f"{prefix}{f.name} must be a finite number; got {value}")
 
 
+def _validate_baselines(cfg: TrainConfig) -> None:
+    """The DPSH / HashNet / FISH options (BASELINES.md sections 1, 2, 7)."""
+    h, f = cfg.hashnet, cfg.fish
+    for name, value in (("dpsh.eta", cfg.dpsh.eta), ("hashnet.sigmoid_param", h.sigmoid_param),
+                        ("hashnet.gamma", h.gamma), ("hashnet.power", h.power)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0; got {value}")
+    if h.class_weight <= 0 or h.hash_lr_multiplier <= 0 or not 0 < h.lr_decay <= 1:
+        raise ConfigError("hashnet.class_weight and hash_lr_multiplier must be > 0 and lr_decay in (0, 1]")
+    if h.step_size < 1 or h.lr_step < 1 or h.iterations_per_epoch < 0:
+        raise ConfigError("hashnet.step_size and lr_step must be >= 1 and iterations_per_epoch >= 0")
+    if not (0 <= f.class_mask_rate <= 1 and 0 <= f.hide_low <= 1 and 0 <= f.below_mean_weight <= 1):
+        raise ConfigError("fish.class_mask_rate, hide_low and below_mean_weight must lie in [0, 1]")
+    if cfg.method == "dpsh" and cfg.dpsh.network == "alexnet" and cfg.image_size < 64:
+        raise ConfigError(f"DPSH's AlexNet needs image_size >= 64 (its pooling stages); got {cfg.image_size}")
+    if cfg.method == "hashnet" and cfg.batch_size < 2:
+        raise ConfigError("HashNet pairs two half-batches: batch_size (images per half) must be >= 2")
+
+
+# The baselines' own protocols (BASELINES.md): the official code's schedule where the method has one.
+# DPSH (jiangqy/DPSH-pytorch): plain SGD lr 0.05, wd 1e-5, batch 128, 150 epochs, lr x0.1 after epochs 51 and
+# 101 (0.05 for epochs 1-51, counted from 1). HashNet (thuml/HashNet train.py): SGD Nesterov, momentum 0.9, wd 5e-4,
+# lr 3e-4 (x10 on the hash layer), 2 x 36 images per step, 10 000 steps = 20 epochs of 500, lr x0.5 every 2000
+# steps (HashNetOptions). FISH (DSH_Analysis set_flag.py fish + cub200): SGD lr 1e-2, momentum 0.9, no weight
+# decay, batch 16, 40 outer iterations of 30 epochs over m sampled images, lr x0.1 at 5, 15 and 35.
+BASELINE_PAPER_PRESETS: dict[str, dict[str, Any]] = {
+    "dpsh": dict(epochs=150, batch_size=128, lr=0.05, momentum=0.0, weight_decay=1e-5, lr_milestones=(51, 101),
+                 eval_every=10),
+    "hashnet": dict(epochs=20, batch_size=36, lr=3e-4, momentum=0.9, weight_decay=5e-4, lr_milestones=(),
+                    eval_every=2),
+    "fish": dict(epochs=40, batch_size=16, lr=1e-2, momentum=0.9, weight_decay=0.0, lr_milestones=(5, 15, 35),
+                 adsh=AdshOptions(inner_epochs=30)),
+}
+
+
 def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
-    """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5."""
+    """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5,
+    and the baselines' official ones (BASELINE_PAPER_PRESETS)."""
     if method == "multifusnet":
         return multifusnet_preset("paper", bits, **overrides)
+    if method in BASELINE_PAPER_PRESETS:
+        base = dict(BASELINE_PAPER_PRESETS[method], method=method, bits=bits)
+        if method == "fish" and overrides.get("dataset_kind") in ("nabirds", "vegfru"):
+            base["adsh"] = AdshOptions(inner_epochs=30, num_samples=4000)
+        base.update(overrides)
+        return TrainConfig(**base)
     if bits <= 24:
         base = dict(epochs=40, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5, lr_milestones=(20, 30))
     else:

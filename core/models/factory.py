@@ -22,6 +22,10 @@ MODEL_BUILDERS: dict[str, str | ModelBuilder] = {
     "adsh": "core.models.factory:build_adsh_model",
     "fcaenet": "core.models.factory:build_adsh_model",
     "multifusnet": "core.models.multifusnet:build_multifusnet_model",
+    # baselines (BASELINES.md)
+    "dpsh": "core.models.pairwise:build_dpsh_model",
+    "hashnet": "core.models.pairwise:build_hashnet_model",
+    "fish": "core.models.fish:build_fish_model",
 }
 
 

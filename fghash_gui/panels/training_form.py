@@ -28,13 +28,12 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from core import engine
-from core.config.train_config import BACKBONES, DEVICES, METHODS, TrainConfig
+from core.config.train_config import BACKBONES, DEVICES, TrainConfig
 from core.base.errors import ConfigError
-from core.config.presets import PRESET_HELP, PRESETS, preset_config
+from core.config.presets import BASELINE_GROUPS, PRESET_HELP, PRESETS, preset_config
 from fghash_gui.panels.training_checks import dataset_check, matching_preset
 from fghash_gui.workers import RequestRunner
 
-METHOD_LABELS = {"adsh": "ADSH (baseline)", "fcaenet": "FCAENet", "multifusnet": "Multi-FusNet"}
 FORM_PRESETS = PRESETS + ("custom",)  # core's presets, plus "custom" once a value is edited
 CHECK_DEBOUNCE_MS = 300
 
@@ -73,9 +72,12 @@ class TrainingForm(QWidget):
 
         # Method ------------------------------------------------------------------------------------
         self.method_combo = QComboBox()
-        for method in METHODS:
-            self.method_combo.addItem(METHOD_LABELS.get(method, method), method)
-        self.method_combo.setCurrentIndex(list(METHODS).index("fcaenet"))
+        for method in engine.method_names():  # the method registry: every registered method, with its label
+            info = engine.method_info(method)
+            self.method_combo.addItem(info.label, method)
+            self.method_combo.setItemData(self.method_combo.count() - 1, f"{info.paper}; database: {info.database_note}",
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.method_combo.setCurrentIndex(max(self.method_combo.findData("fcaenet"), 0))
         self.srem_check = QCheckBox("SREM (erased view)")
         self.esrl_check = QCheckBox("ESRL (positive pairs)")
         self.cascade_check = QCheckBox("cascade")
@@ -266,6 +268,7 @@ class TrainingForm(QWidget):
                                          use_fusion=self.fusion_check.isChecked(),
                                          use_attention=self.attention_check.isChecked(),
                                          label_smoothing=self.smoothing_spin.value()),
+            **getattr(self, "_baseline_groups", {}),
         )
 
     def set_config(self, cfg: TrainConfig) -> None:
@@ -296,6 +299,8 @@ class TrainingForm(QWidget):
         self._update_method_rows()
 
     def _fill_schedule(self, cfg: TrainConfig) -> None:
+        # the baselines' option groups have no widgets: config() keeps the preset's (e.g. quick HashNet epochs)
+        self._baseline_groups = {group: getattr(cfg, group) for group in BASELINE_GROUPS}
         was = self._filling
         self._filling = True
         try:

@@ -42,7 +42,7 @@ class NetworkStepper:
     """
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, device: torch.device,
-                 params: list | None = None) -> None:
+                 params: list | None = None, nesterov: bool = False) -> None:
         self.model = model
         self.device = device
         self.amp = uses_amp(device, cfg.amp)
@@ -53,7 +53,9 @@ class NetworkStepper:
             torch.backends.cudnn.benchmark = True
         self.optimizer = torch.optim.SGD(
             params if params is not None else model.parameters(),
-            lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **self._kernel_options(),
+            lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+            nesterov=nesterov and cfg.momentum > 0,  # torch refuses Nesterov without momentum
+            **self._kernel_options(),
         )
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
             self.optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma

@@ -14,7 +14,7 @@ Evaluation is symmetric: the database (= train split) is encoded by the network 
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import DataLoader
@@ -27,6 +27,7 @@ from core.data.transforms import normalize, train_transform
 from core.base.errors import ConfigError, DatasetError, RunError
 from core.base.events import BatchEnd, Event, Log
 from core.training.methods.base import HashingMethod
+from core.training.methods.symmetric import NetworkDatabase
 from core.training.methods.common import (NetworkStepper, Throughput, batches_until_cancel, epoch_generator,
                                           rank_generator, train_images)
 from core.training.methods.proxy_codes import ProxyCodes, generate_proxy_codes
@@ -53,7 +54,7 @@ def paper_train_transform(image_size: int, resize_size: int) -> T.Compose:
     ])
 
 
-class MultiFusNetMethod(HashingMethod):
+class MultiFusNetMethod(NetworkDatabase, HashingMethod):
     """Multi-FusNet: symmetric hashing by regression to offline class proxy codes."""
 
     name = "multifusnet"
@@ -181,20 +182,6 @@ class MultiFusNetMethod(HashingMethod):
         self.stepper.load_state_tensors(tensors)
         self.step_count = int(tensors["method.step_count"])
         self._announced = True
-
-    def database_codes(self) -> torch.Tensor:
-        """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits),
-        through the same function (and so the same float32 precision) as the queries."""
-        from core.encoding.encode import drain
-
-        return drain(self.encode_database())
-
-    def encode_database(self) -> Generator[Event, None, torch.Tensor]:
-        """database_codes(), yielding Progress("encode database", done, total, eta) per batch."""
-        from core.encoding.encode import encode_run_codes
-
-        return (yield from encode_run_codes(self.model, self.train_records, self.cfg, self.device,
-                                            phase="encode database"))
 
     @property
     def current_lr(self) -> float:
