@@ -13,12 +13,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from core.config.train_config import TrainConfig, multifusnet_preset, paper_preset
+from core.config.train_config import SEMICON_FAMILY, TrainConfig, multifusnet_preset, paper_preset
 from core.base.errors import ConfigError
 
 PRESETS = ("paper", "code", "quick")  # "code": Multi-FusNet's published-code settings (config.multifusnet_preset)
 PRESET_HELP = {
-    "paper": "the papers' schedules (FCAENet section 2.4, Multi-FusNet section 3.5)",
+    "paper": "the papers' schedules (FCAENet section 2.4, Multi-FusNet section 3.5; each baseline as its "
+             "authors ran it: BASELINES.md)",
     "code": "Multi-FusNet's published-code settings (multifusnet only)",
     "quick": "ResNet-18 at 96 px, 5 short epochs: to try the pipeline, not for numbers",
 }
@@ -37,7 +38,8 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
     adsh={...}, fcae={...}, multifus={...} dicts of field overrides."""
     if preset not in PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
-    nested = {key: overrides.pop(key) for key in ("adsh", "fcae", "multifus") if isinstance(overrides.get(key), dict)}
+    nested = {key: overrides.pop(key) for key in ("adsh", "fcae", "multifus", *SEMICON_FAMILY)
+              if isinstance(overrides.get(key), dict)}
     if preset == "code":
         if method != "multifusnet":
             raise ConfigError(f"preset 'code' (the published Multi-FusNet code's settings) is for method "
@@ -62,9 +64,19 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
         fcae.setdefault("srem_size", srem_size_for(base.image_size))
     if fcae:
         changes["fcae"] = dataclasses.replace(base.fcae, **fcae)
-    if "multifus" in nested:
-        changes["multifus"] = dataclasses.replace(base.multifus, **nested["multifus"])
+    for block in ("multifus", *SEMICON_FAMILY):
+        if nested.get(block):
+            changes[block] = _replace_block(getattr(base, block), block, nested[block])
     return base.replace(**changes)
+
+
+def _replace_block(options: Any, block: str, changes: dict[str, Any]) -> Any:
+    """options with `changes` (field -> value) applied; ConfigError naming an unknown field."""
+    names = {f.name for f in dataclasses.fields(options)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise ConfigError(f"unknown {block} option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    return dataclasses.replace(options, **changes)
 
 
 def _top_level_only(overrides: dict[str, Any]) -> dict[str, Any]:

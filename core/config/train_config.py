@@ -19,6 +19,9 @@ from core.base.errors import ConfigError
 SCHEMA_VERSION = 1
 
 METHODS = ("adsh", "fcaenet", "multifusnet")
+# The SEMICON-family baselines (BASELINES.md sections 0, 3-6): ADSH's loop with their own networks and terms.
+SEMICON_FAMILY = ("semicon", "a2net", "exchnet", "agmh")
+METHODS += SEMICON_FAMILY
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 DEVICES = ("auto", "cpu", "cuda")
 # Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
@@ -98,6 +101,61 @@ class MultiFusOptions:
     train_augment: Literal["code", "paper"] = "code"
 
 
+# ---- SEMICON-family baselines (BASELINES.md sections 3-6) -------------------------------------------------
+@dataclass(frozen=True)
+class SemiconOptions:
+    """SEMICON (BASELINES.md section 3)."""
+
+    # alpha in M = clamp((p - mu) / sigma^alpha + 1, 0, 2): 0.15 in the code and its logs (reconstructed
+    # default), 0.3 in the paper (README: about 1-2 mAP apart)
+    alpha: float = 0.15
+    # added to sigma: a batch whose stage maps are all constant has sigma = 0 and M would be NaN (a defect of
+    # the official code); with it M = 1 there (reconstructed)
+    sigma_eps: float = 1e-12
+    # mu and sigma over the whole batch tensor (the code: an image's code then depends on its batch-mates)
+    # or per image (a code depends on the image alone)
+    attention_stats: Literal["batch", "image"] = "batch"
+    # the code's strict=False load leaves the third layer4 block random; True loads pretrained layer4.2 into it
+    load_third_block: bool = False
+
+
+@dataclass(frozen=True)
+class A2NetOptions:
+    """A2-Net (BASELINES.md section 4; DSH_Analysis re-implementation)."""
+
+    parts: int = 0  # M attention maps; 0 = the code length (the code's M = k); reconstructed exposure
+    aux_start: float = 0.5  # L_rec + L_dec join from outer iteration aux_start * T (0-based; the code: T/2)
+    rec_weight: float = 1.0
+    dec_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ExchNetOptions:
+    """ExchNet (BASELINES.md section 5; ludics/fghash re-implementation, DSH_Analysis defaults)."""
+
+    parts: int = 4  # M
+    align_step: int = 35  # the exchange and L_al act from this 0-based outer iteration on (reconstructed)
+    exchange_prob: float = 0.5  # Bernoulli per sample and part
+    hinge: float = 0.4  # t in L_ch
+    sp_weight: float = 1.0
+    ch_weight: float = 1.0
+    al_weight: float = 1.0
+    quant_loss: bool = False  # L_q and gamma U-bar in the DCC step (the code: off)
+
+
+@dataclass(frozen=True)
+class AgmhOptions:
+    """AGMH (BASELINES.md section 6)."""
+
+    branches: int = 6  # top_k + 1
+    adl_weight: float = 0.5
+    # the official file instantiates an undefined CHExtAttn; "siea" (reconstructed default) is the stepwise
+    # interactive external attention DSH_Analysis uses
+    attention: Literal["siea"] = "siea"
+    attention_heads: int = 4
+    attention_slots: int = 128
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything needed to reproduce a training run. Defaults reproduce the FCAENet paper at 12 bits."""
@@ -105,7 +163,7 @@ class TrainConfig:
     dataset_kind: str = "demo"
     dataset_root: str | None = None  # None for the built-in demo set
     allow_missing: bool = False  # load subsets whose metadata lists absent images
-    method: Literal["adsh", "fcaenet", "multifusnet"] = "fcaenet"
+    method: Literal["adsh", "fcaenet", "multifusnet", "semicon", "a2net", "exchnet", "agmh"] = "fcaenet"
     bits: int = 12
     backbone: str = "resnet50"
     weights: str = "imagenet"  # "imagenet", "none", or a path to a local weights file
@@ -119,6 +177,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     momentum: float = 0.9
+    nesterov: bool = False  # Nesterov momentum (SEMICON, AGMH)
     weight_decay: float = 1e-5
     lr_milestones: tuple[int, ...] = (20, 30)
     lr_gamma: float = 0.1
@@ -135,6 +194,10 @@ class TrainConfig:
     adsh: AdshOptions = field(default_factory=AdshOptions)
     fcae: FcaeOptions = field(default_factory=FcaeOptions)
     multifus: MultiFusOptions = field(default_factory=MultiFusOptions)
+    semicon: SemiconOptions = field(default_factory=SemiconOptions)
+    a2net: A2NetOptions = field(default_factory=A2NetOptions)
+    exchnet: ExchNetOptions = field(default_factory=ExchNetOptions)
+    agmh: AgmhOptions = field(default_factory=AgmhOptions)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -284,6 +347,7 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("data_cache supports the random-resized-crop + flip augmentation only; the Multi-FusNet "
                           "paper augmentation (rotation, colour jitter) needs the PIL path: drop --data-cache "
                           "or use --preset code")
+    _validate_semicon_family(cfg)
     if cfg.dataset_kind != "demo" and not cfg.dataset_root:
         raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
 
@@ -291,7 +355,8 @@ def validate(cfg: TrainConfig) -> None:
 def _check_finite_floats(cfg: TrainConfig) -> None:
     """Every float option (top level and nested) must be a finite number: a NaN or Inf learning rate or loss
     weight trains nothing and only produces NaN weights."""
-    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus))
+    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus),
+              *((f"{name}.", getattr(cfg, name)) for name in SEMICON_FAMILY))
     for prefix, group in groups:
         for f in dataclasses.fields(group):
             value = getattr(group, f.name)
@@ -300,9 +365,12 @@ def _check_finite_floats(cfg: TrainConfig) -> None:
 
 
 def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
-    """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5."""
+    """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5,
+    the SEMICON-family protocols (semicon_family_preset)."""
     if method == "multifusnet":
         return multifusnet_preset("paper", bits, **overrides)
+    if method in SEMICON_FAMILY:
+        return semicon_family_preset(method, bits, **overrides)
     if bits <= 24:
         base = dict(epochs=40, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5, lr_milestones=(20, 30))
     else:
@@ -348,5 +416,60 @@ def multifusnet_preset(kind: str, bits: int, dataset: str | None = None, **overr
                         use_attention=False, train_augment="code"))
     else:
         raise ConfigError(f"Multi-FusNet preset must be 'paper' or 'code'; got {kind!r}")
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+# ---- SEMICON-family validation and protocols (BASELINES.md sections 0, 3-6) ---------------------------------
+def _validate_semicon_family(cfg: TrainConfig) -> None:
+    if cfg.nesterov and (cfg.momentum <= 0):
+        raise ConfigError(f"nesterov needs momentum > 0; got {cfg.momentum}")
+    sc, a2, ex, ag = cfg.semicon, cfg.a2net, cfg.exchnet, cfg.agmh
+    if sc.alpha < 0 or sc.sigma_eps < 0:
+        raise ConfigError(f"semicon.alpha and semicon.sigma_eps must be >= 0; got {sc.alpha}, {sc.sigma_eps}")
+    if cfg.method == "semicon" and cfg.bits < 6:
+        raise ConfigError(f"semicon needs bits >= 6 (each local branch gets floor(bits / 6) bits); got {cfg.bits}")
+    if a2.parts < 0 or not 0.0 <= a2.aux_start <= 1.0 or a2.rec_weight < 0 or a2.dec_weight < 0:
+        raise ConfigError("a2net.parts must be >= 0 (0 = bits), aux_start in [0, 1], rec/dec weights >= 0")
+    if ex.parts < 2 or ex.align_step < 0 or not 0.0 <= ex.exchange_prob <= 1.0 or ex.hinge < 0:
+        raise ConfigError("exchnet.parts must be >= 2, align_step >= 0, exchange_prob in [0, 1], hinge >= 0")
+    if min(ex.sp_weight, ex.ch_weight, ex.al_weight, ag.adl_weight) < 0:
+        raise ConfigError("exchnet and agmh loss weights must be >= 0")
+    if ag.branches < 2 or ag.attention_heads < 1 or ag.attention_slots < 1:
+        raise ConfigError("agmh.branches must be >= 2, attention_heads and attention_slots >= 1")
+
+
+# SEMICON README / run.py per dataset: (lr, outer iterations, lr-step, m); other datasets use CUB's row
+_SEMICON_PROTOCOL = {"cub": (2.5e-4, 40, 40, 2000), "aircraft": (2.5e-4, 40, 40, 2000),
+                     "food101": (2.5e-4, 50, 45, 2000), "vegfru": (5e-4, 50, 45, 4000),
+                     "nabirds": (5e-4, 50, 45, 4000)}
+
+
+def semicon_family_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
+    """"As its authors ran it" for SEMICON, A2-Net, ExchNet and AGMH: the section 0 protocol (ADSH loop with
+    30 inner epochs, batch 16, V starting randn, gamma 200, the "semicon" loss scale, MultiStep 0.1 per outer
+    iteration, 224 / 256 px, seed 68) with each method's optimiser and schedule:
+
+    semicon  SGD momentum 0.91 Nesterov, wd 1e-4, lr / iterations / lr-step / m per dataset (_SEMICON_PROTOCOL)
+    a2net    SGD momentum 0.9, lr 1e-4, wd 1e-4, 40 iterations, lr-step 35, m 2000 (4000 NABirds, VegFru)
+    exchnet  as a2net (DSH_Analysis's ExchNet settings), align_step 35, no quantisation term
+    agmh     SGD momentum 0.9 Nesterov, lr 1e-3, wd 1e-4, 60 iterations, lr-step 40, m 2000
+    """
+    dataset = overrides.get("dataset_kind", "demo")
+    big = dataset in ("nabirds", "vegfru")
+    if method == "semicon":
+        lr, iters, step, m = _SEMICON_PROTOCOL.get(dataset, _SEMICON_PROTOCOL["cub"])
+        opt = dict(lr=lr, epochs=iters, lr_milestones=(step,), momentum=0.91, nesterov=True)
+    elif method in ("a2net", "exchnet"):
+        m = 4000 if big else 2000
+        opt = dict(lr=1e-4, epochs=40, lr_milestones=(35,), momentum=0.9, nesterov=False)
+    elif method == "agmh":
+        m = 2000
+        opt = dict(lr=1e-3, epochs=60, lr_milestones=(40,), momentum=0.9, nesterov=True)
+    else:
+        raise ConfigError(f"{method!r} is not a SEMICON-family method ({', '.join(SEMICON_FAMILY)})")
+    base = dict(method=method, bits=bits, batch_size=16, weight_decay=1e-4, lr_gamma=0.1, image_size=224,
+                resize_size=256, seed=68, adsh=AdshOptions(num_samples=m, inner_epochs=30, gamma=200.0,
+                                                          loss_normalization="semicon", v_init="randn"), **opt)
     base.update(overrides)
     return TrainConfig(**base)

@@ -51,7 +51,8 @@ class NetworkStepper:
             torch.backends.cudnn.benchmark = True
         self.optimizer = torch.optim.SGD(
             params if params is not None else model.parameters(),
-            lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **self._kernel_options(),
+            lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov,
+            **self._kernel_options(),
         )
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
             self.optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma
