@@ -72,6 +72,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="Multi-FusNet ECA: per-level adaptive k (paper) or one shared k=3 (published code)")
     p.add_argument("--procrustes", default=None, choices=("fish_correct", "as_in_muiltnet"),
                    help="Multi-FusNet proxy codes R-step: R = P Q^T (correct) or R = P Q (published code)")
+    p.add_argument("--method-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="an option of the method's own block (semicon, a2net, exchnet, agmh; see TrainConfig), "
+                        "e.g. --method-option alpha=0.3 for SEMICON; repeatable")
     p.set_defaults(func=_cmd_train)
 
 
@@ -111,6 +114,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
         raise ConfigError(f"--{next(iter(multifus)).replace('_', '-')} and the other Multi-FusNet options need "
                           f"--method multifusnet (got {args.method})")
     top.update(_validation_options(args))
+    block_options = _method_options(args.method, args.method_option)
     bits = _int_list(args.bits, "--bits", "12,24,32,48")
     if args.seeds is not None and args.seed is not None:
         raise ConfigError("give either --seed (one run) or --seeds (one run per seed), not both")
@@ -119,10 +123,58 @@ def configs_from_args(args: argparse.Namespace) -> list:
     seeds = _int_list(args.seeds, "--seeds", "0,1,2") if args.seeds is not None else [top.pop("seed", None)]
     return [distributed.global_batch(
                 preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
-                              multifus=dict(multifus), **top, **({} if seed is None else {"seed": seed})),
+                              multifus=dict(multifus), **block_options, **top, **({} if seed is None else {"seed": seed})),
                 preset_config(args.preset, args.method, b, args.dataset, dataset_root=args.root).batch_size,
                 args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
             for b in bits for seed in seeds]
+
+
+def _method_options(method: str, items: list[str]) -> dict[str, dict[str, Any]]:
+    """--method-option NAME=VALUE pairs as {block: {field: typed value}} for the method's own option block
+    (the block named like the method: TrainConfig.semicon, .a2net, .exchnet, .agmh)."""
+    import dataclasses
+    import typing
+
+    from core.base.errors import ConfigError
+    from core.config.train_config import TrainConfig
+
+    if not items:
+        return {}
+    blocks = {f.name: f.default_factory for f in dataclasses.fields(TrainConfig) if f.name == method}
+    if method not in blocks:
+        raise ConfigError(f"--method-option: method {method} has no option block of its own")
+    options = blocks[method]()
+    hints = typing.get_type_hints(type(options))
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in hints:
+            known = ", ".join(sorted(hints))
+            raise ConfigError(f"--method-option {item!r}: expected NAME=VALUE with NAME one of {known}")
+        out[name] = _typed(text.strip(), hints[name], f"--method-option {name}")
+    return {method: out}
+
+
+def _typed(text: str, hint: Any, where: str) -> Any:
+    """text as the field type: bool (true/false/1/0), int, float, or a string checked against a Literal."""
+    import typing
+
+    from core.base.errors import ConfigError
+
+    try:
+        if hint is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if hint in (int, float):
+            return hint(text)
+    except ValueError:
+        raise ConfigError(f"{where}: {text!r} is not a {hint.__name__}") from None
+    choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else ()
+    if choices and text not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(choices)}; got {text!r}")
+    return text
 
 
 def _int_list(text: str, flag: str, example: str) -> list[int]:
