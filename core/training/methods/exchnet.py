@@ -25,6 +25,7 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from core.base.errors import Cancelled
 from core.base.events import BatchEnd, Event, Log
 from core.data.transforms import eval_transform
 from core.encoding.encode import encode_records
@@ -91,7 +92,10 @@ class ExchNetMethod(AdshMethod):
     def train_epoch(self, epoch: int, cancel: threading.Event) -> Iterator[BatchEnd | Event]:
         self.centres = None
         if self.exchange_active(epoch):
-            self.centres = yield from self._class_centres(cancel)
+            try:
+                self.centres = yield from self._class_centres(cancel)
+            except Cancelled:  # the epoch stops incomplete, like a cancel between batches
+                return
             self._exchange_generator = epoch_generator(self.cfg.seed, epoch, 5)
             yield Log(f"epoch {epoch}: ExchNet class centres of {self.centres.shape[0]} classes x "
                       f"{self.centres.shape[1]} parts; exchange probability {self.cfg.exchnet.exchange_prob}")
