@@ -187,3 +187,24 @@ def test_exchnet_exchange_is_off_before_align_step_and_in_eval() -> None:
     with torch.no_grad():  # eval forward: the network's own parts, whatever the method's centres
         method.centres = torch.randn(10, 4, 512)
         assert torch.equal(model(x), model.hash_parts(model.parts(x)["local"], model.parts(x)["g"]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method, options", [
+    ("semicon", []), ("a2net", ["--method-option", "aux_start=0", "--method-option", "parts=2"]),
+    ("exchnet", ["--method-option", "align_step=0"]), ("agmh", []),
+])
+def test_two_process_torchrun_training(method, options, fghash_home) -> None:
+    """torchrun with 2 gloo processes: every term of the method (A2-Net's L_rec/L_dec, ExchNet's class centres
+    and exchange, switched on from the first iteration here) runs sharded, and both ranks end with the same V."""
+    from test_distributed import TINY, _finish, _launch, _only_run, _rank1_checksums  # tests/core is on sys.path
+
+    from core.runtime import distributed
+
+    out = _finish(_launch(["train", "--method", method, "--epochs", "1", *TINY, *options], 2))
+    assert "torchrun: 2 processes (gloo); global batch 16" in out, out
+    paths = _only_run(fghash_home)
+    (record,) = engine.list_runs()
+    assert record.status == "finished" and record.final_map is not None, out
+    database = torch.from_numpy(load_codes(paths, "database").codes.astype("float32"))
+    assert _rank1_checksums(fghash_home) == [distributed.sign_checksum(database)]
