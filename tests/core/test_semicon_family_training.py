@@ -5,7 +5,7 @@ interruption; the epoch-dependent terms (A2-Net's reconstruction, ExchNet's exch
 from __future__ import annotations
 
 import dataclasses
-import re
+import math
 import threading
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from core import engine
 from core.cli import main
 from core.config.train_config import A2NetOptions, AdshOptions, ExchNetOptions, TrainConfig
 from core.data.registry import load_dataset
-from core.base.events import CheckpointSaved, EvalResult, Log, TrainFinished
+from core.base.events import BatchEnd, CheckpointSaved, EvalResult, Log, TrainFinished
 from core.explain.explainer import ExplainError, Explainer
 from core.runs.checkpoint import load_run_model, read_checkpoint
 from core.runs.paths import RunPaths
@@ -91,6 +91,19 @@ def test_cli_one_iteration_encodes_evaluates_and_explains(method, tmp_path, caps
     assert fig.is_file()
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--method", "semicon", "--method-option", "alpah=0.3"], "expected NAME=VALUE with NAME one of alpha"),
+    (["--method", "semicon", "--method-option", "attention_stats=weird"], "must be one of batch, image"),
+    (["--method", "exchnet", "--method-option", "parts=x"], "'x' is not a int"),
+    (["--method", "fcaenet", "--method-option", "alpha=1"], "method fcaenet has no option block"),
+    (["--method", "semicon", "--bits", "4"], "semicon needs bits >= 6"),
+])
+def test_bad_method_options_are_one_line_errors(args, message, capsys) -> None:
+    assert main(["train", "--dataset", "demo", "--preset", "quick", "--device", "cpu", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and not engine.list_runs()
+
+
 def test_parts_of_a_model_without_part_maps_is_a_clear_error() -> None:
     from core.models.factory import build_model
 
@@ -112,6 +125,8 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(method, option
     straight = _drain(engine.train(cfg))
     done_a = straight[-1]
     assert isinstance(done_a, TrainFinished) and done_a.status == "finished", done_a
+    losses = [e.loss for e in straight if isinstance(e, BatchEnd)]
+    assert losses and all(math.isfinite(v) for v in losses)  # 2 x 32 sampled images, batches of 16
     logs = [e.message for e in straight if isinstance(e, Log)]
     if method == "exchnet":
         assert sum("class centres" in m for m in logs) == 1  # epoch 2, not 1
