@@ -123,7 +123,8 @@ def configs_from_args(args: argparse.Namespace) -> list:
     seeds = _int_list(args.seeds, "--seeds", "0,1,2") if args.seeds is not None else [top.pop("seed", None)]
     return [distributed.global_batch(
                 preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
-                              multifus=dict(multifus), **block_options, **top, **({} if seed is None else {"seed": seed})),
+                              multifus=dict(multifus), **block_options, **top,
+                              **({} if seed is None else {"seed": seed})),
                 preset_config(args.preset, args.method, b, args.dataset, dataset_root=args.root).batch_size,
                 args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
             for b in bits for seed in seeds]

@@ -19,7 +19,7 @@ from core.base.errors import ConfigError
 PRESETS = ("paper", "code", "quick")  # "code": Multi-FusNet's published-code settings (config.multifusnet_preset)
 PRESET_HELP = {
     "paper": "the papers' schedules (FCAENet section 2.4, Multi-FusNet section 3.5; each baseline as its "
-             "authors ran it: BASELINES.md)",
+             "authors ran it: docs/baselines.md)",
     "code": "Multi-FusNet's published-code settings (multifusnet only)",
     "quick": "ResNet-18 at 96 px, 5 short epochs: to try the pipeline, not for numbers",
 }

@@ -19,7 +19,7 @@ from core.base.errors import ConfigError
 SCHEMA_VERSION = 1
 
 METHODS = ("adsh", "fcaenet", "multifusnet")
-# The SEMICON-family baselines (BASELINES.md sections 0, 3-6): ADSH's loop with their own networks and terms.
+# The SEMICON-family baselines (docs/baselines.md sections 0, 3-6): ADSH's loop with their own networks and terms.
 SEMICON_FAMILY = ("semicon", "a2net", "exchnet", "agmh")
 METHODS += SEMICON_FAMILY
 BACKBONES = ("resnet18", "resnet34", "resnet50")
@@ -101,10 +101,10 @@ class MultiFusOptions:
     train_augment: Literal["code", "paper"] = "code"
 
 
-# ---- SEMICON-family baselines (BASELINES.md sections 3-6) -------------------------------------------------
+# ---- SEMICON-family baselines (docs/baselines.md sections 3-6) ---------------------------------------
 @dataclass(frozen=True)
 class SemiconOptions:
-    """SEMICON (BASELINES.md section 3)."""
+    """SEMICON (docs/baselines.md section 3)."""
 
     # alpha in M = clamp((p - mu) / sigma^alpha + 1, 0, 2): 0.15 in the code and its logs (reconstructed
     # default), 0.3 in the paper (README: about 1-2 mAP apart)
@@ -121,7 +121,7 @@ class SemiconOptions:
 
 @dataclass(frozen=True)
 class A2NetOptions:
-    """A2-Net (BASELINES.md section 4; DSH_Analysis re-implementation)."""
+    """A2-Net (docs/baselines.md section 4; DSH_Analysis re-implementation)."""
 
     parts: int = 0  # M attention maps; 0 = the code length (the code's M = k); reconstructed exposure
     aux_start: float = 0.5  # L_rec + L_dec join from outer iteration aux_start * T (0-based; the code: T/2)
@@ -131,7 +131,7 @@ class A2NetOptions:
 
 @dataclass(frozen=True)
 class ExchNetOptions:
-    """ExchNet (BASELINES.md section 5; ludics/fghash re-implementation, DSH_Analysis defaults)."""
+    """ExchNet (docs/baselines.md section 5; ludics/fghash re-implementation, DSH_Analysis defaults)."""
 
     parts: int = 4  # M
     align_step: int = 35  # the exchange and L_al act from this 0-based outer iteration on (reconstructed)
@@ -145,7 +145,7 @@ class ExchNetOptions:
 
 @dataclass(frozen=True)
 class AgmhOptions:
-    """AGMH (BASELINES.md section 6)."""
+    """AGMH (docs/baselines.md section 6)."""
 
     branches: int = 6  # top_k + 1
     adl_weight: float = 0.5
@@ -420,7 +420,7 @@ def multifusnet_preset(kind: str, bits: int, dataset: str | None = None, **overr
     return TrainConfig(**base)
 
 
-# ---- SEMICON-family validation and protocols (BASELINES.md sections 0, 3-6) ---------------------------------
+# ---- SEMICON-family validation and protocols (docs/baselines.md sections 0, 3-6) ---------------------
 def _validate_semicon_family(cfg: TrainConfig) -> None:
     if cfg.nesterov and (cfg.momentum <= 0):
         raise ConfigError(f"nesterov needs momentum > 0; got {cfg.momentum}")

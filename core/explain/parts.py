@@ -1,4 +1,4 @@
-"""A method's own attention maps, the explanation kind "parts" (BASELINES.md sections 3-6):
+"""A method's own attention maps, the explanation kind "parts" (docs/baselines.md sections 3-6):
 
 * SEMICON: the three stage maps f_1..f_3 of its suppression-enhancing attention ("stage 1".."stage 3");
 * A2-Net and ExchNet: the M part maps that weight O before the shared local layer4 ("part 1".."part M");

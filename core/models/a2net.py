@@ -1,4 +1,4 @@
-"""The part network of A2-Net (BASELINES.md section 4) and ExchNet (section 5).
+"""The part network of A2-Net (docs/baselines.md section 4) and ExchNet (section 5).
 
 Shapes for ResNet-50 at 224 px, batch B, M parts:
   O = stem(x)                            (B, 1024, 14, 14)   conv1 ... layer3, pretrained

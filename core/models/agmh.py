@@ -1,4 +1,4 @@
-"""AGMH, Attributes Grouping and Mining Hashing (Lu et al., ACM MM 2023; BASELINES.md section 6).
+"""AGMH, Attributes Grouping and Mining Hashing (Lu et al., ACM MM 2023; docs/baselines.md section 6).
 
 Shapes for ResNet-50 at 224 px, batch B, 6 branches:
   F = backbone(x)                         (B, 2048, 7, 7)   the full pretrained ResNet

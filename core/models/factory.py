@@ -22,7 +22,7 @@ MODEL_BUILDERS: dict[str, str | ModelBuilder] = {
     "adsh": "core.models.factory:build_adsh_model",
     "fcaenet": "core.models.factory:build_adsh_model",
     "multifusnet": "core.models.multifusnet:build_multifusnet_model",
-    # SEMICON-family baselines (BASELINES.md sections 3-6)
+    # SEMICON-family baselines (docs/baselines.md sections 3-6)
     "semicon": "core.models.semicon:build_semicon_model",
     "a2net": "core.models.a2net:build_a2net_model",
     "exchnet": "core.models.a2net:build_exchnet_model",

@@ -1,4 +1,4 @@
-"""Pieces shared by the SEMICON-family networks (BASELINES.md sections 3-6).
+"""Pieces shared by the SEMICON-family networks (docs/baselines.md sections 3-6).
 
 * `split_backbone`: a ResNet cut after layer3 (the stem, O = (B, C3, H/16, W/16): 1024 x 14 x 14 for
   ResNet-50 at 224 px) and its pretrained layer4, which SEMICON, A2-Net and ExchNet copy into their global

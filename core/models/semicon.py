@@ -1,4 +1,4 @@
-"""SEMICON (Shen et al., ECCV 2022; BASELINES.md section 3): suppression-enhancing attention + ICON.
+"""SEMICON (Shen et al., ECCV 2022; docs/baselines.md section 3): suppression-enhancing attention + ICON.
 
 Shapes for ResNet-50 at 224 px, batch B:
   O = stem(x)                       (B, 1024, 14, 14)   conv1 ... layer3, pretrained

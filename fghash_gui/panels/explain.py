@@ -41,6 +41,7 @@ from fghash_gui.widgets.thumbnails import load_thumbnail
 from fghash_gui.widgets.titled import titled
 from fghash_gui.workers import RequestRunner
 
+PARTS_OVERLAY = "Attention parts (SEMICON, A²-Net, ExchNet, AGMH)"
 # What the user picks -> (engine explanation kind, what to draw from it).
 OVERLAYS = {
     "none": (None, "none"),
@@ -49,7 +50,7 @@ OVERLAYS = {
     "SREM mask": ("srem", "mask"),
     "SREM erased image": ("srem", "erased"),
     "Multi-FusNet levels": ("levels", "level"),
-    "Attention parts (SEMICON, A²-Net, ExchNet, AGMH)": ("parts", "level"),  # one map at a time, picked below
+    PARTS_OVERLAY: ("parts", "level"),  # one map at a time, picked in the level / part menu
 }
 PARTS_METHODS = ("semicon", "a2net", "exchnet", "agmh")  # runs whose models have part_maps (core/explain/parts)
 SREM_DEBOUNCE_MS = 150
@@ -447,6 +448,6 @@ class ExplainPanel(QWidget):
         item = self.overlay_combo.model().item(levels_index)
         if item is not None:
             item.setEnabled(self.method in (None, "multifusnet"))
-        item = self.overlay_combo.model().item(list(OVERLAYS).index("Attention parts (SEMICON, A²-Net, ExchNet, AGMH)"))
+        item = self.overlay_combo.model().item(list(OVERLAYS).index(PARTS_OVERLAY))
         if item is not None:
             item.setEnabled(self.method is None or self.method in PARTS_METHODS)

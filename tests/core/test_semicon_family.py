@@ -1,4 +1,4 @@
-"""SEMICON, A2-Net, ExchNet and AGMH: the "how to test" items of BASELINES.md sections 3-6 with their
+"""SEMICON, A2-Net, ExchNet and AGMH: the "how to test" items of docs/baselines.md sections 3-6 with their
 hand-computed values, a gradient check of each new loss, the options and presets."""
 
 from __future__ import annotations
@@ -61,8 +61,9 @@ def test_semicon_shapes_at_224(semicon50: Semicon) -> None:
     assert tuple(p["maps"].shape) == (2, 3, 14, 14)  # f_1..f_3, each 1 x 14 x 14
     assert tuple(p["g"].shape) == (2, 2048) and tuple(p["local"].shape) == (2, 3, 2048)
     assert tuple(u.shape) == (2, 12) and float(u.abs().max()) <= 1  # random weights saturate tanh
-    assert [tuple(m.weight.shape) for m in (semicon50.hash_global, *semicon50.hash_local)] == [(6, 2048)] + [(2, 2048)] * 3
-    assert all(m.bias is None for m in (semicon50.hash_global, *semicon50.hash_local))
+    heads = (semicon50.hash_global, *semicon50.hash_local)
+    assert [tuple(m.weight.shape) for m in heads] == [(6, 2048)] + [(2, 2048)] * 3
+    assert all(m.bias is None for m in heads)
 
 
 def test_semicon_mask_range_no_gradient_and_constant_maps() -> None:

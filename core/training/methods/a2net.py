@@ -1,4 +1,4 @@
-"""A2-Net (BASELINES.md section 4; DSH_Analysis re-implementation): ADSH + a tied-weight reconstruction.
+"""A2-Net (docs/baselines.md section 4; DSH_Analysis re-implementation): ADSH + a tied-weight reconstruction.
 
 Per mini-batch, with x = [ell_1 .. ell_M ; g] (B, D), u = tanh(W x) (B, k), W (k, D) (core.models.a2net):
   L = L_h + L_q                                           (section 0: ADSH, "semicon" scale, gamma 200)

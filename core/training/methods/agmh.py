@@ -1,4 +1,4 @@
-"""AGMH (BASELINES.md section 6): ADSH + the attention-diversity loss ADL over the branches' SIEA maps.
+"""AGMH (docs/baselines.md section 6): ADSH + the attention-diversity loss ADL over the branches' SIEA maps.
 
 Per mini-batch, with the code u and the SIEA outputs A_1..A_n (B, C, h, w) of core.models.agmh.Agmh:
   p_i = softmax over the h w positions of the channel max of A_i              (B, h w)

@@ -1,4 +1,4 @@
-"""ExchNet (BASELINES.md section 5; ludics/fghash re-implementation with DSH_Analysis's settings).
+"""ExchNet (docs/baselines.md section 5; ludics/fghash re-implementation with DSH_Analysis's settings).
 
 Per mini-batch, with the part features ell (B, M, C4), their layer4 maps (B, M, C4, h, w) and g
 (core.models.a2net.PartNet), H(p, q) = ||sqrt p - sqrt q||_2 / sqrt 2 in [0, 1]:

@@ -19,7 +19,7 @@ METHOD_CLASSES: dict[str, str | type[HashingMethod]] = {
     "adsh": "core.training.methods.adsh:AdshMethod",
     "fcaenet": "core.training.methods.fcaenet:FcaeNetMethod",
     "multifusnet": "core.training.methods.proxy:MultiFusNetMethod",
-    # SEMICON-family baselines (BASELINES.md sections 3-6)
+    # SEMICON-family baselines (docs/baselines.md sections 3-6)
     "semicon": "core.training.methods.semicon:SemiconMethod",
     "a2net": "core.training.methods.a2net:A2NetMethod",
     "exchnet": "core.training.methods.exchnet:ExchNetMethod",

@@ -1,4 +1,4 @@
-"""SEMICON (BASELINES.md section 3): the ADSH loop of section 0 with the SEMICON network (core.models.semicon).
+"""SEMICON (docs/baselines.md section 3): the ADSH loop of section 0 with the SEMICON network (core.models.semicon).
 
 The loss is ADSH's alone (soft S, "semicon" normalisation, gamma = 200) on u, exactly as the code: the
 network's second output (the local feature map) is unused and the paper adds no term. Everything else is
