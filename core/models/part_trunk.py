@@ -84,5 +84,5 @@ def local_pool(layer4: nn.Module, maps: torch.Tensor, o: torch.Tensor) -> tuple[
     b, m = maps.shape[:2]
     weighted = (maps.unsqueeze(2) * o.unsqueeze(1)).flatten(0, 1)  # (B*M, C3, h, w)
     out = layer4(weighted)
-    out = out.view(b, m, *out.shape[1:])
+    out = out.reshape(b, m, *out.shape[1:])  # reshape: channels-last on CUDA
     return out.mean(dim=(3, 4)), out

@@ -62,13 +62,13 @@ class Icon(nn.Module):
     def _attend(self, x: torch.Tensor, conv: nn.Conv2d, groups: int, width: int) -> torch.Tensor:
         """softmax(signed-sqrt(Q K^T / sqrt(width))) V as (B, groups, width, N)."""
         b, c, h, w = x.shape
-        q, k, v = conv(x).view(b, 3, groups, width, h * w).unbind(1)
+        q, k, v = conv(x).reshape(b, 3, groups, width, h * w).unbind(1)  # reshape: channels-last on CUDA
         return _signed_sqrt_softmax(q @ k.transpose(-1, -2) / math.sqrt(width)) @ v
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         heads, dim = self.heads, self.dim
-        z = self._attend(x, self.qkv1, heads, dim) + x.view(b, heads, dim, h * w)  # (a)
+        z = self._attend(x, self.qkv1, heads, dim) + x.reshape(b, heads, dim, h * w)  # (a)
         y = self.bn(z.transpose(1, 2).reshape(b, c, h, w))  # (b): index a*d+b -> b*h+a
         out = self._attend(torch.relu(y), self.qkv2, dim, heads)  # (c): (B, d, h, N)
         return y + out.transpose(1, 2).reshape(b, c, h, w)  # back to a*d+b, added to y in b*h+a order

@@ -282,3 +282,22 @@ def test_options_round_trip_through_json() -> None:
     assert TrainConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ConfigError, match="attention_stats"):
         TrainConfig.from_dict({**cfg.to_dict(), "semicon": {"attention_stats": "weird"}})
+
+
+@pytest.mark.parametrize("method", ["semicon", "a2net", "exchnet", "agmh"])
+def test_channels_last_gives_the_same_codes_and_maps(method) -> None:
+    """CUDA training converts model and batches to channels-last (NetworkStepper): every reshape must cope."""
+    from core.models.factory import build_model
+
+    torch.manual_seed(5)
+    net = build_model(TrainConfig(method=method, backbone="resnet18", weights="none", a2net=A2NetOptions(parts=3)),
+                      10).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        codes, maps = net(x), net.part_maps(x)
+        net = net.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+        again, maps_again = net(x), net.part_maps(x)
+    assert torch.allclose(codes, again, atol=1e-4)
+    for (name, a), (name_again, b) in zip(maps, maps_again):
+        assert name == name_again and torch.allclose(a, b, rtol=1e-4, atol=1e-3 * float(a.abs().max()))
