@@ -100,7 +100,7 @@ from core.base.style import (METHOD_COLORS, METHOD_NAMES, method_color, method_n
 # Per-class AP of two runs on the same queries (GUI Classes tab): class_ap_difference(run_a, run_b) ->
 # ClassApDifference (ap_a, ap_b, difference = b - a, order: largest gain first); core/retrieval/class_compare.py.
 from core.retrieval.class_compare import ClassApDifference, class_ap_difference  # noqa: E402,F401
-# Methods (BASELINES.md): the registered training methods, their provenance (paper, code, reconstructed items,
+# Methods (docs/baselines.md): the registered training methods, their provenance (paper, code, reconstructed items,
 # database encoding) for `fghash methods` and the app's method menu; the papers' reported mAP@all; per-run notes
 # (database encoding, reported figure) for `fghash eval` and the Runs table.
 from core.training.methods.registry import DATABASE_KINDS, MethodInfo, method_info, method_names  # noqa: E402,F401

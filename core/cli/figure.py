@@ -86,7 +86,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ret.set_defaults(func=_cmd_retrieval)
 
     att = kinds.add_parser("attention", help="rows of images: original / CAM / Grad-CAM / SREM mask / erased "
-                                             "(Multi-FusNet: per-level maps), with a colour bar")
+                                             "(Multi-FusNet: per-level maps; SEMICON, A2-Net, ExchNet, AGMH: "
+                                             "their own attention maps), with a colour bar")
     att.add_argument("run", help="run id, prefix, folder or 'latest'")
     att.add_argument("images", nargs="+", help="test-split indices or image files, one row each")
     att.add_argument("--target", default=None, help="the query (index or file) Grad-CAM explains similarity to "

@@ -83,9 +83,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                         "eca; psa = EPSANet's pyramid squeeze attention (reconstructed reading), psa-polarized = "
                         "Polarized Self-Attention; cbam-muiltnet = the published code's CBAM try (in-line, one "
                         "shared spatial gate)")
-    # baselines (BASELINES.md): each option names its method; config groups dpsh / hashnet / fish
+    # baselines (docs/baselines.md): each option names its method; config groups dpsh / hashnet / fish
     for flag, group, field, typ, choices, helptext in BASELINE_FLAGS:
         p.add_argument(flag, dest=f"{group}__{field}", type=typ, choices=choices, default=None, help=helptext)
+    p.add_argument("--method-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="an option of the method's own block (semicon, a2net, exchnet, agmh; see TrainConfig), "
+                        "e.g. --method-option alpha=0.3 for SEMICON; repeatable")
     p.set_defaults(func=_cmd_train)
 
 
@@ -154,6 +157,8 @@ def configs_from_args(args: argparse.Namespace) -> list:
             raise ConfigError(f"--fusion-attention needs --method multifusnet (got {args.method})")
         multifus["fusion_attention"] = args.fusion_attention
     top.update(_validation_options(args))
+    for group, values in _method_options(args.method, args.method_option).items():
+        baselines.setdefault(group, {}).update(values)  # --method-option NAME=VALUE on top of the named flags
     bits = _int_list(args.bits, "--bits", "12,24,32,48")
     if args.seeds is not None and args.seed is not None:
         raise ConfigError("give either --seed (one run) or --seeds (one run per seed), not both")
@@ -162,10 +167,59 @@ def configs_from_args(args: argparse.Namespace) -> list:
     seeds = _int_list(args.seeds, "--seeds", "0,1,2") if args.seeds is not None else [top.pop("seed", None)]
     return [distributed.global_batch(
                 preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
-                              multifus=dict(multifus), **{g: dict(v) for g, v in baselines.items()}, **top, **({} if seed is None else {"seed": seed})),
+                              multifus=dict(multifus), **{g: dict(v) for g, v in baselines.items()},
+                              **top, **({} if seed is None else {"seed": seed})),
                 preset_config(args.preset, args.method, b, args.dataset, dataset_root=args.root).batch_size,
                 args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
             for b in bits for seed in seeds]
+
+
+def _method_options(method: str, items: list[str]) -> dict[str, dict[str, Any]]:
+    """--method-option NAME=VALUE pairs as {block: {field: typed value}} for the method's own option block
+    (the block named like the method: TrainConfig.semicon, .a2net, .exchnet, .agmh)."""
+    import dataclasses
+    import typing
+
+    from core.base.errors import ConfigError
+    from core.config.train_config import TrainConfig
+
+    if not items:
+        return {}
+    blocks = {f.name: f.default_factory for f in dataclasses.fields(TrainConfig) if f.name == method}
+    if method not in blocks:
+        raise ConfigError(f"--method-option: method {method} has no option block of its own")
+    options = blocks[method]()
+    hints = typing.get_type_hints(type(options))
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in hints:
+            known = ", ".join(sorted(hints))
+            raise ConfigError(f"--method-option {item!r}: expected NAME=VALUE with NAME one of {known}")
+        out[name] = _typed(text.strip(), hints[name], f"--method-option {name}")
+    return {method: out}
+
+
+def _typed(text: str, hint: Any, where: str) -> Any:
+    """text as the field type: bool (true/false/1/0), int, float, or a string checked against a Literal."""
+    import typing
+
+    from core.base.errors import ConfigError
+
+    try:
+        if hint is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if hint in (int, float):
+            return hint(text)
+    except ValueError:
+        raise ConfigError(f"{where}: {text!r} is not a {hint.__name__}") from None
+    choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else ()
+    if choices and text not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(choices)}; got {text!r}")
+    return text
 
 
 def _int_list(text: str, flag: str, example: str) -> list[int]:

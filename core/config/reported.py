@@ -1,4 +1,4 @@
-"""The mAP@all (%) the papers report, as data (BASELINES.md section 8, METHODS.md sections 2.5 and 3.7).
+"""The mAP@all (%) the papers report, as data (docs/baselines.md section 8, docs/methods.md sections 2.5 and 3.7).
 
 Sources: "F" = FCAENet Table 1 (every baseline cited to the ExchNet paper), "M" = Multi-FusNet Table 3. The values
 were copied from paper to paper, not re-run: rough targets only. reported(method, dataset, bits) looks one up.
@@ -59,7 +59,7 @@ _TABLE: dict[tuple[str, str], tuple[tuple[float | None, ...], str, str]] = {
     ("food101", "A²-Net"): ((46.44, 66.87, 74.27, 82.13), "M", ""),
     ("food101", "SEMICON"): ((50.00, 76.57, 80.19, 82.44), "M", ""),
     ("food101", "AMGH"): ((62.59, 80.94, 82.31, 83.21), "M", ""),
-    # the two papers' own methods (METHODS.md sections 2.5, 3.7)
+    # the two papers' own methods (docs/methods.md sections 2.5, 3.7)
     ("cub", "FCAENet"): ((34.76, 67.67, 73.85, 80.14), "F", ""),
     ("aircraft", "FCAENet"): ((43.92, 75.46, 81.61, 81.34), "F", ""),
     ("nabirds", "FCAENet"): ((12.56, 23.90, 31.58, 49.74), "F", ""),

@@ -19,7 +19,10 @@ from core.base.errors import ConfigError
 SCHEMA_VERSION = 1
 
 METHODS = ("adsh", "fcaenet", "multifusnet",
-           "dpsh", "hashnet", "fish")  # baselines (BASELINES.md sections 1, 2, 7)
+           "dpsh", "hashnet", "fish")  # baselines (docs/baselines.md sections 1, 2, 7)
+# The SEMICON-family baselines (docs/baselines.md sections 0, 3-6): ADSH's loop with their own networks and terms.
+SEMICON_FAMILY = ("semicon", "a2net", "exchnet", "agmh")
+METHODS += SEMICON_FAMILY
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 DEVICES = ("auto", "cpu", "cuda")
 # Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
@@ -109,7 +112,7 @@ class MultiFusOptions:
     # training augmentation: "code" = RandomResizedCrop + HFlip (published code), "paper" = crop,
     # +-30 deg rotation, HFlip 0.7, ColorJitter 0.5 (paper section 3.5; order reconstructed)
     train_augment: Literal["code", "paper"] = "code"
-    # the attention A_l of the fusion F_l = X_l + A_l(X_l) (BASELINES.md section 9, paper Fig. 9), one instance
+    # the attention A_l of the fusion F_l = X_l + A_l(X_l) (docs/baselines.md section 9, paper Fig. 9), one instance
     # per level: "eca" (the paper's), "se", "cbam", "ca" (coordinate attention), "psa" (EPSANet's pyramid
     # squeeze attention; reconstructed: the paper's description fits it, its citation fits Polarized
     # Self-Attention) or "psa-polarized"; "cbam-muiltnet" = the published code's own CBAM try (per-level channel
@@ -117,10 +120,10 @@ class MultiFusOptions:
     fusion_attention: Literal["eca", "se", "cbam", "ca", "psa", "psa-polarized", "cbam-muiltnet"] = "eca"
 
 
-# ---- baselines (BASELINES.md): DPSH, HashNet, FISH ------------------------------------------------------
+# ---- baselines (docs/baselines.md): DPSH, HashNet, FISH ------------------------------------------------------
 @dataclass(frozen=True)
 class DpshOptions:
-    """DPSH (BASELINES.md section 1; jiangqy/DPSH-pytorch)."""
+    """DPSH (docs/baselines.md section 1; jiangqy/DPSH-pytorch)."""
 
     eta: float = 10.0  # lambda (the paper's eta), the quantisation weight: 10 in the demo, 50 in the main script
     # network: "resnet" = the configured backbone, GAP, Linear(C -> bits), no activation (reconstructed for
@@ -134,7 +137,7 @@ class DpshOptions:
 
 @dataclass(frozen=True)
 class HashNetOptions:
-    """HashNet (BASELINES.md section 2; thuml/HashNet pytorch/)."""
+    """HashNet (docs/baselines.md section 2; thuml/HashNet pytorch/)."""
 
     # "weighted" (reconstructed default: positives weighted |S|/|S1|, negatives |S|/|S0|, i.e. the mean
     # over positive pairs plus the mean over negative pairs) or "unweighted" (train.py's pairwise_loss, w_c = 1)
@@ -152,11 +155,66 @@ class HashNetOptions:
 
 @dataclass(frozen=True)
 class FishOptions:
-    """FISH (BASELINES.md section 7; the only code: aassxun/DSH_Analysis fish.py, models/fish.py)."""
+    """FISH (docs/baselines.md section 7; the only code: aassxun/DSH_Analysis fish.py, models/fish.py)."""
 
     class_mask_rate: float = 0.7  # every logit but the arg-max is multiplied by this before Linear(C -> bits)
     hide_low: float = 0.9  # attention-hide threshold tau ~ U(hide_low, 1) x max of the attention map
     below_mean_weight: float = 0.5  # layer4 positions below the mean attention are scaled by this
+
+
+# ---- SEMICON-family baselines (docs/baselines.md sections 3-6) ---------------------------------------
+@dataclass(frozen=True)
+class SemiconOptions:
+    """SEMICON (docs/baselines.md section 3)."""
+
+    # alpha in M = clamp((p - mu) / sigma^alpha + 1, 0, 2): 0.15 in the code and its logs (reconstructed
+    # default), 0.3 in the paper (README: about 1-2 mAP apart)
+    alpha: float = 0.15
+    # added to sigma: a batch whose stage maps are all constant has sigma = 0 and M would be NaN (a defect of
+    # the official code); with it M = 1 there (reconstructed)
+    sigma_eps: float = 1e-12
+    # mu and sigma over the whole batch tensor (the code: an image's code then depends on its batch-mates)
+    # or per image (a code depends on the image alone)
+    attention_stats: Literal["batch", "image"] = "batch"
+    # the code's strict=False load leaves the third layer4 block random; True loads pretrained layer4.2 into it
+    load_third_block: bool = False
+
+
+@dataclass(frozen=True)
+class A2NetOptions:
+    """A2-Net (docs/baselines.md section 4; DSH_Analysis re-implementation)."""
+
+    parts: int = 0  # M attention maps; 0 = the code length (the code's M = k); reconstructed exposure
+    aux_start: float = 0.5  # L_rec + L_dec join from outer iteration aux_start * T (0-based; the code: T/2)
+    rec_weight: float = 1.0
+    dec_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ExchNetOptions:
+    """ExchNet (docs/baselines.md section 5; ludics/fghash re-implementation, DSH_Analysis defaults)."""
+
+    parts: int = 4  # M
+    align_step: int = 35  # the exchange and L_al act from this 0-based outer iteration on (reconstructed)
+    exchange_prob: float = 0.5  # Bernoulli per sample and part
+    hinge: float = 0.4  # t in L_ch
+    sp_weight: float = 1.0
+    ch_weight: float = 1.0
+    al_weight: float = 1.0
+    quant_loss: bool = False  # L_q and gamma U-bar in the DCC step (the code: off)
+
+
+@dataclass(frozen=True)
+class AgmhOptions:
+    """AGMH (docs/baselines.md section 6)."""
+
+    branches: int = 6  # top_k + 1
+    adl_weight: float = 0.5
+    # the official file instantiates an undefined CHExtAttn; "siea" (reconstructed default) is the stepwise
+    # interactive external attention DSH_Analysis uses
+    attention: Literal["siea"] = "siea"
+    attention_heads: int = 4
+    attention_slots: int = 128
 
 
 @dataclass(frozen=True)
@@ -166,7 +224,8 @@ class TrainConfig:
     dataset_kind: str = "demo"
     dataset_root: str | None = None  # None for the built-in demo set
     allow_missing: bool = False  # load subsets whose metadata lists absent images
-    method: Literal["adsh", "fcaenet", "multifusnet", "dpsh", "hashnet", "fish"] = "fcaenet"
+    method: Literal["adsh", "fcaenet", "multifusnet", "dpsh", "hashnet", "fish",
+                    "semicon", "a2net", "exchnet", "agmh"] = "fcaenet"
     bits: int = 12
     backbone: str = "resnet50"
     weights: str = "imagenet"  # "imagenet", "none", or a path to a local weights file
@@ -180,6 +239,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     momentum: float = 0.9
+    nesterov: bool = False  # Nesterov momentum (SEMICON, AGMH)
     weight_decay: float = 1e-5
     lr_milestones: tuple[int, ...] = (20, 30)
     lr_gamma: float = 0.1
@@ -199,6 +259,10 @@ class TrainConfig:
     dpsh: DpshOptions = field(default_factory=DpshOptions)
     hashnet: HashNetOptions = field(default_factory=HashNetOptions)
     fish: FishOptions = field(default_factory=FishOptions)
+    semicon: SemiconOptions = field(default_factory=SemiconOptions)
+    a2net: A2NetOptions = field(default_factory=A2NetOptions)
+    exchnet: ExchNetOptions = field(default_factory=ExchNetOptions)
+    agmh: AgmhOptions = field(default_factory=AgmhOptions)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -404,6 +468,7 @@ def validate(cfg: TrainConfig) -> None:
                           "paper augmentation (rotation, colour jitter) needs the PIL path: drop --data-cache "
                           "or use --preset code")
     _validate_baselines(cfg)
+    _validate_semicon_family(cfg)
     if cfg.dataset_kind != "demo" and not cfg.dataset_root:
         raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
 
@@ -412,7 +477,8 @@ def _check_finite_floats(cfg: TrainConfig) -> None:
     """Every float option (top level and nested) must be a finite number: a NaN or Inf learning rate or loss
     weight trains nothing and only produces NaN weights."""
     groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus),
-              ("dpsh.", cfg.dpsh), ("hashnet.", cfg.hashnet), ("fish.", cfg.fish))
+              ("dpsh.", cfg.dpsh), ("hashnet.", cfg.hashnet), ("fish.", cfg.fish),
+              *((f"{name}.", getattr(cfg, name)) for name in SEMICON_FAMILY))
     for prefix, group in groups:
         for f in dataclasses.fields(group):
             value = getattr(group, f.name)
@@ -421,7 +487,7 @@ def _check_finite_floats(cfg: TrainConfig) -> None:
 
 
 def _validate_baselines(cfg: TrainConfig) -> None:
-    """The DPSH / HashNet / FISH options (BASELINES.md sections 1, 2, 7)."""
+    """The DPSH / HashNet / FISH options (docs/baselines.md sections 1, 2, 7)."""
     h, f = cfg.hashnet, cfg.fish
     for name, value in (("dpsh.eta", cfg.dpsh.eta), ("hashnet.sigmoid_param", h.sigmoid_param),
                         ("hashnet.gamma", h.gamma), ("hashnet.power", h.power)):
@@ -439,7 +505,7 @@ def _validate_baselines(cfg: TrainConfig) -> None:
         raise ConfigError("HashNet pairs two half-batches: batch_size (images per half) must be >= 2")
 
 
-# The baselines' own protocols (BASELINES.md): the official code's schedule where the method has one.
+# The baselines' own protocols (docs/baselines.md): the official code's schedule where the method has one.
 # DPSH (jiangqy/DPSH-pytorch): plain SGD lr 0.05, wd 1e-5, batch 128, 150 epochs, lr x0.1 after epochs 51 and
 # 101 (0.05 for epochs 1-51, counted from 1). HashNet (thuml/HashNet train.py): SGD Nesterov, momentum 0.9, wd 5e-4,
 # lr 3e-4 (x10 on the hash layer), 2 x 36 images per step, 10 000 steps = 20 epochs of 500, lr x0.5 every 2000
@@ -457,9 +523,11 @@ BASELINE_PAPER_PRESETS: dict[str, dict[str, Any]] = {
 
 def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
     """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5,
-    and the baselines' official ones (BASELINE_PAPER_PRESETS)."""
+    and the baselines' official ones (BASELINE_PAPER_PRESETS, semicon_family_preset)."""
     if method == "multifusnet":
         return multifusnet_preset("paper", bits, **overrides)
+    if method in SEMICON_FAMILY:
+        return semicon_family_preset(method, bits, **overrides)
     if method in BASELINE_PAPER_PRESETS:
         base = dict(BASELINE_PAPER_PRESETS[method], method=method, bits=bits)
         if method == "fish" and overrides.get("dataset_kind") in ("nabirds", "vegfru"):
@@ -511,5 +579,60 @@ def multifusnet_preset(kind: str, bits: int, dataset: str | None = None, **overr
                         use_attention=False, train_augment="code"))
     else:
         raise ConfigError(f"Multi-FusNet preset must be 'paper' or 'code'; got {kind!r}")
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+# ---- SEMICON-family validation and protocols (docs/baselines.md sections 0, 3-6) ---------------------
+def _validate_semicon_family(cfg: TrainConfig) -> None:
+    if cfg.nesterov and (cfg.momentum <= 0):
+        raise ConfigError(f"nesterov needs momentum > 0; got {cfg.momentum}")
+    sc, a2, ex, ag = cfg.semicon, cfg.a2net, cfg.exchnet, cfg.agmh
+    if sc.alpha < 0 or sc.sigma_eps < 0:
+        raise ConfigError(f"semicon.alpha and semicon.sigma_eps must be >= 0; got {sc.alpha}, {sc.sigma_eps}")
+    if cfg.method == "semicon" and cfg.bits < 6:
+        raise ConfigError(f"semicon needs bits >= 6 (each local branch gets floor(bits / 6) bits); got {cfg.bits}")
+    if a2.parts < 0 or not 0.0 <= a2.aux_start <= 1.0 or a2.rec_weight < 0 or a2.dec_weight < 0:
+        raise ConfigError("a2net.parts must be >= 0 (0 = bits), aux_start in [0, 1], rec/dec weights >= 0")
+    if ex.parts < 2 or ex.align_step < 0 or not 0.0 <= ex.exchange_prob <= 1.0 or ex.hinge < 0:
+        raise ConfigError("exchnet.parts must be >= 2, align_step >= 0, exchange_prob in [0, 1], hinge >= 0")
+    if min(ex.sp_weight, ex.ch_weight, ex.al_weight, ag.adl_weight) < 0:
+        raise ConfigError("exchnet and agmh loss weights must be >= 0")
+    if ag.branches < 2 or ag.attention_heads < 1 or ag.attention_slots < 1:
+        raise ConfigError("agmh.branches must be >= 2, attention_heads and attention_slots >= 1")
+
+
+# SEMICON README / run.py per dataset: (lr, outer iterations, lr-step, m); other datasets use CUB's row
+_SEMICON_PROTOCOL = {"cub": (2.5e-4, 40, 40, 2000), "aircraft": (2.5e-4, 40, 40, 2000),
+                     "food101": (2.5e-4, 50, 45, 2000), "vegfru": (5e-4, 50, 45, 4000),
+                     "nabirds": (5e-4, 50, 45, 4000)}
+
+
+def semicon_family_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
+    """"As its authors ran it" for SEMICON, A2-Net, ExchNet and AGMH: the section 0 protocol (ADSH loop with
+    30 inner epochs, batch 16, V starting randn, gamma 200, the "semicon" loss scale, MultiStep 0.1 per outer
+    iteration, 224 / 256 px, seed 68) with each method's optimiser and schedule:
+
+    semicon  SGD momentum 0.91 Nesterov, wd 1e-4, lr / iterations / lr-step / m per dataset (_SEMICON_PROTOCOL)
+    a2net    SGD momentum 0.9, lr 1e-4, wd 1e-4, 40 iterations, lr-step 35, m 2000 (4000 NABirds, VegFru)
+    exchnet  as a2net (DSH_Analysis's ExchNet settings), align_step 35, no quantisation term
+    agmh     SGD momentum 0.9 Nesterov, lr 1e-3, wd 1e-4, 60 iterations, lr-step 40, m 2000
+    """
+    dataset = overrides.get("dataset_kind", "demo")
+    big = dataset in ("nabirds", "vegfru")
+    if method == "semicon":
+        lr, iters, step, m = _SEMICON_PROTOCOL.get(dataset, _SEMICON_PROTOCOL["cub"])
+        opt = dict(lr=lr, epochs=iters, lr_milestones=(step,), momentum=0.91, nesterov=True)
+    elif method in ("a2net", "exchnet"):
+        m = 4000 if big else 2000
+        opt = dict(lr=1e-4, epochs=40, lr_milestones=(35,), momentum=0.9, nesterov=False)
+    elif method == "agmh":
+        m = 2000
+        opt = dict(lr=1e-3, epochs=60, lr_milestones=(40,), momentum=0.9, nesterov=True)
+    else:
+        raise ConfigError(f"{method!r} is not a SEMICON-family method ({', '.join(SEMICON_FAMILY)})")
+    base = dict(method=method, bits=bits, batch_size=16, weight_decay=1e-4, lr_gamma=0.1, image_size=224,
+                resize_size=256, seed=68, adsh=AdshOptions(num_samples=m, inner_epochs=30, gamma=200.0,
+                                                          loss_normalization="semicon", v_init="randn"), **opt)
     base.update(overrides)
     return TrainConfig(**base)

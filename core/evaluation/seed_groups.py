@@ -17,13 +17,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.config.train_config import ESRL_NORMALIZATION_LABELS, AdshOptions, FcaeOptions, MultiFusOptions, TrainConfig
+from core.config.train_config import (
+    ESRL_NORMALIZATION_LABELS,
+    A2NetOptions,
+    AdshOptions,
+    AgmhOptions,
+    DpshOptions,
+    ExchNetOptions,
+    FcaeOptions,
+    FishOptions,
+    HashNetOptions,
+    MultiFusOptions,
+    SemiconOptions,
+    TrainConfig,
+)
 
 # The option blocks each method reads (core/methods): the variant label describes these first.
 _METHOD_OPTIONS: dict[str, tuple[tuple[str, Any], ...]] = {
     "adsh": (("adsh", AdshOptions()),),
     "fcaenet": (("adsh", AdshOptions()), ("fcae", FcaeOptions())),
     "multifusnet": (("multifus", MultiFusOptions()),),
+    "dpsh": (("dpsh", DpshOptions()),), "hashnet": (("hashnet", HashNetOptions()),),
+    "fish": (("adsh", AdshOptions()), ("fish", FishOptions())),
+    # SEMICON-family baselines: their own block (their ADSH settings come from their paper preset)
+    "semicon": (("semicon", SemiconOptions()),), "a2net": (("a2net", A2NetOptions()),),
+    "exchnet": (("exchnet", ExchNetOptions()),), "agmh": (("agmh", AgmhOptions()),),
 }
 # Ablation switches (FCAENet Table 2, Multi-FusNet Table 6) get the papers' names when turned off.
 _SWITCH_OFF_LABELS = {

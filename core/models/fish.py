@@ -1,4 +1,4 @@
-"""FISH's network (BASELINES.md section 7; the only code is aassxun/DSH_Analysis models/fish.py).
+"""FISH's network (docs/baselines.md section 7; the only code is aassxun/DSH_Analysis models/fish.py).
 
 For a ResNet-50 and a 224 input:
     F = layer4 (B, 2048, 7, 7);  A = sum_c F (detached) (B, 1, 7, 7)

@@ -125,7 +125,7 @@ class MultiFusNet(nn.Module):
             self.eca_of_level = tuple(range(len(used)))
             self.shared_spatial = MuiltNetSpatialGate()
         elif opts.use_fusion and opts.fusion_attention != "eca":
-            # the attention swap (BASELINES.md section 9): one module per level; kept under the name `eca`
+            # the attention swap (docs/baselines.md section 9): one module per level; kept under the name `eca`
             # (the branch A_l of F = X + A(X)) so that the state dict layout does not depend on the kind
             self.eca.extend(build_attention(opts.fusion_attention, c) for c in used)
             self.eca_of_level = tuple(range(len(used)))

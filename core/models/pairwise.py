@@ -1,4 +1,4 @@
-"""The symmetric pairwise baselines' networks (BASELINES.md sections 1-2): ResNet + GAP + Linear(C -> bits).
+"""The symmetric pairwise baselines' networks (docs/baselines.md sections 1-2): ResNet + GAP + Linear(C -> bits).
 
 * DPSH [CODE jiangqy/DPSH-pytorch CNN_model.py, RECON backbone]: u = W^T phi(x) + b, no activation; code sign(u).
   phi is the configured ResNet's GAP feature (default, reconstructed) or the official AlexNet's fc7 (AlexNetHash).

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from core import engine
-from core.config.train_config import BACKBONES, DEVICES, TrainConfig
+from core.config.train_config import BACKBONES, DEVICES, METHODS, SEMICON_FAMILY, TrainConfig, paper_preset
 from core.base.errors import ConfigError
 from core.config.presets import BASELINE_GROUPS, PRESET_HELP, PRESETS, preset_config
 from fghash_gui.panels.training_checks import dataset_check, matching_preset
@@ -236,7 +236,8 @@ class TrainingForm(QWidget):
             raise ConfigError(f"LR milestones must be whole numbers separated by commas; got "
                               f"{self.milestones_edit.text()!r}") from None
         method = self.method_combo.currentData()
-        base = TrainConfig()
+        # what the form does not show (Nesterov, V's start, the baselines' own options) from the method's protocol
+        base = paper_preset(method, int(self.bits_combo.currentData())) if method in SEMICON_FAMILY else TrainConfig()
         return TrainConfig(
             dataset_kind=self.kind_combo.currentText(),
             dataset_root=self.root_edit.text().strip() or None,
@@ -253,6 +254,7 @@ class TrainingForm(QWidget):
             batch_size=self.batch_spin.value(),
             lr=self.lr_spin.value(),
             momentum=self.momentum_spin.value(),
+            nesterov=base.nesterov and self.momentum_spin.value() > 0,
             weight_decay=self.wd_spin.value(),
             lr_milestones=milestones,
             eval_every=self.eval_every_spin.value(),
@@ -269,6 +271,7 @@ class TrainingForm(QWidget):
                                          use_attention=self.attention_check.isChecked(),
                                          label_smoothing=self.smoothing_spin.value()),
             **getattr(self, "_baseline_groups", {}),
+            **{block: getattr(base, block) for block in SEMICON_FAMILY},
         )
 
     def set_config(self, cfg: TrainConfig) -> None:

@@ -1,4 +1,4 @@
-"""Multi-FusNet's attention swap (BASELINES.md section 9): the modules' parameter counts at C = 512/1024/2048
+"""Multi-FusNet's attention swap (docs/baselines.md section 9): the modules' parameter counts at C = 512/1024/2048
 equal the spec's table, every module keeps the shape, zero weights give the spec's X/2 and X/4, and the
 network builds one instance per level."""
 
@@ -11,7 +11,7 @@ from core.config.train_config import MultiFusOptions
 from core.models.attention import ATTENTION_KINDS, build_attention
 from core.models.multifusnet import build_multifusnet
 
-SPEC_COUNTS = {  # BASELINES.md section 9 table; ECA's row is its kernel size = its parameter count
+SPEC_COUNTS = {  # docs/baselines.md section 9 table; ECA's row is its kernel size = its parameter count
     "eca": (5, 5, 7),
     "se": (33_312, 132_160, 526_464),
     "cbam": (33_412, 132_260, 526_564),

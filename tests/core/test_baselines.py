@@ -1,4 +1,4 @@
-"""DPSH, HashNet, FISH (BASELINES.md sections 1, 2, 7): the spec's hand-computed values, gradient checks of the
+"""DPSH, HashNet, FISH (docs/baselines.md sections 1, 2, 7): the spec's hand-computed values, gradient checks of the
 losses against autograd, the lr and beta staircases, the presets, the registry, the reported numbers."""
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def test_every_method_is_registered_everywhere_with_its_provenance() -> None:
     assert set(METHODS) == set(METHOD_CLASSES) == set(MODEL_BUILDERS)
     for name in ("dpsh", "hashnet", "fish"):
         info = method_info(name)
-        assert info.paper and info.code and info.spec.startswith("BASELINES.md")
+        assert info.paper and info.code and info.spec.startswith("docs/baselines.md")
     assert method_info("dpsh").symmetric and method_info("hashnet").symmetric
     assert method_info("fish").database == "proxy" and method_info("adsh").database == "learned"
 

@@ -1,4 +1,4 @@
-"""Channel / spatial attention modules for Multi-FusNet's attention swap (BASELINES.md section 9, paper Fig. 9).
+"""Channel / spatial attention modules for Multi-FusNet's attention swap (docs/baselines.md section 9, paper Fig. 9).
 
 Every module maps (B, C, H, W) -> (B, C, H, W); the fusion is F = X + A(X), one instance per level
 (C = 512 / 1024 / 2048 for ResNet-50), same hyper-parameters everywhere. build_attention(kind, C) builds one:

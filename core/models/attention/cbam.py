@@ -1,4 +1,4 @@
-"""CBAM (Woo et al. 2018; BASELINES.md section 9, from Jongchan/attention-module MODELS/cbam.py).
+"""CBAM (Woo et al. 2018; docs/baselines.md section 9, from Jongchan/attention-module MODELS/cbam.py).
 
 Channel gate: a shared MLP (Linear C -> C/16 + bias, ReLU, Linear -> C + bias) on the average- and max-pooled
 vectors, summed, sigmoid: X' = X * gate. Spatial gate on X': [max over channels; mean over channels] (max
@@ -27,7 +27,7 @@ class CBAM(nn.Module):
 
 
 class MuiltNetChannelGate(nn.Module):
-    """The channel half of MuiltNet's own CBAM try (commit dcf6180, BASELINES.md section 9): 1x1 convs without
+    """The channel half of MuiltNet's own CBAM try (commit dcf6180, docs/baselines.md section 9): 1x1 convs without
     bias, r = 8, on the average- and max-pooled maps, summed, sigmoid. (B, C, H, W) -> X * gate."""
 
     def __init__(self, channels: int, reduction: int = 8) -> None:

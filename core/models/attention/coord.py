@@ -1,4 +1,4 @@
-"""Coordinate attention (Hou et al. 2021; BASELINES.md section 9, from houqb/CoordAttention coordatt.py).
+"""Coordinate attention (Hou et al. 2021; docs/baselines.md section 9, from houqb/CoordAttention coordatt.py).
 
 z_h = mean over W (C x H), z_w = mean over H (C x W), concatenated along the spatial axis -> Conv1x1 C -> mip
 (bias), mip = max(8, C // 32) -> BN -> h-swish (x ReLU6(x + 3) / 6) -> split; a_h = sigmoid(Conv1x1 mip -> C,

@@ -1,4 +1,4 @@
-"""The two readings of Multi-FusNet's "PSA" (BASELINES.md section 9).
+"""The two readings of Multi-FusNet's "PSA" (docs/baselines.md section 9).
 
 PyramidSqueezeAttention (EPSANet, Zhang et al. 2021; murufeng/EPSANet PSAModule(C, C)); the default, since the
 paper's description ("feature pyramid grouping ... various scales") is EPSANet's (reconstructed):

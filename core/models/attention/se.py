@@ -1,4 +1,4 @@
-"""Squeeze-and-excitation (Hu et al. 2018; BASELINES.md section 9).
+"""Squeeze-and-excitation (Hu et al. 2018; docs/baselines.md section 9).
 
 A(X) = X * sigmoid(W2 ReLU(W1 GAP(X) + b1) + b2), FC C -> C/r -> C with biases, r = 16.
 """

@@ -96,7 +96,7 @@ class AdshMethod(HashingMethod):
         if cancel.is_set():
             return
         u_record = distributed.sum_rows(u_record)  # torchrun: each process recorded only its own rows
-        self.v = dcc_update(self.v, u_record, sim, opts.gamma, opts.dcc_sign_u_in_s_term)
+        self.v = dcc_update(self.v, u_record, sim, self._dcc_gamma(), opts.dcc_sign_u_in_s_term)
         checksum = distributed.check_identical(self.v, f"database codes V after outer iteration {epoch}")
         self.stepper.end_epoch()
         world = distributed.current().world_size
@@ -155,6 +155,10 @@ class AdshMethod(HashingMethod):
         u = u.float()  # the loss (and the recorded U) in float32 even under AMP
         loss, terms = self._adsh_term(u, batch, sim)
         return u, loss, terms
+
+    def _dcc_gamma(self) -> float:
+        """gamma of the DCC step's gamma U-bar term (ExchNet without its quantisation loss: 0)."""
+        return self.cfg.adsh.gamma
 
     # ---- helpers -----------------------------------------------------------------------------
     def _adsh_term(self, u: torch.Tensor, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, dict]:

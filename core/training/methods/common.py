@@ -54,7 +54,9 @@ class NetworkStepper:
         self.optimizer = torch.optim.SGD(
             params if params is not None else model.parameters(),
             lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
-            nesterov=nesterov and cfg.momentum > 0,  # torch refuses Nesterov without momentum
+            # cfg.nesterov (SEMICON, AGMH), or a method whose official optimiser always uses it (HashNet);
+            # torch refuses Nesterov without momentum
+            nesterov=(nesterov or cfg.nesterov) and cfg.momentum > 0,
             **self._kernel_options(),
         )
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(

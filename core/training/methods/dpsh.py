@@ -1,4 +1,4 @@
-"""DPSH: deep pairwise-supervised hashing (Li, Wang, Kang, IJCAI 2016; BASELINES.md section 1).
+"""DPSH: deep pairwise-supervised hashing (Li, Wang, Kang, IJCAI 2016; docs/baselines.md section 1).
 
 Written from jiangqy/DPSH-pytorch (DPSH_CIFAR_10*.py). One driver epoch is one shuffled pass over the train
 split in batches of B. A buffer U (n, k) holds the latest detached output of every training image (zeros at the

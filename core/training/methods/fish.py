@@ -1,4 +1,4 @@
-"""FISH (Chen et al. 2022, cited by Multi-FusNet; BASELINES.md section 7). No official code or paper text was
+"""FISH (Chen et al. 2022, cited by Multi-FusNet; docs/baselines.md section 7). No official code or paper text was
 found: this follows the only re-implementation, aassxun/DSH_Analysis fish.py + models/fish.py.
 
 Offline: one +-1 proxy code per training image from the labels (core.training.methods.proxy_codes, the FISH

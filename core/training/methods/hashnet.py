@@ -1,4 +1,4 @@
-"""HashNet: deep learning to hash by continuation (Cao, Long, Wang, Yu, ICCV 2017; BASELINES.md section 2).
+"""HashNet: deep learning to hash by continuation (Cao, Long, Wang, Yu, ICCV 2017; docs/baselines.md section 2).
 
 Written from thuml/HashNet pytorch/src (train.py, network.py, loss.py, lr_schedule.py). Each step draws two
 independent batches of B images (two seeded shuffles of the train split) and runs ONE forward of all 2B; pairs
