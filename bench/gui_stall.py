@@ -41,13 +41,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 class StallMeter:
-    """A 10 ms precise timer on the GUI thread; gaps_ms are the measured times between its ticks."""
+    """A 10 ms precise timer on the GUI thread. For each gap between two ticks it records the wall time and
+    the CPU time the GUI thread and the whole process spent meanwhile: a long gap with little process CPU
+    is the machine's other load (the OS ran something else), one with the GUI thread's CPU is our work, one
+    with the process's CPU but not the GUI thread's is another thread of ours holding the GIL."""
 
     def __init__(self) -> None:
         from PySide6.QtCore import Qt, QTimer
 
-        self.gaps_ms: list[float] = []
-        self._last: float | None = None
+        self.gaps: list[tuple[float, float, float]] = []  # (wall, GUI-thread CPU, process CPU) in ms
+        self._last: tuple[float, float, float] | None = None
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(TICK_MS)
@@ -55,19 +58,54 @@ class StallMeter:
         self.timer.start()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.thread_time(), time.process_time())
         if self._last is not None:
-            self.gaps_ms.append(1000 * (now - self._last))
+            self.gaps.append(tuple(1000 * (a - b) for a, b in zip(now, self._last)))
         self._last = now
 
-    def measure(self, app, seconds: float) -> list[float]:
+    def measure(self, app, seconds: float) -> list[tuple[float, float, float]]:
         """Run the event loop for `seconds` and return the gaps seen meanwhile."""
-        self.gaps_ms, self._last = [], None
+        self.gaps, self._last = [], None
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             app.processEvents()
             time.sleep(0.0005)  # not a busy loop: the timer's own precision is what is measured
-        return list(self.gaps_ms)
+        return list(self.gaps)
+
+
+class Spans:
+    """Wall time spent in named GUI-thread functions and in garbage collections during a phase."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.totals: dict[str, list[float]] = {}
+        self._gc_start = 0.0
+        gc.callbacks.append(self._gc)
+
+    def _gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.totals.setdefault(f"gc gen {info['generation']}", []).append(
+                1000 * (time.perf_counter() - self._gc_start))
+
+    def wrap(self, owner, name: str, label: str) -> None:
+        real = getattr(owner, name)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.totals.setdefault(label, []).append(1000 * (time.perf_counter() - start))
+
+        setattr(owner, name, timed)
+
+    def report(self) -> str:
+        parts = [f"{label} {len(v)}x max {max(v):.1f} ms" for label, v in sorted(self.totals.items())]
+        self.totals = {}
+        return "; ".join(parts)
 
 
 def run_events(app, seconds: float) -> None:
@@ -121,11 +159,20 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.seconds:g} s a phase, FGHASH_HOME {home}")
     rows = []
 
+    spans = Spans()
+    spans.wrap(panel, "_redraw", "curve redraw")
+    spans.wrap(panel, "_on_events", "training events")
+
     def phase(name: str) -> None:
+        spans.report()
         gaps = meter.measure(app, args.seconds)
-        rows.append((name, max(gaps), percentile(gaps, 99), len(gaps), len(panel.loss_steps)))
-        print(f"{name:<28} max {rows[-1][1]:6.1f} ms   p99 {rows[-1][2]:5.1f} ms   ({len(gaps)} ticks, "
-              f"{len(panel.loss_steps)} loss points)", flush=True)
+        walls = [g[0] for g in gaps]
+        worst = max(gaps)
+        rows.append((name, worst[0], percentile(walls, 99), len(gaps), len(panel.loss_steps)))
+        print(f"{name:<32} max {worst[0]:6.1f} ms   p99 {rows[-1][2]:5.1f} ms   ({len(gaps)} ticks, "
+              f"{len(panel.loss_steps)} loss points); the worst gap: GUI thread CPU {worst[1]:.1f} ms, process CPU "
+              f"{worst[2]:.1f} ms; largest GUI-thread CPU in a gap {max(g[1] for g in gaps):.1f} ms", flush=True)
+        print(f"{'':<32} {spans.report()}", flush=True)
 
     run_events(app, 2.0)  # start-up: first paints, the run list's load
     window.tabs.setCurrentWidget(panel)
@@ -152,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     panel.stop_and_wait()
     window.close()
     ref = rows[0]
-    print("\nphase                        max (ms)  p99 (ms)  max / reference max")
+    print("\nphase                            max (ms)  p99 (ms)  max / reference max")
     for name, worst, p99, _ticks, _points in rows:
-        print(f"{name:<28} {worst:8.1f}  {p99:8.1f}  {worst / ref[1]:6.2f}")
+        print(f"{name:<32} {worst:8.1f}  {p99:8.1f}  {worst / ref[1]:6.2f}")
     return 0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import time
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -36,11 +35,13 @@ from core.base.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, L
 from core.evaluation.metrics import TIES_AVERAGED_LABEL, collapse_note
 from fghash_gui.app_state import RunList, load_run_list
 from fghash_gui.panels.training_form import TrainingForm
-from fghash_gui.widgets.plots import decimate
+from fghash_gui.widgets.plots import ArrayMirror, decimate
 from fghash_gui.workers import RequestRunner, TrainingRunner
 
 EMA_ALPHA = 0.05  # smoothing of the per-batch loss curve: ~20-batch memory
-REDRAW_INTERVAL_MS = 100  # plots redraw at most 10 times a second
+# The curves redraw at most 5 times a second: a training curve needs no more, and each redraw (new data,
+# autorange, axes, repaint of three plots) costs the GUI thread a few ms (bench/gui_stall.py).
+REDRAW_INTERVAL_MS = 200
 RESUMABLE = ("cancelled", "interrupted", "failed", "running")
 
 
@@ -71,6 +72,7 @@ class TrainingPanel(QWidget):
         self.last_finished: TrainFinished | None = None
         self.events_seen = 0
         self._last_batch: BatchEnd | None = None
+        self._mirrors = tuple(ArrayMirror() for _ in range(4))  # steps, losses, EMA, lr as arrays, kept up to date
         self._cfg: TrainConfig | None = None
         self._reset_series()
 
@@ -394,10 +396,10 @@ class TrainingPanel(QWidget):
         if not (self._dirty or force) or not (force or self.isVisible()):
             return
         self._dirty = False
-        steps = np.asarray(self.loss_steps, dtype=np.float64)
-        self.loss_raw.setData(*decimate(steps, self.loss_values))
-        self.loss_ema.setData(*decimate(steps, self.loss_smoothed))
-        lrs = np.asarray(self.lr_values, dtype=np.float64)
+        steps, losses, smoothed, lrs = (mirror.of(values) for mirror, values in zip(
+            self._mirrors, (self.loss_steps, self.loss_values, self.loss_smoothed, self.lr_values)))
+        self.loss_raw.setData(*decimate(steps, losses))
+        self.loss_ema.setData(*decimate(steps, smoothed))
         positive = lrs > 0  # a log axis cannot show 0
         self.lr_curve.setData(*decimate(steps[positive], lrs[positive]))
         self.map_curve.setData(self.map_epochs, self.map_values)

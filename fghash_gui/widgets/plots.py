@@ -63,5 +63,31 @@ def decimate(x, y, max_points: int = MAX_CURVE_POINTS) -> tuple[np.ndarray, np.n
     high = np.where(missing, -np.inf, rows).argmax(axis=1)
     start = np.arange(runs) * length
     picks = np.concatenate(([0], start + low, start + high, [n - 1]))  # the ends: a live curve ends at "now"
-    picks = np.unique(picks[picks < n])  # in order; a run whose low and high are one sample, trailing padding
+    picks = np.sort(picks[picks < n])  # in order, without the trailing runs that are only padding
+    picks = picks[np.concatenate(([True], np.diff(picks) > 0))]  # a run whose low and high are one sample
     return xs[picks], ys[picks]
+
+
+class ArrayMirror:
+    """A float64 array that follows a Python list which only grows (a live series): each ``of(values)`` copies
+    just the items appended since the last call, so a redraw does not convert the whole history again.
+    A different list object (a new run) or a shorter one starts over."""
+
+    def __init__(self) -> None:
+        self._source: list | None = None
+        self._buffer = np.empty(0)
+        self._count = 0
+
+    def of(self, values: list) -> np.ndarray:
+        """The list's values as a float64 array (a view of the mirror: valid until the next call)."""
+        if values is not self._source or len(values) < self._count:
+            self._source, self._count = values, 0
+        total = len(values)
+        if total > len(self._buffer):  # grow by doubling: appends cost O(1) on average
+            grown = np.empty(max(2 * len(self._buffer), total, 1024))
+            grown[: self._count] = self._buffer[: self._count]
+            self._buffer = grown
+        if total > self._count:
+            self._buffer[self._count : total] = values[self._count : total]
+            self._count = total
+        return self._buffer[:total]

@@ -60,3 +60,14 @@ def test_long_runs_draw_a_bounded_curve_and_hidden_tabs_do_not_redraw(window, qt
     assert panel.loss_raw.getData()[0][-1] == 20_000  # off screen: not redrawn
     window.tabs.setCurrentWidget(panel)  # shown again: drawn at once
     assert panel.loss_raw.getData()[0][-1] == 20_010
+
+
+def test_array_mirror_copies_only_what_was_appended():
+    from fghash_gui.widgets.plots import ArrayMirror
+
+    mirror, values = ArrayMirror(), [1.0, 2.0]
+    assert list(mirror.of(values)) == [1.0, 2.0]
+    values.extend(float(v) for v in range(3, 3000))
+    assert np.array_equal(mirror.of(values), np.arange(1, 3000, dtype=float))
+    fresh = [7.0]  # a new run's list starts over
+    assert list(mirror.of(fresh)) == [7.0]
