@@ -148,10 +148,11 @@ def main() -> int:
 
     # Runs: both runs selected, their mAP curves compared.
     runs = window.runs
-    window.tabs.setCurrentWidget(runs)
-    runs.refresh()
+    window.tabs.setCurrentWidget(runs)  # reloads the run list on the worker
+    wait_for(lambda: {fcaenet_id, baseline_id} <= {r.run_id for r in runs.model.records}, 60, "the run list")
     runs.select_runs([fcaenet_id, baseline_id])
     runs.compare_selected()
+    wait_for(lambda: len(runs.compared) == 2, 60, "the mAP histories")
     grab("runs")
     runs.plot_tabs.setCurrentWidget(runs.curves)
     wait_for(lambda: len(runs.curves.shown) == 2, 120, "the PR and P@k curves")

@@ -18,7 +18,6 @@ from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -34,7 +33,6 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.base.errors import FghashError
 from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.browse_data import (
@@ -46,10 +44,10 @@ from fghash_gui.panels.browse_data import (
     cells_from_result,
     first_line,
     query_text,
-    runs_with_codes,
 )
 from fghash_gui.widgets.distance_histogram import DistanceHistogram
 from fghash_gui.widgets.elided_label import ElidedLabel
+from fghash_gui.widgets.image_drop import IMAGE_FILTER, ImageDropMixin
 from fghash_gui.widgets.result_grid import ResultGrid
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.widgets.titled import titled
@@ -60,10 +58,9 @@ FIGURE_K = 20  # results per row in an exported figure: more would not be legibl
 # The grid lists hits as the index returns them; AP and P@k in the header are order-free (core.retrieval.query_stats).
 GRID_ORDER_TEXT = "ranked by Hamming distance; equal distances in database order (AP, P@k: ties averaged)"
 QUERY_PREVIEW = 96  # px: the query image beside the header, large enough to tell the bird apart
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 
-class BrowsePanel(QWidget):
+class BrowsePanel(ImageDropMixin, QWidget):
     error = Signal(str)
     status = Signal(str)
     explain_requested = Signal(str, str)  # run id, image path
@@ -203,19 +200,28 @@ class BrowsePanel(QWidget):
         split.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(split)
-        self.refresh_runs()
 
     # --- runs -------------------------------------------------------------------------------------
 
+    def watch(self, state) -> None:
+        """Follow the application state (fghash_gui/app_state.py): its run list fills the menus, an opened
+        run loads here, deleted runs close; the query on screen and the compared run are published to it."""
+        self._state = state
+        state.runs_changed.connect(self._fill_run_menus)
+        state.run_opened.connect(self._on_run_opened)
+        state.runs_deleted.connect(self.forget_runs)
+        self.results_shown.connect(lambda: state.set_query(self.result.result if self.result is not None else None))
+        self._fill_run_menus(state.runs)
+
     @Slot()
     def refresh_runs(self) -> None:
+        """Reload the run list (on the worker; the menus fill when it arrives)."""
+        self._state.reload_runs()
+
+    def _fill_run_menus(self, runs) -> None:
         """Fill both run menus with the runs that have codes to search (names elided in the middle, the
         full run id on hover)."""
-        try:
-            records = runs_with_codes(engine.list_runs())
-        except FghashError as exc:
-            self.error.emit(str(exc))
-            return
+        records = runs.searchable()
         for combo, current in ((self.run_combo, self.run_id), (self.compare_combo, self.compare_run_id)):
             combo.blockSignals(True)
             combo.clear()
@@ -242,17 +248,16 @@ class BrowsePanel(QWidget):
             self.query_label.setText("No query yet")
             self.ap_label.setText("AP –   P@k –")
             self.main_label.setText("")
-        self.refresh_runs()
 
     def open_run(self, run: str) -> None:
-        """Open a run: its query list loads on the worker, then the first query is searched."""
-        try:
-            run_id = engine.open_run(run).run_id
-        except FghashError as exc:
-            self.error.emit(str(exc))
-            return
+        """Open a run in every tab: the state resolves it on the worker, then Browse loads its query list
+        there and searches the first query."""
+        self._state.open_run(run)
+
+    def _on_run_opened(self, opened) -> None:
+        run_id = opened.run_id
         self.run_id = run_id
-        self.refresh_runs()
+        self._fill_run_menus(self._state.runs)
         self.run_combo.setCurrentIndex(max(self.run_combo.findData(run_id), 0))
         self.result = None
         self.query_model.set_catalog(None)
@@ -332,6 +337,7 @@ class BrowsePanel(QWidget):
     def set_compare_run(self, run_id: str | None) -> None:
         """Answer every query with a second run as well and show its grid beside the first."""
         self.compare_run_id = run_id or None
+        self._state.set_compare_run(self.compare_run_id)
         index = self.compare_combo.findData(self.compare_run_id)
         self.compare_combo.setCurrentIndex(max(index, 0))
         self.compare_box.setVisible(self.compare_run_id is not None)
@@ -443,10 +449,8 @@ class BrowsePanel(QWidget):
         """Where "Open image…" starts: the run's dataset folder, else the folder of its query images."""
         if self.run_id is None:
             return ""
-        try:
-            root = engine.open_run(self.run_id).load_config().dataset_root
-        except FghashError:
-            root = None
+        opened = self._state.current
+        root = opened.config.dataset_root if opened is not None and opened.run_id == self.run_id else None
         if root and Path(root).is_dir():
             return str(root)
         return str(Path(self.catalog.paths[0]).parent) if self.catalog and self.catalog.paths else ""
@@ -461,15 +465,7 @@ class BrowsePanel(QWidget):
         self.query_list.selectionModel().clear()  # clears the current index too, so no row stays highlighted
         self.set_query(path)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.query_external(url.toLocalFile())
-                break
+    image_dropped = query_external  # a dropped file opens like one chosen in the dialog (ImageDropMixin)
 
     @Slot()
     def export_figure(self) -> None:

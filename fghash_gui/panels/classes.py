@@ -136,6 +136,14 @@ class ClassesPanel(QWidget):
             if self.isVisible():
                 self.ensure_loaded()
 
+    def watch(self, state) -> None:
+        """Follow the application state (fghash_gui/app_state.py): analyse the open run, mark its query on
+        the code map, clear deleted runs."""
+        state.run_opened.connect(lambda opened: self.set_run(opened.run_id))
+        state.query_changed.connect(
+            lambda result: result is not None and self.code_map.set_query(result.run_id, result.query_code))
+        state.runs_deleted.connect(self.forget_runs)
+
     def forget_runs(self, run_ids: list[str]) -> None:
         """Runs were deleted: if the analysed one is among them, clear the views."""
         if self.run_id in run_ids:

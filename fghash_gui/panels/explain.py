@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
+from superqt.utils import qdebounced
 
 from core import engine
 from core.base.errors import FghashError
@@ -36,6 +37,7 @@ from core.explain.types import Explanation
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.explain_draw import describe_explanation, explain_on_worker, paint_explanation
 from fghash_gui.widgets.elided_label import ElidedLabel
+from fghash_gui.widgets.image_drop import IMAGE_FILTER, ImageDropMixin
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
 from fghash_gui.widgets.thumbnails import load_thumbnail
 from fghash_gui.widgets.titled import titled
@@ -59,10 +61,9 @@ VIEW_SIZE = 512  # px: the file's region is drawn at this size (sharp on screen,
 VIEW_SIZES = (256, 512, 1024, 0)  # 0: the region's own size in the file
 COLORBAR_HEIGHT = 240
 CACHE_SIZE = 48
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 
-class ExplainPanel(QWidget):
+class ExplainPanel(ImageDropMixin, QWidget):
     error = Signal(str)
     status = Signal(str)
     explanation_shown = Signal(object)  # the Explanation now on screen (tests wait on it)
@@ -169,10 +170,7 @@ class ExplainPanel(QWidget):
         layout.addLayout(source_row)
         layout.addLayout(body, 1)
 
-        self._srem_timer = QTimer(self)
-        self._srem_timer.setSingleShot(True)
-        self._srem_timer.setInterval(SREM_DEBOUNCE_MS)
-        self._srem_timer.timeout.connect(self.refresh)
+        self._refresh_soon = qdebounced(self.refresh, timeout=SREM_DEBOUNCE_MS, parent=self)
         self.source_combo.currentIndexChanged.connect(self._on_source_changed)
         self.overlay_combo.currentIndexChanged.connect(self.refresh)
         self.level_combo.currentIndexChanged.connect(self._draw_current)
@@ -182,8 +180,8 @@ class ExplainPanel(QWidget):
             self.opacity_slider.valueChanged.connect(view.set_opacity)
             self.colormap_combo.currentTextChanged.connect(view.set_colormap)
         self.colormap_combo.currentTextChanged.connect(self._update_colorbar)
-        self.regions_slider.valueChanged.connect(self._srem_timer.start)
-        self.size_slider.valueChanged.connect(self._srem_timer.start)
+        self.regions_slider.valueChanged.connect(self._refresh_soon)
+        self.size_slider.valueChanged.connect(self._refresh_soon)
         self._update_controls()
 
     # --- inputs -----------------------------------------------------------------------------------
@@ -196,9 +194,13 @@ class ExplainPanel(QWidget):
         except FghashError as exc:
             self.error.emit(str(exc))
             return
-        if paths.run_id == self.run_id:
+        self.show_run(paths.run_id, cfg)
+
+    def show_run(self, run_id: str, cfg) -> None:
+        """Explain with a run already resolved, its TrainConfig read (the application state's open run)."""
+        if run_id == self.run_id:
             return
-        self.run_id = paths.run_id
+        self.run_id = run_id
         self.method = cfg.method
         self._cache.clear()
         self._requests.invalidate("explain")
@@ -213,6 +215,11 @@ class ExplainPanel(QWidget):
                                f"{cfg.dataset_kind}, image {cfg.image_size}px")
         self._update_controls()
         self.refresh()
+
+    def watch(self, state) -> None:
+        """Follow the application state (fghash_gui/app_state.py): explain with the open run, clear deleted runs."""
+        state.run_opened.connect(lambda opened: self.show_run(opened.run_id, opened.config))
+        state.runs_deleted.connect(self.forget_runs)
 
     def forget_runs(self, run_ids: list[str]) -> None:
         """Runs were deleted: if the open one is among them, clear the view."""
@@ -263,6 +270,8 @@ class ExplainPanel(QWidget):
         else:
             self.source_combo.setCurrentIndex(index)
 
+    image_dropped = set_image  # a dropped file opens like one chosen in the dialog (ImageDropMixin)
+
     def current_path(self) -> str | None:
         return self.source_combo.currentData()
 
@@ -288,16 +297,6 @@ class ExplainPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Image to explain", "", IMAGE_FILTER)
         if path:
             self.set_image(path)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.set_image(url.toLocalFile())
-                break
 
     # --- requests ---------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from superqt import QCollapsible
+from superqt.utils import qdebounced
 
 from core import engine
 from core.config.train_config import BACKBONES, DEVICES, METHODS, SEMICON_FAMILY, TrainConfig, paper_preset
@@ -207,10 +208,7 @@ class TrainingForm(QWidget):
             layout.addWidget(box)
         layout.addStretch(1)
 
-        self._check_timer = QTimer(self)
-        self._check_timer.setSingleShot(True)
-        self._check_timer.setInterval(CHECK_DEBOUNCE_MS)
-        self._check_timer.timeout.connect(self._check_dataset)
+        self._check_soon = qdebounced(self._check_dataset, timeout=CHECK_DEBOUNCE_MS, parent=self)
         self.kind_combo.currentIndexChanged.connect(self._schedule_check)
         self.root_edit.textChanged.connect(self._schedule_check)
         self.allow_missing_check.toggled.connect(self._schedule_check)
@@ -389,7 +387,7 @@ class TrainingForm(QWidget):
     def _schedule_check(self) -> None:
         self.check_label.setText("checking…")
         self.check_label.setObjectName("")
-        self._check_timer.start()
+        self._check_soon()
 
     @Slot()
     def _check_dataset(self) -> None:
