@@ -71,3 +71,6 @@ from core.evaluation.code_map import CodeMap, code_map  # noqa: E402,F401
 # Generator[Progress, None, ApproximateInfo]; approximate_info(run) -> ApproximateInfo | None (header only);
 # query(..., approximate=True, nprobe=P) searches it.
 from core.retrieval.approximate import ApproximateInfo, approximate_info, build_approximate  # noqa: E402,F401
+# The Train form's live check that a backbone's weights can be had ("none", cached or downloadable "imagenet", or a
+# matching file): weights_problem(backbone, weights) -> str | None (core/models/backbones.py).
+from core.models.backbones import weights_problem  # noqa: E402,F401

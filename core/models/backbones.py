@@ -90,6 +90,34 @@ def hub_weights_path(name: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
 
 
+def weights_problem(name: str, weights: str, timeout: float = 3.0) -> str | None:
+    """Whether `build_backbone(name, weights)` would find its weights: None if so, else one line saying why not
+    and what to choose instead. Quick (for a form's live check): "imagenet" is looked up in the hub cache and,
+    when absent, the download server is asked for the file's header only, waiting at most `timeout` seconds;
+    a file is read and matched against the backbone (a second or so for ResNet-50)."""
+    if weights in ("none", "", None):
+        return None
+    if name not in _ARCHS:
+        return f"unknown backbone {name!r}; choose one of {', '.join(_ARCHS)}"
+    if weights == "imagenet":
+        if hub_weights_path(name).exists():
+            return None
+        import urllib.request
+
+        url = _ARCHS[name][1].url
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+                return None
+        except Exception as exc:  # URLError, timeout, HTTP error: the download at Start would fail the same way
+            return (f"ImageNet weights for {name} are not in the torch hub cache ({hub_weights_path(name)}) and "
+                    f"cannot be downloaded now ({type(exc).__name__}): choose weights 'none' or a weights file")
+    try:
+        build_backbone(name, weights)
+    except WeightsError as exc:
+        return str(exc)
+    return None
+
+
 def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
     """The torchvision ImageNet weights: from the hub cache, else downloaded; WeightsError if neither works.
 
