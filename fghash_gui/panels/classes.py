@@ -1,6 +1,6 @@
 """Classes tab: where a run fails. Per-class AP (sortable, worst first, a thumbnail per class; selecting
 a class lists its worst queries, a click opens one in Browse), the class-confusion table and matrix
-(which classes take each class's top-k places), and the code map.
+(which classes take each class's top-k places; panels/confusion_matrix.py), and the code map (panels/code_map.py).
 
 The ClassReport (an evaluation plus a top-k ranking of every query) is computed on the request worker
 when the tab is first shown for a run, and again when k changes.
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
@@ -30,8 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel, short_name
+from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel
 from fghash_gui.panels.code_map import CodeMapView
+from fghash_gui.panels.confusion_matrix import ConfusionMatrixView
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
@@ -39,7 +38,6 @@ from fghash_gui.workers import RequestRunner
 K_CHOICES = (10, 20, 50, 100)
 WORST_SHOWN = 30  # worst queries listed for the selected class
 CLASS_ICON = QSize(40, 40)
-MATRIX_TICKS_UP_TO = 30  # name the matrix's rows and columns when there are at most this many classes
 
 
 class ClassesPanel(QWidget):
@@ -96,21 +94,11 @@ class ClassesPanel(QWidget):
         # Confusion ------------------------------------------------------------------------------
         self.confusion_model = ConfusionTableModel(self)
         self.confusion_table = _table(self.confusion_model, sort_column=1)
-        self.matrix = pg.PlotWidget(title="share of each class's top-k places")
-        self.matrix.invertY(True)
-        self.matrix.setAspectLocked(True)
-        self.matrix.setLabel("left", "query class")
-        self.matrix.setLabel("bottom", "class of the retrieved image")
-        self.matrix_image = pg.ImageItem(axisOrder="row-major")
-        self.matrix.addItem(self.matrix_image)
-        self.matrix_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get("viridis"), interactive=False,
-                                          label="share of the row")
-        self.matrix_bar.setImageItem(self.matrix_image, insert_in=self.matrix.getPlotItem())
-        self.matrix.setMinimumWidth(300)
+        self.matrix = ConfusionMatrixView()
         confusion = QSplitter(Qt.Orientation.Horizontal)
         confusion.addWidget(self.confusion_table)
         confusion.addWidget(self.matrix)
-        confusion.setSizes([880, 480])
+        confusion.setSizes([700, 660])
 
 
         self.code_map = CodeMapView(requests, self.thumbnails, self)
@@ -145,7 +133,7 @@ class ClassesPanel(QWidget):
             self.report, self._loaded_for = None, None
             self.class_model.set_report(None)
             self.confusion_model.set_report(None)
-            self.matrix_image.clear()
+            self.matrix.set_report(None)
             self.worst_list.clear()
             self.title.setText("No run open: open one in Runs or Browse.")
 
@@ -180,27 +168,14 @@ class ClassesPanel(QWidget):
         self.class_model.set_report(report)
         self.confusion_model.set_report(report)
         self.thumbnails.prefetch([p for p in report.example_paths if p])
-        self._draw_matrix(report)
+        self.matrix.set_report(report)
+        self.code_map.set_confusion(report.run_id, report.confusion)
         _size_columns(self.class_table, (230, 70, 70, 100))
         _size_columns(self.confusion_table, (190, 95, 175, 175, 175))
         self.title.setText(f"{report.run_id}: {len(self.class_model.labels)} classes with queries, "
                            f"mAP@all {100 * report.map_all:.2f}%, top-{report.k}")
         self.worst_list.clear()
         self.report_shown.emit(report)
-
-    def _draw_matrix(self, report) -> None:
-        counts = report.confusion.astype(np.float64)
-        totals = counts.sum(axis=1, keepdims=True)
-        shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-        top = float(shares.max()) or 1.0  # the diagonal and the worst confusions, not an empty 0..1 scale
-        self.matrix_image.setImage(shares.astype(np.float32))
-        self.matrix_bar.setLevels((0.0, top))
-        names = report.class_names
-        small = len(names) <= MATRIX_TICKS_UP_TO  # named rows, numbered columns (names would overlap)
-        self.matrix.getAxis("left").setTicks([[(i + 0.5, f"{short_name(n)} {i}") for i, n in enumerate(names)]]
-                                             if small else None)
-        self.matrix.getAxis("bottom").setTicks([[(i + 0.5, str(i)) for i in range(len(names))]] if small else None)
-        self.matrix.autoRange()
 
     # --- per class --------------------------------------------------------------------------------
 
