@@ -70,6 +70,23 @@ class ResNetBackbone(nn.Module):
     feature_map = forward
 
 
+STAGES = ("layer1", "layer2", "layer3", "layer4")
+
+
+def stage_side(image_size: int, stage: str = "layer4") -> int:
+    """Side (cells) of a torchvision ResNet stage's feature map for a square `image_size` px input, by the
+    convolutions' arithmetic (conv1 7x7/2 pad 3, max-pool 3x3/2 pad 1, then a 3x3/2 pad 1 at each of layer2-4;
+    the same for ResNet-18/34/50): 224 -> 7, 64 -> 2, 32 -> 1 at layer4. Every CAM of that stage is a blow-up of
+    side x side numbers."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+    side = (int(image_size) + 2 * 3 - 7) // 2 + 1  # conv1
+    side = (side + 2 - 3) // 2 + 1  # max-pool
+    for _ in range(STAGES.index(stage)):  # layer2..: a stride-2 3x3 conv each
+        side = (side + 2 - 3) // 2 + 1
+    return side
+
+
 def build_backbone(name: str, weights: str = "imagenet") -> ResNetBackbone:
     """A ResNet backbone (`name` in resnet18/34/50) with weights "imagenet", "none" or a local file path."""
     if name not in _ARCHS:

@@ -34,7 +34,13 @@ from core.base.errors import FghashError
 from core.explain.overlay import colorbar
 from core.explain.types import Explanation
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
-from fghash_gui.panels.explain_draw import describe_explanation, explain_on_worker, paint_explanation
+from fghash_gui.panels.explain_draw import (
+    describe_explanation,
+    explain_on_worker,
+    map_caption,
+    map_warning,
+    paint_explanation,
+)
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
 from fghash_gui.widgets.thumbnails import load_thumbnail
@@ -70,6 +76,7 @@ class ExplainPanel(QWidget):
         self._requests = requests
         self.run_id: str | None = None
         self.method: str | None = None
+        self.image_size: int | None = None  # the run's crop: the feature maps' size follows from it
         self.query_path: str | None = None
         self.current: Explanation | None = None
         self.query_explanation: Explanation | None = None
@@ -197,6 +204,7 @@ class ExplainPanel(QWidget):
             return
         self.run_id = paths.run_id
         self.method = cfg.method
+        self.image_size = cfg.image_size
         self._cache.clear()
         self._requests.invalidate("explain")
         self.regions_slider.blockSignals(True)
@@ -417,8 +425,13 @@ class ExplainPanel(QWidget):
         paint_explanation(self.view, explanation, draw, self.level_combo.currentText())
         if self.query_explanation is not None and self.query_column.isVisible():
             paint_explanation(self.query_view, self.query_explanation, draw, self.level_combo.currentText())
-        self.view_caption.setText(Path(self.current_path() or "").name)
-        self.info_label.setText(describe_explanation(explanation, draw))
+        level = self.level_combo.currentText()
+        size = map_caption(draw, level, self.image_size)
+        self.view_caption.setText(" · ".join(p for p in (Path(self.current_path() or "").name, size) if p))
+        if self.query_column.isVisible() and self.query_path:
+            self.query_view_caption.setText(" · ".join(p for p in (f"query: {Path(self.query_path).name}", size) if p))
+        warning = map_warning(draw, level, self.image_size)
+        self.info_label.setText("\n".join(p for p in (describe_explanation(explanation, draw), warning) if p))
         self.explanation_shown.emit(explanation)
 
     @Slot()

@@ -29,6 +29,10 @@ def test_overlays_toggle(window, trained_runs, qtbot):
     assert cam.kind == "cam" and cam.heatmap.shape == (VIEW_SIZE, VIEW_SIZE)
     assert np.array_equal(panel.view.overlay.image, np.clip(cam.heatmap, 0, 1).astype(np.float32))
 
+    # issue 23: the tiny run's 32 px crops give a 1x1 layer4 map; every map says so and warns
+    assert panel.view_caption.text().endswith("map 1×1 ⚠")
+    assert "feature map 1×1 (layer4 at 32 px)" in panel.info_label.text() and "⚠ only 1 number" in panel.info_label.text()
+
     grad = _shown(panel, qtbot, lambda: panel.set_overlay("Grad-CAM (target: query code)"))
     assert grad.kind == "gradcam" and grad.heatmap.shape == (VIEW_SIZE, VIEW_SIZE) and grad.score is not None
     assert grad.method == "gradcam"
