@@ -1,5 +1,6 @@
-"""Classes tab: where a run fails. Per-class AP (sortable, worst first, a thumbnail per class; selecting
-a class lists its worst queries, a click opens one in Browse), the class-confusion table and matrix
+"""Classes tab: where a run fails. Per-class AP (sortable, worst first, a thumbnail per class, and its
+difference to a second run chosen in "Δ AP vs"; selecting a class lists its worst queries, a click opens one
+in Browse), the class-confusion table and matrix
 (which classes take each class's top-k places; panels/confusion_matrix.py), and the code map (panels/code_map.py).
 
 The ClassReport (an evaluation plus a top-k ranking of every query) is computed on the request worker
@@ -27,8 +28,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import numpy as np
+
 from core import engine
+from core.base.errors import FghashError
 from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel
+from fghash_gui.panels.browse_data import runs_with_codes
 from fghash_gui.panels.code_map import CodeMapView
 from fghash_gui.panels.confusion_matrix import ConfusionMatrixView
 from fghash_gui.widgets.elided_label import ElidedLabel
@@ -61,8 +66,18 @@ class ClassesPanel(QWidget):
         self.k_combo.setCurrentIndex(K_CHOICES.index(20))
         self.k_combo.setToolTip("top-k used for the confusion counts and the own-class share")
         self.k_combo.currentIndexChanged.connect(lambda _i: self.ensure_loaded())
+        self.compare_combo = QComboBox()
+        self.compare_combo.setMinimumContentsLength(20)
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_combo.setToolTip("a second run on the same classes: the per-class table gains its AP "
+                                      "difference (this run minus that one)")
+        self.compare_combo.activated.connect(lambda _i: self.set_compare_run(self.compare_combo.currentData()))
+        self.compare_run_id: str | None = None
+        self.compare_report = None
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addWidget(QLabel("Δ AP vs"))
+        top.addWidget(self.compare_combo)
         top.addWidget(QLabel("top-k"))
         top.addWidget(self.k_combo)
 
@@ -113,6 +128,7 @@ class ClassesPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
+        self.refresh_runs()
 
     # --- data -------------------------------------------------------------------------------------
 
@@ -124,8 +140,60 @@ class ClassesPanel(QWidget):
             if self.isVisible():
                 self.ensure_loaded()
 
+    def refresh_runs(self) -> None:
+        """Fill the comparison menu with the runs that have codes."""
+        try:
+            records = runs_with_codes(engine.list_runs())
+        except FghashError as exc:
+            self.error.emit(str(exc))
+            return
+        self.compare_combo.blockSignals(True)
+        self.compare_combo.clear()
+        self.compare_combo.addItem("(none)", None)
+        for r in records:
+            self.compare_combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]}", r.run_id)
+            self.compare_combo.setItemData(self.compare_combo.count() - 1, r.run_id, Qt.ItemDataRole.ToolTipRole)
+        self.compare_combo.setCurrentIndex(max(self.compare_combo.findData(self.compare_run_id), 0))
+        self.compare_combo.blockSignals(False)
+
+    def set_compare_run(self, run_id: str | None) -> None:
+        """Compare per-class AP with a second run (None: no comparison); computed on the worker."""
+        self.compare_run_id = run_id or None
+        self.compare_report = None
+        self.class_model.set_compare(None)
+        if self.compare_combo.findData(self.compare_run_id) < 0:
+            self.refresh_runs()
+        self.compare_combo.setCurrentIndex(max(self.compare_combo.findData(self.compare_run_id), 0))
+        if self.compare_run_id is None:
+            self._requests.invalidate("classes-compare")
+            return
+        self._requests.submit("classes-compare", _class_report, self.compare_run_id, self.k(),
+                              on_result=self._on_compare_report, on_error=self.error.emit)
+
+    def _on_compare_report(self, report) -> None:
+        if report.run_id != self.compare_run_id:
+            return
+        self.compare_report = report
+        self._apply_compare()
+
+    def _apply_compare(self) -> None:
+        """Show the AP difference when both reports are there and describe the same classes."""
+        mine, other = self.report, self.compare_report
+        if mine is None or other is None:
+            return
+        if tuple(mine.class_names) != tuple(other.class_names):
+            self.class_model.set_compare(None)
+            self.status.emit(f"Δ AP: {other.run_id} has other classes than {mine.run_id}; no per-class comparison")
+            return
+        self.class_model.set_compare(other)
+        better = int(np.sum(mine.ap > other.ap))
+        worse = int(np.sum(mine.ap < other.ap))
+        self.status.emit(f"Δ AP vs {other.run_id}: {better} classes better, {worse} worse")
+
     def forget_runs(self, run_ids: list[str]) -> None:
         """Runs were deleted: if the analysed one is among them, clear the views."""
+        if self.compare_run_id in run_ids:
+            self.set_compare_run(None)
         if self.run_id in run_ids:
             self._requests.invalidate("classes")
             self._requests.invalidate("code-map")
@@ -170,7 +238,8 @@ class ClassesPanel(QWidget):
         self.thumbnails.prefetch([p for p in report.example_paths if p])
         self.matrix.set_report(report)
         self.code_map.set_confusion(report.run_id, report.confusion)
-        _size_columns(self.class_table, (230, 70, 70, 100))
+        self._apply_compare()  # per-class AP does not depend on k: the compared report stays valid
+        _size_columns(self.class_table, (230, 70, 70, 70, 100))
         _size_columns(self.confusion_table, (190, 95, 175, 175, 175))
         self.title.setText(f"{report.run_id}: {len(self.class_model.labels)} classes with queries, "
                            f"mAP@all {100 * report.map_all:.2f}%, top-{report.k}")
