@@ -190,10 +190,15 @@ def write_widget(widget: QWidget, value: Any) -> None:
         widget.setChecked(bool(value))
     elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
         widget.setValue(value)
+    elif isinstance(widget, QComboBox) and widget.isEditable():
+        if widget.currentText() != str(value):  # (re)setting the text would move the cursor of a user typing
+            widget.setCurrentText(str(value))
     elif isinstance(widget, QComboBox):
         set_combo_text(widget, str(value))
     elif isinstance(widget, QLineEdit):
-        widget.setText(", ".join(str(v) for v in value) if isinstance(value, tuple) else str(value))
+        text = ", ".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+        if widget.text() != text:
+            widget.setText(text)
 
 
 def changed_signal(widget: QWidget):

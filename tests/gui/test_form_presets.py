@@ -151,3 +151,12 @@ def test_weights_check_offers_none_and_a_file(form, qtbot, tmp_path, monkeypatch
     form.weights_combo.setCurrentText("imagenet")
     qtbot.waitUntil(lambda: "imagenet weights available" in form.weights_label.text(), timeout=10_000)
     assert form.weights_problem is None
+
+
+def test_typing_a_weights_path_adds_no_menu_items(form, qtbot, tmp_path):
+    before = form.weights_combo.count()
+    form.weights_combo.setFocus()
+    form.weights_combo.lineEdit().selectAll()
+    qtbot.keyClicks(form.weights_combo.lineEdit(), "/tmp/w.pth")
+    assert form.weights_combo.count() == before and form.weights_combo.currentText() == "/tmp/w.pth"
+    assert form.edits["weights"] == "/tmp/w.pth"
