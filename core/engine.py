@@ -106,3 +106,9 @@ from core.retrieval.class_compare import ClassApDifference, class_ap_difference 
 from core.training.methods.registry import DATABASE_KINDS, MethodInfo, method_info, method_names  # noqa: E402,F401
 from core.config.reported import Reported, reported  # noqa: E402,F401
 from core.retrieval.provenance import database_kind, notes_table as run_notes_table  # noqa: E402,F401
+# The Train form's live check that a backbone's weights can be had ("none", cached or downloadable "imagenet", or a
+# matching file): weights_problem(backbone, weights) -> str | None (core/models/backbones.py).
+from core.models.backbones import weights_problem  # noqa: E402,F401
+# The side of a ResNet stage's feature map at an image size (the Explain tab says what every map is a blow-up of):
+# stage_side(image_size, stage="layer4") -> int.
+from core.models.backbones import stage_side  # noqa: E402,F401

@@ -124,8 +124,6 @@ def configs_from_args(args: argparse.Namespace) -> list:
             top[name] = getattr(args, name)
     if args.num_workers is None and not args.resume:
         top["num_workers"] = _default_workers(args.device)
-    if args.image_size is not None and args.resize_size is None:
-        top["resize_size"] = max(args.image_size, round(args.image_size * 256 / 224))
     if args.no_amp:
         top["amp"] = False
     if args.data_cache:
