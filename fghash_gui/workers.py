@@ -33,7 +33,7 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from core.base.errors import Cancelled, FghashError
+from core.engine import Cancelled, FghashError
 
 log = logging.getLogger("fghash.gui")
 EMIT_INTERVAL_S = 0.1  # ~10 Hz: fast enough to look live, slow enough to keep the GUI thread idle

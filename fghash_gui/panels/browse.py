@@ -379,7 +379,7 @@ class BrowsePanel(ImageDropMixin, QWidget):
         if self.run_id is None or self.query_path is None:
             self.status.emit("choose a query first")
             return
-        from core.figures.export import write_retrieval_figure
+        from core.engine import write_retrieval_figure
 
         runs = [self.run_id] + ([self.compare_run_id] if self.compare_run_id else [])
         query, k = self.query_path, min(self.k(), FIGURE_K)

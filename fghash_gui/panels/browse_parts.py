@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
+from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.panels.browse_data import QueryListModel
 from fghash_gui.widgets.distance_histogram import DistanceHistogram
 from fghash_gui.widgets.elided_label import ElidedLabel, WrappedNameLabel

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 import numpy as np
 
 from core import engine
-from core.base.errors import FghashError
+from core.engine import FghashError
 from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel
 from fghash_gui.panels.code_map import CodeMapView
 from fghash_gui.panels.confusion_matrix import ConfusionMatrixView

@@ -22,7 +22,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from core import engine
-from core.evaluation.code_map import CodeMap
+from core.engine import CodeMap
 from fghash_gui.widgets.class_palette import GREY, ClassStyle, class_styles
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.thumbnails import ThumbnailLoader

@@ -32,9 +32,9 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 from superqt.utils import qdebounced
 
 from core import engine
-from core.base.errors import FghashError
-from core.explain.overlay import colorbar
-from core.explain.types import Explanation
+from core.engine import FghashError
+from core.engine import colorbar
+from core.engine import Explanation
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.explain_draw import (
     describe_explanation,
@@ -334,7 +334,7 @@ class ExplainPanel(ImageDropMixin, QWidget):
         if self.run_id is None or image is None:
             self.status.emit("open a run and choose an image first")
             return
-        from core.figures.export import write_attention_figure
+        from core.engine import write_attention_figure
 
         images = [image] if self.query_path in (None, image) else [self.query_path, image]
         run, target = self.run_id, self.query_path

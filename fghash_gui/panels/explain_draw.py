@@ -5,7 +5,7 @@ blow-up of four numbers), and the worker-side call."""
 from __future__ import annotations
 
 from core import engine
-from core.explain.types import Explanation
+from core.engine import Explanation
 from fghash_gui.widgets.overlay_view import OverlayView
 
 

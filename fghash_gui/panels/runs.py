@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.base.errors import FghashError
-from core.retrieval.service import run_chance_map
-from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
-from core.runs.store import RunRecord
+from core.engine import FghashError
+from core.engine import run_chance_map
+from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
+from core.engine import RunRecord
 from fghash_gui.app_state import EXTRA_METRICS, RunList
 from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
 from fghash_gui.panels.run_curves import RetrievalCurves
@@ -366,15 +366,15 @@ class RunsPanel(QWidget):
     @Slot()
     def export_paper(self, kind: str) -> None:
         """Write the selected runs' table, PR curves or mAP-vs-bits figure (core.figures) on the worker."""
-        from core.figures import export
+        from core.engine import write_bits_figure, write_pr_figure, write_table
 
         run_ids = self.selected_run_ids()
         if not run_ids:
             return
         title, default_name, filters = PAPER_EXPORTS[kind]
-        job = {"table": lambda path: export.write_table(run_ids, path),
-               "pr": lambda path: export.write_pr_figure(run_ids, path),
-               "bits": lambda path: export.write_bits_figure(run_ids, path)}[kind]
+        job = {"table": lambda path: write_table(run_ids, path),
+               "pr": lambda path: write_pr_figure(run_ids, path),
+               "bits": lambda path: write_bits_figure(run_ids, path)}[kind]
         self.figure_exporter.export(f"Export {title.rstrip('…')}", default_name, filters, job)
 
     def confirm_delete(self, run_ids: list[str]) -> bool:

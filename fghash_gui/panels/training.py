@@ -28,11 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.config.train_config import TrainConfig
-from core.base.errors import FghashError
-from core.base.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished,
-                         ValidationResult)
-from core.evaluation.metrics import TIES_AVERAGED_LABEL, collapse_note
+from core.engine import TrainConfig
+from core.engine import FghashError
+from core.engine import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
+from core.engine import TIES_AVERAGED_LABEL, collapse_note
 from fghash_gui.app_state import RunList, load_run_list
 from fghash_gui.panels.training_form import TrainingForm
 from fghash_gui.widgets.plots import ArrayMirror, decimate

@@ -12,9 +12,9 @@ import dataclasses
 from typing import Any
 
 from core import engine
-from core.base.errors import ConfigError, FghashError
-from core.config.presets import PRESETS, preset_config
-from core.config.train_config import TrainConfig
+from core.engine import ConfigError, FghashError
+from core.engine import PRESETS, preset_config
+from core.engine import TrainConfig
 
 # What the form asks for beside the preset; never an "edit" of it.
 CHOICE_FIELDS = ("dataset_kind", "dataset_root", "allow_missing", "method", "bits", "schema_version")

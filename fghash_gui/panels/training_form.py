@@ -18,9 +18,9 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 from superqt.utils import qdebounced
 
-from core.base.errors import ConfigError
-from core.config.presets import PRESET_HELP
-from core.config.train_config import TrainConfig
+from core.engine import ConfigError
+from core.engine import PRESET_HELP
+from core.engine import TrainConfig
 from fghash_gui.panels.training_checks import (
     PENDING_ROOT,
     closest_preset,

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from core import engine
-from core.config.presets import PRESET_HELP, PRESETS
+from core.engine import PRESET_HELP, PRESETS
 from core import engine
-from core.config.train_config import BACKBONES, DEVICES
+from core.engine import BACKBONES, DEVICES
 
 BITS_CHOICES = (12, 24, 32, 48, 64)
 

@@ -18,8 +18,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from superqt.utils import qdebounced
 
-from core.data.images import load_rgb
-from core.base.errors import ImageDecodeError
+from core.engine import load_rgb
+from core.engine import ImageDecodeError
 
 from fghash_gui.workers import RequestRunner
 
