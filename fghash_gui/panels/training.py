@@ -33,7 +33,7 @@ from core.base.errors import FghashError
 from core.base.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished,
                          ValidationResult)
 from core.evaluation.metrics import TIES_AVERAGED_LABEL, collapse_note
-from fghash_gui.app_state import RunList, load_run_list
+from fghash_gui.app_state import OpenRun, RunList, load_run_list, resolve_run
 from fghash_gui.panels.training_form import TrainingForm
 from fghash_gui.widgets.plots import ArrayMirror, decimate
 from fghash_gui.workers import RequestRunner, TrainingRunner
@@ -230,13 +230,13 @@ class TrainingPanel(QWidget):
             self.resume_run(candidates[labels.index(label)].run_id)
 
     def resume_run(self, run_id: str) -> None:
-        try:
-            cfg = engine.open_run(run_id).load_config()
-        except FghashError as exc:
-            self.error.emit(str(exc))
-            return
-        self.form.set_config(cfg)
-        self._launch(cfg, resume=run_id)
+        """Resume a stopped run: its config is read on the worker, then training starts."""
+        self._state.requests.submit("resume", resolve_run, run_id, on_result=self._resume_opened,
+                                    on_error=self.error.emit)
+
+    def _resume_opened(self, opened: OpenRun) -> None:
+        self.form.set_config(opened.config)
+        self._launch(opened.config, resume=opened.run_id)
 
     def _launch(self, cfg: TrainConfig, resume: str | None) -> None:
         if self.is_training():
