@@ -1,7 +1,9 @@
 """Train tab: dataset, method and schedule on the left; live curves, progress and log on the right.
 
 The engine's training generator runs on the TrainingRunner's own thread; this panel only turns batches of
-events into plot data and redraws at most ~10 times a second. By default that generator is
+events into plot data (each event type has its handler in EVENT_HANDLERS) and redraws at most 5 times a
+second, only while the tab is on screen, each curve cut to a few thousand points (bench/gui_stall.py
+measures what the GUI thread pays). By default that generator is
 engine.train_in_child: the network trains in a child process, so the GUI thread's repaints (which hold
 the GIL) do not slow the training loop down (core/training/child.py); in_process=True trains on the thread
 itself (tests, debugging).
