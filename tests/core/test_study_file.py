@@ -130,3 +130,17 @@ def test_an_old_store_gets_the_study_table(fghash_home):
                    "config_json TEXT NOT NULL)")
     with RunStore(path) as store:
         assert store.study_ids() == [] and store.study_cells("x") == []
+
+
+def test_cli_gives_one_line_and_exit_2_for_a_bad_file_or_an_unknown_study(tmp_path, capsys):
+    from core.cli import main
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BASE.replace('bits = [12, 24]', 'bits = []'))
+    assert main(["study", "status", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bits: must list at least one value" in err
+    assert main(["study", "run", "no-such-study"]) == 2
+    assert "no shipped study 'no-such-study'; the shipped ones are demo" in capsys.readouterr().err
+    assert main(["study", "list"]) == 0
+    assert "no studies yet" in capsys.readouterr().out
