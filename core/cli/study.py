@@ -186,8 +186,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--executor", default="local", choices=engine.EXECUTORS,
                      help="local: this machine; slurm: a submitit job array, one cell per task; submitit-local: "
                           "the same submitit path on this machine (default local)")
-    run.add_argument("--max-parallel", type=int, default=1, metavar="N",
-                     help="cells at a time: local child processes with one GPU each, or the job array's limit")
+    run.add_argument("--max-parallel", type=int, default=None, metavar="N",
+                     help="cells at a time: local child processes with one GPU each (default 1), or the job "
+                          "array's limit (default: max_parallel of the file's [slurm] table, else submitit's 256)")
     run.add_argument("--retry-failed", action="store_true", help="train failed cells again (resuming their runs)")
     run.add_argument("--rerun-changed", action="store_true",
                      help="train anew the cells whose config changed since they ran (the old runs are kept)")
