@@ -246,7 +246,8 @@ def _ended_from_store(spec: StudySpec, cell: Cell, seconds: float, message: str)
 
 # ---- submitit: SLURM job arrays, or its local executor ------------------------------------------------------
 def submitit_parameters(spec: StudySpec, cluster: str, max_parallel: int | None, slurm: dict) -> dict:
-    """update_parameters() of a submitit AutoExecutor from the [slurm] table (and its overrides)."""
+    """update_parameters() of a submitit AutoExecutor from the [slurm] table (and its overrides); the
+    submitit-local path sets its own (time limit, one GPU per job)."""
     params = {"name": f"fghash-{spec.study_id}", "timeout_min": int(slurm.get("time_min", 24 * 60)),
               "tasks_per_node": 1, "nodes": 1}
     if cluster == "slurm":  # local jobs get their GPU per job (_run_submitit)
@@ -273,8 +274,12 @@ def _run_submitit(spec: StudySpec, folder: StudyFolder, plan: StudyPlan, cluster
 
     if not plan.to_run:
         return
-    executor = submitit.AutoExecutor(folder=folder.logs / "%j", cluster=cluster)
-    executor.update_parameters(**submitit_parameters(spec, cluster, max_parallel, slurm))
+    if cluster == "slurm":
+        executor = submitit.AutoExecutor(folder=folder.logs / "%j", cluster="slurm")
+        executor.update_parameters(**submitit_parameters(spec, cluster, max_parallel, slurm))
+    else:  # the local executor itself: AutoExecutor passes it no GPU choice
+        executor = submitit.LocalExecutor(folder=folder.logs / "%j")
+        executor.update_parameters(timeout_min=int(slurm.get("time_min", 24 * 60)), tasks_per_node=1)
     gpus = int(slurm.get("gpus_per_task", 1))
     # submitit's local executor gives every job GPUs 0..G-1 (none: CUDA_VISIBLE_DEVICES="", the CPU), so a
     # local job gets one GPU of its own here, as `local --max-parallel` gives its child processes
