@@ -5,7 +5,7 @@ Creates a run in $FGHASH_HOME whose database and test-split codes are drawn like
 (--clusters centre codes, every bit flipped with probability 1/8), builds its approximate index with
 `core.engine.build_approximate` (what `fghash index RUN --approximate` calls; its recall@k is printed), then
 times single queries by test-split index through `engine.query` with a warm session (the index loaded once):
-exact, and approximate at the build's nprobe.
+exact, and approximate at the build's nprobe (by default the smallest reaching recall@20 >= 0.95).
 
     FGHASH_HOME=/tmp/bench-home .venv/bin/python bench/approximate_run.py --size 1000000
 """
@@ -32,7 +32,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000, help="test-split codes")
     parser.add_argument("--bits", type=int, default=64)
     parser.add_argument("--clusters", type=int, default=10_000)
-    parser.add_argument("--nprobe", type=int, default=16)
+    parser.add_argument("--nprobe", type=int, default=None, help="fixed nprobe (default: the build's choice)")
+    parser.add_argument("--target-recall", type=float, default=None,
+                        help="recall@k the build's nprobe must reach (default: the product's, 0.95)")
     parser.add_argument("--timed", type=int, default=50, help="queries timed, each alone")
     parser.add_argument("-k", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
@@ -50,10 +52,16 @@ def main() -> None:
           f"around {args.clusters:,} centres; {args.threads} faiss threads")
 
     start = time.perf_counter()
-    info = drain(engine.build_approximate(paths, nprobe=args.nprobe))
+    given = {"nprobe": args.nprobe, "target_recall": args.target_recall}
+    info = drain(engine.build_approximate(paths, **{k: v for k, v in given.items() if v is not None}))
     print(f"fghash index {paths.run_id} --approximate: {time.perf_counter() - start:.1f} s, nlist {info.nlist}")
-    print("  recall@{} on {} test-split queries: {}".format(
-        info.recall_k, info.recall_queries, "   ".join(f"nprobe {p}: {r:.3f}" for p, r in info.recall)))
+    print("  recall@{} on {} {} queries: {}".format(
+        info.recall_k, info.recall_queries, info.recall_source,
+        "   ".join(f"nprobe {p}: {r:.3f}" for p, r in info.recall)))
+    target = "" if info.target_recall is None else (
+        f" (target {info.target_recall:g}: {'met' if info.meets_target else 'NOT met'})")
+    print(f"  chosen nprobe {info.nprobe}: recall@{info.recall_k} {info.recall_at():.3f}{target}, "
+          f"{info.latency_ms:.2f} ms per single query at build")
 
     rows = range(args.timed)
     for approximate in (False, True):

@@ -1,4 +1,4 @@
-"""Timing helper shared by the benchmarks (run as `python bench/NAME.py`, so bench/ is on sys.path)."""
+"""Timing helper shared by the benchmarks (run as `python bench/<name>.py`, so bench/ is on sys.path)."""
 
 from __future__ import annotations
 

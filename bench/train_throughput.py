@@ -11,6 +11,9 @@ it. "plain" is torchvision's ResNet-50 (or --backbone) with a linear classifier 
 by the same NetworkStepper: the reference for what the hardware gives a standard step.
 
 FCAENet forwards three views per anchor (anchor, positive, SREM-erased), so its rate counts anchors.
+SEMICON, A2-Net (M = k parts), ExchNet and AGMH run their full training loss (A2-Net with L_rec and L_dec on,
+as in its second half; ExchNet without the exchange, whose class centres cost a pass over the train split
+per iteration, not per step).
 The FLOPs of one training step per image (torch.utils.flop_counter: forward + backward of convolutions
 and matrix products) give what each method's extra work allows: `flops_ratio` = plain FLOPs / method
 FLOPs per image, and `efficiency` = (method rate / plain rate) / flops_ratio (1.0 = the method runs its
@@ -26,7 +29,7 @@ import time
 import torch
 from torch import nn
 
-from core.config.train_config import AdshOptions, MultiFusOptions, TrainConfig
+from core.config.train_config import SEMICON_FAMILY, AdshOptions, MultiFusOptions, TrainConfig
 from core.data.records import DatasetIndex, ImageRecord
 from core.runtime.device import select_device
 from core.training.methods.common import NetworkStepper
@@ -87,6 +90,8 @@ def make_step(name: str, args, device: torch.device):
         return step, make_batch, size
 
     sim = SampledSimilarity.build(torch.arange(2000, device=device), method.db_labels_device)
+    if name == "a2net":
+        method.outer = method.cfg.epochs  # the second half of training: L_rec and L_dec on
 
     def step(batch):
         _, loss, _ = method._batch_loss(batch, sim)
@@ -143,7 +148,8 @@ def run(args) -> list[dict]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--configs", nargs="+", default=["plain", "adsh", "fcaenet", "plain@multifus", "multifusnet"],
+    p.add_argument("--configs", nargs="+", default=["plain", "adsh", "fcaenet", "plain@multifus", "multifusnet",
+                                                    *SEMICON_FAMILY],
                    help="plain = torchvision network + cross-entropy at --image-size; plain@multifus the same at "
                         "--multifus-size")
     p.add_argument("--backbone", default="resnet50")

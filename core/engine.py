@@ -9,12 +9,13 @@ from core.runs.catalog import last_metrics, list_runs
 from core.runs.catalog import resolve_run as open_run
 
 
-def delete_run(run: str) -> None:
-    """Remove a run's folder and its store entry (core.runs.admin.delete_run says what it refuses), after
-    dropping the cached session and explainers that hold its codes, index and network."""
-    _forget_session(open_run(run))
+def delete_run(run: str) -> str:
+    """Remove a run's folder and its store entry, or a link to it, or an entry whose folder is gone
+    (core.runs.admin.delete_run says what it refuses); returns what was removed, in words. The cached
+    sessions and explainers, which hold codes, indexes and networks, are dropped first."""
+    _forget_session()
     _clear_explainers()
-    _admin.delete_run(run)
+    return _admin.delete_run(run)
 
 
 def train(cfg, cancel=None, resume=None, store=None):
@@ -33,6 +34,7 @@ def train(cfg, cancel=None, resume=None, store=None):
 from core.training.child import train_in_child  # noqa: E402,F401
 # Run housekeeping (GUI Runs tab): metric history, delete, export.
 from core.runs.admin import export_run, map_history  # noqa: E402,F401
+from core.runs.admin import prune_missing_runs  # noqa: E402,F401  (issue 22: entries whose folder is gone)
 from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)
 # Datasets: loading (passthrough to the registry) and folder validation.
 from core.data.check import DatasetReport, check_dataset  # noqa: E402,F401
@@ -80,3 +82,27 @@ from core.figures.table import TABLE_FORMATS  # noqa: E402,F401
 # What `fghash study run` shows of a cell's training (the CLI reaches these through the facade only).
 from core.base.events import BatchEnd, EvalResult, Log, Progress  # noqa: E402,F401
 from core.base.text import printable  # noqa: E402,F401
+# Chance for every metric (issue 23): chance_levels(run, ks) -> ChanceLevels, the exact expected mAP@all,
+# mAP@k, P@k and PR precision of random codes on the run's split, named by its dataset (milliseconds; safe
+# off the GUI thread). ChanceLevels.below(metric, value, k) says whether a figure lies below it.
+from core.evaluation.chance import ChanceLevels  # noqa: E402,F401
+from core.retrieval.service import run_chance_levels as chance_levels  # noqa: E402,F401
+# Stop keeps work (issue 23): resume_point(run) -> ResumePoint, where Resume would continue (a partial
+# checkpoint mid-epoch, or the last complete epoch); .describe() is the sentence for the quit dialog.
+from core.runs.partial import ResumePoint, resume_point  # noqa: E402,F401
+# Training events the GUI marks (EpochStart: an outer-iteration boundary on the loss curve); the ETA in
+# BatchEnd.eta_s / eta_note and Progress.run_eta_s / run_eta_note counts evaluations (core/training/eta.py).
+from core.base.events import EpochStart  # noqa: E402,F401
+from core.training.eta import format_seconds  # noqa: E402,F401
+# One name and colour per method in every figure, the CLI and the app (core/base/style.py).
+from core.base.style import (METHOD_COLORS, METHOD_NAMES, method_color, method_name,  # noqa: E402,F401
+                                series_label, variant_label)
+# Per-class AP of two runs on the same queries (GUI Classes tab): class_ap_difference(run_a, run_b) ->
+# ClassApDifference (ap_a, ap_b, difference = b - a, order: largest gain first); core/retrieval/class_compare.py.
+from core.retrieval.class_compare import ClassApDifference, class_ap_difference  # noqa: E402,F401
+# Methods (docs/baselines.md): the registered training methods, their provenance (paper, code, reconstructed items,
+# database encoding) for `fghash methods` and the app's method menu; the papers' reported mAP@all; per-run notes
+# (database encoding, reported figure) for `fghash eval` and the Runs table.
+from core.training.methods.registry import DATABASE_KINDS, MethodInfo, method_info, method_names  # noqa: E402,F401
+from core.config.reported import Reported, reported  # noqa: E402,F401
+from core.retrieval.provenance import database_kind, notes_table as run_notes_table  # noqa: E402,F401

@@ -62,7 +62,11 @@ def _desktop_entry_command(args: argparse.Namespace) -> int:
     from fghash_gui import desktop_entry
 
     if args.install_desktop_entry:
-        path = desktop_entry.install()
+        try:
+            path = desktop_entry.install()
+        except desktop_entry.DesktopEntryError as exc:
+            print(f"fghash-gui: error: {exc}", file=sys.stderr)
+            return 2
         print(f"installed the fghash launcher: {path} (icons under {desktop_entry.data_home() / 'icons'})")
     else:
         removed = desktop_entry.uninstall()

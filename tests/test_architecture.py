@@ -138,7 +138,8 @@ def test_the_facade_exports_every_name_it_lists_and_nothing_is_silenced() -> Non
     assert "noqa" not in (ROOT / "core" / "engine.py").read_text(encoding="utf-8")
 
 
-# Files named in docstrings and comments: "docs/x.md", "core/a/b.py", "bench/README.md", "METHODS.md" ...
+# Files named in docstrings and comments: a path with a folder and a .md/.py/.sh/.toml name, or an upper-case
+# document name (README.md).
 _FILE_REFERENCE = re.compile(r"(?<![\w./-])((?:[\w-]+/)*[\w-]+\.(?:md|py|sh|toml))\b")
 
 

@@ -1,6 +1,11 @@
 """Atomic file writes: write to a temporary file in the same folder, fsync, then rename over the target.
 
 A crash or a full disk at any moment leaves either the old file or the new one, never a torn file.
+
+The output-path rule (issue 22), applied by `output_target` to every write here: a rename replaces only a
+regular file or a new name. A symlink is followed and its target written (the link itself stays a link);
+a folder, character or block device, FIFO or socket is refused with one line (OutputError) before anything
+is written, so `-o /dev/full` or `-o some-link` can never turn a system node or a link into a regular file.
 """
 
 from __future__ import annotations
@@ -8,12 +13,13 @@ from __future__ import annotations
 import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.base.errors import RunError
+from core.base.errors import OutputError, RunError
 
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # disk full, or the user's quota
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}  # read-only mount, no permission
@@ -39,18 +45,66 @@ def _umask() -> int:
     return mask
 
 
+def output_target(path: str | Path) -> Path:
+    """The file a write to `path` must replace: `path` itself, or the file a symlink (chain) at `path` points
+    to. Raises OutputError when that is a folder, a device, a FIFO or a socket, or when the link loops."""
+    path = Path(path)
+    target = path
+    if path.is_symlink():
+        try:
+            target = Path(os.path.realpath(path, strict=False))
+        except (OSError, RuntimeError):
+            raise OutputError(f"output {path} is a symbolic link that cannot be resolved (a loop?); give a "
+                              f"file name") from None
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return target  # a new name (a dangling link's target is created, the link then points to it)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"output {path} is a symbolic link loop; give a file name") from None
+        return target  # e.g. a folder we cannot search: the write itself reports it in one line
+    if stat.S_ISREG(info.st_mode):
+        return target
+    via = f" (via the link {path})" if target != path else ""
+    if stat.S_ISDIR(info.st_mode):
+        raise OutputError(f"output {target}{via} is a folder, not a file; give a file name")
+    raise OutputError(f"output {target}{via} is a {_special_kind(info.st_mode)}, not a regular file: fghash "
+                      f"writes its outputs to regular files or new names only and never replaces a device, "
+                      f"FIFO or socket; give a file name")
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISCHR(mode):
+        return "character device"
+    if stat.S_ISBLK(mode):
+        return "block device"
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call write(tmp_path) then rename tmp_path to path atomically. Returns path.
 
-    The file gets the permissions any new file of the user gets (0666 less the umask), not mkstemp's 0600.
-    Raises RunError (one line) on a full disk or a read-only folder."""
-    path = Path(path)
+    `path` follows the output-path rule (module docstring; OutputError otherwise); a symlink's target is
+    the file replaced. The file gets the permissions any new file of the user gets (0666 less the umask),
+    not mkstemp's 0600. Raises RunError (one line) on a full disk or a read-only folder."""
+    given = Path(path)
+    path = output_target(given)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
         if exc.errno in _NOT_WRITABLE:
             raise not_writable_error(path, exc) from None
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # a file where a folder of the path should be
+            raise OutputError(f"cannot write {path}: a part of {path.parent} is a file, not a folder") from None
+        if exc.errno in _NO_SPACE:
+            raise RunError(f"the disk is full: could not write {path} ({exc.strerror}); free space in "
+                           f"{path.parent} and retry") from None
         raise
     try:
         if hasattr(os, "fchmod"):  # POSIX; Windows files have no mode bits to fix
@@ -70,7 +124,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
                            f"{path.name} (if any) is unchanged. Free space in {path.parent} and retry") from None
         raise
     _fsync_dir(path.parent)
-    return path
+    return given
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

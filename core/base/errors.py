@@ -31,6 +31,11 @@ class RunError(FghashError):
     """A run folder or one of its files is missing, foreign or corrupt."""
 
 
+class OutputError(FghashError):
+    """An output path (`-o`, `--out`) that fghash refuses to write: a device, FIFO, folder, a run's own
+    folder. Nothing has been written."""
+
+
 class WeightsError(FghashError):
     """Backbone weights cannot be found or refused to load."""
 

@@ -21,6 +21,10 @@ class Progress:
     done: int
     total: int
     eta_s: float | None = None
+    # During training (core/training/eta.py): the whole run's time left, this phase included, and what it
+    # counts ("0:41 left (encode queries; then 2 evaluations, ~0:20 measured)"); None / "" elsewhere.
+    run_eta_s: float | None = None
+    run_eta_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,23 @@ class BatchEnd:
     loss_terms: dict[str, float] = field(default_factory=dict)
     lr: float = 0.0
     images_per_s: float = 0.0
-    eta_s: float | None = None
+    eta_s: float | None = None  # the whole run's time left: training batches and evaluations (core/training/eta.py)
+    eta_note: str = ""  # what eta_s counts, naming the phase: "3:02 left (training; then 4 evaluations, ~0:40 estimated)"
+
+
+@dataclass(frozen=True)
+class EpochStart:
+    """An epoch (an outer iteration for ADSH methods) begins: the GUI marks the boundary on the loss curve
+    (the loss may jump there: ADSH's database codes V change between outer iterations).
+
+    step: optimiser steps done before it (its first batch is step + 1); unit: "outer iteration" or "epoch";
+    resumed_at_batch: > 0 when a mid-epoch resume continues this epoch after that many batches."""
+
+    epoch: int
+    epochs: int
+    step: int
+    unit: str = "epoch"
+    resumed_at_batch: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +73,7 @@ class EpochEnd:
     seconds: float
     images_per_s: float
     eta_s: float | None = None
+    eta_note: str = ""
 
 
 # The evaluation flags codes as collapsed when more than this fraction of the database shares one code:
@@ -155,5 +176,5 @@ class TrainFinished:
     best_on_val: BestOnValidation | None = None
 
 
-Event = (Log | Progress | BatchEnd | EpochEnd | EvalResult | ValidationResult | CheckpointSaved
+Event = (Log | Progress | BatchEnd | EpochStart | EpochEnd | EvalResult | ValidationResult | CheckpointSaved
          | TrainFinished)

@@ -15,7 +15,7 @@ from core.base.errors import FghashError
 from core.base.text import printable
 
 # One module per command group; each defines add_parsers(subparsers).
-_COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "encode", "figure", "study")
+_COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "encode", "figure", "study", "methods")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -63,6 +63,10 @@ def _raise_terminated(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. Exit codes: 0 done, 1 a training run did not finish, 2 a user error (one line
     on stderr), 130 interrupted by Ctrl-C (SIGINT), 143 terminated by SIGTERM (128 + the signal number)."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given == ["--version"]:  # before build_parser, whose command modules import torch (5 s, 1.5 GB)
+        print(f"fghash {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     _show_warnings()

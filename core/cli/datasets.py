@@ -20,6 +20,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="accept a subset: images listed in the metadata but absent are not a problem")
     check.add_argument("--decode-sample", type=int, default=32, metavar="N",
                        help="decode N images spread over the dataset (default 32; 0 = none)")
+    check.add_argument("--content", action="store_true",
+                       help="also compare the image files across splits (size, then SHA-256) and report test "
+                            "images that are byte-identical copies of training images, with examples")
     check.set_defaults(func=_cmd_datasets_check)
 
 
@@ -36,15 +39,21 @@ def _cmd_datasets_check(args: argparse.Namespace) -> int:
     from core import engine
 
     report = engine.check_dataset(args.kind, args.root, allow_missing=args.allow_missing,
-                                  decode_sample=args.decode_sample)
+                                  decode_sample=args.decode_sample, content=args.content)
     print(f"dataset kind: {report.kind}")
     if report.root:
         print(f"root:         {printable(report.root)}")
     if report.class_names:
         shown = ", ".join(report.class_names[:5]) + (", ..." if report.num_classes > 5 else "")
         print(f"classes:      {report.num_classes} ({printable(shown)})")
+        if report.official_splits:
+            print("official:     " + " / ".join(f"{name} {count:,}" for name, count in report.official_splits)
+                  + " present")
         for split, listed, present in zip(("train", "test"), report.listed, report.present):
-            print(f"{split + ':':13} {present:,} present of {listed:,} listed")
+            role = {"train": "database", "test": "queries"}[split]
+            merged = (f", = official {' + '.join(n for n, _ in report.official_splits[:-1])}"
+                      if split == "train" and report.official_splits else "")
+            print(f"{split + ':':13} {present:,} present of {listed:,} listed ({role}{merged})")
         print(f"missing:      {report.missing:,}")
         print(f"complete:     {'yes (official totals match)' if report.complete else 'no'}")
         print(f"decoded:      {report.decoded} sampled images")

@@ -64,6 +64,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
 
                 codes = load_encoded(args.out)
                 added = engine.session(args.run).add_codes(codes.codes, codes.labels, codes.paths)
-                print(f"added {added} code(s) to the database and index of run {args.run}")
+                skipped = len(codes.paths) - added
+                print(f"added {added} code(s) to the database and index of run {args.run}"
+                      + (f"; skipped {skipped} image(s) already in it" if skipped else ""))
     distributed.teardown()
     return 0

@@ -1,4 +1,5 @@
-"""`fghash explain RUN IMAGE`: CAM / Grad-CAM / SREM / Multi-FusNet level maps of one image, saved as PNG."""
+"""`fghash explain RUN IMAGE`: CAM / Grad-CAM / SREM / Multi-FusNet level maps / a method's attention parts of
+one image, saved as PNG."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("image", help="image file")
     p.add_argument("--kind", choices=EXPLANATION_KINDS, default="cam",
                    help="cam: channel-mean activation; gradcam: Grad-CAM family on code similarity; "
-                        "srem: SREM erased squares; levels: Multi-FusNet per-level maps (default cam)")
+                        "srem: SREM erased squares; levels: Multi-FusNet per-level maps; parts: the method's own "
+                        "attention maps, one tile each (SEMICON, A2-Net, ExchNet, AGMH) (default cam)")
     p.add_argument("--method", choices=CAM_METHODS, default="gradcam", help="Grad-CAM variant (--kind gradcam)")
     p.add_argument("--similarity", choices=SIMILARITIES, default="dot",
                    help="target: dot product or cosine of the image's code with the target code (default dot)")

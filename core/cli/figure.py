@@ -38,11 +38,12 @@ def _cmd_attention(args: argparse.Namespace) -> int:
 def _cmd_table(args: argparse.Namespace) -> int:
     from core.figures.export import table_format, table_text, write_table
 
+    options = dict(metric=args.metric, by_dataset=args.by_dataset, timing=args.timing)
     if args.output:
-        out = write_table(args.runs, args.output, args.format or table_format(args.output), args.digits)
+        out = write_table(args.runs, args.output, args.format or table_format(args.output), args.digits, **options)
         print(f"wrote {out}")
     else:
-        sys.stdout.write(table_text(args.runs, args.format or "markdown", args.digits))
+        sys.stdout.write(table_text(args.runs, args.format or "markdown", args.digits, **options))
     return 0
 
 
@@ -85,7 +86,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ret.set_defaults(func=_cmd_retrieval)
 
     att = kinds.add_parser("attention", help="rows of images: original / CAM / Grad-CAM / SREM mask / erased "
-                                             "(Multi-FusNet: per-level maps), with a colour bar")
+                                             "(Multi-FusNet: per-level maps; SEMICON, A2-Net, ExchNet, AGMH: "
+                                             "their own attention maps), with a colour bar")
     att.add_argument("run", help="run id, prefix, folder or 'latest'")
     att.add_argument("images", nargs="+", help="test-split indices or image files, one row each")
     att.add_argument("--target", default=None, help="the query (index or file) Grad-CAM explains similarity to "
@@ -106,6 +108,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                      help="default: from the -o suffix (.md, .tex, .csv), else markdown")
     tab.add_argument("--digits", type=int, default=2, help="decimals of the percentages (default 2)")
     tab.add_argument("-o", "--output", default=None, help="write to this file instead of printing")
+    tab.add_argument("--metric", default="test", choices=("test", "validation"),
+                     help="test: the final epoch's test mAP@all (default); validation: the test mAP@all of the "
+                          "epoch selected on each run's validation split")
+    tab.add_argument("--by-dataset", action="store_true", help="group the columns by dataset (rows: methods)")
+    tab.add_argument("--timing", action="store_true", help="add training time and images/s columns")
     tab.set_defaults(func=_cmd_table)
 
     for name, func, helptext in (("pr", _cmd_pr, "precision-recall curves over Hamming radius"),

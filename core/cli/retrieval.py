@@ -16,10 +16,15 @@ def _cmd_index(args: argparse.Namespace) -> int:
     from core.base.errors import ConfigError
 
     if args.approximate:
+        if args.nprobe is not None and args.target_recall is not None:
+            raise ConfigError("give either --nprobe (a fixed nprobe) or --target-recall (the smallest nprobe "
+                              "reaching it), not both")
         approximate_with_progress(args.run, nlist=args.nlist, nprobe=args.nprobe, recall_k=args.recall_k,
-                                  recall_queries=args.recall_queries, quiet=args.quiet)
+                                  recall_queries=args.recall_queries, target_recall=args.target_recall,
+                                  quiet=args.quiet)
         return 0
-    given = [name for name in ("nlist", "nprobe", "recall_k", "recall_queries") if getattr(args, name) is not None]
+    given = [name for name in ("nlist", "nprobe", "recall_k", "recall_queries", "target_recall")
+             if getattr(args, name) is not None]
     if given:
         raise ConfigError(f"--{given[0].replace('_', '-')} applies to the approximate index: add --approximate")
     index_with_progress(args.run, quiet=args.quiet)
@@ -47,16 +52,20 @@ def index_with_progress(run, quiet: bool = False) -> Path:
 
 
 def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recall_queries=None,
-                              quiet: bool = False):
+                              target_recall=None, quiet: bool = False):
     """Build a run's approximate (IVF) index under a progress bar (train, add, recall), then print what was
-    written and the recall@k it was measured to have against the exact search."""
+    written, the chosen nprobe with its recall@k against the exact search and its latency, and whether it
+    meets the target recall (if not, or only by scanning every cell: use exact search)."""
     from core import engine
     from core.retrieval.approximate import RECALL_MEANING
     from core.cli.progress import LazyBar
     from core.encoding.encode import drain
 
-    given = dict(nprobe=nprobe, recall_k=recall_k, recall_queries=recall_queries)  # None: build_approximate's default
-    gen = engine.build_approximate(run, nlist=nlist, **{name: v for name, v in given.items() if v is not None})
+    given = dict(recall_k=recall_k, recall_queries=recall_queries, target_recall=target_recall)
+    given = {name: v for name, v in given.items() if v is not None}  # left out: build_approximate's default
+    if nprobe is not None:
+        given["nprobe"] = nprobe
+    gen = engine.build_approximate(run, nlist=nlist, **given)
     phase = ["train ivf"]
     with LazyBar(desc=phase[0], unit="step", disable=quiet) as bars:
         def show(event) -> None:
@@ -69,15 +78,27 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
             bar.refresh()
 
         info = drain(gen, show)
+    how = ("--nprobe" if info.target_recall is None or not info.recall
+           else f"the smallest reaching recall@{info.recall_k} >= {info.target_recall:g}")
     print(f"approximate index: {info.count} codes of {info.bits} bits in {info.nlist} cells, a query scans "
-          f"{info.nprobe} (--nprobe) -> {printable(info.path)}")
+          f"{info.nprobe} ({how}) -> {printable(info.path)}")
     if not info.recall:
         print(f"recall: not measured ({info.describe()})")
         return info
-    print(f"recall@{info.recall_k} against the exact search on {info.recall_queries} test-split queries "
+    print(f"recall@{info.recall_k} against the exact search on {info.recall_queries} {info.recall_source} queries "
           f"(sampled with seed 0): {RECALL_MEANING.format(k=info.recall_k)}")
     print("  " + "   ".join(f"nprobe {p}: {r:.3f}" + (" (default)" if p == info.nprobe else "")
                             for p, r in info.recall))
+    latency = "" if info.latency_ms is None else f", {info.latency_ms:.2f} ms per single query (median)"
+    print(f"chosen: nprobe {info.nprobe}, recall@{info.recall_k} {info.recall_at():.3f}{latency}")
+    if info.meets_target is False:
+        print(f"no nprobe up to {info.nlist} meets the target recall {info.target_recall:g}: use exact search "
+              f"(`fghash query` without --approximate)")
+    elif info.exhaustive and info.nlist > 1:
+        reason = ("no nprobe below it meets the target recall " f"{info.target_recall:g}"
+                  if info.target_recall is not None else "--nprobe asked for it")
+        print(f"nprobe {info.nlist} scans every cell ({reason}): the approximate search is then no faster than "
+              f"exact search; use exact search (`fghash query` without --approximate)")
     return info
 
 
@@ -130,48 +151,32 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from core.base.errors import FghashError
     from core.retrieval.service import report_table
 
-    reports, configs, failed = [], [], []
+    reports, configs, chance, failed = [], [], [], []
     for run in args.runs:  # one run without codes must not hide the others' rows
         try:
             paths = engine.open_run(run)
-            reports.append(engine.evaluate(paths, ks=tuple(args.ks), device=args.device))
+            report = engine.evaluate(paths, ks=tuple(args.ks), device=args.device)
+            level = engine.chance_levels(paths, ks=tuple(args.ks))
+            reports.append(report)
             configs.append(paths.load_config())
+            chance.append(level)
         except FghashError as exc:
             failed.append((run, str(exc)))
     if reports:
-        print(report_table(reports, args.ks, configs=configs))
-        print_chance_levels(args.runs)
+        print(report_table(reports, args.ks, configs=configs, chance=chance))
+        print()
+        print(engine.run_notes_table(configs, [r.map_all for r in reports]))
     if args.pr:
-        for r in reports:
-            print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %)")
+        for r, level in zip(reports, chance):
+            print(f"\nPR curve of {printable(r.run_id)} (radius: precision / recall, %; chance precision "
+                  f"{100 * level.pr_precision:.1f} at every radius)")
             print("  ".join(f"{rad}: {100 * p:.1f}/{100 * rc:.1f}" for rad, p, rc in r.pr_curve))
+            below = [str(rad) for rad, p, rc in r.pr_curve if (p > 0 or rc > 0) and level.below("pr_precision", p)]
+            if below:
+                print(f"  below chance at radius {', '.join(below)}")
     for run, message in failed:
         print(f"fghash: error: {printable(run)}: {printable(message)}", file=sys.stderr)
     return 2 if failed else 0
-
-
-def print_chance_levels(runs) -> None:
-    """One line per distinct chance level of the runs (runs on the same split share one); runs without
-    readable codes are left out (the table above says what is wrong with them).
-
-    runs: what the user named (folders, ids, prefixes, 'latest')."""
-    from core.evaluation.chance import CHANCE_DESCRIPTION
-    from core.retrieval.service import run_chance_map
-    from core.base.errors import FghashError
-    from core.runs.catalog import resolve_run
-
-    by_value: dict[float, list[str]] = {}
-    for run in runs:
-        try:
-            paths = resolve_run(run)
-            by_value.setdefault(round(100 * run_chance_map(paths), 2), []).append(paths.run_id)
-        except FghashError:
-            continue
-    if by_value:
-        print()
-    for value, run_ids in by_value.items():
-        which = "every run" if len(by_value) == 1 else ", ".join(run_ids)
-        print(f"chance: mAP@all {value:.2f} ({which}); {CHANCE_DESCRIPTION}")
 
 
 def positive_int(text: str) -> int:
@@ -197,10 +202,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="IVF cells the database is split into (default: about sqrt(database size), at most "
                             "1024, at least 39 codes per cell)")
     index.add_argument("--nprobe", type=positive_int, default=None,
-                       help="cells a query scans by default (default 16; more: slower, higher recall)")
+                       help="cells a query scans by default (default: the smallest nprobe whose measured recall "
+                            "reaches --target-recall; more: slower, higher recall)")
+    index.add_argument("--target-recall", type=float, default=None, metavar="R",
+                       help="recall@k (--recall-k, default 20) the chosen nprobe must reach, in (0, 1] (default "
+                            "0.95); measured on test-split queries, or a database sample when there are none")
     index.add_argument("--recall-k", type=positive_int, default=None, help="k of the printed recall@k (default 20)")
     index.add_argument("--recall-queries", type=positive_int, default=None,
-                       help="test-split queries the recall is measured on (default 256, sampled with seed 0)")
+                       help="test-split queries the recall is measured on (default 256, sampled with seed 0; a "
+                            "sample of the database when the run has no test split)")
     index.set_defaults(func=_cmd_index)
 
     query = sub.add_parser("query", help="retrieve the database images nearest to an image")

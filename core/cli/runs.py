@@ -1,4 +1,5 @@
-"""`fghash runs list|delete`: the run store as a table; delete a run (refused while it trains).
+"""`fghash runs [list]|delete|prune`: the run store as a table; delete a run (refused while it trains); drop
+the entries of runs whose folders are gone.
 
 mAP@all is the final model's test mAP; "val-sel." is the test mAP of the epoch chosen on a validation split
 (with that epoch), for runs trained with one."""
@@ -31,16 +32,26 @@ def _cmd_runs_delete(args: argparse.Namespace) -> int:
     from core import engine
 
     for run in args.runs:
-        paths = engine.open_run(run)
-        engine.delete_run(str(paths.root))
-        print(f"deleted {printable(paths.run_id)}")
+        print(printable(engine.delete_run(run)))
+    return 0
+
+
+def _cmd_runs_prune(args: argparse.Namespace) -> int:
+    from core import engine
+
+    gone = engine.prune_missing_runs()
+    print(f"removed {len(gone)} store entr{'y' if len(gone) == 1 else 'ies'} whose run folder is gone"
+          + (": " + ", ".join(printable(g) for g in gone) if gone else ""))
     return 0
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    runs = sub.add_parser("runs", help="list or delete the runs in the run store")
-    runs_sub = runs.add_subparsers(dest="runs_command", required=True)
+    runs = sub.add_parser("runs", help="list (the default) or delete the runs in the run store")
+    runs.set_defaults(func=_cmd_runs_list)  # `fghash runs` alone lists them, as before the subcommands
+    runs_sub = runs.add_subparsers(dest="runs_command")
     runs_sub.add_parser("list", help="list runs").set_defaults(func=_cmd_runs_list)
     delete = runs_sub.add_parser("delete", help="delete runs (folder and store entry); refused while a run trains")
     delete.add_argument("runs", nargs="+", help="run folders, ids or unique id prefixes")
     delete.set_defaults(func=_cmd_runs_delete)
+    runs_sub.add_parser("prune", help="remove store entries whose run folder is gone (listed as missing)"
+                        ).set_defaults(func=_cmd_runs_prune)

@@ -62,8 +62,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-srem", action="store_true", help="FCAENet ablation: no SREM-erased view")
     p.add_argument("--no-esrl", action="store_true", help="FCAENet ablation: no positive-pair term")
     p.add_argument("--esrl-normalization", default=None, choices=("quant", "m_k", "batch_k"),
-                   help="FCAENet ESRL scale (reconstructed): quant = the quantisation term's (default), "
-                        "m_k = 1/(m k) as Eq. 7-8 read literally, batch_k = 1/(batch k)")
+                   help="FCAENet ESRL scale: quant [RECON] (default) = the quantisation term's scale, "
+                        "fghash's reconstruction chosen on measured gradient shares; m_k = 1/(m k), the paper's "
+                        "Eq. 7-9 read literally (m sampled images, k bits); batch_k [RECON] = 1/(batch k)")
     p.add_argument("--no-cascade", action="store_true", help="Multi-FusNet ablation: top level only, no conv blocks")
     p.add_argument("--no-fusion", action="store_true", help="Multi-FusNet ablation: no ECA branch (F = X)")
     p.add_argument("--no-attention", action="store_true", help="Multi-FusNet ablation: no transformer enhancement")
@@ -72,7 +73,40 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="Multi-FusNet ECA: per-level adaptive k (paper) or one shared k=3 (published code)")
     p.add_argument("--procrustes", default=None, choices=("fish_correct", "as_in_muiltnet"),
                    help="Multi-FusNet proxy codes R-step: R = P Q^T (correct) or R = P Q (published code)")
+    p.add_argument("--proxy-codes", default=None, choices=("fish", "distinct"),
+                   help="Multi-FusNet hash targets: fish = every image's own FISH code, the paper's (default); "
+                        "distinct = fghash's repair, one distinct code per class (majority vote, then classes "
+                        "that share a code moved apart; not in the paper)")
+    p.add_argument("--fusion-attention", default=None,
+                   choices=("eca", "se", "cbam", "ca", "psa", "psa-polarized", "cbam-muiltnet"),
+                   help="Multi-FusNet attention swap (paper Fig. 9): the A of F = X + A(X), one per level; default "
+                        "eca; psa = EPSANet's pyramid squeeze attention (reconstructed reading), psa-polarized = "
+                        "Polarized Self-Attention; cbam-muiltnet = the published code's CBAM try (in-line, one "
+                        "shared spatial gate)")
+    # baselines (docs/baselines.md): each option names its method; config groups dpsh / hashnet / fish
+    for flag, group, field, typ, choices, helptext in BASELINE_FLAGS:
+        p.add_argument(flag, dest=f"{group}__{field}", type=typ, choices=choices, default=None, help=helptext)
+    p.add_argument("--method-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="an option of the method's own block (semicon, a2net, exchnet, agmh; see TrainConfig), "
+                        "e.g. --method-option alpha=0.3 for SEMICON; repeatable")
     p.set_defaults(func=_cmd_train)
+
+
+# (flag, config group, field, type, choices, help) of the baselines' options
+BASELINE_FLAGS = (
+    ("--dpsh-eta", "dpsh", "eta", float, None, "DPSH quantisation weight (the paper's eta; official demo 10)"),
+    ("--dpsh-network", "dpsh", "network", str, ("resnet", "alexnet"),
+     "DPSH network: resnet (the --backbone, GAP + Linear; reconstructed default) or alexnet (official fc7 + Linear)"),
+    ("--dpsh-augment", "dpsh", "augment", str, ("crop_flip", "none"),
+     "DPSH training augmentation: crop_flip (reconstructed ResNet-50 preset, default) or none (official code)"),
+    ("--hashnet-loss", "hashnet", "loss", str, ("weighted", "unweighted"),
+     "HashNet pairwise loss: weighted (reconstructed default) or unweighted (train.py)"),
+    ("--hashnet-alpha", "hashnet", "sigmoid_param", float, None,
+     "HashNet alpha in d = alpha h^T h (default 10/bits, official; DSH_Analysis 0.1)"),
+    ("--hashnet-iterations-per-epoch", "hashnet", "iterations_per_epoch", int, None,
+     "HashNet steps per epoch (0 = one pass over the train split; paper preset 500 x 20 epochs)"),
+    ("--fish-hide-low", "fish", "hide_low", float, None, "FISH attention-hide threshold tau ~ U(this, 1)"),
+)
 
 
 def configs_from_args(args: argparse.Namespace) -> list:
@@ -102,7 +136,8 @@ def configs_from_args(args: argparse.Namespace) -> list:
         fcae["use_srem"] = False
     if args.no_esrl:
         fcae["use_esrl"] = False
-    multifus: dict[str, Any] = {k: getattr(args, k) for k in ("eca_kernel", "procrustes") if getattr(args, k) is not None}
+    multifus: dict[str, Any] = {k: getattr(args, k) for k in ("eca_kernel", "procrustes", "proxy_codes")
+                                if getattr(args, k) is not None}
     for flag, field in (("no_cascade", "use_cascade"), ("no_fusion", "use_fusion"),
                         ("no_attention", "use_attention"), ("no_zoom", "use_zoom")):
         if getattr(args, flag):
@@ -110,7 +145,20 @@ def configs_from_args(args: argparse.Namespace) -> list:
     if multifus and args.method != "multifusnet":
         raise ConfigError(f"--{next(iter(multifus)).replace('_', '-')} and the other Multi-FusNet options need "
                           f"--method multifusnet (got {args.method})")
+    baselines: dict[str, dict[str, Any]] = {}
+    for _flag, group, field, *_ in BASELINE_FLAGS:
+        value = getattr(args, f"{group}__{field}")
+        if value is not None:
+            if args.method != group:
+                raise ConfigError(f"{_flag} is a {group} option; it needs --method {group} (got {args.method})")
+            baselines.setdefault(group, {})[field] = value
+    if args.fusion_attention is not None:
+        if args.method != "multifusnet":
+            raise ConfigError(f"--fusion-attention needs --method multifusnet (got {args.method})")
+        multifus["fusion_attention"] = args.fusion_attention
     top.update(_validation_options(args))
+    for group, values in _method_options(args.method, args.method_option).items():
+        baselines.setdefault(group, {}).update(values)  # --method-option NAME=VALUE on top of the named flags
     bits = _int_list(args.bits, "--bits", "12,24,32,48")
     if args.seeds is not None and args.seed is not None:
         raise ConfigError("give either --seed (one run) or --seeds (one run per seed), not both")
@@ -119,10 +167,59 @@ def configs_from_args(args: argparse.Namespace) -> list:
     seeds = _int_list(args.seeds, "--seeds", "0,1,2") if args.seeds is not None else [top.pop("seed", None)]
     return [distributed.global_batch(
                 preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
-                              multifus=dict(multifus), **top, **({} if seed is None else {"seed": seed})),
+                              multifus=dict(multifus), **{g: dict(v) for g, v in baselines.items()},
+                              **top, **({} if seed is None else {"seed": seed})),
                 preset_config(args.preset, args.method, b, args.dataset, dataset_root=args.root).batch_size,
                 args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
             for b in bits for seed in seeds]
+
+
+def _method_options(method: str, items: list[str]) -> dict[str, dict[str, Any]]:
+    """--method-option NAME=VALUE pairs as {block: {field: typed value}} for the method's own option block
+    (the block named like the method: TrainConfig.semicon, .a2net, .exchnet, .agmh)."""
+    import dataclasses
+    import typing
+
+    from core.base.errors import ConfigError
+    from core.config.train_config import TrainConfig
+
+    if not items:
+        return {}
+    blocks = {f.name: f.default_factory for f in dataclasses.fields(TrainConfig) if f.name == method}
+    if method not in blocks:
+        raise ConfigError(f"--method-option: method {method} has no option block of its own")
+    options = blocks[method]()
+    hints = typing.get_type_hints(type(options))
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or name not in hints:
+            known = ", ".join(sorted(hints))
+            raise ConfigError(f"--method-option {item!r}: expected NAME=VALUE with NAME one of {known}")
+        out[name] = _typed(text.strip(), hints[name], f"--method-option {name}")
+    return {method: out}
+
+
+def _typed(text: str, hint: Any, where: str) -> Any:
+    """text as the field type: bool (true/false/1/0), int, float, or a string checked against a Literal."""
+    import typing
+
+    from core.base.errors import ConfigError
+
+    try:
+        if hint is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if hint in (int, float):
+            return hint(text)
+    except ValueError:
+        raise ConfigError(f"{where}: {text!r} is not a {hint.__name__}") from None
+    choices = typing.get_args(hint) if typing.get_origin(hint) is typing.Literal else ()
+    if choices and text not in choices:
+        raise ConfigError(f"{where} must be one of {', '.join(choices)}; got {text!r}")
+    return text
 
 
 def _int_list(text: str, flag: str, example: str) -> list[int]:
@@ -151,14 +248,16 @@ def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_train(args: argparse.Namespace) -> int:
     """Under torchrun (WORLD_SIZE > 1) rank 0 trains and writes as below; the other ranks follow it."""
     from core.runtime import distributed
+    from core.training import followers
 
     rank = distributed.setup(args.device)
     if not rank.active:
         return _train_runs(args)
     try:
-        code = _train_runs(args) if rank.is_main else distributed.follow()
+        distributed.check_same_options({k: v for k, v in vars(args).items() if not callable(v)})
+        code = _train_runs(args) if rank.is_main else followers.follow()
         if rank.is_main:
-            distributed.finish_followers()
+            followers.finish_followers()
         distributed.teardown()
         return code
     except Exception as exc:  # one line naming the rank; torchrun then stops the other processes
@@ -269,25 +368,37 @@ def _chance_cell(run_dir: str) -> str:
 
 
 def drive_training(gen, label: str, epochs: int):
-    """Consume one training generator under a tqdm bar over all batches of the run."""
+    """Consume one training generator under a tqdm bar over all batches of the run.
+
+    The time left shown is the driver's (core/training/eta.py): training and the evaluations still to
+    come, naming the phase it times; tqdm's own estimate (batches only) is left out of the bar."""
     from core.cli.progress import LazyBar
-    from core.base.events import BatchEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
+    from core.base.events import BatchEnd, EpochStart, EvalResult, Log, Progress, TrainFinished, ValidationResult
 
     last_map = None
     finished = None
-    with LazyBar(desc=printable(label), unit="batch", dynamic_ncols=True) as bars:
+    eta = ""
+    # no {remaining}: tqdm would extrapolate batches only and leave the evaluations out
+    bar_format = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+    with LazyBar(desc=printable(label), unit="batch", dynamic_ncols=True, bar_format=bar_format) as bars:
         for event in gen:
             bar = bars.get()
             if isinstance(event, BatchEnd):
                 if bar.total is None:  # batches still to run, counted from the first batch seen
-                    bar.total = event.batches_in_epoch * (epochs - event.epoch + 1)
+                    bar.total = event.batches_in_epoch * (epochs - event.epoch + 1) - (event.batch - 1)
                     bar.refresh()
                 bar.update(1)
+                eta = event.eta_note
                 post = {"epoch": event.epoch, "loss": f"{event.loss:.4g}", "lr": f"{event.lr:.2g}",
                         "img/s": f"{event.images_per_s:.0f}"}
                 if last_map is not None:
                     post["mAP"] = f"{100 * last_map:.2f}"
+                if eta:
+                    post["ETA"] = eta
                 bar.set_postfix(post, refresh=False)
+            elif isinstance(event, EpochStart):
+                if event.resumed_at_batch:
+                    bar.write(f"{event.unit} {event.epoch} of {event.epochs}: resumed after batch {event.resumed_at_batch}")
             elif isinstance(event, EvalResult):
                 last_map = event.map_all
                 by_index = (f" (ties by index: {100 * event.map_all_index_order:.2f})"
@@ -299,8 +410,9 @@ def drive_training(gen, label: str, epochs: int):
             elif isinstance(event, Log):
                 if event.level != "info" or not event.message.startswith("epoch "):
                     bar.write(printable(event.message))
-            elif isinstance(event, Progress):  # encoding after training (minutes on a large database)
-                bar.set_postfix_str(f"{event.phase} {event.done}/{event.total}")
+            elif isinstance(event, Progress):  # encoding for an evaluation, or after training
+                note = f", ETA {event.run_eta_note}" if event.run_eta_note else ""
+                bar.set_postfix_str(f"{event.phase} {event.done}/{event.total}{note}")
             elif isinstance(event, TrainFinished):
                 finished = event
     return finished

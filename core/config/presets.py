@@ -1,6 +1,7 @@
 """Named training presets, the one definition the CLI (`--preset`) and the app's Train form both use.
 
-"paper": the papers' schedules; "code": Multi-FusNet's published-code settings; "quick": minutes, to try
+"paper": the papers' schedules (for the baselines DPSH, HashNet, FISH: their official code's,
+core.config.train_config.BASELINE_PAPER_PRESETS); "code": Multi-FusNet's published-code settings; "quick": minutes, to try
 the pipeline (ResNet-18 at 96 px, 5 short epochs, the SREM square scaled to the image size).
 
 paper: core.config.train_config.paper_preset (FCAENet section 2.4 for adsh/fcaenet: 12/24 bits 40 outer iterations,
@@ -13,18 +14,20 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from core.config.train_config import TrainConfig, multifusnet_preset, paper_preset
+from core.config.train_config import SEMICON_FAMILY, TrainConfig, multifusnet_preset, paper_preset
 from core.base.errors import ConfigError
 
 PRESETS = ("paper", "code", "quick")  # "code": Multi-FusNet's published-code settings (config.multifusnet_preset)
 PRESET_HELP = {
-    "paper": "the papers' schedules (FCAENet section 2.4, Multi-FusNet section 3.5)",
+    "paper": "the papers' schedules (FCAENet section 2.4, Multi-FusNet section 3.5; each baseline as its "
+             "authors ran it: docs/baselines.md)",
     "code": "Multi-FusNet's published-code settings (multifusnet only)",
     "quick": "ResNet-18 at 96 px, 5 short epochs: to try the pipeline, not for numbers",
 }
 QUICK_BACKBONE = "resnet18"
 QUICK_IMAGE_SIZE = 96
 PAPER_SREM_FRACTION = 32 / 224  # FCAENet: s = 32 px squares on 224 px crops
+BASELINE_GROUPS = ("dpsh", "hashnet", "fish")  # nested option groups of the baselines (docs/baselines.md)
 
 
 def srem_size_for(image_size: int) -> int:
@@ -34,10 +37,11 @@ def srem_size_for(image_size: int) -> int:
 
 def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo", **overrides: Any) -> TrainConfig:
     """A TrainConfig from a named preset with `overrides` on top. Nested options may be given as
-    adsh={...}, fcae={...}, multifus={...} dicts of field overrides."""
+    adsh={...}, fcae={...}, multifus={...}, dpsh={...}, hashnet={...}, fish={...} dicts of field overrides."""
     if preset not in PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
-    nested = {key: overrides.pop(key) for key in ("adsh", "fcae", "multifus") if isinstance(overrides.get(key), dict)}
+    nested = {key: overrides.pop(key) for key in ("adsh", "fcae", "multifus", *BASELINE_GROUPS, *SEMICON_FAMILY)
+              if isinstance(overrides.get(key), dict)}
     if preset == "code":
         if method != "multifusnet":
             raise ConfigError(f"preset 'code' (the published Multi-FusNet code's settings) is for method "
@@ -62,9 +66,24 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
         fcae.setdefault("srem_size", srem_size_for(base.image_size))
     if fcae:
         changes["fcae"] = dataclasses.replace(base.fcae, **fcae)
-    if "multifus" in nested:
-        changes["multifus"] = dataclasses.replace(base.multifus, **nested["multifus"])
+    # baselines: quick HashNet epochs are one pass over the train split (the paper preset's are 500 steps)
+    baseline = {key: dict(nested.get(key, {})) for key in BASELINE_GROUPS}
+    if preset == "quick":
+        baseline["hashnet"].setdefault("iterations_per_epoch", 0)
+    for block in ("multifus", *BASELINE_GROUPS, *SEMICON_FAMILY):
+        values = baseline.get(block, nested.get(block))
+        if values:
+            changes[block] = _replace_block(getattr(base, block), block, values)
     return base.replace(**changes)
+
+
+def _replace_block(options: Any, block: str, changes: dict[str, Any]) -> Any:
+    """options with `changes` (field -> value) applied; ConfigError naming an unknown field."""
+    names = {f.name for f in dataclasses.fields(options)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise ConfigError(f"unknown {block} option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+    return dataclasses.replace(options, **changes)
 
 
 def _top_level_only(overrides: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,11 @@ from core.base.errors import ConfigError
 
 SCHEMA_VERSION = 1
 
-METHODS = ("adsh", "fcaenet", "multifusnet")
+METHODS = ("adsh", "fcaenet", "multifusnet",
+           "dpsh", "hashnet", "fish")  # baselines (docs/baselines.md sections 1, 2, 7)
+# The SEMICON-family baselines (docs/baselines.md sections 0, 3-6): ADSH's loop with their own networks and terms.
+SEMICON_FAMILY = ("semicon", "a2net", "exchnet", "agmh")
+METHODS += SEMICON_FAMILY
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 DEVICES = ("auto", "cpu", "cuda")
 # Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
@@ -51,7 +55,10 @@ class FcaeOptions:
     srem_regions: int = 50  # N top pixels, each the top-left corner of an erased square
     srem_size: int = 32  # s: side of an erased square in pixels
     erase_target: Literal["normalized_zero", "black"] = "normalized_zero"  # reconstructed
-    # Scale of the ESRL sums of squared distances (reconstructed: Eq. 7-8 lost their normaliser).
+    # Scale of the ESRL sums of squared distances. The paper names m (sampled images) and k (code length) as
+    # the symbols of Eq. 7-9, so "m_k" = 1/(m k) is the literal reading; the default "quant" is fghash's
+    # RECONSTRUCTION, chosen on the measured gradient shares below, and labelled [RECON] wherever it shows
+    # (--help, the stored config's "reconstructed" block, table variant labels: ESRL_NORMALIZATION_LABELS).
     # "quant" (default): the quantisation term's own scale, gamma x ADSH's normalisation, so alpha = beta = 1
     #   pull u toward u+ (and u_e) exactly as hard, per unit of code difference, as quantisation pulls u toward
     #   its database code v, whatever n, m, batch and k. "m_k": 1/(m k), Eq. 7-8 read literally (the default
@@ -62,6 +69,11 @@ class FcaeOptions:
     # ../shared/data (n = m = 300), 12 bits, resnet18 random init, 112 px, after 1 / 3 / 6 outer iterations
     # (bench/loss_shares.py): quant 12.5 / 15.0 / 17.3 %, m_k 0.4 / 0.5 / 0.6 %, batch_k 1.7 / 2.2 / 2.5 %.
     esrl_normalization: Literal["quant", "m_k", "batch_k"] = "quant"
+
+
+# How a table or log names each ESRL scale: the two reconstructions are marked, the literal reading says so.
+ESRL_NORMALIZATION_LABELS = {"quant": "ESRL quant [RECON]", "batch_k": "ESRL batch_k [RECON]",
+                             "m_k": "ESRL m_k (Eq. 7-8 literal)"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,10 @@ class MultiFusOptions:
     proxy_delta: float = 1e-4
     proxy_iterations: int = 15
     procrustes: Literal["fish_correct", "as_in_muiltnet"] = "fish_correct"
+    # the hash head's regression targets (core/training/methods/proxy_codes.py): "fish" = every image's own
+    # FISH code (the paper's and the published code's), "distinct" = fghash's repair, one distinct code per
+    # class (majority vote, then colliding classes moved apart); not in the paper
+    proxy_codes: Literal["fish", "distinct"] = "fish"
     label_smoothing: float = 0.1  # q = 0.9 on the true class
     use_zoom: bool = True  # saliency zoom augmentation (section 3.3)
     # how grid_sample reads the zoom grid: "pixel_centres" (align_corners=True, the Saliency Sampler's
@@ -96,6 +112,109 @@ class MultiFusOptions:
     # training augmentation: "code" = RandomResizedCrop + HFlip (published code), "paper" = crop,
     # +-30 deg rotation, HFlip 0.7, ColorJitter 0.5 (paper section 3.5; order reconstructed)
     train_augment: Literal["code", "paper"] = "code"
+    # the attention A_l of the fusion F_l = X_l + A_l(X_l) (docs/baselines.md section 9, paper Fig. 9), one instance
+    # per level: "eca" (the paper's), "se", "cbam", "ca" (coordinate attention), "psa" (EPSANet's pyramid
+    # squeeze attention; reconstructed: the paper's description fits it, its citation fits Polarized
+    # Self-Attention) or "psa-polarized"; "cbam-muiltnet" = the published code's own CBAM try (per-level channel
+    # gates, one shared spatial gate, applied in-line: F = A(X))
+    fusion_attention: Literal["eca", "se", "cbam", "ca", "psa", "psa-polarized", "cbam-muiltnet"] = "eca"
+
+
+# ---- baselines (docs/baselines.md): DPSH, HashNet, FISH ------------------------------------------------------
+@dataclass(frozen=True)
+class DpshOptions:
+    """DPSH (docs/baselines.md section 1; jiangqy/DPSH-pytorch)."""
+
+    eta: float = 10.0  # lambda (the paper's eta), the quantisation weight: 10 in the demo, 50 in the main script
+    # network: "resnet" = the configured backbone, GAP, Linear(C -> bits), no activation (reconstructed for
+    # fine-grained data, like the other baselines); "alexnet" = the official torchvision AlexNet with its
+    # pretrained fc6 / fc7 (Dropout, ReLU), then Linear(4096 -> bits) (backbone is then ignored; >= 64 px)
+    network: Literal["resnet", "alexnet"] = "resnet"
+    # training augmentation: "crop_flip" = RandomResizedCrop + HFlip (reconstructed ResNet-50 preset, section 0
+    # transforms); "none" = Resize + CenterCrop as the official code
+    augment: Literal["crop_flip", "none"] = "crop_flip"
+
+
+@dataclass(frozen=True)
+class HashNetOptions:
+    """HashNet (docs/baselines.md section 2; thuml/HashNet pytorch/)."""
+
+    # "weighted" (reconstructed default: positives weighted |S|/|S1|, negatives |S|/|S0|, i.e. the mean
+    # over positive pairs plus the mean over negative pairs) or "unweighted" (train.py's pairwise_loss, w_c = 1)
+    loss: Literal["weighted", "unweighted"] = "weighted"
+    sigmoid_param: float = 0.0  # alpha in d = alpha h_i^T h_j; 0 = 10 / bits (official); DSH_Analysis uses 0.1
+    class_weight: float = 1.0  # w_c of the unweighted loss (`class_num`, README 1.0)
+    step_size: int = 200  # continuation: beta changes every step_size training forwards
+    gamma: float = 0.005  # beta = (1 + gamma * iter) ** power
+    power: float = 0.5
+    hash_lr_multiplier: float = 10.0  # the hash layer's lr is this times the backbone's
+    lr_step: int = 2000  # lr * lr_decay ** floor(iteration / lr_step)
+    lr_decay: float = 0.5
+    iterations_per_epoch: int = 500  # training steps per driver epoch; 0 = one pass over the train split
+
+
+@dataclass(frozen=True)
+class FishOptions:
+    """FISH (docs/baselines.md section 7; the only code: aassxun/DSH_Analysis fish.py, models/fish.py)."""
+
+    class_mask_rate: float = 0.7  # every logit but the arg-max is multiplied by this before Linear(C -> bits)
+    hide_low: float = 0.9  # attention-hide threshold tau ~ U(hide_low, 1) x max of the attention map
+    below_mean_weight: float = 0.5  # layer4 positions below the mean attention are scaled by this
+
+
+# ---- SEMICON-family baselines (docs/baselines.md sections 3-6) ---------------------------------------
+@dataclass(frozen=True)
+class SemiconOptions:
+    """SEMICON (docs/baselines.md section 3)."""
+
+    # alpha in M = clamp((p - mu) / sigma^alpha + 1, 0, 2): 0.15 in the code and its logs (reconstructed
+    # default), 0.3 in the paper (README: about 1-2 mAP apart)
+    alpha: float = 0.15
+    # added to sigma: a batch whose stage maps are all constant has sigma = 0 and M would be NaN (a defect of
+    # the official code); with it M = 1 there (reconstructed)
+    sigma_eps: float = 1e-12
+    # mu and sigma over the whole batch tensor (the code: an image's code then depends on its batch-mates)
+    # or per image (a code depends on the image alone)
+    attention_stats: Literal["batch", "image"] = "batch"
+    # the code's strict=False load leaves the third layer4 block random; True loads pretrained layer4.2 into it
+    load_third_block: bool = False
+
+
+@dataclass(frozen=True)
+class A2NetOptions:
+    """A2-Net (docs/baselines.md section 4; DSH_Analysis re-implementation)."""
+
+    parts: int = 0  # M attention maps; 0 = the code length (the code's M = k); reconstructed exposure
+    aux_start: float = 0.5  # L_rec + L_dec join from outer iteration aux_start * T (0-based; the code: T/2)
+    rec_weight: float = 1.0
+    dec_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ExchNetOptions:
+    """ExchNet (docs/baselines.md section 5; ludics/fghash re-implementation, DSH_Analysis defaults)."""
+
+    parts: int = 4  # M
+    align_step: int = 35  # the exchange and L_al act from this 0-based outer iteration on (reconstructed)
+    exchange_prob: float = 0.5  # Bernoulli per sample and part
+    hinge: float = 0.4  # t in L_ch
+    sp_weight: float = 1.0
+    ch_weight: float = 1.0
+    al_weight: float = 1.0
+    quant_loss: bool = False  # L_q and gamma U-bar in the DCC step (the code: off)
+
+
+@dataclass(frozen=True)
+class AgmhOptions:
+    """AGMH (docs/baselines.md section 6)."""
+
+    branches: int = 6  # top_k + 1
+    adl_weight: float = 0.5
+    # the official file instantiates an undefined CHExtAttn; "siea" (reconstructed default) is the stepwise
+    # interactive external attention DSH_Analysis uses
+    attention: Literal["siea"] = "siea"
+    attention_heads: int = 4
+    attention_slots: int = 128
 
 
 @dataclass(frozen=True)
@@ -105,7 +224,8 @@ class TrainConfig:
     dataset_kind: str = "demo"
     dataset_root: str | None = None  # None for the built-in demo set
     allow_missing: bool = False  # load subsets whose metadata lists absent images
-    method: Literal["adsh", "fcaenet", "multifusnet"] = "fcaenet"
+    method: Literal["adsh", "fcaenet", "multifusnet", "dpsh", "hashnet", "fish",
+                    "semicon", "a2net", "exchnet", "agmh"] = "fcaenet"
     bits: int = 12
     backbone: str = "resnet50"
     weights: str = "imagenet"  # "imagenet", "none", or a path to a local weights file
@@ -119,6 +239,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3
     momentum: float = 0.9
+    nesterov: bool = False  # Nesterov momentum (SEMICON, AGMH)
     weight_decay: float = 1e-5
     lr_milestones: tuple[int, ...] = (20, 30)
     lr_gamma: float = 0.1
@@ -135,6 +256,13 @@ class TrainConfig:
     adsh: AdshOptions = field(default_factory=AdshOptions)
     fcae: FcaeOptions = field(default_factory=FcaeOptions)
     multifus: MultiFusOptions = field(default_factory=MultiFusOptions)
+    dpsh: DpshOptions = field(default_factory=DpshOptions)
+    hashnet: HashNetOptions = field(default_factory=HashNetOptions)
+    fish: FishOptions = field(default_factory=FishOptions)
+    semicon: SemiconOptions = field(default_factory=SemiconOptions)
+    a2net: A2NetOptions = field(default_factory=A2NetOptions)
+    exchnet: ExchNetOptions = field(default_factory=ExchNetOptions)
+    agmh: AgmhOptions = field(default_factory=AgmhOptions)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -147,10 +275,15 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
+        """The stored form: every option, plus a derived "reconstructed" block naming the values of the
+        reconstructed ([RECON]) choices this run's method uses (from_dict ignores it)."""
+        data = {**self.to_dict(), "reconstructed": reconstructed_choices(self)}
+        return json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any], complete: bool = False) -> "TrainConfig":
+        """complete=True: every option must be present (a run's stored config: a missing image_size would
+        otherwise be filled with the default and a query encoded at another size); ConfigError names them."""
         version = data.get("schema_version", SCHEMA_VERSION)
         if version != SCHEMA_VERSION:
             newer = ", written by a newer fghash: update fghash to open it" if (
@@ -158,10 +291,10 @@ class TrainConfig:
             raise ConfigError(
                 f"config schema_version {version!r} is not supported (this fghash reads {SCHEMA_VERSION}){newer}"
             )
-        return _build(cls, data, "config")
+        return _build(cls, _upgrade(data), "config", complete)
 
     @classmethod
-    def from_json(cls, text: str) -> "TrainConfig":
+    def from_json(cls, text: str, complete: bool = False) -> "TrainConfig":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -170,10 +303,10 @@ class TrainConfig:
             raise ConfigError("config JSON is nested too deeply to be an fghash config") from None
         if not isinstance(data, dict):
             raise ConfigError("config JSON must be an object")
-        return cls.from_dict(data)
+        return cls.from_dict(data, complete)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TrainConfig":
+    def load(cls, path: str | Path, complete: bool = False) -> "TrainConfig":
         from core.base.safe_read import MAX_JSON_BYTES, read_regular
 
         path = Path(path)
@@ -183,25 +316,75 @@ class TrainConfig:
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{path}: config is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         try:
-            return cls.from_json(text)
+            return cls.from_json(text, complete)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc}") from None
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    """Build a (possibly nested) frozen dataclass from plain JSON data, rejecting unknown keys."""
+# Options whose default is a reconstruction (tagged "reconstructed" in docs/methods.md: the paper lost the value or the equation),
+# per method, each with the condition under which the method uses it.
+_RECONSTRUCTED: dict[str, tuple[tuple[str, Any], ...]] = {
+    "adsh": (),
+    "fcaenet": (
+        ("adsh.gamma", lambda c: True),
+        ("fcae.alpha", lambda c: c.fcae.use_esrl),
+        ("fcae.esrl_normalization", lambda c: c.fcae.use_esrl),
+        ("fcae.beta", lambda c: c.fcae.use_srem),
+        ("fcae.erase_target", lambda c: c.fcae.use_srem),
+    ),
+    "multifusnet": (
+        ("multifus.attention_type", lambda c: c.multifus.use_attention),
+        ("multifus.zoom_grid", lambda c: c.multifus.use_zoom),
+        ("multifus.train_augment", lambda c: c.multifus.train_augment == "paper"),  # the order is reconstructed
+    ),
+}
+
+
+def reconstructed_choices(cfg: TrainConfig) -> dict[str, Any]:
+    """{"block.option": value} for the reconstructed options the config's method uses, e.g.
+    {"fcae.esrl_normalization": "quant", ...}: what the stored config lists under "reconstructed"."""
+    out: dict[str, Any] = {}
+    for dotted, used in _RECONSTRUCTED.get(cfg.method, ()):
+        if used(cfg):
+            block, name = dotted.split(".")
+            out[dotted] = getattr(getattr(cfg, block), name)
+    return out
+
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Read a stored config: drop the derived "reconstructed" block that to_json writes, and fill options
+    added since schema 1 with the value that runs stored before them actually used.
+
+    multifus.proxy_codes: runs written before the option existed trained on the repaired, one-per-class
+    targets ("distinct"); the default is now the paper's "fish", so a missing key must not read as "fish"
+    (their checkpoints' proxy codes would no longer match)."""
+    data = dict(data)
+    data.pop("reconstructed", None)
+    multifus = data.get("multifus")
+    if isinstance(multifus, dict) and "proxy_codes" not in multifus:
+        data["multifus"] = {**multifus, "proxy_codes": "distinct"}
+    return data
+
+
+def _build(cls: type, data: dict[str, Any], where: str, complete: bool = False) -> Any:
+    """Build a (possibly nested) frozen dataclass from plain JSON data, rejecting unknown keys (and, when
+    `complete`, missing ones)."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"unknown {where} option(s): {', '.join(unknown)}")
+    missing = sorted(names - set(data))
+    if complete and missing:
+        raise ConfigError(f"{where} lacks {', '.join(missing)}: a run's stored config must name every option "
+                          f"(a default in its place could differ from what the run was trained with)")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         hint = hints[name]
         if dataclasses.is_dataclass(hint):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}.{name} must be an object")
-            value = _build(hint, value, f"{where}.{name}")
+            value = _build(hint, value, f"{where}.{name}", complete)
         elif typing.get_origin(hint) is tuple and isinstance(value, list):
             value = tuple(value)
         kwargs[name] = _check_type(value, hint, f"{where}.{name}")
@@ -284,6 +467,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("data_cache supports the random-resized-crop + flip augmentation only; the Multi-FusNet "
                           "paper augmentation (rotation, colour jitter) needs the PIL path: drop --data-cache "
                           "or use --preset code")
+    _validate_baselines(cfg)
+    _validate_semicon_family(cfg)
     if cfg.dataset_kind != "demo" and not cfg.dataset_root:
         raise ConfigError(f"dataset_root is required for dataset kind {cfg.dataset_kind!r}")
 
@@ -291,7 +476,9 @@ def validate(cfg: TrainConfig) -> None:
 def _check_finite_floats(cfg: TrainConfig) -> None:
     """Every float option (top level and nested) must be a finite number: a NaN or Inf learning rate or loss
     weight trains nothing and only produces NaN weights."""
-    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus))
+    groups = (("", cfg), ("adsh.", cfg.adsh), ("fcae.", cfg.fcae), ("multifus.", cfg.multifus),
+              ("dpsh.", cfg.dpsh), ("hashnet.", cfg.hashnet), ("fish.", cfg.fish),
+              *((f"{name}.", getattr(cfg, name)) for name in SEMICON_FAMILY))
     for prefix, group in groups:
         for f in dataclasses.fields(group):
             value = getattr(group, f.name)
@@ -299,10 +486,54 @@ def _check_finite_floats(cfg: TrainConfig) -> None:
                 raise ConfigError(f"{prefix}{f.name} must be a finite number; got {value}")
 
 
+def _validate_baselines(cfg: TrainConfig) -> None:
+    """The DPSH / HashNet / FISH options (docs/baselines.md sections 1, 2, 7)."""
+    h, f = cfg.hashnet, cfg.fish
+    for name, value in (("dpsh.eta", cfg.dpsh.eta), ("hashnet.sigmoid_param", h.sigmoid_param),
+                        ("hashnet.gamma", h.gamma), ("hashnet.power", h.power)):
+        if value < 0:
+            raise ConfigError(f"{name} must be >= 0; got {value}")
+    if h.class_weight <= 0 or h.hash_lr_multiplier <= 0 or not 0 < h.lr_decay <= 1:
+        raise ConfigError("hashnet.class_weight and hash_lr_multiplier must be > 0 and lr_decay in (0, 1]")
+    if h.step_size < 1 or h.lr_step < 1 or h.iterations_per_epoch < 0:
+        raise ConfigError("hashnet.step_size and lr_step must be >= 1 and iterations_per_epoch >= 0")
+    if not (0 <= f.class_mask_rate <= 1 and 0 <= f.hide_low <= 1 and 0 <= f.below_mean_weight <= 1):
+        raise ConfigError("fish.class_mask_rate, hide_low and below_mean_weight must lie in [0, 1]")
+    if cfg.method == "dpsh" and cfg.dpsh.network == "alexnet" and cfg.image_size < 64:
+        raise ConfigError(f"DPSH's AlexNet needs image_size >= 64 (its pooling stages); got {cfg.image_size}")
+    if cfg.method == "hashnet" and cfg.batch_size < 2:
+        raise ConfigError("HashNet pairs two half-batches: batch_size (images per half) must be >= 2")
+
+
+# The baselines' own protocols (docs/baselines.md): the official code's schedule where the method has one.
+# DPSH (jiangqy/DPSH-pytorch): plain SGD lr 0.05, wd 1e-5, batch 128, 150 epochs, lr x0.1 after epochs 51 and
+# 101 (0.05 for epochs 1-51, counted from 1). HashNet (thuml/HashNet train.py): SGD Nesterov, momentum 0.9, wd 5e-4,
+# lr 3e-4 (x10 on the hash layer), 2 x 36 images per step, 10 000 steps = 20 epochs of 500, lr x0.5 every 2000
+# steps (HashNetOptions). FISH (DSH_Analysis set_flag.py fish + cub200): SGD lr 1e-2, momentum 0.9, no weight
+# decay, batch 16, 40 outer iterations of 30 epochs over m sampled images, lr x0.1 at 5, 15 and 35.
+BASELINE_PAPER_PRESETS: dict[str, dict[str, Any]] = {
+    "dpsh": dict(epochs=150, batch_size=128, lr=0.05, momentum=0.0, weight_decay=1e-5, lr_milestones=(51, 101),
+                 eval_every=10),
+    "hashnet": dict(epochs=20, batch_size=36, lr=3e-4, momentum=0.9, weight_decay=5e-4, lr_milestones=(),
+                    eval_every=2),
+    "fish": dict(epochs=40, batch_size=16, lr=1e-2, momentum=0.9, weight_decay=0.0, lr_milestones=(5, 15, 35),
+                 adsh=AdshOptions(inner_epochs=30)),
+}
+
+
 def paper_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
-    """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5."""
+    """The papers' schedules: FCAENet section 2.4 (also used for the ADSH baseline), Multi-FusNet section 3.5,
+    and the baselines' official ones (BASELINE_PAPER_PRESETS, semicon_family_preset)."""
     if method == "multifusnet":
         return multifusnet_preset("paper", bits, **overrides)
+    if method in SEMICON_FAMILY:
+        return semicon_family_preset(method, bits, **overrides)
+    if method in BASELINE_PAPER_PRESETS:
+        base = dict(BASELINE_PAPER_PRESETS[method], method=method, bits=bits)
+        if method == "fish" and overrides.get("dataset_kind") in ("nabirds", "vegfru"):
+            base["adsh"] = AdshOptions(inner_epochs=30, num_samples=4000)
+        base.update(overrides)
+        return TrainConfig(**base)
     if bits <= 24:
         base = dict(epochs=40, batch_size=64, lr=1e-3, momentum=0.9, weight_decay=1e-5, lr_milestones=(20, 30))
     else:
@@ -348,5 +579,60 @@ def multifusnet_preset(kind: str, bits: int, dataset: str | None = None, **overr
                         use_attention=False, train_augment="code"))
     else:
         raise ConfigError(f"Multi-FusNet preset must be 'paper' or 'code'; got {kind!r}")
+    base.update(overrides)
+    return TrainConfig(**base)
+
+
+# ---- SEMICON-family validation and protocols (docs/baselines.md sections 0, 3-6) ---------------------
+def _validate_semicon_family(cfg: TrainConfig) -> None:
+    if cfg.nesterov and (cfg.momentum <= 0):
+        raise ConfigError(f"nesterov needs momentum > 0; got {cfg.momentum}")
+    sc, a2, ex, ag = cfg.semicon, cfg.a2net, cfg.exchnet, cfg.agmh
+    if sc.alpha < 0 or sc.sigma_eps < 0:
+        raise ConfigError(f"semicon.alpha and semicon.sigma_eps must be >= 0; got {sc.alpha}, {sc.sigma_eps}")
+    if cfg.method == "semicon" and cfg.bits < 6:
+        raise ConfigError(f"semicon needs bits >= 6 (each local branch gets floor(bits / 6) bits); got {cfg.bits}")
+    if a2.parts < 0 or not 0.0 <= a2.aux_start <= 1.0 or a2.rec_weight < 0 or a2.dec_weight < 0:
+        raise ConfigError("a2net.parts must be >= 0 (0 = bits), aux_start in [0, 1], rec/dec weights >= 0")
+    if ex.parts < 2 or ex.align_step < 0 or not 0.0 <= ex.exchange_prob <= 1.0 or ex.hinge < 0:
+        raise ConfigError("exchnet.parts must be >= 2, align_step >= 0, exchange_prob in [0, 1], hinge >= 0")
+    if min(ex.sp_weight, ex.ch_weight, ex.al_weight, ag.adl_weight) < 0:
+        raise ConfigError("exchnet and agmh loss weights must be >= 0")
+    if ag.branches < 2 or ag.attention_heads < 1 or ag.attention_slots < 1:
+        raise ConfigError("agmh.branches must be >= 2, attention_heads and attention_slots >= 1")
+
+
+# SEMICON README / run.py per dataset: (lr, outer iterations, lr-step, m); other datasets use CUB's row
+_SEMICON_PROTOCOL = {"cub": (2.5e-4, 40, 40, 2000), "aircraft": (2.5e-4, 40, 40, 2000),
+                     "food101": (2.5e-4, 50, 45, 2000), "vegfru": (5e-4, 50, 45, 4000),
+                     "nabirds": (5e-4, 50, 45, 4000)}
+
+
+def semicon_family_preset(method: str, bits: int, **overrides: Any) -> TrainConfig:
+    """"As its authors ran it" for SEMICON, A2-Net, ExchNet and AGMH: the section 0 protocol (ADSH loop with
+    30 inner epochs, batch 16, V starting randn, gamma 200, the "semicon" loss scale, MultiStep 0.1 per outer
+    iteration, 224 / 256 px, seed 68) with each method's optimiser and schedule:
+
+    semicon  SGD momentum 0.91 Nesterov, wd 1e-4, lr / iterations / lr-step / m per dataset (_SEMICON_PROTOCOL)
+    a2net    SGD momentum 0.9, lr 1e-4, wd 1e-4, 40 iterations, lr-step 35, m 2000 (4000 NABirds, VegFru)
+    exchnet  as a2net (DSH_Analysis's ExchNet settings), align_step 35, no quantisation term
+    agmh     SGD momentum 0.9 Nesterov, lr 1e-3, wd 1e-4, 60 iterations, lr-step 40, m 2000
+    """
+    dataset = overrides.get("dataset_kind", "demo")
+    big = dataset in ("nabirds", "vegfru")
+    if method == "semicon":
+        lr, iters, step, m = _SEMICON_PROTOCOL.get(dataset, _SEMICON_PROTOCOL["cub"])
+        opt = dict(lr=lr, epochs=iters, lr_milestones=(step,), momentum=0.91, nesterov=True)
+    elif method in ("a2net", "exchnet"):
+        m = 4000 if big else 2000
+        opt = dict(lr=1e-4, epochs=40, lr_milestones=(35,), momentum=0.9, nesterov=False)
+    elif method == "agmh":
+        m = 2000
+        opt = dict(lr=1e-3, epochs=60, lr_milestones=(40,), momentum=0.9, nesterov=True)
+    else:
+        raise ConfigError(f"{method!r} is not a SEMICON-family method ({', '.join(SEMICON_FAMILY)})")
+    base = dict(method=method, bits=bits, batch_size=16, weight_decay=1e-4, lr_gamma=0.1, image_size=224,
+                resize_size=256, seed=68, adsh=AdshOptions(num_samples=m, inner_epochs=30, gamma=200.0,
+                                                          loss_normalization="semicon", v_init="randn"), **opt)
     base.update(overrides)
     return TrainConfig(**base)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.data.duplicates import find_cross_split_duplicates
 from core.data.images import load_rgb
 from core.data.records import DatasetIndex
-from core.data.registry import layout_of, load_dataset
+from core.data.registry import layout_of, load_dataset, loader_module
 from core.base.errors import DatasetError, ImageDecodeError
 
 
@@ -24,8 +25,13 @@ class DatasetReport:
     missing: int = 0
     complete: bool = False  # all listed images present and the official totals match
     decoded: int = 0  # sampled images that decoded
+    content_checked: bool = False  # whether the files were compared byte by byte across splits (content=True)
+    duplicates: int = 0  # test images byte-identical to a training image (when content_checked)
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # facts that are fine but worth saying (e.g. "a subset")
+    # The dataset's own official splits where they differ from fghash's train (database) / test (query),
+    # e.g. Flowers' (("train", 1020), ("valid", 1020), ("test", 6149)); () for the others.
+    official_splits: tuple[tuple[str, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -37,8 +43,10 @@ class DatasetReport:
 
 
 def check_dataset(kind: str, root: str | Path | None, allow_missing: bool = False,
-                  decode_sample: int = 32) -> DatasetReport:
-    """Load `kind` from `root`, then decode up to `decode_sample` images spread over the dataset.
+                  decode_sample: int = 32, content: bool = False) -> DatasetReport:
+    """Load `kind` from `root`, then decode up to `decode_sample` images spread over the dataset; with
+    `content`, also compare the files across splits (core/data/duplicates.py): a test image that is a
+    byte-identical copy of a training image is a problem (count and examples).
 
     Never raises for a bad folder: every failure becomes a line in `problems`. With allow_missing, absent
     images and non-official totals are notes rather than problems.
@@ -71,10 +79,26 @@ def check_dataset(kind: str, root: str | Path | None, allow_missing: bool = Fals
     present = (len(index.split("train")), len(index.split("test")))
     if not index.records:
         problems.append("no listed image is present: nothing can be trained or queried")
+    duplicates = 0
+    if content:
+        found = find_cross_split_duplicates(index.records)
+        duplicates = len(found.pairs)
+        (problems if found.pairs else notes).append(found.summary())
+        if found.unreadable:
+            problems.append(f"{found.unreadable:,} image file(s) could not be read for the content check "
+                            f"(for example {found.unreadable_examples[0]})")
+    official: tuple[tuple[str, int], ...] = ()
+    splitter = getattr(loader_module(kind), "official_split_counts", None)
+    if splitter is not None and index.records:
+        try:
+            official = splitter(index, allow_missing=True)
+        except DatasetError as exc:
+            problems.append(str(exc))
     return DatasetReport(
         kind=kind, root=index.root, layout=layout, class_names=index.class_names, listed=index.listed,
         present=present, missing=index.missing, complete=index.complete, decoded=decoded,
-        problems=tuple(problems), notes=tuple(dict.fromkeys(notes)),
+        content_checked=content, duplicates=duplicates, problems=tuple(problems), notes=tuple(dict.fromkeys(notes)),
+        official_splits=official,
     )
 
 

@@ -104,11 +104,13 @@ def build_index(
     source: str,
     crop_bottom: int = 0,
     label_base: int = 0,
+    label_source: str | None = None,
 ) -> DatasetIndex:
     """Resolve entries under image_dir, refuse impossible labels and files listed twice, enforce the
     allow_missing policy and the official totals.
 
-    `source` names the metadata file(s) for messages; `label_base` is the number the metadata gives the
+    `source` names the metadata file(s) for messages, `label_source` the file that gives the labels when it
+    is another one (CUB's image_class_labels.txt); `label_base` is the number the metadata gives the
     first class (1 for CUB's 1..200), so messages quote labels as the file writes them. Whatever
     allow_missing says, DatasetError when a label lies outside the dataset's classes (beyond the official
     class count when totals are known) or when one file (after resolving `./`, `..` and symlinks) is
@@ -120,11 +122,11 @@ def build_index(
     if not entries:
         raise DatasetError(f"{kind}: {source} lists no images. Expected layout: {layout}")
     num_classes = len(class_names)
-    check_num_classes(num_classes, kind, source, layout)
+    check_num_classes(num_classes, kind, label_source or source, layout)
     for e in entries:
         if e.split not in SPLITS:
             raise DatasetError(f"{kind}: {source}: split {e.split!r} of {e.relpath} is not train/test")
-    _refuse_labels_outside(kind, entries, num_classes, totals, label_base, source, layout)
+    _refuse_labels_outside(kind, entries, num_classes, totals, label_base, label_source or source, layout)
     records: list[ImageRecord] = []
     missing: list[str] = []
     base = str(image_dir)

@@ -60,7 +60,7 @@ def load(root: str | Path | None, allow_missing: bool = False) -> DatasetIndex:
     check_num_classes(max_class, KIND, str(labels_txt), LAYOUT)
     class_names = _class_names(path / "classes.txt", max_class)
     return build_index(KIND, path, path / "images", entries, class_names, TOTALS, allow_missing, LAYOUT,
-                       source=str(images_txt), label_base=1)
+                       source=str(images_txt), label_base=1, label_source=str(labels_txt))
 
 
 def _class_names(classes_txt: Path, max_class: int) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.common import Entry, Totals, build_index, check_num_classes, check_root, require_file
+from core.data.flowers_names import FLOWER_NAMES
 from core.data.matfile import load_mat
 from core.data.records import VALIDATION, DatasetIndex, ImageRecord
 from core.base.errors import DatasetError
@@ -26,7 +27,8 @@ TOTALS = Totals(classes=102, train=2040, test=6149)
 LAYOUT = (
     "ROOT (the flowers-102 folder) holds imagelabels.mat (variable 'labels': 1..102 for image_00001.jpg "
     "onwards), setid.mat (variables 'trnid', 'valid', 'tstid': 1-based image numbers), jpg/image_NNNNN.jpg "
-    "and optionally cat_to_name.json ({'1': 'pink primrose', ...}) for class names. train (database) = "
+    "and optionally cat_to_name.json ({'1': 'pink primrose', ...}) for class names (else the standard 102 "
+    "names). train (database) = "
     "trnid + valid, test (queries) = tstid. Official totals: 102 classes, 2,040 train, 6,149 test."
 )
 
@@ -85,8 +87,17 @@ def _int_vector(mat: dict, name: str, path: Path) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def official_split_counts(index: DatasetIndex, allow_missing: bool = False) -> tuple[tuple[str, int], ...]:
+    """(("train", n), ("valid", n), ("test", n)): the loaded images of setid.mat's trnid / valid / tstid
+    (1,020 / 1,020 / 6,149 in the complete set); fghash's database (train) is trnid + valid."""
+    valid = len(official_validation(index, allow_missing))
+    train = len(index.split("train"))
+    return (("train", train - valid), ("valid", valid), ("test", len(index.split("test"))))
+
+
 def _class_names(names_json: Path, num_classes: int) -> list[str]:
-    names = [f"class_{i:03d}" for i in range(1, num_classes + 1)]
+    # the standard 102 names (core/data/flowers_names.py) unless the labels say another class count
+    names = list(FLOWER_NAMES) if num_classes == len(FLOWER_NAMES) else [f"class_{i:03d}" for i in range(1, num_classes + 1)]
     if names_json.is_file():
         try:
             mapping = json.loads(names_json.read_text(encoding="utf-8"))

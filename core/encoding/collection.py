@@ -3,7 +3,8 @@ in chunks, sharded over the processes torchrun starts (core/runtime/distributed.
 
 Output folder OUT (`fghash encode RUN SOURCE --out OUT`):
   manifest.json          run id, bits, source, image count, chunk size, sha256 of the path list
-  paths.txt              one image path per line: row i of the codes is image i
+  paths.json             the image paths, a JSON list: row i of the codes is image i (a file name may
+                         hold a newline, so one path per line could be split)
   chunks/<i>.npz         packed codes and labels of rows [i * chunk_size, (i + 1) * chunk_size), atomic
   codes/database.npz     every row, in the core.search.codes format (written once all chunks exist)
 A chunk file that exists is done, so a killed encode restarts with the missing chunks only. Chunk i is
@@ -25,9 +26,11 @@ from types import SimpleNamespace
 import numpy as np
 
 from core.base.atomic import atomic_write, atomic_write_text
-from core.search.codes import load_codes, pack_codes, save_codes, unpack_codes
-from core.base.errors import DatasetError, RunError
+from core.base.errors import DatasetError, OutputError, RunError, one_line
 from core.base.events import Log, Progress
+from core.base.safe_read import MAX_CODES_BYTES, MAX_JSON_BYTES, open_regular, read_regular
+from core.runs.paths import refuse_output_in_runs
+from core.search.codes import load_codes, pack_codes, save_codes, unpack_codes
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ def folder_collection(folder: str | Path) -> Collection:
     """Every image file under `folder` (recursively, by extension, hidden entries skipped), sorted."""
     from core.data.common import IMAGE_EXTENSIONS
 
-    root = Path(folder)
+    root = Path(os.path.abspath(folder))  # absolute: the paths are stored, and used from any folder later
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder of images")
     found = []
@@ -100,13 +103,14 @@ def encode_collection(run, collection: Collection, out: str | Path, *, chunk_siz
     start = time.perf_counter()
     rank = distributed.current()
     paths = resolve_run(run)
+    out = Path(out)
+    check_encode_folder(out)
     torch_device = select_device(device)
     model, cfg = load_run_model(paths, torch_device)
-    out = Path(out)
     chunks = (len(collection.paths) + chunk_size - 1) // chunk_size
     manifest = {"run_id": paths.run_id, "bits": cfg.bits, "source": collection.source,
                 "count": len(collection.paths), "chunk_size": chunk_size,
-                "paths_sha256": hashlib.sha256("\n".join(collection.paths).encode("utf-8", "surrogatepass")).hexdigest()}
+                "paths_sha256": hashlib.sha256("\0".join(collection.paths).encode("utf-8", "surrogatepass")).hexdigest()}
     if rank.is_main:
         _open_manifest(out, manifest, collection)
     distributed.barrier()
@@ -152,17 +156,32 @@ def load_encoded(out: str | Path):
     return load_codes(SimpleNamespace(codes=Path(out) / "codes"), "database")
 
 
+def check_encode_folder(out: Path) -> None:
+    """OutputError unless `out` is a folder or a new name outside the run store and every run folder."""
+    refuse_output_in_runs(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file, not a folder: encode writes a folder of chunks and codes there")
+
+
 def _open_manifest(out: Path, manifest: dict, collection: Collection) -> None:
     file = out / "manifest.json"
-    if file.exists():
-        saved = json.loads(file.read_text(encoding="utf-8"))
+    if file.exists() or file.is_symlink():
+        data = read_regular(file, what="encode manifest", limit=MAX_JSON_BYTES, error=RunError)
+        try:
+            saved = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise RunError(f"{file} is not an fghash encode manifest ({one_line(exc)}); delete {out} or choose "
+                           f"another --out") from None
+        if not isinstance(saved, dict):
+            raise RunError(f"{file} is not an fghash encode manifest (not a JSON object); delete {out} or choose "
+                           f"another --out")
         if saved != manifest:
             differ = sorted(k for k in manifest if saved.get(k) != manifest[k])
             raise RunError(f"{out} holds an encode of something else (different {', '.join(differ)}); choose "
                            f"another --out or delete that folder")
         return
     (out / "chunks").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "paths.txt", "\n".join(collection.paths) + "\n")
+    atomic_write_text(out / "paths.json", json.dumps(list(collection.paths), indent=0))
     atomic_write_text(file, json.dumps(manifest, indent=2))
 
 
@@ -170,16 +189,33 @@ def _assemble(out: Path, collection: Collection, bits: int, chunks: int, chunk_s
     missing = [i for i in range(chunks) if not _chunk_path(out, i).exists()]
     if missing:
         return None
-    packed = []
-    for i in range(chunks):
-        chunk = _chunk_path(out, i)
-        with np.load(chunk, allow_pickle=False) as f:
-            packed.append(f["packed"])
-            if f["packed"].shape[0] != len(_rows(i, chunk_size, len(collection.paths))):
-                raise RunError(f"{chunk} has the wrong number of rows; delete it and encode again")
+    packed = [_read_chunk(_chunk_path(out, i), len(_rows(i, chunk_size, len(collection.paths))), bits)
+              for i in range(chunks)]
     codes = unpack_codes(np.concatenate(packed), bits)
     return save_codes(SimpleNamespace(codes=out / "codes"), "database", codes,
                       np.asarray(collection.labels, dtype=np.int64), list(collection.paths))
+
+
+def _read_chunk(chunk: Path, rows: int, bits: int) -> np.ndarray:
+    """The packed codes (rows, ceil(bits/8)) uint8 of one chunk file; RunError naming it when it is not a
+    regular file (a FIFO or a link to /dev/zero is refused before it is read), is damaged or foreign."""
+    redo = "delete it and encode again (only that chunk is redone)"
+    try:
+        with open_regular(chunk, what="encode chunk", limit=MAX_CODES_BYTES, error=RunError) as fh, \
+                np.load(fh, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("a single array, not an .npz archive")
+            packed = data["packed"]
+    except RunError:
+        raise
+    except KeyError:
+        raise RunError(f"{chunk} is not an encode chunk (no 'packed' field); {redo}") from None
+    except Exception as exc:  # ValueError (pickles), OSError, EOFError, BadZipFile, zlib errors...
+        raise RunError(f"{chunk} is damaged or not an encode chunk ({one_line(exc)}); {redo}") from None
+    if packed.dtype != np.uint8 or packed.shape != (rows, (bits + 7) // 8):
+        raise RunError(f"{chunk} holds {packed.shape} {packed.dtype} codes, expected ({rows}, {(bits + 7) // 8}) "
+                       f"uint8 for {bits}-bit codes; {redo}")
+    return packed
 
 
 def _write_chunk(tmp: Path, packed: np.ndarray, labels: np.ndarray) -> None:

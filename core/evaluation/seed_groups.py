@@ -5,7 +5,8 @@ root), method, bits, schedule and every method option. Reports print one row per
 standard deviation (n), so a reader can tell whether an ablation's gain exceeds the seed-to-seed spread.
 
 `SeedGroup.variant` names what sets a group apart from the method's defaults (e.g. "no SREM"), so a table
-can print one row per (method, variant) and one column per code length.
+can print one row per (method, variant) and one column per code length. FCAENet's ESRL scale is named even at
+its default ("ESRL quant [RECON]"), because that default is a reconstruction and not the paper's Eq. 7-8.
 """
 
 from __future__ import annotations
@@ -16,13 +17,31 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.config.train_config import AdshOptions, FcaeOptions, MultiFusOptions, TrainConfig
+from core.config.train_config import (
+    ESRL_NORMALIZATION_LABELS,
+    A2NetOptions,
+    AdshOptions,
+    AgmhOptions,
+    DpshOptions,
+    ExchNetOptions,
+    FcaeOptions,
+    FishOptions,
+    HashNetOptions,
+    MultiFusOptions,
+    SemiconOptions,
+    TrainConfig,
+)
 
 # The option blocks each method reads (core/methods): the variant label describes these first.
 _METHOD_OPTIONS: dict[str, tuple[tuple[str, Any], ...]] = {
     "adsh": (("adsh", AdshOptions()),),
     "fcaenet": (("adsh", AdshOptions()), ("fcae", FcaeOptions())),
     "multifusnet": (("multifus", MultiFusOptions()),),
+    "dpsh": (("dpsh", DpshOptions()),), "hashnet": (("hashnet", HashNetOptions()),),
+    "fish": (("adsh", AdshOptions()), ("fish", FishOptions())),
+    # SEMICON-family baselines: their own block (their ADSH settings come from their paper preset)
+    "semicon": (("semicon", SemiconOptions()),), "a2net": (("a2net", A2NetOptions()),),
+    "exchnet": (("exchnet", ExchNetOptions()),), "agmh": (("agmh", AgmhOptions()),),
 }
 # Ablation switches (FCAENet Table 2, Multi-FusNet Table 6) get the papers' names when turned off.
 _SWITCH_OFF_LABELS = {
@@ -43,7 +62,10 @@ class MeanStd:
     n: int
 
     def format(self, scale: float = 1.0, digits: int = 2) -> str:
-        """'mean ± std (n)' with both multiplied by `scale` (100 for percent)."""
+        """'mean ± std (n)' with both multiplied by `scale` (100 for percent); one run: the mean alone
+        (a std of one value is not 0, it is unknown)."""
+        if self.n == 1:
+            return f"{scale * self.mean:.{digits}f}"
         return f"{scale * self.mean:.{digits}f} ± {scale * self.std:.{digits}f} ({self.n})"
 
 
@@ -101,6 +123,11 @@ def _option_changes(cfg: TrainConfig) -> list[str]:
         options = getattr(cfg, block)
         for f in dataclasses.fields(options):
             value, default = getattr(options, f.name), getattr(defaults, f.name)
+            if (block, f.name) == ("fcae", "esrl_normalization"):
+                # named even at its default: the default scale is a reconstruction, not the paper's Eq. 7-8
+                if cfg.fcae.use_esrl:
+                    labels.append(ESRL_NORMALIZATION_LABELS[value])
+                continue
             if value == default:
                 continue
             switch = _SWITCH_OFF_LABELS.get((block, f.name))

@@ -6,6 +6,8 @@ Kinds (EXPLANATION_KINDS):
              target: "which regions make this image's code close to that code"    -> gradcam.py
 - "srem":    the SREM erasure mask and erased image (core.models.srem, as training) -> erasure.py
 - "levels":  Multi-FusNet per-level maps original / ECA / fused (paper Fig. 10)     -> levels.py
+- "parts":   a method's own attention maps (SEMICON stages, A2-Net / ExchNet parts,
+             AGMH branches), one tile each                                        -> parts.py
 
 All maps are at the resolution of the evaluation view the network saw (Resize + CenterCrop of the
 run's config, images.py), returned in `Explanation.image`. Rendering: render.py / overlay.py.
@@ -39,6 +41,7 @@ from core.explain.overlay import (
     overlay_mask,
     save_png,
 )
+from core.explain.parts import part_heatmaps, supports_parts
 from core.explain.render import render, render_panel
 from core.explain.types import EXPLANATION_KINDS, Explanation, ExtraMap
 
@@ -46,6 +49,7 @@ __all__ = [
     "CAM_METHODS", "COLORMAPS", "EXPLANATION_KINDS", "SIMILARITIES",
     "CodeSimilarityTarget", "ColormapError", "ExplainError", "Explainer", "Explanation", "ExtraMap", "PreparedImage",
     "channel_mean_cam", "clear_cache", "colorize", "colormap_lut", "encode_png", "explain_run", "explainer_for_run", "find_target_layer", "gradcam_maps",
-    "mask_outline", "model_cam", "overlay_heatmap", "overlay_mask", "prepare_image", "private_copy",
+    "mask_outline", "model_cam", "overlay_heatmap", "overlay_mask", "part_heatmaps", "prepare_image", "private_copy",
+    "supports_parts",
     "render", "render_panel", "save_png",
 ]

@@ -67,7 +67,8 @@ def explain_run(
 
     kind "cam": channel-mean CAM. "gradcam": `method` (CAM_METHODS) on the `similarity` of the image's code
     to target_code (or to target_image's code; neither: its own code). "srem": mask + erased image with
-    N = regions, s = size (None: the run's config). "levels": Multi-FusNet per-level maps.
+    N = regions, s = size (None: the run's config). "levels": Multi-FusNet per-level maps. "parts": the
+    method's own attention maps (SEMICON, A2-Net, ExchNet, AGMH).
     Options that do not apply to `kind` are ignored. resolution "eval": maps at the run's eval crop
     (image_size px); "file": the same region cut from the file at its own resolution, or out_size px
     square, with the maps resized onto it (core.explain.hires; needs a file, PIL image or array).

@@ -22,6 +22,7 @@ from core.explain.erasure import erased_mask_bool, srem_arrays
 from core.explain.gradcam import CAM_METHODS, SIMILARITIES, encode_real, gradcam_maps, private_copy
 from core.explain.images import ImageSource, PreparedImage, prepare_image, tensor_to_uint8
 from core.explain.levels import level_heatmaps, supports_levels
+from core.explain.parts import part_heatmaps, parts_overview, supports_parts
 from core.explain.types import EXPLANATION_KINDS, Explanation, ExtraMap
 
 
@@ -76,7 +77,7 @@ class Explainer:
 
     # -- explanations ----------------------------------------------------------------------------
     def explain(self, image: ImageSource | PreparedImage, kind: str = "cam", **options) -> Explanation:
-        """Dispatch to cam / gradcam / srem / levels with their keyword options."""
+        """Dispatch to cam / gradcam / srem / levels / parts with their keyword options."""
         if kind not in EXPLANATION_KINDS:
             raise ExplainError(f"unknown explanation kind {kind!r}; expected one of {EXPLANATION_KINDS}")
         return getattr(self, kind)(image, **options)
@@ -159,6 +160,18 @@ class Explainer:
             named = level_heatmaps(self.model, p.tensor.to(self.device))
         extras = tuple(ExtraMap(name, arr) for name, arr in named)
         return Explanation("levels", p.image, heatmap=named[-1][1], extras=extras, method="channel_mean")
+
+    def parts(self, image: ImageSource | PreparedImage) -> Explanation:
+        """The method's own attention maps (core.explain.parts), one extra each; heatmap = their maximum."""
+        if not supports_parts(self.model):
+            raise ExplainError(
+                f"attention part maps need a SEMICON, A2-Net, ExchNet or AGMH run; this run's "
+                f"{type(self.model).__name__} (method {self.cfg.method!r}) has no part_maps(x)")
+        p = self._prepared(image)
+        with self._lock:
+            named = part_heatmaps(self.model, p.tensor.to(self.device))
+        extras = tuple(ExtraMap(name, arr) for name, arr in named)
+        return Explanation("parts", p.image, heatmap=parts_overview(named), extras=extras, method="attention")
 
     def _prepared(self, image: ImageSource | PreparedImage) -> PreparedImage:
         return image if isinstance(image, PreparedImage) else self.prepare(image)

@@ -30,8 +30,10 @@ def level_names(model: torch.nn.Module, count: int) -> list[str]:
 @torch.no_grad()
 def level_heatmaps(model: torch.nn.Module, images: torch.Tensor) -> list[tuple[str, np.ndarray]]:
     """For one normalised image (1, 3, H, W): [("X3/original", (H, W) float32 in [0, 1]), ...],
-    levels in model order (lowest first), branches in BRANCHES order; absent ECA branches are skipped."""
+    levels in model order (lowest first), branches in BRANCHES order; absent ECA branches are skipped. With
+    Multi-FusNet's attention swap the attention branch is named after its module ("X3/se", "X3/cbam", ...)."""
     hw = tuple(images.shape[-2:])
+    attention = getattr(getattr(model, "options", None), "fusion_attention", "eca")
     levels = model.level_maps(images)
     out: list[tuple[str, np.ndarray]] = []
     for name, level in zip(level_names(model, len(levels)), levels):
@@ -40,5 +42,6 @@ def level_heatmaps(model: torch.nn.Module, images: torch.Tensor) -> list[tuple[s
             if fmap is None:
                 continue
             cam = channel_mean_cam(fmap[:1], hw)[0]
-            out.append((f"{name}/{branch}", cam.cpu().numpy().astype(np.float32)))
+            label = attention if branch == "eca" else branch
+            out.append((f"{name}/{label}", cam.cpu().numpy().astype(np.float32)))
     return out

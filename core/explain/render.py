@@ -23,6 +23,7 @@ def render_panel(expl: Explanation, *, colormap: str = "jet", alpha: float = 0.5
 
     cam / gradcam: image | overlay.   srem: image | erased squares | erased image | activation.
     levels: one row per level, columns original | ECA | fused (paper Fig. 10), plus the image.
+    parts: image | one tile per attention map of the method.
     """
     panel = _panel(expl, colormap, alpha)
     if expl.heatmap is None and "activation" not in expl.extra_names:
@@ -63,5 +64,8 @@ def _panel(expl: Explanation, colormap: str, alpha: float) -> np.ndarray:
         width = max(r.shape[1] for r in rows)
         rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
         return vstack(rows)
+    if expl.kind == "parts":
+        return hstack([image, *(label(overlay_heatmap(expl.image, e.array, colormap=colormap, alpha=alpha), e.name)
+                                for e in expl.extras)])
     title = expl.method if expl.score is None else f"{expl.method} sim={expl.score:.3g}"
     return hstack([image, label(render(expl, colormap=colormap, alpha=alpha), title)])

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-EXPLANATION_KINDS = ("cam", "gradcam", "srem", "levels")
+EXPLANATION_KINDS = ("cam", "gradcam", "srem", "levels", "parts")
 """cam: channel-mean activation of the last conv block (FCAENet Eq. 3-4); gradcam: Grad-CAM family
 with a code-similarity target; srem: the SREM erasure mask + erased image; levels: Multi-FusNet
-per-level maps (original / ECA-weighted / fused, paper Fig. 10)."""
+per-level maps (original / ECA-weighted / fused, paper Fig. 10); parts: a method's own attention maps
+(SEMICON stages, A2-Net / ExchNet parts, AGMH branches; core/explain/parts.py), one extra map each."""
 
 
 def _readonly(arr: np.ndarray) -> np.ndarray:
@@ -59,10 +60,11 @@ class Explanation:
 
     kind:     one of EXPLANATION_KINDS.
     image:    (H, W, 3) uint8 RGB, the evaluation view the network saw.
-    heatmap:  (H, W) float32 in [0, 1] (cam, gradcam, levels: the top-level fused map), else None.
+    heatmap:  (H, W) float32 in [0, 1] (cam, gradcam, levels: the top-level fused map, parts: the pixel-wise
+              maximum of the part maps), else None.
     mask:     (H, W) bool, True where SREM erases (srem), else None.
     extras:   further named maps, e.g. "erased" (srem, uint8 image), "activation" (srem, the channel-mean
-              map that placed the squares), "level3/original", "level3/eca", "level3/fused" (levels).
+              map that placed the squares), "level3/original", "level3/eca", "level3/fused" (levels), "stage 1", "part 1", "branch 1" (parts).
     method:   the CAM algorithm ("channel_mean", "gradcam", "gradcam++", "eigencam", ...).
     score:    gradcam only: similarity of the image's real-valued code to the target code.
     regions, size: srem only: N and s that produced the mask.

@@ -1,6 +1,8 @@
 """The attention figure: one row per image, columns original / CAM / Grad-CAM towards a query / SREM mask /
 erased image (FCAENet runs and the ADSH baseline), or original / CAM / Grad-CAM / each level's fused map
-(Multi-FusNet, paper Fig. 10), with one colour bar for every heat-map (all are scaled to [0, 1]).
+(Multi-FusNet, paper Fig. 10), or original / CAM / Grad-CAM / each of the method's own attention maps (SEMICON's
+stages, A2-Net's and ExchNet's parts, AGMH's branches), with one colour bar for every heat-map (all are scaled
+to [0, 1]).
 
 Every map comes from core.explain (the Explainer the GUI and `fghash explain` use) and is drawn over the
 image the network saw (Explanation.image); overlays use core.explain.overlay, so the colours are the app's.
@@ -47,6 +49,7 @@ def gather_attention(run, images: Sequence, *, target_image=None, cam_method: st
     from core.explain.api import explain_run, explainer_for_run
     from core.explain.explainer import Explainer
     from core.explain.levels import supports_levels
+    from core.explain.parts import supports_parts
 
     if not images:
         raise FigureError("name at least one image to explain")
@@ -60,7 +63,11 @@ def gather_attention(run, images: Sequence, *, target_image=None, cam_method: st
         grad = explain_run(prepared, explainer, "gradcam", target_code=target_code, method=cam_method)
         panels = [AttentionPanel("image", cam.image), AttentionPanel("CAM", cam.image, heatmap=cam.heatmap),
                   AttentionPanel(f"{_cam_title(cam_method)}\n{towards}", grad.image, heatmap=grad.heatmap)]
-        if supports_levels(explainer.model):
+        if supports_parts(explainer.model):
+            parts = explain_run(prepared, explainer, "parts")
+            panels += [AttentionPanel(name.replace(" ", "\n", 1), parts.image, heatmap=parts.extra(name))
+                       for name in parts.extra_names]
+        elif supports_levels(explainer.model):
             levels = explain_run(prepared, explainer, "levels")
             panels += [AttentionPanel(f"{name.split('/')[0]}\nfused", levels.image, heatmap=levels.extra(name))
                        for name in levels.extra_names if name.endswith("/fused")]

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from core.base.atomic import atomic_write_bytes
 from core.base.errors import FghashError
@@ -23,6 +24,7 @@ FORMATS = ("pdf", "svg", "png")
 CORRECT_COLOR = "#1a9641"  # green frame: same class as the query (the GUI grid's colours)
 WRONG_COLOR = "#d7191c"  # red frame: another class
 DEFAULT_DPI = 200
+MAX_PIXELS = 200 * 10**6  # a PNG this large takes 800 MB as RGBA while it is drawn
 
 
 class FigureError(FghashError, ValueError):
@@ -51,11 +53,24 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = DEFAULT_DPI) -> Path:
     fmt = figure_format(path)
     if dpi < 10 or dpi > 2400:
         raise FigureError(f"--dpi must lie between 10 and 2400; got {dpi}")
+    width_in, height_in = fig.get_size_inches()
+    pixels = width_in * height_in * dpi * dpi
+    if fmt == "png" and pixels > MAX_PIXELS:
+        raise FigureError(f"a {width_in:.1f} x {height_in:.1f} inch figure at {dpi} dpi would be "
+                          f"{pixels / 1e6:.0f} megapixels, over the {MAX_PIXELS // 10**6} megapixel limit; "
+                          f"lower --dpi (at most {int((MAX_PIXELS / (width_in * height_in)) ** 0.5)} here)")
+    # Run names, class names and dataset kinds are user text: "$...$" in one must print as itself, never
+    # go to mathtext (which raised ParseSyntaxException, or RecursionError when deeply nested).
+    for text in fig.findobj(Text):
+        text.set_parse_math(False)
     buffer = io.BytesIO()
     # No timestamps in vector files: the same figure gives the same bytes.
     metadata = {"png": {"Software": "fghash"}, "pdf": {"Creator": "fghash", "CreationDate": None},
                 "svg": {"Creator": "fghash", "Date": None}}[fmt]
-    fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata, bbox_inches="tight", pad_inches=0.05)
+    try:
+        fig.savefig(buffer, format=fmt, dpi=dpi, metadata=metadata, bbox_inches="tight", pad_inches=0.05)
+    except MemoryError:
+        raise FigureError(f"not enough memory to render the figure at {dpi} dpi; lower --dpi") from None
     out = Path(path)
     try:
         atomic_write_bytes(out, buffer.getvalue())

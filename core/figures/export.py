@@ -9,6 +9,8 @@ from pathlib import Path
 
 from core.figures.common import DEFAULT_DPI, FigureError, figure_format, save_figure
 
+MAX_DIGITS = 6  # decimals of a percentage: more is noise (and `--digits 1e8` wrote a 200 MB table)
+
 
 def write_retrieval_figure(runs: Sequence, queries: Sequence, path: str | Path, *, k: int = 10,
                            show_distance: bool = True, dpi: int = DEFAULT_DPI) -> Path:
@@ -38,12 +40,20 @@ def write_attention_figure(run, images: Sequence, path: str | Path, *, target=No
 
 
 def write_pr_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DPI) -> Path:
-    """Precision-recall curves (Hamming radius 0..bits) of the runs -> `path`."""
+    """Precision-recall curves (Hamming radius 0..bits) of the runs, with the chance precision (the class
+    prior of each dataset's split) dashed -> `path`."""
+    from core.retrieval.service import run_chance_levels
     from core.figures.curves import pr_figure
     from core.retrieval.service import evaluate
+    from core.runs.paths import RunPaths
+    from core.runs.catalog import resolve_run
 
     figure_format(path)
-    return save_figure(pr_figure([evaluate(run) for run in runs]), path, dpi)
+    if not runs:
+        raise FigureError("name at least one run")
+    paths = [run if isinstance(run, RunPaths) else resolve_run(run) for run in runs]
+    return save_figure(pr_figure([evaluate(p) for p in paths], chance=[run_chance_levels(p, ()) for p in paths]),
+                       path, dpi)
 
 
 def write_bits_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DPI) -> Path:
@@ -55,19 +65,50 @@ def write_bits_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DP
     return save_figure(bits_figure(reports, configs, chance), path, dpi)
 
 
-def table_text(runs: Sequence, fmt: str = "markdown", digits: int = 2) -> str:
-    """The method x bits table of the runs as Markdown, LaTeX (booktabs) or CSV text."""
+def table_text(runs: Sequence, fmt: str = "markdown", digits: int = 2, *, metric: str = "test",
+               by_dataset: bool = False, timing: bool = False) -> str:
+    """The method x bits table of the runs as Markdown, LaTeX (booktabs) or CSV text.
+
+    metric "validation": the test mAP@all of each run's epoch selected on its validation split (the run
+    store's record); by_dataset: columns grouped by dataset; timing: training time and images/s columns
+    (from each run's metrics.jsonl)."""
     from core.figures.table import build_table, format_table
+    from core.runs.paths import RunPaths
+    from core.runs.catalog import resolve_run
 
-    return format_table(build_table(*_evaluated(runs)), fmt, digits)
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
+        raise FigureError(f"--digits must be a whole number from 0 to {MAX_DIGITS}; got {digits!r}")
+    reports, configs, chance = _evaluated(runs)
+    paths = [run if isinstance(run, RunPaths) else resolve_run(run) for run in runs]
+    values = _validation_selected(paths) if metric == "validation" else None
+    timings = [_timing(p) for p in paths] if timing else None
+    return format_table(build_table(reports, configs, chance, values=values, metric=metric, by_dataset=by_dataset,
+                                    timings=timings), fmt, digits)
 
 
-def write_table(runs: Sequence, path: str | Path, fmt: str | None = None, digits: int = 2) -> Path:
-    """table_text written to `path`; fmt None: from the suffix (.md, .tex, .csv)."""
+def _validation_selected(paths) -> list[float | None]:
+    """Each run's test mAP@all at the epoch chosen on its validation split (None without one)."""
+    from core.runs.catalog import open_store
+
+    with open_store() as store:
+        records = [store.get(p.run_id) for p in paths]
+    return [r.val_best_test_map if r is not None else None for r in records]
+
+
+def _timing(paths) -> tuple[float | None, float | None]:
+    """(training seconds summed over the run's epochs, mean training images/s) from metrics.jsonl."""
+    records = [r for r in paths.read_metrics() if isinstance(r, dict)]
+    seconds = [float(r["seconds"]) for r in records if isinstance(r.get("seconds"), (int, float))]
+    rates = [float(r["images_per_s"]) for r in records if isinstance(r.get("images_per_s"), (int, float))]
+    return (sum(seconds) if seconds else None, sum(rates) / len(rates) if rates else None)
+
+
+def write_table(runs: Sequence, path: str | Path, fmt: str | None = None, digits: int = 2, **options) -> Path:
+    """table_text written to `path`; fmt None: from the suffix (.md, .tex, .csv); options as table_text's."""
     from core.base.atomic import atomic_write_bytes
 
     fmt = fmt or table_format(path)
-    text = table_text(runs, fmt, digits)
+    text = table_text(runs, fmt, digits, **options)
     out = Path(path)
     try:
         atomic_write_bytes(out, text.encode("utf-8"))

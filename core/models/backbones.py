@@ -84,9 +84,17 @@ def build_backbone(name: str, weights: str = "imagenet") -> ResNetBackbone:
     return backbone
 
 
+# other torchvision networks whose ImageNet file imagenet_state_dict can fetch (not ResNet backbones)
+OTHER_IMAGENET = {"alexnet": tvm.AlexNet_Weights.IMAGENET1K_V1}  # DPSH's official network
+
+
+def _weights_enum(name: str):
+    return OTHER_IMAGENET[name] if name in OTHER_IMAGENET else _ARCHS[name][1]
+
+
 def hub_weights_path(name: str) -> Path:
     """Where torch's hub cache keeps (or would keep) the ImageNet weights file of `name`."""
-    url = _ARCHS[name][1].url
+    url = _weights_enum(name).url
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
 
 
@@ -95,7 +103,7 @@ def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
 
     The download is checked against the hash prefix in torchvision's file name, then read by
     load_weights_file like any other pickle (never by an unrestricted unpickler)."""
-    enum = _ARCHS[name][1]
+    enum = _weights_enum(name)
     cached = hub_weights_path(name)
     if not cached.exists():
         try:

@@ -22,6 +22,15 @@ MODEL_BUILDERS: dict[str, str | ModelBuilder] = {
     "adsh": "core.models.factory:build_adsh_model",
     "fcaenet": "core.models.factory:build_adsh_model",
     "multifusnet": "core.models.multifusnet:build_multifusnet_model",
+    # baselines (docs/baselines.md)
+    "dpsh": "core.models.pairwise:build_dpsh_model",
+    "hashnet": "core.models.pairwise:build_hashnet_model",
+    "fish": "core.models.fish:build_fish_model",
+    # SEMICON-family baselines (docs/baselines.md sections 3-6)
+    "semicon": "core.models.semicon:build_semicon_model",
+    "a2net": "core.models.a2net:build_a2net_model",
+    "exchnet": "core.models.a2net:build_exchnet_model",
+    "agmh": "core.models.agmh:build_agmh_model",
 }
 
 

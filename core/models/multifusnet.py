@@ -14,7 +14,9 @@ The backbone runs unchanged: each stage consumes the *original* output of the pr
 Table 6 ablations (MultiFusOptions): use_cascade=False keeps only the top level and uses its
 global-max-pooled map directly (the "ResNet only" row: no conv blocks, f3 = GMP(X3), 2048-d for
 ResNet-50; reconstructed); use_fusion=False drops the ECA branch (F = X); use_attention=False
-drops the transformer.
+drops the transformer. MultiFusOptions.fusion_attention swaps ECA for SE, CBAM, coordinate attention or
+one of the two PSAs (core/models/attention; Multi-FusNet Fig. 9), one instance per level; eca_kernel applies
+to ECA only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from torch import nn
 
 from core.config.train_config import MultiFusOptions, TrainConfig
 from core.models.backbones import build_backbone
+from core.models.attention import INLINE_SHARED, MuiltNetChannelGate, MuiltNetSpatialGate, build_attention
 from core.models.eca import ECA, eca_kernel_size
 
 STAGES = ("layer2", "layer3", "layer4")
@@ -114,7 +117,19 @@ class MultiFusNet(nn.Module):
 
         self.eca = nn.ModuleList()
         self.eca_of_level: tuple[int, ...] = ()  # level j uses self.eca[eca_of_level[j]]
-        if opts.use_fusion:
+        self.shared_spatial: nn.Module | None = None
+        self.inline_fusion = opts.use_fusion and opts.fusion_attention == INLINE_SHARED
+        if self.inline_fusion:
+            # MuiltNet's own CBAM try: a channel gate per level, one spatial gate for all, F = A(X) in-line
+            self.eca.extend(MuiltNetChannelGate(c) for c in used)
+            self.eca_of_level = tuple(range(len(used)))
+            self.shared_spatial = MuiltNetSpatialGate()
+        elif opts.use_fusion and opts.fusion_attention != "eca":
+            # the attention swap (docs/baselines.md section 9): one module per level; kept under the name `eca`
+            # (the branch A_l of F = X + A(X)) so that the state dict layout does not depend on the kind
+            self.eca.extend(build_attention(opts.fusion_attention, c) for c in used)
+            self.eca_of_level = tuple(range(len(used)))
+        elif opts.use_fusion:
             if opts.eca_kernel == "shared_k3":
                 # one module, fixed k=3, applied to every level (published code); held once so that
                 # the state dict has no aliased tensors (safetensors refuses those)
@@ -151,7 +166,10 @@ class MultiFusNet(nn.Module):
         out = []
         for j, i in enumerate(self.level_ids):
             orig = levels[i]
-            if self.options.use_fusion:
+            if self.inline_fusion:  # MuiltNet's CBAM try: applied in-line, no residual sum
+                weighted = self.shared_spatial(self.eca[self.eca_of_level[j]](orig))
+                out.append(LevelMaps(orig, weighted, weighted))
+            elif self.options.use_fusion:
                 weighted = self.eca[self.eca_of_level[j]](orig)
                 out.append(LevelMaps(orig, weighted, orig + weighted))  # paper Eq. 8: sum of branches
             else:

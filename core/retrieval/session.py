@@ -22,8 +22,9 @@ from core.retrieval.approximate import ApproximateInfo, load_approximate
 from core.search.codes import CodeSet, load_codes, save_codes
 from core.base.errors import ConfigError, FghashError, RunError
 from core.search.index import HammingIndex, load_index, pack_padded, read_index_header
-from core.runs.paths import RunPaths
 from core.runs.catalog import resolve_run
+from core.runs.lock import codes_lock, refuse_if_training
+from core.runs.paths import RunPaths
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,9 @@ class RunSession:
         self.cfg = self.paths.load_config()
         # Both splits are checked against config.json's bit length (codes copied from another run).
         self.database: CodeSet = load_codes(self.paths, "database", expected_bits=self.cfg.bits)
+        if len(self.database) == 0:
+            raise RunError(f"{self.paths.codes / 'database.npz'} holds no codes: the run's database is empty, so "
+                           f"there is nothing to search; train the run again or add images to another run")
         try:
             self.queries: CodeSet | None = load_codes(self.paths, "query", expected_bits=self.cfg.bits)
         except RunError:
@@ -120,7 +124,8 @@ class RunSession:
         if self.paths.index.exists():
             header = read_index_header(self.paths.index)
             if header.get("source_checksum") == self.database.checksum:
-                index, _ = load_index(self.paths.index, use_gpu=self._use_gpu_index)
+                index, _ = load_index(self.paths.index, use_gpu=self._use_gpu_index,
+                                      database_packed=self.database.packed)
                 if index.bits != self.database.bits or len(index) != len(self.database):
                     raise RunError(f"{self.paths.index} holds {len(index)} codes of {index.bits} bits but "
                                    f"{self.paths.codes / 'database.npz'} has {len(self.database)} of "
@@ -231,8 +236,9 @@ class RunSession:
         source = "image"
         known_label: int | None = None
         if isinstance(image_or_path, (int, np.integer)) and not isinstance(image_or_path, bool):
-            if self.queries is None:
-                raise RunError(f"run {self.run_id} has no saved query codes ({self.paths.codes / 'query.npz'})")
+            if self.queries is None or len(self.queries) == 0:
+                raise RunError(f"run {self.run_id} has no saved query codes "
+                               f"({self.paths.codes / 'query.npz'} {'is missing' if self.queries is None else 'holds no rows'})")
             row = int(image_or_path)
             if not 0 <= row < len(self.queries):
                 raise ConfigError(f"test-split index {row} is out of range: run {self.run_id} has "
@@ -307,22 +313,46 @@ class RunSession:
 
     def add_codes(self, codes: np.ndarray, labels, paths) -> int:
         """Append already computed ±1 codes (count, bits) with their labels (-1 = unknown) and image paths
-        to the database codes and the index (e.g. from `fghash encode`). Returns the count added."""
+        to the database codes and the index (e.g. from `fghash encode`). Returns the count added.
+
+        Idempotent per image: a path already in the database (as given or resolved), or given twice, is
+        skipped, so the caller can report len(paths) - added as skipped. The whole read-modify-write runs
+        under the run's codes lock (core/runs/lock.py) and starts from the codes on disk, not this
+        session's copy: two processes adding at once both keep their rows. Refused while the run trains
+        (its end would rewrite the database)."""
         codes = np.asarray(codes, dtype=np.int8)
         if codes.ndim != 2 or codes.shape[1] != self.database.bits:
             raise RunError(f"cannot add codes of shape {codes.shape} to run {self.run_id}: its database codes "
                            f"have {self.database.bits} bits")
         paths = [str(p) for p in paths]
+        labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+        if not (len(paths) == len(labels) == codes.shape[0]):
+            raise RunError(f"cannot add {codes.shape[0]} codes with {len(labels)} labels and {len(paths)} paths: "
+                           f"one label and one path per code")
         with self._lock:
-            # the index of the codes before this call: taken after saving, a lazily built one would
-            # already hold the new codes and get them twice
-            index = self.index
-            new_codes = np.vstack([self.database.codes, codes])
-            new_labels = np.concatenate([self.database.labels, np.asarray(labels, dtype=np.int64)])
-            save_codes(self.paths, "database", new_codes, new_labels, list(self.database.paths) + paths)
-            self.database = load_codes(self.paths, "database")
-            index.add(codes)
-            index.save(self.paths.index, source_checksum=self.database.checksum)
+            with codes_lock(self.paths.root):
+                # checked under the lock: a training that starts now saves its codes under it too
+                refuse_if_training(self.paths.root, "add images to it")
+                current = load_codes(self.paths, "database", expected_bits=self.cfg.bits)
+                if current.checksum != self.database.checksum:  # another process changed them since we read
+                    self.database, self._index = current, None
+                known = set(current.paths)  # stored absolute (dataset records, encode's folders)
+                keep = []
+                for row, p in enumerate(paths):
+                    if p not in known and _norm(p) not in known:
+                        known.update((p, _norm(p)))
+                        keep.append(row)
+                if not keep:
+                    return 0
+                codes, labels, paths = codes[keep], labels[keep], [paths[r] for r in keep]
+                # the index of the codes before this call: taken after saving, a lazily built one would
+                # already hold the new codes and get them twice
+                index = self.index
+                save_codes(self.paths, "database", np.vstack([current.codes, codes]),
+                           np.concatenate([current.labels, labels]), list(current.paths) + paths)
+                self.database = load_codes(self.paths, "database")
+                index.add(codes)
+                index.save(self.paths.index, source_checksum=self.database.checksum)
             self._records = None
             self._class_names = None
             self._approximate = None  # its file is now stale: the next approximate query says to rebuild it

@@ -33,19 +33,60 @@ def map_history(run: str) -> list[tuple[int, float]]:
     return sorted(by_epoch.items())
 
 
-def delete_run(run: str) -> None:
-    """Remove a run's folder and its store entry. Refuses folders outside the run store's runs/ folder,
-    and a run whose training lock is held (core/runs/lock.py): its trainer would die mid-write."""
-    paths = resolve_run(run)
+def delete_run(run: str) -> str:
+    """Remove a run's folder and its store entry; returns what was removed, in words. Refuses folders
+    outside the run store's runs/ folder, and a run whose training lock is held (core/runs/lock.py): its
+    trainer would die mid-write.
+
+    Never deletes through a symbolic link: a name (or path) that is a link to a run folder removes the
+    link and its store entry only. A store entry whose folder is gone (deleted by hand) is removed."""
+    named = Path(run)
+    try:
+        paths = resolve_run(run)
+    except RunError:
+        gone = _entry_without_folder(str(run))
+        if gone is None:
+            raise
+        with open_store() as store:
+            store.delete(gone.run_id)
+        return f"removed the store entry of {gone.run_id}, whose folder {gone.run_dir} was already gone"
+    link = next((p for p in (named, paths.root) if p.is_symlink()), None)
+    if link is not None:
+        if link.absolute().parent.resolve() != runs_dir().resolve():
+            raise RunError(f"{link} is a symbolic link outside the run store ({runs_dir()}); fghash never "
+                           f"deletes through a link: remove the link by hand if you mean it")
+        with open_store() as store:
+            store.delete(link.name)
+        target = link.resolve()
+        link.unlink()
+        return f"removed the link {link.name} (the run folder it pointed to, {target}, is untouched)"
     root = paths.root.resolve()
     if root.parent != runs_dir().resolve():
         raise RunError(f"{root} is not inside the run store ({runs_dir()}); delete it by hand if you mean it")
     if not paths.config.exists():
         raise RunError(f"{root} is not a run folder: config.json is missing")
-    refuse_if_training(root, "deleting it")
+    refuse_if_training(root, "delete it")
     with open_store() as store:
         store.delete(paths.run_id)
     shutil.rmtree(root)
+    return f"deleted {paths.run_id}"
+
+
+def _entry_without_folder(run_id: str):
+    """The store record of `run_id` (exact id) when its folder no longer exists, else None."""
+    with open_store() as store:
+        record = store.get(run_id)
+    return record if record is not None and not Path(record.run_dir).exists() else None
+
+
+def prune_missing_runs() -> list[str]:
+    """Remove the store entries of runs whose folders are gone (deleted or moved by hand); returns their ids.
+    The folders are the truth: nothing on disk is touched."""
+    with open_store() as store:
+        gone = [r.run_id for r in store.list_runs() if r.status == "missing"]
+        for run_id in gone:
+            store.delete(run_id)
+    return gone
 
 
 def export_run(run: str, destination: str | Path) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,9 +75,19 @@ def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, 
 
     Pruning keeps the newest KEEP_LAST checkpoints and those of `keep_epochs` (the epoch selected on the
     validation split, so the test mAP reported for it can be reproduced from its weights)."""
+    weights = write_checkpoint(run_paths.checkpoints / f"epoch-{epoch:04d}", epoch, cfg, tensors,
+                               num_classes=num_classes, fingerprint=fingerprint, driver=driver)
+    _prune(run_paths.checkpoints, keep_epochs)
+    return weights
+
+
+def write_checkpoint(stem: Path, epoch: int, cfg: TrainConfig, tensors: dict[str, torch.Tensor], *,
+                     num_classes: int, fingerprint: str, driver: dict[str, Any], extra: dict[str, Any] | None = None,
+                     ) -> Path:
+    """`stem`.safetensors (the tensors and the RNG states) then `stem`.json (the metadata, with `extra`
+    merged in), both atomically; returns the weights path. epoch: the epochs completed."""
     from safetensors.torch import save_file
 
-    stem = run_paths.checkpoints / f"epoch-{epoch:04d}"
     weights = stem.with_suffix(".safetensors")
     payload = {**tensors, **rng_state_tensors()}
     payload = {k: v.detach().cpu().contiguous() for k, v in payload.items()}
@@ -85,10 +96,9 @@ def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, 
         "schema_version": CHECKPOINT_SCHEMA, "method": cfg.method, "bits": cfg.bits, "backbone": cfg.backbone,
         "epoch": epoch, "config": cfg.to_dict(), "dataset_fingerprint": fingerprint,
         "num_classes": num_classes, "driver": driver, "weights_sha256": _sha256(weights),
-        "torch_version": torch.__version__,
+        "torch_version": torch.__version__, **(extra or {}),
     }
     atomic_write_json(stem.with_suffix(".json"), meta)
-    _prune(run_paths.checkpoints, keep_epochs)
     return weights
 
 
@@ -96,6 +106,7 @@ def save_checkpoint(run_paths, epoch: int, cfg: TrainConfig, tensors: dict[str, 
 _META_FIELDS = {"schema_version": int, "method": str, "bits": int, "backbone": str, "epoch": int,
                 "num_classes": int, "weights_sha256": str}
 _KIND_NAMES = {int: "an integer", str: "a string"}
+MAX_EPOCH = 10**6  # far above any real run; keeps the number inside SQLite's 64-bit integers
 
 
 def read_checkpoint_meta(weights: Path) -> dict:
@@ -126,6 +137,10 @@ def read_checkpoint_meta(weights: Path) -> dict:
                            f"metadata is damaged or not an fghash checkpoint")
     if not isinstance(meta.get("driver", {}), dict):
         raise RunError(f"{meta_path}: field 'driver' must be an object")
+    named = re.fullmatch(r"epoch-(\d+)", weights.stem)
+    if not 0 <= meta["epoch"] <= MAX_EPOCH or (named is not None and int(named.group(1)) != meta["epoch"]):
+        raise RunError(f"{meta_path}: field 'epoch' is {meta['epoch']}, but the file is {weights.stem} (epochs run "
+                       f"0..{MAX_EPOCH}); the metadata is damaged or was edited")
     return meta
 
 

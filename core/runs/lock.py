@@ -14,11 +14,16 @@ conflicts: a GUI that trains on a thread and lists runs on another sees its own 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.base.errors import RunError
 
 LOCK_NAME = ".lock"
+CODES_LOCK_NAME = ".codes.lock"
+CODES_LOCK_WAIT_S = 120.0  # an add or a final save holds it for seconds; longer means a stuck process
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
     import msvcrt
@@ -84,6 +89,33 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextmanager
+def codes_lock(run_root: str | Path, wait_s: float = CODES_LOCK_WAIT_S) -> Iterator[None]:
+    """Held around every read-modify-write of a run's saved codes and index (adding images from the app or
+    `fghash encode --add`, the codes a training saves at its end), so two processes never both read N rows
+    and write N + their own (a lost update). Separate from the training lock, which a training holds for
+    hours. Waits up to `wait_s` seconds for another holder, then raises RunError."""
+    path = Path(run_root) / CODES_LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise RunError(f"cannot change the codes of run {path.parent.name}: cannot write {path} "
+                       f"({exc.strerror})") from None
+    try:
+        deadline = time.monotonic() + wait_s
+        while not _try_lock(fd):
+            if time.monotonic() > deadline:
+                raise RunError(f"the codes of run {path.parent.name} are being changed by another process "
+                               f"({path} stayed locked for {wait_s:.0f} s); try again when it has finished")
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
 
 
 def is_held(run_root: str | Path) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.base.atomic import append_line, atomic_write_text
 from core.config.train_config import TrainConfig
-from core.base.errors import ConfigError, RunError
+from core.base.errors import ConfigError, OutputError, RunError
 from core.base.safe_read import MAX_METRICS_BYTES, read_regular
 
 
@@ -87,7 +87,7 @@ class RunPaths:
         if not self.config.exists():
             raise RunError(f"{self.root} is not a run folder: config.json is missing")
         try:
-            return TrainConfig.load(self.config)
+            return TrainConfig.load(self.config, complete=True)
         except ConfigError as exc:
             raise RunError(str(exc)) from None
 
@@ -124,3 +124,21 @@ def runs_dir() -> Path:
 def new_run_id(cfg: TrainConfig) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{cfg.method}-{cfg.dataset_kind}-{cfg.bits}b-{secrets.token_hex(2)}"
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` looks like a run folder (config.json beside codes/ or checkpoints/)."""
+    return (folder / "config.json").is_file() and ((folder / "codes").is_dir() or (folder / "checkpoints").is_dir())
+
+
+def refuse_output_in_runs(out: str | Path, option: str = "--out") -> None:
+    """Raise OutputError when `out` lies in the run store (FGHASH_HOME) or in any run folder: an output
+    written there would replace a run's own files (`encode --out RUN` replaced its database codes)."""
+    target = Path(os.path.realpath(out))
+    home = Path(os.path.realpath(fghash_home()))
+    if target == home or home in target.parents:
+        raise OutputError(f"{option} {out} lies inside the run store {home}; fghash keeps its own files there: "
+                          f"choose a folder outside it")
+    for folder in (target, *target.parents):
+        if is_run_folder(folder):
+            raise OutputError(f"{option} {out} lies inside the run folder {folder}, whose codes it could "
+                              f"replace; choose a folder outside it")

@@ -38,7 +38,9 @@ def register_folders(store: RunStore, only_missing: bool = False) -> int:
     known = store.run_ids() if only_missing else set()
     count = 0
     for root in sorted(folder.iterdir()):
-        if root.name in known or not root.is_dir() or not (root / "config.json").is_file():
+        # a symlink is an alias of a run registered under its own name (deleting the alias must not
+        # reach the run): never registered
+        if root.name in known or root.is_symlink() or not root.is_dir() or not (root / "config.json").is_file():
             continue
         try:
             register_folder(store, RunPaths(root))
@@ -53,7 +55,7 @@ def register_folder(store: RunStore, paths: RunPaths) -> None:
     """Add one run folder to the store with its inferred status, creation time, metrics and mAPs."""
     text = read_regular(paths.config, what="config", limit=MAX_JSON_BYTES, error=FghashError).decode("utf-8",
                                                                                                      "replace")
-    cfg = TrainConfig.from_json(text)  # ConfigError (a FghashError) for a foreign or damaged config
+    cfg = TrainConfig.from_json(text, complete=True)  # ConfigError (a FghashError) for a foreign or damaged config
     store.add_run(paths.run_id, paths.root, cfg.to_json(), created=paths.config.stat().st_mtime,
                   status=_status(paths, cfg))
     maps = []

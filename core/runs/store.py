@@ -77,6 +77,7 @@ CREATE INDEX IF NOT EXISTS study_cells_by_study ON study_cells (study_id, cell_k
 _ADDED_RUN_COLUMNS = (("val_best_epoch", "INTEGER"), ("val_best_map", "REAL"), ("val_best_test_map", "REAL"))
 
 RUN_STATUSES = ("created", "running", "finished", "cancelled", "interrupted", "failed")
+MISSING = "missing"  # reported, never stored: the run's folder is gone
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,11 @@ class RunStore:
         """A "running" run whose training process no longer holds the run lock was killed (SIGKILL, power
         cut) before it could say so: record and report it as interrupted (core/runs/lock.py). The other way
         round, a "created" or "interrupted" run whose lock is held is being (re)started by a trainer that
-        has not written "running" yet (it does so a few ms after taking the lock): report it running."""
+        has not written "running" yet (it does so a few ms after taking the lock): report it running.
+        A run whose folder is gone (deleted or moved by hand) is reported "missing" (not recorded: the
+        folder may come back); `fghash runs prune` or deleting it removes the entry."""
+        if not os.path.isdir(record.run_dir):
+            return dataclasses.replace(record, status="missing")
         if record.status in ("created", "interrupted"):
             return dataclasses.replace(record, status="running") if is_held(record.run_dir) else record
         if record.status != "running" or is_held(record.run_dir):

@@ -2,15 +2,21 @@
 
     torchrun --nproc-per-node 2 -m core.cli train ...
 
-Every process runs the same method. Rank 0 runs the ordinary driver (core/training/driver.py): it alone writes
-the run folder, the store, checkpoints, metrics and codes, and it alone evaluates. The other ranks
-("followers", follow()) receive the config, the first epoch and the full training state from rank 0,
-then train in lockstep and log to their own file (<FGHASH_HOME>/logs/<run id>.rank<R>.log).
+This module holds the rank helpers (setup, the global batch and its shards, the collectives); the followers
+that train beside rank 0 are core/training/followers.py. Every process runs the same method. Rank 0 runs the
+ordinary driver (core/training/driver.py): it alone writes the run folder, the store, checkpoints, metrics and
+codes, and it alone evaluates. The other ranks ("followers") receive the config, the first epoch and the full
+training state from rank 0, then train in lockstep and log to their own file
+(<FGHASH_HOME>/logs/<run id>.rank<R>.log).
 
 How the work is split (single process = world size 1, where every function here is a no-op):
 * Every rank draws the same global batches from the same seeded generators; shard_batches() gives each
   rank a contiguous slice of every global batch (so for ADSH each rank trains on its shard of the m
-  sampled images). TrainConfig.batch_size stays the GLOBAL batch: a checkpoint resumes with any number
+  sampled images). What is random per image is each rank's own: augmentation (loader workers' seeds,
+  --data-cache's device crops, the global RNG with no workers) and Multi-FusNet's zoom draws come from
+  generators derived from (seed, epoch, rank) (core.training.methods.common.rank_generator); rank 0 keeps
+  the single-process streams. Shared draws (batch order, ADSH's sampled images, FCAENet's positives) are
+  the same on every rank. TrainConfig.batch_size stays the GLOBAL batch: a checkpoint resumes with any number
   of processes and the same global batch and learning rate.
 * NetworkStepper.step() calls reduce_gradients(): one flat all-reduce of share-weighted gradients per
   step, share = slice size / global batch size, so for losses that are means over the batch the update
@@ -22,25 +28,26 @@ How the work is split (single process = world size 1, where every function here 
 * SyncBatchNorm on CUDA for all three methods: batch statistics are those of the global batch, as in one
   process. Multi-FusNet needs it most: its hash head normalises the codes with BatchNorm1d and the
   paper's batch of 16 leaves 2-4 images per GPU. gloo has no SyncBatchNorm, so on the CPU each rank
-  normalises its own slice (the run then differs slightly from a single-process one).
+  normalises its own slice.
+
+What holds, exactly: for one step on the same inputs (same images, same augmentation), the averaged
+gradient and the update equal one process's on the whole global batch (tests/core/test_distributed.py).
+A whole run is statistically equivalent to a single-process run, not identical: each rank draws its own
+augmentation and zooms, so the images seen differ from a single process's, and on the CPU batch norm
+normalises per rank. Measured on the demo data: docs/measurements.md.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
 import math
 import os
-import random
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 
-from core.base.errors import ConfigError, RunError
+from core.base.errors import ConfigError, RunError, one_line
 
 LR_SCALING = ("none", "linear", "sqrt")
 TIMEOUT_ENV = "FGHASH_DIST_TIMEOUT_S"  # how long a rank waits in a collective (rank 0 evaluating) before failing
@@ -101,9 +108,33 @@ def setup(device_name: str | None) -> Rank:
         torch.cuda.set_device(local)  # torch.device("cuda") means this rank's GPU from here on
     timeout = datetime.timedelta(seconds=float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S)))
     backend = "nccl" if cuda else "gloo"
-    dist.init_process_group(backend, timeout=timeout)
+    try:
+        dist.init_process_group(backend, timeout=timeout)
+    except (dist.DistError, RuntimeError, ValueError) as exc:  # DistStoreError: a peer never joined
+        raise RunError(f"rank {rank}/{world}: the torchrun processes could not form their group within "
+                       f"{timeout.total_seconds():g} s ({one_line(exc, 160)}); check that all {world} processes "
+                       f"started (--nnodes, --nproc-per-node, the rendezvous address); ${TIMEOUT_ENV} sets the "
+                       f"wait") from None
     _current = Rank(rank=rank, world_size=world, local_rank=local, backend=backend)
     return _current
+
+
+def check_same_options(options: dict) -> None:
+    """Every rank was started with the same command-line options (torchrun passes one command to all; a rank
+    started by hand with another --dataset or --bits would otherwise be silently overridden by rank 0's).
+    options: this rank's parsed options (plain values). RunError on every rank naming what differs."""
+    if not _current.active:
+        return
+    mine = {k: repr(v) for k, v in sorted(options.items())}
+    everyone: list = [None] * _current.world_size
+    dist.all_gather_object(everyone, mine)
+    for other_rank, theirs in enumerate(everyone):
+        differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+        if differ:
+            detail = ", ".join(f"--{k.replace('_', '-')} {theirs.get(k)} on rank {other_rank} but {mine.get(k)} "
+                               f"on rank {_current.rank}" for k in differ[:3])
+            raise RunError(f"the torchrun processes were given different options ({detail}); every process of a "
+                           f"job must get the same command")
 
 
 def lost_peer(exc: BaseException) -> bool:
@@ -227,118 +258,3 @@ def check_identical(t: torch.Tensor, what: str) -> int:
                        f"{high}, this {_current.label()}: {value}): the ranks diverged; stop and resume from "
                        f"the last checkpoint, and report this as a bug")
     return value
-
-
-# ---- starting the followers ------------------------------------------------------------------------
-def start_followers(method, cfg, start: int, run_id: str) -> str | None:
-    """Rank 0, before the first epoch: send the config, the first epoch and the full training state to
-    the other ranks (they wait in follow()), and prepare this rank. Returns a line for the log (None in a
-    single process)."""
-    if not _current.active:
-        return None
-    _check_batch(cfg)
-    dist.broadcast_object_list([(cfg.to_dict(), start, run_id, _cpu(method.state_tensors()))], src=0)
-    sync_bn = _prepare(method, cfg, start)
-    per_rank = cfg.batch_size / _current.world_size
-    return (f"torchrun: {_current.world_size} processes ({_current.backend}); global batch {cfg.batch_size} "
-            f"(~{per_rank:g} per process), lr {cfg.lr:g}; SyncBatchNorm "
-            f"{'on' if sync_bn else 'off (CPU: each process normalises its own slice)'}")
-
-
-def finish_followers() -> None:
-    """Rank 0, after its last run: tell the followers there is nothing more to train."""
-    if _current.active:
-        dist.broadcast_object_list([None], src=0)
-
-
-def follow() -> int:
-    """A rank other than 0: train whatever rank 0 announces, in lockstep, until it says it is done.
-
-    Writes nothing but its log file. Returns the exit code (0).
-    """
-    from core.config.train_config import TrainConfig
-    from core.data.registry import load_dataset
-    from core.runtime.device import select_device
-    from core.base.events import BatchEnd, Log
-    from core.training.methods.registry import make_method
-
-    cancel = threading.Event()  # followers are stopped by torchrun, never cancelled
-    while True:
-        box = [None]
-        dist.broadcast_object_list(box, src=0)
-        if box[0] is None:
-            return 0
-        cfg_dict, start, run_id, state = box[0]
-        cfg = TrainConfig.from_dict(cfg_dict)
-        with _follower_log(run_id) as log:
-            log(f"{_current.label()} pid {os.getpid()} following run {run_id} from epoch {start + 1} "
-                f"to {cfg.epochs}")
-            device = select_device(cfg.device)
-            dataset = load_dataset(cfg.dataset_kind, cfg.dataset_root, allow_missing=cfg.allow_missing)
-            method = make_method(cfg, dataset, device)
-            method.load_state_tensors(state)
-            _prepare(method, cfg, start)
-            for epoch in range(start + 1, cfg.epochs + 1):
-                losses = []
-                for event in method.train_epoch(epoch, cancel):
-                    if isinstance(event, Log):
-                        log(event.message)
-                    elif isinstance(event, BatchEnd):
-                        losses.append(float(event.loss))
-                log(f"epoch {epoch} done: {len(losses)} steps, mean global-batch loss "
-                    f"{np.mean(losses) if losses else float('nan'):.6g}")
-            log("done")
-
-
-def follower_log_path(run_id: str, rank: int) -> Path:
-    from core.runs.paths import fghash_home
-
-    return fghash_home() / "logs" / f"{run_id}.rank{rank}.log"
-
-
-# ---- helpers ---------------------------------------------------------------------------------------
-def _check_batch(cfg) -> None:
-    world = _current.world_size
-    need = 2 * world if cfg.method == "multifusnet" else world  # BatchNorm1d needs 2 images per process
-    if cfg.batch_size < need:
-        raise ConfigError(f"the global batch ({cfg.batch_size}) must hold at least {need} images for {world} "
-                          f"processes ({cfg.method}); raise --batch-size or use --per-rank-batch-size")
-
-
-def _prepare(method, cfg, start: int) -> bool:
-    """SyncBatchNorm on CUDA (in place: the optimiser keeps the same parameters) and a per-rank random
-    stream for augmentation (rank 0 keeps the single-process stream). Returns whether SyncBN is on."""
-    sync_bn = method.device.type == "cuda"
-    if sync_bn:
-        torch.nn.SyncBatchNorm.convert_sync_batchnorm(method.model)
-    if _current.rank > 0:
-        digest = hashlib.sha256(repr((int(cfg.seed), _current.rank, int(start))).encode()).digest()
-        seed = int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-        torch.manual_seed(seed)
-        np.random.seed(seed % (2 ** 32))
-        random.seed(seed)
-    return sync_bn
-
-
-def _cpu(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in tensors.items()}
-
-
-class _follower_log:
-    """A context manager giving log(message): timestamped lines appended to this rank's log file."""
-
-    def __init__(self, run_id: str) -> None:
-        self.path = follower_log_path(run_id, _current.rank)
-
-    def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = self.path.open("a", encoding="utf-8")
-
-        def log(message: str) -> None:
-            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-            self.file.write(f"{stamp} {message}\n")
-            self.file.flush()
-        return log
-
-    def __exit__(self, *exc: object) -> None:
-        self.file.close()

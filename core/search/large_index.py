@@ -237,12 +237,14 @@ def _train_and_fill(index: ApproximateHammingIndex, sample: np.ndarray, chunks: 
     return index
 
 
-def load_approximate_index(path: str | Path, rebuild: str) -> tuple[ApproximateHammingIndex, dict]:
+def load_approximate_index(path: str | Path, rebuild: str, database_packed: np.ndarray | None = None,
+                           ) -> tuple[ApproximateHammingIndex, dict]:
     """Read and validate a file written by `ApproximateHammingIndex.save` -> (index, header); nprobe is the
-    one saved. Raises RunError naming the file and the command that rebuilds it (`rebuild`)."""
+    one saved. database_packed: the codes it must hold, each id once (core.search.index.read_index_file).
+    Raises RunError naming the file and the command that rebuilds it (`rebuild`)."""
     import faiss
 
-    raw, header = read_index_file(path, faiss.IndexBinaryIVF, rebuild)
+    raw, header = read_index_file(path, faiss.IndexBinaryIVF, rebuild, database_packed)
     return ApproximateHammingIndex.from_faiss(raw, header["bits"]), header
 
 

@@ -10,9 +10,14 @@ method.encode_database()), metrics to metrics.jsonl and the store, and a checkpo
 is the final model's test mAP; with a validation split (core/training/validation.py) each evaluation also scores
 the validation queries against the same database, and the best epoch on validation is reported with its
 test mAP (its checkpoint is kept). Nothing is ever selected on the test split. Cancel is checked
-by the method between batches; a cancelled epoch is not checkpointed. At the end (or at cancel after at
-least one completed epoch) the query and database codes are saved. Resume continues after the newest
-checkpoint with every RNG state restored, so on the CPU it reproduces the uninterrupted run exactly.
+by the method between batches. Stop keeps the work done: cancelled inside an epoch, the state after the
+last finished batch becomes the run's partial checkpoint (core/runs/partial.py), from which Resume replays
+the epoch's seeded batch order and continues at the next batch; cancelled during an epoch's evaluation, the
+epoch's checkpoint is written without it, and a Resume that has nothing left to train evaluates first.
+At the end (or at cancel after at least one completed epoch) the query and database codes are saved.
+Resume continues after the newest checkpoint with every RNG state restored, so on the CPU a resume at an
+epoch boundary reproduces the uninterrupted run exactly (mid-epoch: the same batches in the same order,
+with fresh random augmentations).
 """
 
 from __future__ import annotations
@@ -27,22 +32,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.runtime import distributed
+from core.training import followers
 from core.runs.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
-from core.search.codes import save_codes
+from core.runs.partial import ResumePoint, clear_partial, read_partial, save_partial
+from core.search.codes import codes_path, load_codes, save_codes
 from core.config.train_config import TrainConfig
 from core.runtime.device import is_out_of_memory, out_of_memory_error, select_device
 from core.training.divergence import DEVICE_CHECK_EVERY, FiniteLossGuard
-from core.encoding.encode import encode_run_codes
+from core.training.eta import RunClock
+from core.encoding.encode import encode_new_images, encode_run_codes, run_eval_transform
 from core.base.errors import Cancelled, RunError
-from core.base.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EvalResult, Event, Log,
-                         TrainFinished, ValidationResult)
+from core.base.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EpochStart, EvalResult, Event,
+                              Log, Progress, TrainFinished, ValidationResult)
+from core.training.methods.adsh import AdshMethod
 from core.training.methods.common import LazyBatchLosses
-from core.runs.lock import RunLock
-from core.runs.paths import RunPaths
 from core.runs.catalog import create_run, open_store, resolve_run
+from core.runs.lock import RunLock, codes_lock
+from core.runs.paths import RunPaths
+from core.runs.rebuild import register_folder
 from core.runs.store import RunStore
 from core.training.validation import ValidationSplit, fingerprint_view, split_for_validation
+from core.data.duplicates import duplicates_warning, find_cross_split_duplicates
 
 
 def train(cfg: TrainConfig | None = None, *, cancel: threading.Event | None = None,
@@ -76,6 +86,8 @@ class _Run:
                                f"with a {cfg.method} / {cfg.bits}-bit config")
             self.cfg = saved
             self.resuming = True
+            if store.get(self.paths.run_id) is None:  # a run folder copied in by hand: index it first
+                register_folder(store, self.paths)
             # The saved config wins (bit-exact continuation); say which given options are ignored.
             given = cfg.to_dict() if cfg is not None else {}
             self.ignored = sorted(k for k, v in given.items() if v != saved.to_dict().get(k))
@@ -91,6 +103,10 @@ class _Run:
         self.query_cache: tuple[int, torch.Tensor] | None = None  # (epoch, codes) of the last evaluation
         self.skipped_reported = 0  # undecodable training images already announced in a Log
         self.loss_guard: FiniteLossGuard | None = None  # set in run() once the config is known
+        self.evaluated_epoch = 0  # the last epoch whose evaluation ran (0: none yet)
+        self.resume_point: ResumePoint | None = None  # where a Resume of this run would continue
+        self.clock: RunClock | None = None  # the run's ETA (core/training/eta.py), made once the method is
+        self.batches_per_epoch = 0  # as the method's BatchEnd events say (0 until the first batch)
 
     # ------------------------------------------------------------------------------------------
     def run(self) -> Generator[Event, None, TrainFinished]:
@@ -108,6 +124,9 @@ class _Run:
         self.fingerprint = dataset_fingerprint(fingerprint_view(dataset, self.validation))
         self.test_records = dataset.split("test")
         self.train_records = dataset.split("train")
+        # a query that is a byte-identical copy of a database image under another name finds itself; the
+        # metadata checks cannot see it, so compare the files (cheap: only same-size files are read)
+        self.duplicates = find_cross_split_duplicates(dataset.records)
         # Build the network before creating the run folder: a bad weights path or backbone then
         # leaves no empty "failed" run behind.
         if cfg.data_cache:  # decoded once per dataset and size; later runs open the file
@@ -136,6 +155,9 @@ class _Run:
         status, message, completed = "failed", "", 0
         try:
             start = 0
+            self.clock = RunClock(cfg.epochs, cfg.eval_every, len(self.test_records) + (
+                len(self.train_records) if _encodes_database(method) else 0) + (
+                len(self.validation.records) if self.validation is not None else 0), cfg.batch_size)
             if self.resuming:
                 start = yield from self._restore(method)
                 if self.ignored:
@@ -143,9 +165,11 @@ class _Run:
                               f"{', '.join(self.ignored)}", "warning")
                 if start >= cfg.epochs:
                     yield Log(f"run {run_id} already completed its {cfg.epochs} epochs; saving its codes again")
+                    if self.evaluated_epoch < start:  # Stop came during the last epoch's evaluation
+                        yield from self._evaluate_and_record(start)
             completed = self.loss_guard.checkpointed_epoch = start
             # torchrun: the other processes get the config and this state here, then train in lockstep
-            note = distributed.start_followers(method, cfg, start, run_id)
+            note = followers.start_followers(method, cfg, start, run_id)
             if note:
                 yield Log(note)
             yield Log(f"training {cfg.method} {cfg.bits} bits on {dataset.kind} ({len(self.train_records)} train / "
@@ -154,32 +178,42 @@ class _Run:
             if self.validation is not None:
                 yield Log(f"model selection on validation queries: {self.validation.source}; the test split "
                           f"plays no part in it")
+            if self.duplicates.pairs or self.duplicates.unreadable:
+                yield Log(duplicates_warning(self.duplicates), "warning")
             status = "finished"
+            self.resume_point = ResumePoint(completed, cfg.epochs)
             for epoch in range(start + 1, cfg.epochs + 1):
                 yield from self._epoch(epoch)
                 if self.cancel.is_set():
                     status = "cancelled"
+                    yield from self._save_partial(epoch, completed)
                     break
                 completed = epoch
                 try:
                     yield from self._after_epoch(epoch)
-                except Cancelled:  # cancelled while encoding the queries for the evaluation
+                except Cancelled:  # cancelled while encoding for the evaluation: the epoch's training is kept
                     status = "cancelled"
+                    yield from self._checkpoint(epoch)
+                    yield Log(f"stopped during the evaluation of epoch {epoch}: its checkpoint is saved without "
+                              f"the evaluation", "warning")
                     break
+                self.resume_point = ResumePoint(completed, cfg.epochs)
             if completed >= 1:
                 yield from self._save_codes(completed, status == "cancelled")
             message = {"finished": f"finished {completed} epoch(s)",
-                       "cancelled": f"cancelled after {completed} complete epoch(s)"}[status]
+                       "cancelled": f"cancelled after {completed} complete epoch(s)"
+                                    + self._partial_note() + f"; {self.resume_point.describe()}"}[status]
             if self.skipped_reported:
                 message += f"; {self.skipped_reported} training image(s) could not be decoded and were replaced"
         except GeneratorExit:
-            self.store.set_status(run_id, "interrupted")  # the consumer dropped the generator
+            self._record_end("interrupted")  # the consumer dropped the generator
             raise
         except KeyboardInterrupt:
-            self.store.set_status(run_id, "interrupted")
+            self._record_end("interrupted")
             raise
         except BaseException as exc:
-            self.store.set_status(run_id, "failed")
+            if not self._record_end("failed"):
+                raise self._deleted_error() from None
             self.store.set_maps(run_id, self.final_map, self.best_on_val)
             if is_out_of_memory(exc):
                 raise out_of_memory_error(device, cfg.batch_size, cfg.image_size) from None
@@ -191,6 +225,24 @@ class _Run:
         yield finished
         return finished
 
+    def _record_end(self, status: str) -> bool:
+        """Record how the run ended; False (and the store entry removed, so no ghost run is listed) when its
+        folder was deleted while it trained."""
+        if self.paths.config.is_file():
+            self.store.set_status(self.paths.run_id, status)
+            return True
+        self.store.delete(self.paths.run_id)
+        return False
+
+    def _deleted_error(self) -> RunError:
+        return RunError(f"run folder {self.paths.root} was deleted while it trained; training stopped and nothing "
+                        f"more was written (its store entry is removed)")
+
+    def _check_folder(self) -> None:
+        """Before writing epoch results: a folder deleted by hand is not silently re-created by the writes."""
+        if not self.paths.config.is_file():
+            raise self._deleted_error()
+
     # ------------------------------------------------------------------------------------------
     def _epoch(self, epoch: int) -> Generator[Event, None, None]:
         cfg = self.cfg
@@ -198,6 +250,9 @@ class _Run:
         losses: list[float] = []
         weighted_rate = lr = 0.0
         lazy = LazyBatchLosses()  # losses stay on the GPU until read in groups: no sync per batch
+        yield EpochStart(epoch=epoch, epochs=cfg.epochs, step=int(getattr(self.method, "step_count", 0)),
+                         unit="outer iteration" if cfg.method in _OUTER_ITERATION_METHODS else "epoch",
+                         resumed_at_batch=self.method.skip_batches)
         for event in self.method.train_epoch(epoch, self.cancel):
             if isinstance(event, BatchEnd):
                 self.loss_guard.observe(event.loss, epoch, event.batch)
@@ -205,9 +260,12 @@ class _Run:
                 dt, last = now - last, now
                 weighted_rate += event.images_per_s * dt
                 lr = event.lr
-                per_batch = (now - t0) / event.batch
+                self.clock.batch_done(dt)
+                self.batches_per_epoch = event.batches_in_epoch
                 remaining = (event.batches_in_epoch - event.batch) + (cfg.epochs - epoch) * event.batches_in_epoch
-                event = dataclasses.replace(event, eta_s=per_batch * remaining)
+                eta = self.clock.eta(remaining, self.clock.evaluations_after(epoch, include_current=True), "training")
+                event = dataclasses.replace(event, eta_s=eta.seconds if eta else None,
+                                            eta_note=eta.describe() if eta else "")
             for ready in lazy.push(event):
                 if isinstance(ready, BatchEnd):
                     losses.append(ready.loss)
@@ -220,40 +278,116 @@ class _Run:
         self.loss_guard.check()  # every loss of a completed epoch is known finite before it is reported
         seconds = time.perf_counter() - t0
         self.epoch_stats = (float(np.mean(losses)) if losses else float("nan"), lr, seconds)
+        self.epoch_rate = weighted_rate / max(seconds, 1e-9)  # training images per second (metrics.jsonl)
+        eta = self.clock.eta(self.batches_per_epoch * (cfg.epochs - epoch), self.clock.evaluations_after(epoch, include_current=True),
+                             "training")
         yield EpochEnd(epoch=epoch, epochs=cfg.epochs, mean_loss=self.epoch_stats[0], lr=lr, seconds=seconds,
                        images_per_s=weighted_rate / max(seconds, 1e-9),
-                       eta_s=seconds * (cfg.epochs - epoch))
+                       eta_s=eta.seconds if eta else None, eta_note=eta.describe() if eta else "")
 
     def _after_epoch(self, epoch: int) -> Generator[Event, None, None]:
+        self._check_folder()
         cfg = self.cfg
         mean_loss, lr, seconds = self.epoch_stats
         # Undecodable training images met so far (replaced by another image of their class): counted in
         # metrics.jsonl and the store every epoch, announced whenever the count grows.
         skipped = self.method.skipped_train_images()
-        record = {"epoch": epoch, "loss": mean_loss, "lr": lr, "seconds": seconds, "skipped_images": len(skipped)}
+        record = {"epoch": epoch, "loss": mean_loss, "lr": lr, "seconds": seconds, "images_per_s": self.epoch_rate,
+                  "skipped_images": len(skipped)}
         if len(skipped) > self.skipped_reported:
             self.skipped_reported = len(skipped)
             shown = "; ".join(list(skipped.values())[:3]) + ("; ..." if len(skipped) > 3 else "")
             yield Log(f"{len(skipped)} training image(s) could not be decoded so far and were replaced by another "
                       f"image of the same class ({shown})", "warning")
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-            result = yield from self._evaluate(epoch)
-            record.update(result.metrics_record())
-            if self.validation is not None:
-                record["val_map_all"] = yield from self._select_on_validation(epoch, result.map_all)
+            yield from self._evaluate_and_record(epoch, record)
+        else:
+            self._record(epoch, record)
+        yield from self._checkpoint(epoch)
+
+    def _evaluate_and_record(self, epoch: int, record: dict | None = None) -> Generator[Event, None, None]:
+        """Evaluate epoch `epoch` (and select on validation), then write its metrics record. Its time is
+        measured for the ETA, and its Progress events carry the run's ETA naming the phase."""
+        record = record if record is not None else {"epoch": epoch}
+        self.clock.evaluation_started()
+        later = self.clock.evaluations_after(epoch, include_current=False)
+        batches_left = self.batches_per_epoch * (self.cfg.epochs - epoch)
+        result = yield from self._with_run_eta(self._evaluate(epoch), batches_left, later)
+        record.update(result.metrics_record())
+        if self.validation is not None:
+            record["val_map_all"] = yield from self._with_run_eta(
+                self._select_on_validation(epoch, result.map_all), batches_left, later)
+        self.clock.evaluation_done()
+        self.evaluated_epoch = epoch
+        self._record(epoch, record)
+
+    def _with_run_eta(self, gen, batches_left: int, evaluations_later: int):
+        """Pass `gen`'s events on, its Progress given the run's ETA: this phase's own time left, then the
+        batches and evaluations after it. Returns gen's value."""
+        while True:
+            try:
+                event = next(gen)
+            except StopIteration as stop:
+                return stop.value
+            if isinstance(event, Progress):
+                eta = self.clock.eta(batches_left, evaluations_later, event.phase, event.eta_s or 0.0)
+                if eta is not None:
+                    event = dataclasses.replace(event, run_eta_s=eta.seconds, run_eta_note=eta.describe())
+            yield event
+
+    def _record(self, epoch: int, record: dict) -> None:
         self.paths.append_metrics(record)
         self.store.log_metrics(self.paths.run_id, epoch, {k: v for k, v in record.items() if k != "epoch"})
         self.store.set_maps(self.paths.run_id, self.final_map, self.best_on_val)
+
+    def _driver_state(self) -> dict:
         best = self.best_on_val
-        driver = {"final_map": self.final_map, "best_on_val": best.to_dict() if best else None}
+        return {"final_map": self.final_map, "best_on_val": best.to_dict() if best else None,
+                "evaluated_epoch": self.evaluated_epoch}
+
+    def _checkpoint(self, epoch: int) -> Generator[Event, None, None]:
+        """The checkpoint of completed epoch `epoch`; a partial one of that epoch is stale from now on."""
+        best = self.best_on_val
         tensors = self.method.state_tensors()
         self.loss_guard.refuse_non_finite_state(tensors, epoch)
-        path = save_checkpoint(self.paths, epoch, cfg, tensors, num_classes=self.dataset.num_classes,
-                               fingerprint=self.fingerprint, driver=driver,
+        path = save_checkpoint(self.paths, epoch, self.cfg, tensors, num_classes=self.dataset.num_classes,
+                               fingerprint=self.fingerprint, driver=self._driver_state(),
                                keep_epochs=(best.epoch,) if best else ())
+        clear_partial(self.paths)
         self.loss_guard.checkpointed_epoch = epoch
+        self.resume_point = ResumePoint(epoch, self.cfg.epochs)
         self.store.set_artifact(self.paths.run_id, "checkpoint", path)
         yield CheckpointSaved(epoch=epoch, path=str(path))
+
+    def _save_partial(self, epoch: int, completed: int) -> Generator[Event, None, None]:
+        """Stop inside epoch `epoch`: its finished batches become the partial checkpoint (when the method can
+        resume mid-epoch, in a single process, and the state is finite); sets self.resume_point."""
+        method = self.method
+        done, total = method.batches_done, method.batches_in_epoch
+        self.resume_point = ResumePoint(completed, self.cfg.epochs)
+        if done <= 0:
+            return
+        if not method.supports_partial or distributed.current().world_size > 1:
+            why = ("under torchrun" if method.supports_partial else f"for {self.cfg.method}")
+            yield Log(f"the {done} finished batch(es) of epoch {epoch} cannot be kept {why}: mid-epoch resume is "
+                      f"not supported there", "warning")
+            return
+        tensors = {**method.state_tensors(), **method.partial_state_tensors()}
+        bad = [n for n, t in tensors.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:
+            yield Log(f"the state after batch {done} of epoch {epoch} holds NaN or Inf ({bad[0]}): not kept", "warning")
+            return
+        path = save_partial(self.paths, completed, epoch, done, total, self.cfg, tensors,
+                            num_classes=self.dataset.num_classes, fingerprint=self.fingerprint,
+                            driver=self._driver_state())
+        self.resume_point = ResumePoint(completed, self.cfg.epochs, epoch, done, total)
+        yield CheckpointSaved(epoch=completed, path=str(path))
+
+    def _partial_note(self) -> str:
+        point = self.resume_point
+        if point is None or point.in_epoch is None:
+            return ""
+        return f" and {point.batches_done} of {point.batches_in_epoch} batches of epoch {point.in_epoch} (checkpoint saved)"
 
     def _divergence_hint(self) -> str:
         """The settings a diverged run's message names as the likely causes."""
@@ -306,23 +440,67 @@ class _Run:
                                             self.cfg, self.method.device, cancel=cancel, phase=phase))
 
     def _save_codes(self, completed: int, cancelled: bool) -> Generator[Event, None, None]:
+        self._check_folder()
         if self.query_cache is not None and self.query_cache[0] == completed and not cancelled:
             query = self.query_cache[1]
         else:  # the network moved since the last evaluation (or was never evaluated): encode again
             query = yield from self._query_codes(cancel=None)
         database = yield from self.method.encode_database()
-        for split, codes, records in (("query", query, self.test_records), ("database", database, self.train_records)):
-            path = save_codes(self.paths, split, codes, _labels(records).numpy(), [r.path for r in records])
-            self.store.set_artifact(self.paths.run_id, f"{split}_codes", path)
+        db_labels, db_paths = _labels(self.train_records).numpy(), [str(r.path) for r in self.train_records]
+        # Under the codes lock (adds wait, then are refused while this run trains): the images a user added
+        # to the old database (the app, `fghash encode --add`) are the user's data, re-encoded with the new
+        # weights and kept, never dropped by a resumed training rewriting the database.
+        with codes_lock(self.paths.root):
+            added = yield from self._added_images(set(db_paths))
+            if added is not None:
+                codes, labels, paths = added
+                database = torch.cat([database.float(), codes.float()])
+                db_labels, db_paths = np.concatenate([db_labels, labels]), db_paths + paths
+            for split, codes, labels, paths in (("query", query, _labels(self.test_records).numpy(),
+                                                 [r.path for r in self.test_records]),
+                                                ("database", database, db_labels, db_paths)):
+                path = save_codes(self.paths, split, codes, labels, paths)
+                self.store.set_artifact(self.paths.run_id, f"{split}_codes", path)
         self.store.set_artifact(self.paths.run_id, "metrics", self.paths.metrics)
         yield Log(f"saved query ({len(query)}) and database ({len(database)}) codes to {self.paths.codes}")
 
+    def _added_images(self, dataset_paths: set[str]):
+        """(codes, labels, paths) of the rows of the saved database that are not images of the training split
+        (added after an earlier training finished), encoded again with the current network; None when
+        there are none (or no saved database)."""
+        if not codes_path(self.paths, "database").is_file():
+            return None
+        try:
+            old = load_codes(self.paths, "database", expected_bits=self.cfg.bits)
+        except RunError as exc:
+            yield Log(f"the previous database codes cannot be read, so images added to them (if any) cannot be "
+                      f"carried over: {exc}", "warning")
+            return None
+        rows = [i for i, p in enumerate(old.paths) if p not in dataset_paths]
+        if not rows:
+            return None
+        from core.data.records import ImageRecord
+
+        paths = [old.paths[i] for i in rows]
+        labels = old.labels[rows]
+        records = [ImageRecord(path=p, label=max(0, int(lab)), split="train") for p, lab in zip(paths, labels)]
+        codes = yield from encode_new_images(self.method.model, records, run_eval_transform(self.cfg),
+                                             self.method.device, self.cfg.batch_size)
+        yield Log(f"re-encoded the {len(rows)} image(s) added to the database after training with the new weights "
+                  f"(kept in the database)")
+        return codes, labels, paths
+
     def _restore(self, method) -> Generator[Event, None, int]:
         weights = self.paths.last_checkpoint()
-        if weights is None:
+        partial = read_partial(self.paths, self.cfg)
+        if weights is None and partial is None:
             yield Log(f"run {self.paths.run_id} has no checkpoint yet: starting from epoch 1", "warning")
             return 0
-        tensors, meta = read_checkpoint(weights, self.cfg)
+        if partial is not None:
+            tensors, meta = partial
+            weights = self.paths.checkpoints / "partial.safetensors"
+        else:
+            tensors, meta = read_checkpoint(weights, self.cfg)
         if meta.get("dataset_fingerprint") != self.fingerprint:
             raise RunError(f"{weights} was trained on a different version of the dataset "
                            f"({self.dataset.kind} at {self.dataset.root}): its images or labels changed")
@@ -336,11 +514,26 @@ class _Run:
         # checkpoints before validation selection also hold "best_map" (chosen on the test split): ignored
         self.final_map = driver.get("final_map")
         self.best_on_val = BestOnValidation.from_dict(driver.get("best_on_val"))
-        yield Log(f"restored {weights.name}")
+        # checkpoints before Stop kept work did not say; they were always evaluated when evaluation was due
+        self.evaluated_epoch = int(driver.get("evaluated_epoch", meta["epoch"]))
+        if partial is not None:
+            part = meta["partial"]
+            method.skip_batches = part["batches_done"]
+            method.load_partial_state_tensors(tensors)
+            yield Log(f"restored {weights.name}: epoch {part['in_epoch']} continues at batch "
+                      f"{part['batches_done'] + 1} of {part['batches_in_epoch']}")
+        else:
+            yield Log(f"restored {weights.name}")
         return int(meta["epoch"])
 
 
-EVAL_KS = (10, 100)  # mAP@k and precision@k reported next to mAP@all at every evaluation
+EVAL_KS = (10, 100)
+_OUTER_ITERATION_METHODS = ("adsh", "fcaenet")  # an "epoch" of these is an outer iteration (a V update)
+
+
+def _encodes_database(method) -> bool:
+    """Whether an evaluation encodes the training split (symmetric methods) rather than reading V."""
+    return not isinstance(method, AdshMethod)  # mAP@k and precision@k reported next to mAP@all at every evaluation
 
 
 def _labels(records) -> torch.Tensor:

@@ -139,12 +139,14 @@ def query_text(result) -> str:
 
 def approximate_caption(result) -> str:
     """The grid caption's note for approximate results ("" for exact ones): cells scanned and the recall@k
-    measured when the index was built."""
+    measured when the index was built, with the target recall the build chose nprobe for."""
     info = result.approximate
     if info is None:
         return ""
     value = info.recall_at(result.nprobe)
     recall = f"recall@{info.recall_k} {value:.3f} at build" if value is not None else "recall not measured"
+    if value is not None and info.target_recall is not None and result.nprobe == info.nprobe:
+        recall += f", target {info.target_recall:g}" + ("" if value >= info.target_recall else " NOT met")
     return f"APPROXIMATE results (IVF, {result.nprobe} of {info.nlist} cells scanned, {recall})"
 
 

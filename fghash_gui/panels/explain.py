@@ -41,6 +41,7 @@ from fghash_gui.widgets.thumbnails import load_thumbnail
 from fghash_gui.widgets.titled import titled
 from fghash_gui.workers import RequestRunner
 
+PARTS_OVERLAY = "Attention parts (SEMICON, A²-Net, ExchNet, AGMH)"
 # What the user picks -> (engine explanation kind, what to draw from it).
 OVERLAYS = {
     "none": (None, "none"),
@@ -49,7 +50,9 @@ OVERLAYS = {
     "SREM mask": ("srem", "mask"),
     "SREM erased image": ("srem", "erased"),
     "Multi-FusNet levels": ("levels", "level"),
+    PARTS_OVERLAY: ("parts", "level"),  # one map at a time, picked in the level / part menu
 }
+PARTS_METHODS = ("semicon", "a2net", "exchnet", "agmh")  # runs whose models have part_maps (core/explain/parts)
 SREM_DEBOUNCE_MS = 150
 QUERY_PREVIEW = 160
 VIEW_SIZE = 512  # px: the file's region is drawn at this size (sharp on screen, cheap to resize maps to)
@@ -124,7 +127,7 @@ class ExplainPanel(QWidget):
         form = QFormLayout(controls)
         form.addRow("Show", self.overlay_combo)
         form.addRow("Grad-CAM method", self.cam_method_combo)
-        form.addRow("Level map", self.level_combo)
+        form.addRow("Level / part map", self.level_combo)
         form.addRow("Opacity", self.opacity_slider)
         form.addRow("Colormap", self.colormap_combo)
         form.addRow("Drawn at", self.view_size_combo)
@@ -395,7 +398,7 @@ class ExplainPanel(QWidget):
     def _show(self, key: tuple, explanation: Explanation) -> None:
         if explanation is not self.current:
             self.current = explanation
-            if explanation.kind == "levels":
+            if explanation.kind in ("levels", "parts"):
                 names = [n for n in explanation.extra_names]
                 self.level_combo.blockSignals(True)
                 previous = self.level_combo.currentText()
@@ -445,3 +448,6 @@ class ExplainPanel(QWidget):
         item = self.overlay_combo.model().item(levels_index)
         if item is not None:
             item.setEnabled(self.method in (None, "multifusnet"))
+        item = self.overlay_combo.model().item(list(OVERLAYS).index(PARTS_OVERLAY))
+        if item is not None:
+            item.setEnabled(self.method is None or self.method in PARTS_METHODS)

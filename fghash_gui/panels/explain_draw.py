@@ -19,7 +19,7 @@ def paint_explanation(view: OverlayView, explanation: Explanation, draw: str, le
         view.set_heatmap(explanation.heatmap)
     elif draw == "mask" and explanation.mask is not None:
         view.set_mask(explanation.mask)
-    elif draw == "level" and explanation.kind == "levels" and level in explanation.extra_names:
+    elif draw == "level" and explanation.kind in ("levels", "parts") and level in explanation.extra_names:
         view.set_heatmap(explanation.extra(level))
     else:
         view.clear_overlay()

@@ -28,13 +28,12 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from core import engine
-from core.config.train_config import BACKBONES, DEVICES, METHODS, TrainConfig
+from core.config.train_config import BACKBONES, DEVICES, METHODS, SEMICON_FAMILY, TrainConfig, paper_preset
 from core.base.errors import ConfigError
-from core.config.presets import PRESET_HELP, PRESETS, preset_config
+from core.config.presets import BASELINE_GROUPS, PRESET_HELP, PRESETS, preset_config
 from fghash_gui.panels.training_checks import dataset_check, matching_preset
 from fghash_gui.workers import RequestRunner
 
-METHOD_LABELS = {"adsh": "ADSH (baseline)", "fcaenet": "FCAENet", "multifusnet": "Multi-FusNet"}
 FORM_PRESETS = PRESETS + ("custom",)  # core's presets, plus "custom" once a value is edited
 CHECK_DEBOUNCE_MS = 300
 
@@ -73,9 +72,12 @@ class TrainingForm(QWidget):
 
         # Method ------------------------------------------------------------------------------------
         self.method_combo = QComboBox()
-        for method in METHODS:
-            self.method_combo.addItem(METHOD_LABELS.get(method, method), method)
-        self.method_combo.setCurrentIndex(list(METHODS).index("fcaenet"))
+        for method in engine.method_names():  # the method registry: every registered method, with its label
+            info = engine.method_info(method)
+            self.method_combo.addItem(info.label, method)
+            self.method_combo.setItemData(self.method_combo.count() - 1, f"{info.paper}; database: {info.database_note}",
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.method_combo.setCurrentIndex(max(self.method_combo.findData("fcaenet"), 0))
         self.srem_check = QCheckBox("SREM (erased view)")
         self.esrl_check = QCheckBox("ESRL (positive pairs)")
         self.cascade_check = QCheckBox("cascade")
@@ -234,7 +236,8 @@ class TrainingForm(QWidget):
             raise ConfigError(f"LR milestones must be whole numbers separated by commas; got "
                               f"{self.milestones_edit.text()!r}") from None
         method = self.method_combo.currentData()
-        base = TrainConfig()
+        # what the form does not show (Nesterov, V's start, the baselines' own options) from the method's protocol
+        base = paper_preset(method, int(self.bits_combo.currentData())) if method in SEMICON_FAMILY else TrainConfig()
         return TrainConfig(
             dataset_kind=self.kind_combo.currentText(),
             dataset_root=self.root_edit.text().strip() or None,
@@ -251,6 +254,7 @@ class TrainingForm(QWidget):
             batch_size=self.batch_spin.value(),
             lr=self.lr_spin.value(),
             momentum=self.momentum_spin.value(),
+            nesterov=base.nesterov and self.momentum_spin.value() > 0,
             weight_decay=self.wd_spin.value(),
             lr_milestones=milestones,
             eval_every=self.eval_every_spin.value(),
@@ -266,6 +270,8 @@ class TrainingForm(QWidget):
                                          use_fusion=self.fusion_check.isChecked(),
                                          use_attention=self.attention_check.isChecked(),
                                          label_smoothing=self.smoothing_spin.value()),
+            **getattr(self, "_baseline_groups", {}),
+            **{block: getattr(base, block) for block in SEMICON_FAMILY},
         )
 
     def set_config(self, cfg: TrainConfig) -> None:
@@ -296,6 +302,8 @@ class TrainingForm(QWidget):
         self._update_method_rows()
 
     def _fill_schedule(self, cfg: TrainConfig) -> None:
+        # the baselines' option groups have no widgets: config() keeps the preset's (e.g. quick HashNet epochs)
+        self._baseline_groups = {group: getattr(cfg, group) for group in BASELINE_GROUPS}
         was = self._filling
         self._filling = True
         try:

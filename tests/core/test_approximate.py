@@ -5,6 +5,7 @@ The run holds synthetic codes (no network): test-split queries by index need onl
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -64,10 +65,13 @@ def test_scanning_every_cell_finds_the_exact_distances(run):
 
 
 def test_rebuilding_gives_the_same_index_and_recall(run):
+    """Everything but the measured latency is deterministic."""
     first = drain(build_approximate(run, nlist=8, nprobe=2))
-    first_bytes = run.approximate_index.read_bytes()
+    first_payload = run.approximate_index.read_bytes().split(b"\n", 2)[2]
     again = drain(build_approximate(run, nlist=8, nprobe=2))
-    assert again == first and run.approximate_index.read_bytes() == first_bytes
+    assert first.latency_ms > 0 and again.latency_ms > 0
+    assert dataclasses.replace(again, latency_ms=None) == dataclasses.replace(first, latency_ms=None)
+    assert run.approximate_index.read_bytes().split(b"\n", 2)[2] == first_payload
 
 
 def test_the_in_memory_build_equals_the_code_file_build(run, tmp_path):
@@ -123,3 +127,67 @@ def test_cli_builds_prints_recall_and_queries(run, capsys):
     assert "of the approximate list above: precision@7" in out
     assert main(["index", run.run_id, "--approximate", "--nlist", "2000"]) == 2
     assert "--nlist must be between 1 and the database size 1500" in capsys.readouterr().err
+
+
+def test_default_build_picks_the_smallest_nprobe_reaching_the_target(run):
+    """Without --nprobe the build chooses the smallest nprobe whose measured recall reaches the target, records
+    it with its latency, and the query caption states the recall against the target."""
+    info = drain(build_approximate(run, nlist=8, target_recall=0.95))
+    assert info.target_recall == 0.95 and info.meets_target and info.latency_ms > 0
+    assert info.recall_at() >= 0.95
+    below = drain(build_approximate(run, nlist=8, nprobe=info.nprobe - 1)) if info.nprobe > 1 else None
+    if below is not None:  # one cell fewer misses the target: the choice is the smallest
+        assert below.recall_at() < 0.95 and below.target_recall is None
+    again = drain(build_approximate(run, nlist=8, target_recall=0.95))
+    assert again.nprobe == info.nprobe
+    result = engine.query(0, run, approximate=True)
+    assert result.nprobe == info.nprobe
+    assert f"recall@20 {info.recall_at():.3f} (target 0.95) measured at build on 40 test-split queries" in \
+        result.approximate.describe(result.nprobe)
+    low = drain(build_approximate(run, nlist=8, target_recall=0.3))
+    assert low.nprobe <= info.nprobe and low.recall_at() >= 0.3
+
+
+def test_smallest_nprobe_bisection_against_a_scan():
+    from core.retrieval.approximate import _smallest_nprobe
+
+    curve = [0.2, 0.5, 0.5, 0.8, 0.9, 0.96, 0.99, 1.0]  # recall at nprobe 1..8, non-decreasing
+    asked = []
+    for target in (0.1, 0.5, 0.85, 0.95, 0.995, 1.0):
+        asked.clear()
+        got = _smallest_nprobe(lambda p: asked.append(p) or curve[p - 1], 8, target)
+        assert got == next(p for p in range(1, 9) if curve[p - 1] >= target)
+        assert len(asked) <= 4  # log2(8) + 1 measurements, not a scan
+
+
+def test_without_test_codes_the_recall_comes_from_a_database_sample(fghash_home, capsys):
+    rng = np.random.default_rng(4)
+    centres = rng.choice([-1, 1], (12, BITS))
+    paths = create_run(TrainConfig(backbone="resnet18", weights="none", bits=BITS))
+    codes, labels = _clustered(rng, centres, 800)
+    save_codes(paths, "database", codes, labels, [f"/photos/db/{i}.jpg" for i in range(800)])
+    forget_session()
+    assert main(["index", paths.run_id, "--approximate", "--nlist", "8", "--recall-queries", "50", "-q"]) == 0
+    out = capsys.readouterr().out
+    info = approximate_info(paths)
+    assert info.recall_source == "database" and info.recall_queries == 50 and info.recall_at() >= 0.95
+    assert "on 50 database queries" in out
+    assert f"chosen: nprobe {info.nprobe}, recall@20 {info.recall_at():.3f}, " in out and "ms per single query" in out
+    forget_session()
+
+
+def test_cli_target_recall_options_and_the_exhaustive_case(run, capsys):
+    assert main(["index", run.run_id, "--target-recall", "0.9"]) == 2
+    assert "add --approximate" in capsys.readouterr().err
+    assert main(["index", run.run_id, "--approximate", "--target-recall", "0.9", "--nprobe", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["index", run.run_id, "--approximate", "--target-recall", "1.5"]) == 2
+    assert "--target-recall must be in (0, 1]" in capsys.readouterr().err
+    # a target only the full scan reaches: the build says to use exact search
+    assert main(["index", run.run_id, "--approximate", "--nlist", "8", "--target-recall", "1", "-q"]) == 0
+    out = capsys.readouterr().out
+    info = approximate_info(run)
+    assert "the smallest reaching recall@20 >= 1" in out
+    assert info.nprobe == 8 and info.recall_at() == 1.0  # these clustered codes need every cell for 1.0
+    assert "nprobe 8 scans every cell (no nprobe below it meets the target recall 1)" in out
+    assert "use exact search" in out

@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
-from core.config.train_config import TrainConfig, paper_preset
+from core.config.train_config import FcaeOptions, TrainConfig, paper_preset
 from core.base.errors import ConfigError, RunError
-from core.runs.catalog import create_run, resolve_run
+from core.runs.catalog import create_run, list_runs, resolve_run
 from core.runs.lock import RunLock
 from core.runs.store import RunStore
 
@@ -84,8 +84,9 @@ def test_store_records_runs_metrics_and_artifacts(tmp_path) -> None:
             store.set_status(paths.run_id, "done")
         store.delete(paths.run_id)
         assert store.get(paths.run_id) is None
-        # the folder is the truth: a run folder next to the store that the store lacks is picked up again
-        assert [r.run_id for r in store.list_runs()] == [paths.run_id]
+        assert store.list_runs() == []  # the SQLite index alone
+        # the folder is the truth: the catalog picks up a run folder next to the store that the store lacks
+        assert [r.run_id for r in list_runs(store)] == [paths.run_id]
     mode = sqlite3.connect(tmp_path / "s.sqlite").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
 
@@ -104,3 +105,33 @@ def test_run_folder_layout_and_resolution(tmp_path) -> None:
         paths.load_config()
     with pytest.raises(RunError, match="no run"):
         resolve_run("does-not-exist")
+
+
+def test_stored_config_names_its_reconstructed_choices() -> None:
+    """config.json lists the reconstructed options the method uses under "reconstructed" (derived, so a
+    stored config with it reads back equal); the ESRL scale is among them."""
+    import json
+
+    from core.config.train_config import reconstructed_choices
+
+    cfg = TrainConfig(method="fcaenet")
+    stored = json.loads(cfg.to_json())
+    assert stored["reconstructed"]["fcae.esrl_normalization"] == "quant"
+    assert TrainConfig.from_json(cfg.to_json()) == cfg
+    m_k = cfg.replace(fcae=FcaeOptions(esrl_normalization="m_k"))
+    assert reconstructed_choices(m_k)["fcae.esrl_normalization"] == "m_k"
+    assert "fcae.esrl_normalization" not in reconstructed_choices(cfg.replace(fcae=FcaeOptions(use_esrl=False)))
+    assert "fcae.esrl_normalization" not in reconstructed_choices(cfg.replace(method="multifusnet"))
+
+
+def test_multifusnet_config_stored_before_proxy_codes_reads_as_distinct() -> None:
+    """Runs written before multifus.proxy_codes existed trained on the repaired targets: their config must not
+    turn into the new default ("fish"), or their checkpoints' proxy codes would no longer match."""
+    import json
+
+    cfg = TrainConfig(method="multifusnet")
+    assert cfg.multifus.proxy_codes == "fish"
+    old = json.loads(cfg.to_json())
+    del old["multifus"]["proxy_codes"]
+    assert TrainConfig.from_dict(old).multifus.proxy_codes == "distinct"
+    assert TrainConfig.from_json(cfg.to_json()).multifus.proxy_codes == "fish"

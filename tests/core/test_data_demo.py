@@ -113,6 +113,10 @@ def test_cli_check_subset_needs_allow_missing(capsys, shared_data):
     assert cli_main(["datasets", "check", root, "--kind", "flowers", "--allow-missing", "--decode-sample", "2"]) == 0
     out = capsys.readouterr().out
     assert "7,667" in out and "OK" in out
+    # the official three splits (issue 23): trnid / valid / tstid, and fghash's database = trnid + valid
+    assert "official:     train 100 / valid 100 / test 322 present" in out
+    assert "200 present of 2,040 listed (database, = official train + valid)" in out
+    assert "classes:      102 (pink primrose, hard-leaved pocket orchid" in out  # no cat_to_name.json needed
 
 
 def test_check_reports_undecodable_images(tmp_path):

@@ -368,6 +368,18 @@ def test_flowers_valid_mat_loads():
         index = load_dataset("flowers", root, allow_missing=True)
         check_index(index)
         assert index.class_names == ("rose", "lily", "class_003") and index.listed == (4, 2)
+        from core.data.flowers import official_split_counts
+
+        assert official_split_counts(index) == (("train", 3), ("valid", 1), ("test", 2))
+
+
+def test_flowers_standard_names_are_the_default():
+    from core.data.flowers import _class_names
+    from core.data.flowers_names import FLOWER_NAMES
+
+    names = _class_names(Path("/nonexistent/cat_to_name.json"), 102)
+    assert names[0] == "pink primrose" and names[101] == "blackberry lily" and len(set(FLOWER_NAMES)) == 102
+    assert _class_names(Path("/nonexistent/cat_to_name.json"), 3) == ["class_001", "class_002", "class_003"]
 
 
 DOGS_FILES = ["n02085620-Chihuahua/a.jpg", "n02085620-Chihuahua/b.jpg", "n02086240-Shih-Tzu/c.jpg"]

@@ -113,7 +113,11 @@ def test_cub_file_twice_in_one_split_and_counts(shared_data, tmp_path):
 def test_cub_label_beyond_the_200_classes(shared_data, tmp_path, label, shown):
     root = _cub_copy(shared_data, tmp_path)
     _edit_pairs(root / "image_class_labels.txt", TRAIN_ID, label)
-    _refused("cub", root, shown, "outside 1..200", "the official dataset has 200 classes")
+    _refused("cub", root, shown, "outside 1..200", "the official dataset has 200 classes",
+             "image_class_labels.txt:")  # the message names the file that holds the labels
+    with pytest.raises(DatasetError) as err:
+        load_dataset("cub", root, allow_missing=True)
+    assert "images.txt:" not in str(err.value).replace("image_class_labels.txt:", "")
 
 
 @pytest.mark.parametrize("label", ["0", "-3"])

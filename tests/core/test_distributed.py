@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from core.runtime import distributed
+from core.training import followers
 from core.config.train_config import TrainConfig
 from core.base.errors import ConfigError, RunError
 
@@ -263,3 +264,31 @@ def test_a_rank_that_fails_stops_the_job_with_a_one_line_message(fghash_home) ->
     assert "fghash: error: rank 1/2: FileExistsError" in out, out
     # rank 0 either says "lost contact with another process" or is stopped by torchrun first (a race)
     assert "core.cli FAILED" in out, out
+
+
+def test_ranks_draw_their_own_augmentation(monkeypatch) -> None:
+    """ADSH/FCAENet loader workers, the on-device crops of --data-cache and (num_workers 0) the global RNG:
+    each torchrun rank draws its own; rank 0 keeps the single-process streams; shared draws stay shared."""
+    from types import SimpleNamespace
+
+    from core.training.methods.common import NetworkStepper, epoch_generator, rank_generator
+
+    batch = torch.randint(0, 256, (4, 3, 40, 40), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    cfg = TrainConfig(image_size=32, resize_size=40, seed=5)
+    loader_seeds, crops, global_draws = {}, {}, {}
+    for rank in (0, 1, 2):
+        monkeypatch.setattr(distributed, "_current", distributed.Rank(rank=rank, world_size=3, backend="gloo"))
+        loader_seeds[rank] = rank_generator(cfg.seed, 3, 2).initial_seed()
+        assert epoch_generator(cfg.seed, 3).initial_seed() == epoch_generator(cfg.seed, 3).initial_seed()
+        stepper = NetworkStepper(torch.nn.Linear(2, 2), cfg, torch.device("cpu"))
+        crops[rank] = stepper.to_device(batch)
+        with torch.random.fork_rng():
+            followers._prepare(SimpleNamespace(device=torch.device("cpu")), cfg, 0)
+            global_draws[rank] = torch.rand(4)
+    monkeypatch.setattr(distributed, "_current", distributed.Rank())
+    assert loader_seeds[0] == epoch_generator(cfg.seed, 3, 2).initial_seed()
+    assert torch.equal(crops[0], NetworkStepper(torch.nn.Linear(2, 2), cfg, torch.device("cpu")).to_device(batch))
+    assert len(set(loader_seeds.values())) == 3
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert not torch.equal(crops[a], crops[b]), (a, b)
+    assert not torch.equal(global_draws[1], global_draws[2])  # rank 0's global RNG is the driver's

@@ -69,6 +69,29 @@ def test_pr_and_bits_figures(run, tmp_path):
     assert Image.open(png).size[0] > 100
 
 
+def _pr_report(run_id, method, kind, precisions):
+    curve = tuple((r, p, (r + 1) / len(precisions)) for r, p in enumerate(precisions))
+    return dataclasses.replace(_report(run_id, 12, 0.3), method=method, dataset_kind=kind, pr_curve=curve)
+
+
+def test_pr_figure_draws_each_datasets_chance_line_and_says_below_chance():
+    from core.evaluation.chance import ChanceLevels
+    from core.figures.curves import pr_figure
+    from core.base.style import METHOD_COLORS
+
+    reports = [_pr_report("r1", "fcaenet", "cub", [0.5, 0.4, 0.3]),
+               _pr_report("r2", "adsh", "flowers", [0.005, 0.006, 0.02])]
+    chance = [ChanceLevels(0.02, {}, {}, 0.02, "cub"), ChanceLevels(0.0098, {}, {}, 0.0098, "flowers")]
+    ax = pr_figure(reports, chance=chance).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines["chance (cub)"].get_ydata()[0] == pytest.approx(2.0)
+    assert lines["chance (flowers)"].get_ydata()[0] == pytest.approx(0.98)
+    assert lines["chance (cub)"].get_linestyle() == "--"
+    assert "FCAENet 12 bits" in lines and "ADSH 12 bits (below chance at 2 of 3 radii)" in lines
+    assert lines["FCAENet 12 bits"].get_color() == METHOD_COLORS["fcaenet"]
+    assert ax.get_ylim()[0] == 0 and ax.get_legend() is not None
+
+
 def _report(run_id: str, bits: int, value: float) -> RetrievalReport:
     return RetrievalReport(run_id=run_id, method="fcaenet", dataset_kind="cub", bits=bits, num_queries=1,
                            num_database=1, map_all=value, map_all_index_order=value, map_at_k={},
@@ -82,18 +105,46 @@ def test_table_averages_seeds_and_footnotes_the_chance_level():
     configs = [cfg.replace(seed=1), cfg.replace(seed=2), cfg.replace(bits=24), cfg.replace(fcae=dataclasses.replace(cfg.fcae, use_srem=False))]
     table = build_table(reports, configs, [0.0123] * 4)
     markdown = format_table(table, "markdown")
-    assert "| fcaenet | 32.00 ± 2.83 (2) | 50.00 |" in markdown
+    # the default ESRL scale is a reconstruction, and the row says so
+    assert "| FCAENet (ESRL quant [RECON]) | 32.00 ± 2.83 (2) | 50.00 |" in markdown
     ablation = [line for line in markdown.splitlines() if "srem" in line.lower()]
-    assert len(ablation) == 1 and ablation[0].startswith("| fcaenet (") and ablation[0].endswith(") | 20.00 | – |")
+    assert len(ablation) == 1 and ablation[0] == "| FCAENet (no SREM, ESRL quant [RECON]) | 20.00 | – |"
+    assert "± 0.00" not in markdown and "(1)" not in markdown
     assert "Chance level (cub): 1.23" in markdown
     latex = format_table(table, "latex")
     assert r"\toprule" in latex and r"32.00 $\pm$ 2.83 (2)" in latex and r"Chance level (cub): 1.23" in latex
     rows = list(csv.DictReader(io.StringIO(format_table(table, "csv"))))
-    first = next(r for r in rows if r["variant"] == "" and r["bits"] == "12")
+    first = next(r for r in rows if r["variant"] == "ESRL quant [RECON]" and r["bits"] == "12")
     assert (float(first["map_all_mean"]), int(first["n_runs"]), float(first["chance_map_all"])) == \
         (pytest.approx(0.32), 2, 0.0123)
     with pytest.raises(FigureError, match="different splits"):
         build_table(reports[:2], configs[:2], [0.1, 0.2])
+
+
+def test_table_options_validation_metric_dataset_groups_and_timing():
+    cub = TrainConfig(method="fcaenet", dataset_kind="cub", dataset_root="/data/cub", bits=12)
+    flowers = cub.replace(dataset_kind="flowers", dataset_root="/data/flowers")
+    reports = [_report("a", 12, 0.30), _report("b", 24, 0.40),
+               dataclasses.replace(_report("c", 12, 0.20), dataset_kind="flowers"),
+               dataclasses.replace(_report("d", 12, 0.10), method="adsh")]
+    configs = [cub, cub.replace(bits=24), flowers, cub.replace(method="adsh")]
+    table = build_table(reports, configs, [0.02, 0.02, 0.0098, 0.02], values=[0.31, 0.41, 0.21, 0.11],
+                        metric="validation", by_dataset=True,
+                        timings=[(60.0, 100.0), (120.0, 80.0), (3700.0, None), (None, None)])
+    markdown = format_table(table, "markdown")
+    lines = markdown.splitlines()
+    assert lines[0] == "| method | cub 12 bits | cub 24 bits | flowers 12 bits | train time | img/s |"
+    assert "| FCAENet (ESRL quant [RECON]) | 31.00 | 41.00 | 21.00 | 21:33 | 90 |" in lines  # (60 + 120 + 3700) / 3 s; (100 + 80) / 2
+    assert "| ADSH | 11.00 | – | – | – | – |" in lines
+    assert "selected on the validation split" in markdown and "Chance level (flowers): 0.98" in markdown
+    latex = format_table(table, "latex")
+    assert r"\multicolumn{2}{c}{cub}" in latex and r"\cmidrule(lr){2-3}" in latex and r"\cmidrule(lr){4-4}" in latex
+    rows = list(csv.DictReader(io.StringIO(format_table(table, "csv"))))
+    assert {r["metric"] for r in rows} == {"validation"}
+    fcae_cub = next(r for r in rows if r["method"] == "fcaenet" and r["dataset"] == "cub")
+    assert float(fcae_cub["train_seconds_mean"]) == 90.0 and float(fcae_cub["images_per_s_mean"]) == 90.0
+    with pytest.raises(FigureError, match="no epoch selected on a validation split"):
+        build_table(reports[:1], configs[:1], [0.02], values=[None], metric="validation")
 
 
 def test_cli_figures_tables_and_eval_chance(run, tmp_path, capsys):
@@ -114,9 +165,15 @@ def test_cli_figures_tables_and_eval_chance(run, tmp_path, capsys):
     assert err == ["fghash: error: cannot tell the figure format from '%s': end the file name in .pdf, .svg, .png"
                    % (tmp_path / "x.jpg"),
                    "fghash: error: test-split index 99 is out of range: the run has 6 test images"]
-    assert main(["eval", paths.run_id]) == 0
+    assert main(["eval", paths.run_id, "--pr", "--ks", "2", "5"]) == 0
     out = capsys.readouterr().out
-    assert f"chance: mAP@all {100 * run_chance_map(paths):.2f} (every run)" in out
+    level = engine.chance_levels(paths, (2, 5))
+    chance_row = next(line for line in out.splitlines() if line.startswith("chance ("))
+    assert chance_row.split()[-6:] == [f"{100 * level.map_all:.2f}", f"{100 * level.map_at_k[2]:.2f}",
+                                       f"{100 * level.map_at_k[5]:.2f}", f"{100 * level.precision_at_k[2]:.2f}",
+                                       f"{100 * level.precision_at_k[5]:.2f}", "-"]
+    assert level.map_all == run_chance_map(paths) and level.dataset == paths.load_config().dataset_kind
+    assert f"chance precision {100 * level.pr_precision:.1f} at every radius" in out
     # 3 classes x 6 database images, every query's class present: (R-1)/(n-1) + H_n (n-R) / (n (n-1))
     harmonic = np.sum(1 / np.arange(1, 19))
     assert run_chance_map(paths) == pytest.approx(5 / 17 + harmonic * 12 / (18 * 17))

@@ -22,9 +22,20 @@ def _codes(count, bits, seed):
     return np.random.default_rng(seed).choice([-1.0, 1.0], (count, bits))
 
 
+@pytest.fixture(params=["one faiss call", "over-fetch"])
+def tie_path(request, monkeypatch):
+    """Both search paths: the plain faiss call (this faiss orders ties by index) and the over-fetch + sort
+    used where it does not (or on a GPU)."""
+    if request.param == "over-fetch":
+        monkeypatch.setattr(index_mod, "faiss_orders_ties_by_index", lambda: False)
+    else:
+        assert index_mod.faiss_orders_ties_by_index()  # the faiss this project pins does
+    return request.param
+
+
 @pytest.mark.parametrize("bits,n,k", [(8, 3000, 10), (8, 3000, 700), (12, 5000, 100), (12, 400, 400),
-                                      (48, 2000, 50), (64, 500, 7), (70, 300, 20), (4, 100, 1)])
-def test_top_k_equals_brute_force_with_ties(bits, n, k):
+                                      (48, 2000, 50), (64, 500, 7), (70, 300, 20), (4, 100, 1), (2, 5000, 5)])
+def test_top_k_equals_brute_force_with_ties(bits, n, k, tie_path):
     database, queries = _codes(n, bits, 1), _codes(60, bits, 2)
     index = HammingIndex.from_codes(database, use_gpu=False)
     result = index.search(queries, k)
@@ -33,8 +44,27 @@ def test_top_k_equals_brute_force_with_ties(bits, n, k):
     np.testing.assert_array_equal(result.indices, want_i)
 
 
+def test_probe_sees_a_faiss_that_orders_ties_otherwise(monkeypatch):
+    """A faiss whose top k breaks ties differently (here: reversed within each distance) fails the probe."""
+    import faiss
+
+    class Reversed(faiss.IndexBinaryFlat):
+        def search(self, x, k):
+            d, i = super().search(x, k)
+            order = np.lexsort((-i, d), axis=-1)
+            return np.take_along_axis(d, order, 1), np.take_along_axis(i, order, 1)
+
+    index_mod.faiss_orders_ties_by_index.cache_clear()
+    monkeypatch.setattr(faiss, "IndexBinaryFlat", Reversed)
+    try:
+        assert not index_mod.faiss_orders_ties_by_index()
+    finally:
+        index_mod.faiss_orders_ties_by_index.cache_clear()
+
+
 def test_huge_tie_groups_force_widening(monkeypatch):
     # 2-bit codes over 5000 items: every distance group holds ~1250 items, far beyond the first fetch.
+    monkeypatch.setattr(index_mod, "faiss_orders_ties_by_index", lambda: False)  # the over-fetch path
     database, queries = _codes(5000, 2, 3), _codes(9, 2, 4)
     calls = []
     index = HammingIndex.from_codes(database, use_gpu=False)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.config.train_config import MultiFusOptions
-from core.training.methods.proxy_codes import generate_proxy_codes, procrustes_rotation
+from core.training.methods.proxy_codes import fish_codes, generate_proxy_codes, procrustes_rotation
 from core.training.methods.proxy_losses import balanced_total, multifus_loss, proxy_hash_loss, smoothed_cross_entropy
 from core.models.eca import ECA, eca_kernel_size, fuse
 from core.models.multifusnet import build_multifusnet
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.mark.parametrize("variant", ["fish_correct", "as_in_muiltnet"])
 def test_proxy_codes_one_code_per_class(variant: str) -> None:
     labels = torch.arange(20).repeat_interleave(7)[torch.randperm(140, generator=torch.Generator().manual_seed(3))]
-    codes = generate_proxy_codes(labels, 20, 16, procrustes=variant, seed=5)
+    codes = generate_proxy_codes(labels, 20, 16, procrustes=variant, seed=5, targets="distinct")
     assert codes.image_codes.shape == (140, 16)
     assert set(codes.image_codes.unique().tolist()) == {-1.0, 1.0}
     assert torch.equal(codes.image_codes, codes.class_codes[labels])  # every image carries its class's code
@@ -42,8 +42,9 @@ def test_proxy_codes_cub_sized_one_distinct_target_per_class(bits: int, variant:
     """200 classes x ~30 images (CUB's train split): FISH alone leaves images off their class code and, at
     12 bits, classes sharing a code; the final targets are one distinct code per class."""
     labels = torch.arange(200).repeat_interleave(30)[:5994]
-    codes = generate_proxy_codes(labels, 200, bits, procrustes=variant, seed=68)
+    codes = generate_proxy_codes(labels, 200, bits, procrustes=variant, seed=68, targets="distinct")
     assert torch.equal(codes.image_codes, codes.class_codes[labels])
+    assert codes.colliding_classes == 0
     assert codes.distinct_class_codes == 200 == torch.unique(codes.class_codes, dim=0).shape[0]
     c = codes.class_codes
     ham = 0.5 * (bits - c @ c.T)
@@ -55,16 +56,42 @@ def test_proxy_codes_cub_sized_one_distinct_target_per_class(bits: int, variant:
         assert (codes.fish_images_off_class_code > 0) == (variant == "fish_correct")
     summary = codes.summary()
     assert "200 distinct class codes" in summary and f"{codes.reassigned_classes} classes moved" in summary
+    assert "--proxy-codes distinct" in summary
 
 
-def test_proxy_codes_repair_moves_only_classes_that_shared_a_code(monkeypatch) -> None:
-    from core.training.methods import proxy_codes
-
+@pytest.mark.parametrize("bits", [12, 48])
+def test_proxy_codes_default_is_the_papers_per_image_fish_codes(bits: int) -> None:
+    """Default targets: each image's own FISH code, untouched; the collisions are counted and reported."""
     labels = torch.arange(200).repeat_interleave(30)[:5994]
-    final = generate_proxy_codes(labels, 200, 12, seed=68)
-    assert torch.equal(final.class_codes, generate_proxy_codes(labels, 200, 12, seed=68).class_codes)
-    monkeypatch.setattr(proxy_codes, "_make_distinct", lambda codes, counts, gen: (codes, 0))
+    codes = generate_proxy_codes(labels, 200, bits, seed=68)
+    assert codes.targets == "fish" and codes.reassigned_classes == 0
+    assert torch.equal(codes.image_codes, fish_codes(labels, 200, bits, seed=68))
+    # class_codes are the majority votes; count the classes sharing one by hand
+    present = codes.class_codes
+    shared = sum(any(torch.equal(present[c], present[d]) for d in range(200) if d != c) for c in range(200))
+    assert codes.colliding_classes == codes.fish_colliding_classes == shared
+    off = int((codes.image_codes != codes.class_codes[labels]).any(dim=1).sum())
+    assert codes.fish_images_off_class_code == off
+    summary = codes.summary()
+    assert "per-image FISH targets" in summary and f"{off} images' FISH codes" in summary
+    if bits == 12:  # 200 classes in 2^12 codes: FISH leaves some sharing (seed 68), and the log says how many
+        assert shared > 0 and f"{shared} of 200 classes collide at 12 bits" in summary
+        assert "--proxy-codes distinct gives every class its own code" in summary
+    else:
+        assert shared == 0 and "collide" not in summary
+
+
+def test_proxy_codes_bad_targets_option() -> None:
+    with pytest.raises(Exception, match="fish, distinct"):
+        generate_proxy_codes([0, 1], 2, 8, targets="majority")
+
+
+def test_proxy_codes_repair_moves_only_classes_that_shared_a_code() -> None:
+    labels = torch.arange(200).repeat_interleave(30)[:5994]
+    final = generate_proxy_codes(labels, 200, 12, seed=68, targets="distinct")
+    assert torch.equal(final.class_codes, generate_proxy_codes(labels, 200, 12, seed=68, targets="distinct").class_codes)
     raw = generate_proxy_codes(labels, 200, 12, seed=68).class_codes  # FISH's majority codes, no repair
+    assert final.fish_colliding_classes == generate_proxy_codes(labels, 200, 12, seed=68).colliding_classes
     changed = (final.class_codes != raw).any(dim=1).nonzero().flatten().tolist()
     assert len(changed) == final.reassigned_classes >= 1
     for c in changed:  # each moved class shared its FISH code with a class that kept it
@@ -74,9 +101,13 @@ def test_proxy_codes_repair_moves_only_classes_that_shared_a_code(monkeypatch) -
 
 def test_proxy_codes_more_classes_than_codes_says_so() -> None:
     labels = torch.arange(20).repeat_interleave(3)
-    codes = generate_proxy_codes(labels, 20, 4, seed=0)  # 2^4 = 16 codes for 20 classes
-    assert codes.distinct_class_codes <= 16 and codes.min_interclass_hamming == 0
-    assert "2^4 codes cannot give 20 classes distinct ones" in codes.summary()
+    for targets in ("fish", "distinct"):
+        codes = generate_proxy_codes(labels, 20, 4, seed=0, targets=targets)  # 2^4 = 16 codes for 20 classes
+        assert codes.distinct_class_codes <= 16 and codes.min_interclass_hamming == 0
+        assert "2^4 codes cannot give 20 classes distinct ones" in codes.summary()
+        assert f"{codes.colliding_classes} of 20 classes collide at 4 bits" in codes.summary()
+        assert codes.colliding_classes >= 20 - 16 + 1
+        assert "gives every class its own code" not in codes.summary()
 
 
 def test_proxy_codes_deterministic_and_seed_dependent() -> None:

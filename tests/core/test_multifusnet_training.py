@@ -241,3 +241,32 @@ def test_driver_resume_equals_uninterrupted(tmp_path) -> None:
     assert a.keys() == b.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_ranks_draw_their_own_zooms_and_crops(monkeypatch) -> None:
+    """Under torchrun every rank shares the batch order but draws its own saliency zooms and loader-worker
+    crops from (seed, epoch, rank); rank 0 keeps the single-process streams."""
+    from core.models.zoom import saliency_zoom
+    from core.runtime import distributed
+    from core.training.methods.common import epoch_generator
+    from core.training.methods.proxy import MultiFusNetMethod
+
+    cfg = _cfg(batch_size=8, num_workers=1)
+    method = MultiFusNetMethod(cfg, _tiny_dataset(), torch.device("cpu"))
+    g = torch.Generator().manual_seed(0)
+    images, top_map = torch.rand(8, 3, 32, 32, generator=g), torch.rand(8, 16, 4, 4, generator=g)
+    zooms, crops = {}, {}
+    for rank in (0, 1, 2):
+        monkeypatch.setattr(distributed, "_current", distributed.Rank(rank=rank, world_size=3, backend="gloo"))
+        zooms[rank] = saliency_zoom(images, top_map, method.zoom_generator(1))
+        torch.manual_seed(7)  # the global RNG must not matter: workers seed from the loader's generator
+        crops[rank] = next(iter(method._loader([[0, 1, 2, 3]], 1)))[0]
+    monkeypatch.setattr(distributed, "_current", distributed.Rank())
+    single = saliency_zoom(images, top_map, method.zoom_generator(1))
+    assert torch.equal(zooms[0], single)  # rank 0 = one process
+    assert torch.equal(single, saliency_zoom(images, top_map, epoch_generator(cfg.seed, 1, 3)))
+    torch.manual_seed(8)
+    assert torch.equal(crops[0], next(iter(method._loader([[0, 1, 2, 3]], 1)))[0])
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        assert not torch.equal(zooms[a], zooms[b]), (a, b)
+        assert not torch.equal(crops[a], crops[b]), (a, b)

@@ -79,3 +79,14 @@ def test_delete_refuses_a_run_in_training(capsys):
         assert root.is_dir() and run_id in [r.run_id for r in engine.list_runs()]
     assert main(["runs", "delete", run_id]) == 0
     assert not root.exists()
+
+
+def test_runs_without_a_subcommand_lists_the_runs(capsys):
+    from core.cli import main
+
+    assert main(["runs"]) == 0
+    assert "no runs yet" in capsys.readouterr().out
+    run_id = _make_run()
+    assert main(["runs"]) == 0 and main(["runs", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sum(run_id in line for line in out) == 2  # the same listing both ways

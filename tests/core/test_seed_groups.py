@@ -35,7 +35,8 @@ def test_runs_differing_only_in_seed_form_one_group():
     assert [(g.bits, g.run_ids, g.seeds) for g in groups] == [
         (12, ("r0", "r1", "r2"), (0, 1, 2)), (24, ("b24",), (0,)), (12, ("lr",), (0,))]
     # the two 12-bit groups differ in lr only: the label names it, for every bit length of that config
-    assert [g.variant for g in groups] == ["lr=0.001", "lr=0.001", "lr=0.01"]
+    assert [g.variant for g in groups] == ["ESRL quant [RECON], lr=0.001", "ESRL quant [RECON], lr=0.001",
+                                          "ESRL quant [RECON], lr=0.01"]
     assert group_by_seed(list(reversed(runs))) == groups  # order of the input does not matter
 
 
@@ -44,8 +45,16 @@ def test_variant_names_ablations_and_method_options():
             ("noboth", _cfg(fcae=FcaeOptions(use_srem=False, use_esrl=False, alpha=0.5))),
             ("mf", _cfg(method="multifusnet", multifus=MultiFusOptions(use_attention=False, eca_kernel="shared_k3")))]
     labels = {g.run_ids[0]: g.variant for g in group_by_seed(runs)}
-    assert labels == {"full": "", "nosrem": "no SREM", "noboth": "no SREM, no ESRL, alpha=0.5",
-                      "mf": "no attention, eca_kernel=shared_k3"}
+    assert labels == {"full": "ESRL quant [RECON]", "nosrem": "no SREM, ESRL quant [RECON]",
+                      "noboth": "no SREM, no ESRL, alpha=0.5", "mf": "no attention, eca_kernel=shared_k3"}
+
+
+def test_esrl_scale_is_named_reconstructed_or_literal():
+    """The default ESRL scale is a reconstruction and says so; the literal reading 1/(m k) says it is one."""
+    runs = [(name, _cfg(fcae=FcaeOptions(esrl_normalization=name))) for name in ("quant", "m_k", "batch_k")]
+    labels = {g.run_ids[0]: g.variant for g in group_by_seed(runs)}
+    assert labels == {"quant": "ESRL quant [RECON]", "m_k": "ESRL m_k (Eq. 7-8 literal)",
+                      "batch_k": "ESRL batch_k [RECON]"}
 
 
 def test_fields_only_differing_between_bit_lengths_are_not_in_the_label():
@@ -53,7 +62,8 @@ def test_fields_only_differing_between_bit_lengths_are_not_in_the_label():
     runs = [(f"{bits}-{seed}", preset_config("paper", "fcaenet", bits).replace(seed=seed))
             for bits in (12, 32) for seed in (0, 1)]
     groups = group_by_seed(runs)
-    assert [(g.bits, g.variant, g.seeds) for g in groups] == [(12, "", (0, 1)), (32, "", (0, 1))]
+    assert [(g.bits, g.variant, g.seeds) for g in groups] == [(12, "ESRL quant [RECON]", (0, 1)),
+                                                              (32, "ESRL quant [RECON]", (0, 1))]
 
 
 def test_groups_are_unique_by_method_dataset_bits_variant():

@@ -6,6 +6,8 @@ test-split queries are answered from the saved codes; the images do not exist (g
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,20 @@ def test_approximate_checkbox_switches_browse_to_the_ivf_index(code_run, window,
     with qtbot.waitSignal(browse.catalog_loaded, timeout=30_000):
         browse.open_run(code_run.run_id)
     assert not check.isEnabled() and f"fghash index {code_run.run_id} --approximate" in check.toolTip()
+
+
+def test_caption_states_the_recall_against_the_target():
+    """The grid caption gives the build's recall at the nprobe used, and the target it was chosen for."""
+    from types import SimpleNamespace
+
+    from core.retrieval.approximate import ApproximateInfo
+    from fghash_gui.panels.browse_data import approximate_caption
+
+    info = ApproximateInfo("x", 1000, 32, 16, 4, 20, 50, ((1, 0.7), (4, 0.96)), False, target_recall=0.95)
+    assert approximate_caption(SimpleNamespace(approximate=info, nprobe=4)) == (
+        "APPROXIMATE results (IVF, 4 of 16 cells scanned, recall@20 0.960 at build, target 0.95)")
+    assert approximate_caption(SimpleNamespace(approximate=info, nprobe=1)) == (
+        "APPROXIMATE results (IVF, 1 of 16 cells scanned, recall@20 0.700 at build)")  # not the build's choice
+    missed = dataclasses.replace(info, recall=((4, 0.9),))
+    assert approximate_caption(SimpleNamespace(approximate=missed, nprobe=4)).endswith(
+        "recall@20 0.900 at build, target 0.95 NOT met)")

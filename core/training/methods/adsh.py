@@ -19,14 +19,14 @@ from torch.utils.data import DataLoader
 from core.runtime import distributed
 from core.config.train_config import TrainConfig
 from core.data.dataset import ImageDataset
-from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
 from core.data.transforms import train_transform
 from core.base.events import BatchEnd, Event, Log
 from core.search.codes import to_pm1
 from core.training.methods.asymmetric import SampledSimilarity, adsh_loss, dcc_update
 from core.training.methods.base import HashingMethod
-from core.training.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
+from core.training.methods.common import (NetworkStepper, Throughput, batches_until_cancel, epoch_generator,
+                                          rank_generator, train_images)
 from core.models.factory import build_model
 
 
@@ -34,6 +34,7 @@ class AdshMethod(HashingMethod):
     """The ADSH baseline: ResNet + Linear + tanh, asymmetric loss against the learned V."""
 
     name = "adsh"
+    supports_partial = True
 
     def __init__(self, cfg: TrainConfig, dataset: DatasetIndex, device: torch.device) -> None:
         super().__init__(cfg, dataset, device)
@@ -55,6 +56,8 @@ class AdshMethod(HashingMethod):
             self.v = torch.zeros(self.n, cfg.bits)
         self.v = self.v.to(device)
         self.step_count = 0
+        self._u_record: torch.Tensor | None = None  # U recorded in the current outer iteration
+        self._u_resumed: torch.Tensor | None = None  # U of a partial checkpoint, for the resumed epoch
 
     # ---- HashingMethod -------------------------------------------------------------------------
     def train_epoch(self, epoch: int, cancel: threading.Event) -> Iterator[BatchEnd | Event]:
@@ -65,23 +68,27 @@ class AdshMethod(HashingMethod):
         sim = SampledSimilarity.build(omega.to(self.device), self.db_labels_device)
         position = torch.full((self.n,), -1, dtype=torch.long)
         position[omega] = torch.arange(self.m)
-        u_record = torch.zeros(self.m, cfg.bits, device=self.device)
+        skip = self.take_skip()
+        u_record = self._u_resumed if skip and self._u_resumed is not None else torch.zeros(
+            self.m, cfg.bits, device=self.device)
+        self._u_resumed = None
+        self._u_record = u_record
         per_inner = math.ceil(self.m / cfg.batch_size)
         total = per_inner * opts.inner_epochs
-        batches = self._batches(omega, g, opts.inner_epochs)
+        batches = self._batches(omega, g, opts.inner_epochs)  # the whole epoch's seeded order, also when resuming
         local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
-        loader = self._loader(local, epoch)
+        loader = self._loader(local[skip:], epoch)
+        self.batches_done, self.batches_in_epoch = skip, total
         self.model.train()
         clock = Throughput()
-        for i, batch in enumerate(loader_batches(loader)):  # workers stop promptly on errors
-            if cancel.is_set():
-                return
+        for i, batch in batches_until_cancel(loader, cancel, skip):
             inner = i // per_inner
             u, loss, terms = self._batch_loss(batch, sim, shares[i])
             loss = self.stepper.step(loss, shares[i])
             if inner == opts.inner_epochs - 1 and shares[i] > 0:  # U of the last inner epoch feeds the DCC step
                 u_record[position[batch["db_index"]].to(self.device)] = u.detach().float()
             self.step_count += 1
+            self.batches_done = i + 1
             yield BatchEnd(
                 epoch=epoch, batch=i + 1, batches_in_epoch=total, step=self.step_count, loss=loss,
                 loss_terms=terms, lr=self.stepper.lr, images_per_s=clock.tick(len(batches[i])),
@@ -89,7 +96,7 @@ class AdshMethod(HashingMethod):
         if cancel.is_set():
             return
         u_record = distributed.sum_rows(u_record)  # torchrun: each process recorded only its own rows
-        self.v = dcc_update(self.v, u_record, sim, opts.gamma, opts.dcc_sign_u_in_s_term)
+        self.v = dcc_update(self.v, u_record, sim, self._dcc_gamma(), opts.dcc_sign_u_in_s_term)
         checksum = distributed.check_identical(self.v, f"database codes V after outer iteration {epoch}")
         self.stepper.end_epoch()
         world = distributed.current().world_size
@@ -113,6 +120,15 @@ class AdshMethod(HashingMethod):
                            f"({self.n}, {self.cfg.bits}): the dataset changed since the run started")
         self.v = v.to(self.device, dtype=torch.float32).clone()
         self.step_count = int(tensors["method.step_count"])
+
+    def partial_state_tensors(self) -> dict[str, torch.Tensor]:
+        """U recorded so far in this outer iteration (its last inner epoch feeds the DCC step)."""
+        return {} if self._u_record is None else {"partial.u_record": self._u_record.detach().cpu().clone()}
+
+    def load_partial_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        u = tensors.get("partial.u_record")
+        if u is not None and tuple(u.shape) == (self.m, self.cfg.bits):
+            self._u_resumed = u.to(self.device, dtype=torch.float32).clone()
 
     def database_codes(self) -> torch.Tensor:
         return to_pm1(self.v.detach().cpu())
@@ -140,6 +156,10 @@ class AdshMethod(HashingMethod):
         loss, terms = self._adsh_term(u, batch, sim)
         return u, loss, terms
 
+    def _dcc_gamma(self) -> float:
+        """gamma of the DCC step's gamma U-bar term (ExchNet without its quantisation loss: 0)."""
+        return self.cfg.adsh.gamma
+
     # ---- helpers -----------------------------------------------------------------------------
     def _adsh_term(self, u: torch.Tensor, batch: dict, sim: SampledSimilarity) -> tuple[torch.Tensor, dict]:
         opts = self.cfg.adsh
@@ -161,8 +181,9 @@ class AdshMethod(HashingMethod):
         return DataLoader(
             self._dataset(), batch_sampler=batches, num_workers=self.cfg.num_workers,
             pin_memory=self.device.type == "cuda", collate_fn=_collate,
-            # workers (if any) seed their augmentation RNG from this generator: deterministic per epoch
-            generator=epoch_generator(self.cfg.seed, epoch, 2),
+            # workers (if any) seed their augmentation RNG from this generator: deterministic per epoch,
+            # and each torchrun rank's own
+            generator=rank_generator(self.cfg.seed, epoch, 2),
             persistent_workers=False,
         )
 

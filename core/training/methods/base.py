@@ -73,6 +73,28 @@ class HashingMethod(ABC):
     def current_lr(self) -> float:
         """Learning rate of the first parameter group."""
 
+    # ---- mid-epoch resume (core/runs/partial.py) ------------------------------------------------
+    # A method that sets supports_partial replays its epoch's seeded batch order, skips the first
+    # `skip_batches` batches (set by the driver before train_epoch, then reset by the method), and counts
+    # `batches_done` / `batches_in_epoch` of the epoch as it trains; state that lives only inside an epoch
+    # (ADSH's recorded U) travels through partial_state_tensors / load_partial_state_tensors.
+    supports_partial: bool = False
+    skip_batches: int = 0
+    batches_done: int = 0
+    batches_in_epoch: int = 0
+
+    def partial_state_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors that exist only inside an epoch (names start with "partial."); {} when none."""
+        return {}
+
+    def load_partial_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Inverse of partial_state_tensors (the driver calls it before the resumed epoch)."""
+
+    def take_skip(self) -> int:
+        """The batches to skip in this epoch (once: the next epoch starts at its first batch)."""
+        skip, self.skip_batches = self.skip_batches, 0
+        return skip
+
     def skipped_train_images(self) -> dict[int, str]:
         """{train-split position: decode error} of the training images found undecodable so far in this
         process (each was replaced by another image of its class; core/data/dataset.py). Methods that read

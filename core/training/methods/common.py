@@ -15,11 +15,13 @@ import contextlib
 import dataclasses
 import hashlib
 import time
+import warnings
 from collections.abc import Iterator
 
 import torch
 from torch import nn
 
+from core.data.loader import loader_batches
 from core.runtime import distributed
 from core.config.train_config import TrainConfig
 from core.runtime.device import uses_amp
@@ -40,7 +42,7 @@ class NetworkStepper:
     """
 
     def __init__(self, model: nn.Module, cfg: TrainConfig, device: torch.device,
-                 params: list | None = None) -> None:
+                 params: list | None = None, nesterov: bool = False) -> None:
         self.model = model
         self.device = device
         self.amp = uses_amp(device, cfg.amp)
@@ -51,7 +53,11 @@ class NetworkStepper:
             torch.backends.cudnn.benchmark = True
         self.optimizer = torch.optim.SGD(
             params if params is not None else model.parameters(),
-            lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **self._kernel_options(),
+            lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+            # cfg.nesterov (SEMICON, AGMH), or a method whose official optimiser always uses it (HashNet);
+            # torch refuses Nesterov without momentum
+            nesterov=(nesterov or cfg.nesterov) and cfg.momentum > 0,
+            **self._kernel_options(),
         )
         self.scheduler = torch.optim.lr_scheduler.MultiStepLR(
             self.optimizer, milestones=list(cfg.lr_milestones), gamma=cfg.lr_gamma
@@ -68,13 +74,16 @@ class NetworkStepper:
     def to_device(self, images: torch.Tensor) -> torch.Tensor:
         """A batch on the training device (channels-last on CUDA). uint8 batches (TrainConfig.data_cache)
         are cropped, flipped and normalised there (core.data.gpu_augment) from a device generator seeded
-        with cfg.seed; its state is not checkpointed, so a resumed cached run is not bit-exact."""
+        with cfg.seed (under torchrun, rank r > 0 with rank_generator's seed for (cfg.seed, r), so ranks draw
+        their own crops); its state is not checkpointed, so a resumed cached run is not bit-exact."""
         images = images.to(self.device, non_blocking=True)
         if images.dtype == torch.uint8:
             from core.data.gpu_augment import random_resized_crop_flip
 
             if self._augment_generator is None:
-                self._augment_generator = torch.Generator(self.device).manual_seed(self.seed)
+                seed = self.seed if distributed.current().rank == 0 else \
+                    rank_generator(self.seed, _GPU_AUGMENT_KEY).initial_seed()
+                self._augment_generator = torch.Generator(self.device).manual_seed(seed)
             images = random_resized_crop_flip(images, self.image_size, self._augment_generator)
         if self.channels_last and images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last)
@@ -100,7 +109,11 @@ class NetworkStepper:
         return total
 
     def end_epoch(self) -> None:
-        self.scheduler.step()
+        with warnings.catch_warnings():
+            # A resume whose every batch of the epoch was done before Stop steps the scheduler without an
+            # optimiser step in this process; the schedule is by epoch, so that order is the right one.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            self.scheduler.step()
 
     @property
     def lr(self) -> float:
@@ -145,6 +158,36 @@ def epoch_generator(seed: int, *keys: int) -> torch.Generator:
     these numbers, so a resumed run draws exactly what an uninterrupted one would."""
     digest = hashlib.sha256(repr((int(seed),) + tuple(int(k) for k in keys)).encode()).digest()
     return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") & ((1 << 63) - 1))
+
+
+_GPU_AUGMENT_KEY = 4  # rank_generator key of the device augmentation (0-3 are the methods' epoch streams)
+_RANK_KEY = 0x52414E4B  # "RANK": appended with the rank, keeps per-rank streams apart from every shared one
+
+
+def rank_generator(seed: int, *keys: int) -> torch.Generator:
+    """epoch_generator(seed, *keys) made this process's own under torchrun, for draws that must differ between
+    ranks (augmentation, Multi-FusNet's zoom): rank 0, and a single process, keep the single-process stream;
+    rank r > 0 draws from (seed, *keys, r). Draws every rank must share (batch order, ADSH's samples,
+    FCAENet's positives) use epoch_generator."""
+    rank = distributed.current().rank
+    return epoch_generator(seed, *keys) if rank == 0 else epoch_generator(seed, *keys, _RANK_KEY, rank)
+def batches_until_cancel(loader, cancel, start: int = 0) -> Iterator[tuple[int, object]]:
+    """(index, batch) pairs of `loader`, indices from `start`; `cancel` is checked BEFORE each batch is
+    fetched, so after a Stop no augmentation of an untrained batch has drawn from the RNG: the saved RNG
+    state is where the next batch begins, which is what a mid-epoch resume replays (exactly with
+    num_workers = 0; loader workers seed per worker, so with workers the augmentations differ)."""
+    batches = loader_batches(loader)  # stops loader workers promptly on errors and on close()
+    try:
+        index = start
+        while not cancel.is_set():
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            yield index, batch
+            index += 1
+    finally:
+        batches.close()
 
 
 class Throughput:

@@ -5,10 +5,10 @@ Per mini-batch of anchors x (with same-class random positives x+ drawn from the 
   x_e = erase(x, srem_mask(F))  -> forward -> u_e;
   L = J_ADSH(u) + alpha * L_pos(u, u+) + beta * L_era(u, u_e)       (Eq. 7-13)
 Ablations (paper Table 2): use_srem adds x_e and L_era, use_esrl adds x+ and L_pos; both off = ADSH.
-ESRL normalisation (reconstructed, FcaeOptions.esrl_normalization): "quant" (default) the scale of ADSH's
-quantisation term, so alpha = 1 pulls u toward u+ as hard as gamma pulls u toward v; "m_k": sum over the
-batch / (m k), Eq. 7-8 literally (m = sampled images), whose pull is only 0.08 of quantisation's on CUB;
-"batch_k": the batch mean / k. bench/loss_shares.py measures each term's share of the gradient.
+ESRL normalisation (FcaeOptions.esrl_normalization): "quant" (default, [RECON], fghash's reconstruction) the
+scale of ADSH's quantisation term, so alpha = 1 pulls u toward u+ as hard as gamma pulls u toward v; "m_k":
+sum over the batch / (m k), Eq. 7-9 read literally (the paper names m and k as their symbols), whose pull is
+only 0.08 of quantisation's on CUB; "batch_k" ([RECON]): the batch mean / k. bench/loss_shares.py measures each term's share of the gradient.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Multi-FusNet training (docs/methods.md sections 3.1-3.6): regression to fixed proxy codes + zoomed classification.
 
-Before training, generate_proxy_codes turns the training labels into one distinct +-1 code per class
-(FISH, then a majority vote and a repair of shared codes), every image's target being its class's code.
+Before training, generate_proxy_codes turns the training labels into fixed +-1 targets: by default every
+image's own FISH code, as in the paper (multifus.proxy_codes = "fish"); with "distinct", fghash's repair,
+one distinct code per class. The log says how many classes collide at the chosen length.
 One driver epoch is one pass over the train split in a seeded order:
 
   forward x -> (h, y, F3) -> x_zoom = saliency_zoom(x, F3) -> forward -> y_zoom
@@ -13,7 +14,7 @@ Evaluation is symmetric: the database (= train split) is encoded by the network 
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import DataLoader
@@ -21,13 +22,14 @@ from torchvision import transforms as T
 
 from core.runtime import distributed
 from core.config.train_config import TrainConfig
-from core.data.loader import loader_batches
 from core.data.records import DatasetIndex
 from core.data.transforms import normalize, train_transform
 from core.base.errors import ConfigError, DatasetError, RunError
 from core.base.events import BatchEnd, Event, Log
 from core.training.methods.base import HashingMethod
-from core.training.methods.common import NetworkStepper, Throughput, epoch_generator, train_images
+from core.training.methods.symmetric import NetworkDatabase
+from core.training.methods.common import (NetworkStepper, Throughput, batches_until_cancel, epoch_generator,
+                                          rank_generator, train_images)
 from core.training.methods.proxy_codes import ProxyCodes, generate_proxy_codes
 from core.training.methods.proxy_losses import MultiFusLoss, multifus_loss
 from core.models.factory import build_model
@@ -52,14 +54,17 @@ def paper_train_transform(image_size: int, resize_size: int) -> T.Compose:
     ])
 
 
-class MultiFusNetMethod(HashingMethod):
+class MultiFusNetMethod(NetworkDatabase, HashingMethod):
     """Multi-FusNet: symmetric hashing by regression to offline class proxy codes."""
 
     name = "multifusnet"
+    supports_partial = True
 
     def __init__(self, cfg: TrainConfig, dataset: DatasetIndex, device: torch.device) -> None:
         super().__init__(cfg, dataset, device)
         opts = cfg.multifus
+        self._zoom_gen: torch.Generator | None = None  # this epoch's zoom draws (core/models/zoom.py)
+        self._zoom_resumed: torch.Tensor | None = None  # their state in a partial checkpoint
         self.train_records = dataset.split("train")
         if not self.train_records:
             raise DatasetError(f"dataset {dataset.kind} at {dataset.root} has no training images")
@@ -72,6 +77,7 @@ class MultiFusNetMethod(HashingMethod):
         self.proxy: ProxyCodes = generate_proxy_codes(
             self.labels, dataset.num_classes, cfg.bits, sigma=opts.proxy_sigma, delta=opts.proxy_delta,
             iterations=opts.proxy_iterations, procrustes=opts.procrustes, seed=cfg.seed,
+            targets=opts.proxy_codes,
         )
         self.targets = self.proxy.image_codes.to(device)  # (n, bits) +-1, fixed during training
         self.model = build_model(cfg, dataset.num_classes).to(device)
@@ -94,19 +100,21 @@ class MultiFusNetMethod(HashingMethod):
         if len(batches) > 1 and len(batches[-1]) < 2 * distributed.current().world_size:
             batches.pop()  # BatchNorm1d cannot train on one sample (per process); drop it (the order changes per epoch)
         local, shares = distributed.shard_batches(batches)  # torchrun: this process's slice of each batch
-        zoom_gen = epoch_generator(cfg.seed, epoch, 3)
-        loader = DataLoader(
-            self.train_data, batch_sampler=local, num_workers=cfg.num_workers,
-            pin_memory=self.device.type == "cuda", generator=epoch_generator(cfg.seed, epoch, 2),
-        )
+        zoom_gen = self.zoom_generator(epoch)
+        skip = self.take_skip()  # resuming mid-epoch: the same seeded order, the finished batches left out
+        if skip and self._zoom_resumed is not None:
+            zoom_gen.set_state(self._zoom_resumed)  # where the zoom draws stood after the finished batches
+        self._zoom_resumed = None
+        self._zoom_gen = zoom_gen
+        self.batches_done, self.batches_in_epoch = skip, len(batches)
+        loader = self._loader(local[skip:], epoch)
         self.model.train()
         clock = Throughput()
-        for i, (images, labels, index) in enumerate(loader_batches(loader)):  # workers stop promptly on errors
-            if cancel.is_set():
-                return
+        for i, (images, labels, index) in batches_until_cancel(loader, cancel, skip):
             loss = self._batch_loss(images, labels, index, zoom_gen)  # the driver checks that losses stay finite
             total = self.stepper.step(loss.total, shares[i])
             self.step_count += 1
+            self.batches_done = i + 1
             yield BatchEnd(
                 epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
                 loss=total, loss_terms=loss.terms(), lr=self.stepper.lr,
@@ -115,6 +123,19 @@ class MultiFusNetMethod(HashingMethod):
         if cancel.is_set():
             return
         self.stepper.end_epoch()
+
+    def zoom_generator(self, epoch: int) -> torch.Generator:
+        """The epoch's saliency-zoom draws: this rank's own (the batch order is shared by every rank; rank 0
+        keeps the single-process stream)."""
+        return rank_generator(self.cfg.seed, epoch, 3)
+
+    def _loader(self, local: list[list[int]], epoch: int) -> DataLoader:
+        """This rank's slices of the epoch's batches; loader workers (if any) seed their augmentation from
+        a generator of this rank's own, so ranks draw different crops."""
+        return DataLoader(
+            self.train_data, batch_sampler=local, num_workers=self.cfg.num_workers,
+            pin_memory=self.device.type == "cuda", generator=rank_generator(self.cfg.seed, epoch, 2),
+        )
 
     def _batch_loss(self, images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
                     zoom_gen: torch.Generator) -> MultiFusLoss:
@@ -141,6 +162,14 @@ class MultiFusNetMethod(HashingMethod):
         out["method.step_count"] = torch.tensor(self.step_count, dtype=torch.int64)
         return out
 
+    def partial_state_tensors(self) -> dict[str, torch.Tensor]:
+        """The zoom generator's state after the finished batches (so the resumed batches zoom the same)."""
+        return {} if self._zoom_gen is None else {"partial.zoom_gen": self._zoom_gen.get_state()}
+
+    def load_partial_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        state = tensors.get("partial.zoom_gen")
+        self._zoom_resumed = state.clone() if state is not None else None
+
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         codes = tensors["method.proxy_codes"]
         if tuple(codes.shape) != (self.n, self.cfg.bits):
@@ -153,20 +182,6 @@ class MultiFusNetMethod(HashingMethod):
         self.stepper.load_state_tensors(tensors)
         self.step_count = int(tensors["method.step_count"])
         self._announced = True
-
-    def database_codes(self) -> torch.Tensor:
-        """Symmetric: sign of the network's codes for the train split under the eval transform (n, bits),
-        through the same function (and so the same float32 precision) as the queries."""
-        from core.encoding.encode import drain
-
-        return drain(self.encode_database())
-
-    def encode_database(self) -> Generator[Event, None, torch.Tensor]:
-        """database_codes(), yielding Progress("encode database", done, total, eta) per batch."""
-        from core.encoding.encode import encode_run_codes
-
-        return (yield from encode_run_codes(self.model, self.train_records, self.cfg, self.device,
-                                            phase="encode database"))
 
     @property
     def current_lr(self) -> float:

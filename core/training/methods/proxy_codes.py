@@ -5,18 +5,21 @@ Alternating optimisation of
     min  sigma * ||L - U V||_F^2 + delta * ||B - R V||_F^2,   B in {-1,+1}^{k x N},  R^T R = I
 
 (the objective is reconstructed: the paper's Eq. 2 was lost; the updates below are those of the
-published code). L in {0,1}^{C x N} holds the one-hot training labels. FISH gives one +-1 code per
-training image and mostly, but not always, one code per class: at 12 bits with 200 CUB-sized classes
-a few hundred images end up off their class's code and two or three classes share one. The paper's
-targets are one binary proxy per class, so the final targets are made exactly that:
+published code). L in {0,1}^{C x N} holds the one-hot training labels. `fish_codes` returns FISH's
++-1 code per training image (row i = sign(B^T)_i); `generate_proxy_codes` turns them into the fixed
+regression targets of the hash head in one of two ways (MultiFusOptions.proxy_codes):
 
-1. each class's code is the majority vote of its images' FISH codes (ties -> +1);
-2. where classes share a code (and 2^k >= the number of classes, so distinct codes exist), the class
-   with the most training images keeps it and each other one takes the unused code farthest (largest
-   minimum Hamming distance) from every code already taken, nearest its own FISH code on ties;
-3. every image's target is its class's code.
+- "fish" (default, the paper and its published code): every image's target is its own FISH code.
+  FISH mostly gives one code per class, but not always: at 12 bits with 200 CUB-sized classes a few
+  hundred images end up off their class's majority code and a few classes share one.
+- "distinct" (fghash's own repair, not in the paper): one code per class. Each class's code is the
+  majority vote of its images' FISH codes (ties -> +1); where classes share a code (and 2^k >= the
+  number of classes, so distinct codes exist), the class with the most training images keeps it and
+  each other one takes the unused code farthest (largest minimum Hamming distance) from every code
+  already taken, nearest its own FISH code on ties; every image's target is its class's code.
 
-These are the fixed regression targets of the hash head.
+Either way the summary says how many classes collide (share their class code with another class) at
+the chosen length.
 
 Everything runs in float64 on the CPU with its own torch.Generator, so the same seed gives the
 same codes on every machine and does not disturb the global RNG.
@@ -32,16 +35,21 @@ import torch
 from core.base.errors import ConfigError
 
 Procrustes = Literal["fish_correct", "as_in_muiltnet"]
+ProxyTargets = Literal["fish", "distinct"]
+PROXY_TARGETS: tuple[str, ...] = ("fish", "distinct")
 
 
 @dataclass(frozen=True)
 class ProxyCodes:
     """Result of generate_proxy_codes.
 
-    image_codes:  (N, k) float32 in {-1,+1}, the target of training image i (dataset order): its
-                  class's row of class_codes.
-    class_codes:  (C, k) float32 in {-1,+1}, one code per class, distinct whenever 2^k >= the number of
-                  present classes; rows of classes with no training image are 0.
+    targets:      how image_codes were made: "fish" (each image's own FISH code) or "distinct" (its
+                  class's repaired code).
+    image_codes:  (N, k) float32 in {-1,+1}, the target of training image i (dataset order).
+    class_codes:  (C, k) float32 in {-1,+1}, one code per class: the majority vote of its images' FISH
+                  codes ("fish"), or that vote made distinct whenever 2^k >= the number of present
+                  classes ("distinct", then image_codes = class_codes[labels]); rows of classes with no
+                  training image are 0.
     class_present: (C,) bool, whether the class has at least one training image.
     min_interclass_hamming: smallest Hamming distance between the codes of two different present
                   classes (0 means two classes share a code; None with fewer than two classes).
@@ -49,9 +57,12 @@ class ProxyCodes:
     fish_images_off_class_code: training images whose FISH code differed from their class's majority
                   code (their target is the class code all the same).
     reassigned_classes: classes that shared a FISH majority code with a larger class and were given
-                  another code.
+                  another code (always 0 for "fish").
+    colliding_classes: present classes whose class code equals another present class's code.
+    fish_colliding_classes: the same count for the FISH majority codes, before any repair.
     """
 
+    targets: ProxyTargets
     image_codes: torch.Tensor
     class_codes: torch.Tensor
     class_present: torch.Tensor
@@ -59,18 +70,34 @@ class ProxyCodes:
     distinct_class_codes: int
     fish_images_off_class_code: int
     reassigned_classes: int
+    colliding_classes: int
+    fish_colliding_classes: int
 
     def summary(self) -> str:
+        """One line for the training log: the targets, distinctness, and any collision with its count."""
+        bits = self.image_codes.shape[1]
         present = int(self.class_present.sum())
         dmin = "n/a" if self.min_interclass_hamming is None else str(self.min_interclass_hamming)
-        shared = ("" if self.distinct_class_codes == present else
-                  f" (2^{self.image_codes.shape[1]} codes cannot give {present} classes distinct ones)")
-        return (
-            f"proxy codes: {self.image_codes.shape[1]} bits, {present} classes, "
-            f"{self.distinct_class_codes} distinct class codes{shared}, min inter-class Hamming distance {dmin}; "
-            f"one target per class ({self.reassigned_classes} classes moved off a shared FISH code, "
-            f"{self.fish_images_off_class_code} images' FISH codes differed from their class's)"
-        )
+        shared = ("" if self.distinct_class_codes == present or 2 ** bits >= present else
+                  f" (2^{bits} codes cannot give {present} classes distinct ones)")
+        head = (f"proxy codes: {bits} bits, {present} classes, {self.distinct_class_codes} distinct class codes"
+                f"{shared}, min inter-class Hamming distance {dmin}; ")
+        if self.targets == "fish":
+            body = (f"per-image FISH targets (the paper's; {self.fish_images_off_class_code} images' FISH codes "
+                    f"differ from their class's majority code)")
+        else:
+            body = (f"one target per class (--proxy-codes distinct, fghash's repair: {self.reassigned_classes} "
+                    f"classes moved off a shared FISH code, {self.fish_images_off_class_code} images' FISH codes "
+                    f"differed from their class's)")
+        collide = ""
+        if self.colliding_classes:
+            collide = (f"; {self.colliding_classes} of {present} classes collide at {bits} bits (share their "
+                       f"class code with another class)")
+            if self.targets == "fish" and 2 ** bits >= present:
+                collide += ": --proxy-codes distinct gives every class its own code"
+        elif self.fish_colliding_classes:
+            collide = f"; FISH alone left {self.fish_colliding_classes} classes colliding at {bits} bits"
+        return head + body + collide
 
 
 def _sign(x: torch.Tensor) -> torch.Tensor:
@@ -104,13 +131,44 @@ def generate_proxy_codes(
     iterations: int = 15,
     procrustes: Procrustes = "fish_correct",
     seed: int = 0,
+    targets: ProxyTargets = "fish",
 ) -> ProxyCodes:
-    """Proxy codes for training labels (N,) with values in [0, num_classes).
+    """Proxy-code targets for training labels (N,) with values in [0, num_classes).
 
+    targets: "fish" (the paper's per-image FISH codes) or "distinct" (one repaired code per class).
     Deterministic in `seed`. Cost: O(iterations * (k^2 N + C k N)), well under a second for
     N = 100k, k = 64 on a CPU.
     """
+    if targets not in PROXY_TARGETS:
+        raise ConfigError(f"proxy codes must be one of {', '.join(PROXY_TARGETS)}; got {targets!r}")
     labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    gen = torch.Generator().manual_seed(int(seed))
+    codes = _fish(labels, num_classes, bits, sigma, delta, iterations, procrustes, gen)
+    return _targets(codes, labels, num_classes, gen, targets)
+
+
+def fish_codes(
+    labels: torch.Tensor | list[int],
+    num_classes: int,
+    bits: int,
+    *,
+    sigma: float = 1.0,
+    delta: float = 1e-4,
+    iterations: int = 15,
+    procrustes: Procrustes = "fish_correct",
+    seed: int = 0,
+) -> torch.Tensor:
+    """FISH's binary code of every training image: (N,) labels in [0, num_classes) -> (N, k) float32
+    in {-1,+1}, row i = sign(B^T)_i after `iterations` alternating steps. Deterministic in `seed`; the
+    same codes that generate_proxy_codes(..., targets="fish") uses as targets."""
+    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+    gen = torch.Generator().manual_seed(int(seed))
+    return _fish(labels, num_classes, bits, sigma, delta, iterations, procrustes, gen)
+
+
+def _fish(labels: torch.Tensor, num_classes: int, bits: int, sigma: float, delta: float, iterations: int,
+          procrustes: Procrustes, gen: torch.Generator) -> torch.Tensor:
+    """fish_codes with a caller's generator (the repair draws its random candidates from it afterwards)."""
     n = labels.numel()
     if n == 0:
         raise ConfigError("cannot generate proxy codes: the train split is empty")
@@ -119,7 +177,6 @@ def generate_proxy_codes(
     if bits < 1 or iterations < 0 or sigma <= 0 or delta <= 0:
         raise ConfigError("proxy codes need bits >= 1, iterations >= 0, sigma > 0 and delta > 0")
 
-    gen = torch.Generator().manual_seed(int(seed))
     dt = torch.float64
     lab = torch.zeros(num_classes, n, dtype=dt)
     lab[labels, torch.arange(n)] = 1.0  # L: (C, N) one-hot columns
@@ -133,20 +190,24 @@ def generate_proxy_codes(
         # V-step; R^T R = I for both variants, but keep the general form of the update
         v = torch.linalg.pinv(sigma * u.T @ u + delta * r.T @ r) @ (sigma * u.T @ lab + delta * r.T @ b)
         r = procrustes_rotation(b, v, procrustes)  # R-step
-    fish_codes = _sign(b.T).to(torch.float32)  # (N, k): row i = sign(B^T)_i
-    return _class_table(fish_codes, labels, num_classes, gen)
+    return _sign(b.T).to(torch.float32)  # (N, k): row i = sign(B^T)_i
 
 
-def _class_table(fish_codes: torch.Tensor, labels: torch.Tensor, num_classes: int,
-                 gen: torch.Generator) -> ProxyCodes:
-    """One distinct code per class from FISH's per-image codes, and the facts the log reports."""
-    bits = fish_codes.shape[1]
-    sums = torch.zeros(num_classes, bits).index_add_(0, labels, fish_codes)
+def _targets(fish: torch.Tensor, labels: torch.Tensor, num_classes: int, gen: torch.Generator,
+             targets: ProxyTargets) -> ProxyCodes:
+    """The chosen targets from FISH's per-image codes (N, k), and the facts the log reports."""
+    bits = fish.shape[1]
+    sums = torch.zeros(num_classes, bits).index_add_(0, labels, fish)
     counts = torch.bincount(labels, minlength=num_classes)
     present = counts > 0
     majority = torch.where(sums >= 0, 1.0, -1.0) * present[:, None].float()
-    off = int((fish_codes != majority[labels]).any(dim=1).sum())
-    class_codes, reassigned = _make_distinct(majority, counts, gen)
+    off = int((fish != majority[labels]).any(dim=1).sum())
+    fish_colliding = colliding_classes(majority[present])
+    if targets == "distinct":
+        class_codes, reassigned = _make_distinct(majority, counts, gen)
+        image_codes = class_codes[labels]
+    else:
+        class_codes, reassigned, image_codes = majority, 0, fish
     codes = class_codes[present]
     distinct = int(torch.unique(codes, dim=0).shape[0]) if codes.numel() else 0
     dmin: int | None = None
@@ -154,7 +215,16 @@ def _class_table(fish_codes: torch.Tensor, labels: torch.Tensor, num_classes: in
         ham = 0.5 * (bits - codes @ codes.T)  # d_H = (k - a^T b) / 2
         ham.fill_diagonal_(float("inf"))
         dmin = int(ham.min().round())
-    return ProxyCodes(class_codes[labels], class_codes, present, dmin, distinct, off, reassigned)
+    return ProxyCodes(targets, image_codes, class_codes, present, dmin, distinct, off, reassigned,
+                      colliding_classes(codes), fish_colliding)
+
+
+def colliding_classes(codes: torch.Tensor) -> int:
+    """How many rows of (C, k) codes equal at least one other row (classes that share a code)."""
+    if codes.shape[0] < 2:
+        return 0
+    _, inverse, counts = torch.unique(codes, dim=0, return_inverse=True, return_counts=True)
+    return int((counts[inverse] > 1).sum())
 
 
 def _make_distinct(codes: torch.Tensor, counts: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, int]:
