@@ -135,3 +135,17 @@ def test_slurm_parameters_make_a_valid_sbatch_script(tmp_path, monkeypatch):
     assert executor._executor.parameters.get("array_parallelism") == 8
     command = cell_command(StudyFolder(tmp_path / "s"), "demo|ADSH|12b|seed0", gpus_per_task=2)
     assert command[:3] == ["torchrun", "--standalone", "--nproc_per_node=2"] and command[-1] == "demo|ADSH|12b|seed0"
+
+
+def test_the_papers_numbers_become_labelled_reference_rows():
+    from core.studies.table import paper_rows
+
+    spec = parse_study('id = "p"\nbits = [12, 24]\n[[datasets]]\nkind = "cub"\nroot = "/data/cub"\n'
+                       '[[methods]]\nmethod = "fcaenet"\nlabel = "ours"\n[[methods]]\nmethod = "adsh"\n')
+    rows = paper_rows([CellState(cell, "pending") for cell in expand(spec)])
+    assert [r.label for r in rows] == ["FCAENet", "ADSH"]
+    assert rows[0].values == {("cub", 12): 34.76, ("cub", 24): 67.67} and "FCAENet" in rows[0].source
+    text = format_study_table(build_study_table("p", "P", [CellState(c, "pending") for c in expand(spec)], {},
+                                                rows), "markdown")
+    assert "| *FCAENet [reported, FCAENet (Zhao et al. 2022) Table 1]* | 34.76 | 67.67 |" in text
+    assert "| ours | not run | not run |" in text
