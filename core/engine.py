@@ -1,108 +1,160 @@
-"""The facade that the GUI and the CLI both drive. Long work is a generator of core.base.events."""
+"""The facade: the one public API of the engine, what the GUI, the CLI and users' scripts import.
+
+Long work is a generator of events (core/base/events.py) that returns its result; everything here is Qt-free.
+The layers below (docs/architecture.md) are implementation: import from here.
+"""
 
 from __future__ import annotations
 
-from core.explain.api import clear_cache as _clear_explainers
-from core.retrieval.session import forget_session as _forget_session
-from core.runs import admin as _admin
+# ---- errors and events ------------------------------------------------------------------------------------------
+from core.base.errors import Cancelled, ConfigError, FghashError, ImageDecodeError
+from core.base.events import (
+    BatchEnd,
+    CheckpointSaved,
+    EpochEnd,
+    EpochStart,
+    EvalResult,
+    Log,
+    Progress,
+    TrainFinished,
+    ValidationResult,
+)
+from core.base.style import METHOD_COLORS, METHOD_NAMES, method_color, method_name, series_label, variant_label
+from core.base.text import printable
+
+# ---- configuration ----------------------------------------------------------------------------------------------
+from core.config.presets import PRESET_HELP, PRESETS, preset_config
+from core.config.reported import Reported, reported
+from core.config.study_file import StudySpec, load_study
+from core.config.train_config import BACKBONES, DEVICES, METHODS, TrainConfig
+
+# ---- data -------------------------------------------------------------------------------------------------------
+from core.data.check import DatasetReport, check_dataset
+from core.data.images import load_rgb
+from core.data.registry import DATASET_KINDS, TITLES, has_official_validation, layout_of, load_dataset
+from core.models.backbones import hub_weights_path, stage_side, weights_problem
+
+# ---- runs -------------------------------------------------------------------------------------------------------
+from core.runs.admin import export_run, map_history, prune_missing_runs
 from core.runs.catalog import last_metrics, list_runs
-from core.runs.catalog import resolve_run as open_run
+from core.runs.catalog import resolve_run as open_run  # a run by folder, id, unique id prefix or "latest"
+from core.runs.partial import ResumePoint, resume_point
+from core.runs.store import RunRecord
+from core.search.codes import has_codes
+from core.search.index import read_index_header
+
+# ---- training (engine.train: a generator of events ending with TrainFinished) -----------------------------------
+from core.runtime.distributed import LOST_PEER_MESSAGE, check_same_options, env_world_size, global_batch, lost_peer
+from core.runtime.distributed import setup as setup_ranks
+from core.runtime.distributed import teardown as teardown_ranks
+from core.training.child import train_in_child  # train() in a spawned child process: the app's training
+from core.training.driver import train
+from core.training.eta import format_seconds
+from core.training.followers import finish_followers
+from core.training.followers import follow as follow_rank_zero
+from core.training.methods.registry import DATABASE_KINDS, MethodInfo, method_info, method_names
+
+# ---- encoding ---------------------------------------------------------------------------------------------------
+from core.encoding.collection import dataset_collection, encode_collection, folder_collection, load_encoded
+from core.encoding.encode import drain
+
+# ---- retrieval and analysis -------------------------------------------------------------------------------------
+from core.evaluation.chance import CHANCE_DESCRIPTION, ChanceLevels
+from core.evaluation.code_map import CodeMap, code_map
+from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
+from core.evaluation.seed_groups import MeanStd, SeedGroup, group_by_seed, mean_std
+from core.retrieval.approximate import RECALL_MEANING, ApproximateInfo, approximate_info, build_approximate
+from core.retrieval.class_compare import ClassApDifference, class_ap_difference
+from core.retrieval.class_stats import ClassReport, class_report, top_confusions, worst_queries
+from core.retrieval.provenance import database_kind
+from core.retrieval.provenance import notes_table as run_notes_table
+from core.retrieval.query_stats import QueryStats, query_with_stats
+from core.retrieval.service import TIES_NOTE, add_images, build_index, evaluate, query, report_table, run_chance_map
+from core.retrieval.service import run_chance_levels as chance_levels
+from core.retrieval.session import open_session as session
+
+# ---- explanations -----------------------------------------------------------------------------------------------
+from core.explain.api import explain_run as explain  # explain(image_or_path, run, kind, ...) -> Explanation
+from core.explain.api import explainer_for_run as explainer  # one Explainer per open run (the GUI keeps it)
+from core.explain.gradcam import CAM_METHODS, SIMILARITIES
+from core.explain.overlay import COLORMAPS, colorbar, save_png
+from core.explain.overlay import label as label_image
+from core.explain.render import render, render_panel, render_side_by_side
+from core.explain.types import EXPLANATION_KINDS, Explanation
+
+# ---- figures and tables -----------------------------------------------------------------------------------------
+from core.figures.common import DEFAULT_DPI
+from core.figures.export import (
+    table_format,
+    table_text,
+    write_attention_figure,
+    write_bits_figure,
+    write_pr_figure,
+    write_retrieval_figure,
+    write_table,
+)
+from core.figures.table import TABLE_FORMATS
+
+# ---- studies (docs/studies.md) ----------------------------------------------------------------------------------
+from core.studies.api import study_status, study_table, study_table_text, write_study_figure, write_study_table
+from core.studies.examples import example_study, list_examples
+from core.studies.executors import EXECUTORS, StudyPlan, StudySubmitted, StudySummary, run_study
+from core.studies.runner import CellEnded, CellStarted
+from core.studies.state import CELL_STATES, CellState, cell_states, list_studies, open_study
+from core.studies.table import ReportedRow, format_study_table
+
+# ---- composed here: run deletion drops the caches of the layers above the runs ----------------------------------
+from core.runs.admin import delete_run as _delete_run_folder
+from core.explain.api import clear_cache as _clear_explainers
+from core.retrieval.session import forget_session as _forget_sessions
 
 
 def delete_run(run: str) -> str:
     """Remove a run's folder and its store entry, or a link to it, or an entry whose folder is gone
     (core.runs.admin.delete_run says what it refuses); returns what was removed, in words. The cached
     sessions and explainers, which hold codes, indexes and networks, are dropped first."""
-    _forget_session()
+    _forget_sessions()
     _clear_explainers()
-    return _admin.delete_run(run)
+    return _delete_run_folder(run)
 
 
-def train(cfg, cancel=None, resume=None, store=None):
-    """Train one run: a generator of core.base.events ending with TrainFinished (see core.training.driver.train).
-
-    cfg: TrainConfig (None when resuming); cancel: threading.Event checked between batches;
-    resume: run id / prefix / folder / RunPaths to continue from its newest checkpoint.
-    """
-    from core.training.driver import train as _train
-
-    return _train(cfg, cancel=cancel, resume=resume, store=store)
-
-
-# The app's training: train() run in a spawned child process, followed through its events (the GUI thread's
-# GIL cannot slow it down; a crash stays out of the app): train_in_child(cfg, cancel=, resume=).
-from core.training.child import train_in_child  # noqa: E402,F401
-# Run housekeeping (GUI Runs tab): metric history, delete, export.
-from core.runs.admin import export_run, map_history  # noqa: E402,F401
-from core.runs.admin import prune_missing_runs  # noqa: E402,F401  (issue 22: entries whose folder is gone)
-from core.data.registry import DATASET_KINDS  # noqa: E402,F401  (the GUI's dataset menu)
-# Datasets: loading (passthrough to the registry) and folder validation.
-from core.data.check import DatasetReport, check_dataset  # noqa: E402,F401
-from core.data.registry import load_dataset  # noqa: E402,F401
-# Explanations (channel-mean CAM, Grad-CAM family, SREM erasure, Multi-FusNet levels): core/explain.
-# explain(image_or_path, run, kind, *, target_code=None, target_image=None, method="gradcam", regions=None,
-# size=None, ...) -> Explanation; explainer(run, device) -> Explainer (the GUI keeps one per open run).
-from core.explain.api import explain_run as explain  # noqa: E402,F401
-from core.explain.api import explainer_for_run as explainer  # noqa: E402,F401
-# Retrieval on a trained run (core/retrieval/service.py, core/retrieval/session.py): build_index(run) -> Generator[Progress,
-# None, Path]; evaluate(run, ks) -> RetrievalReport; query(image_or_path, run, k, label=None) -> QueryResult;
-# add_images(run, paths, labels) -> Generator[Progress, None, int]; session(run) -> cached RunSession.
-from core.retrieval.service import add_images, build_index, evaluate, query  # noqa: E402,F401
-from core.retrieval.session import open_session as session  # noqa: E402,F401
-# One query with its AP, P@k and distance histogram (the GUI's Browse tab): core/retrieval/query_stats.py.
-from core.retrieval.query_stats import QueryStats, query_with_stats  # noqa: E402,F401
-# Grad-CAM family names the explain kind "gradcam" accepts as method= (the GUI's CAM menu).
-from core.explain.gradcam import CAM_METHODS  # noqa: E402,F401
-# Encoding any image collection with a trained run, resumable in chunks (core/encoding/collection.py):
-# encode_collection(run, folder_collection(DIR) | dataset_collection(kind, root, split), out) ->
-# Generator[Progress | Log, None, EncodeResult]; session(run).add_codes(codes, labels, paths) adds them.
-from core.encoding.collection import dataset_collection, encode_collection, folder_collection  # noqa: E402,F401
-# Where a run fails (GUI Classes tab): class_report(run, k) -> ClassReport (per-class AP, top-k class
-# confusion; core/retrieval/class_stats.py); code_map(codes) -> CodeMap (2-D PCA of ±1 codes; core/evaluation/code_map.py).
-from core.retrieval.class_stats import ClassReport, class_report, top_confusions, worst_queries  # noqa: E402,F401
-from core.evaluation.code_map import CodeMap, code_map  # noqa: E402,F401
-# The approximate (IVF) index of a run (core/retrieval/approximate.py): build_approximate(run, nlist, nprobe) ->
-# Generator[Progress, None, ApproximateInfo]; approximate_info(run) -> ApproximateInfo | None (header only);
-# query(..., approximate=True, nprobe=P) searches it.
-from core.retrieval.approximate import ApproximateInfo, approximate_info, build_approximate  # noqa: E402,F401
-# Studies (core/studies, issue 26; docs/studies.md): a paper's grid of runs from a study file, resumable.
-# run_study(file, executor="local"|"slurm"|"submitit-local", max_parallel=, retry_failed=, rerun_changed=)
-# -> Generator[StudyPlan | CellStarted | training events | CellEnded | StudySubmitted, None, StudySummary];
-# study_status(id or file) -> (StudySpec, [CellState]); study_table(id, reference=, reported=) -> StudyTable;
-# study_table_text(id, fmt, reference=); write_study_figure(id, path); list_studies(); list_examples().
-from core.config.study_file import StudySpec, load_study  # noqa: E402,F401
-from core.studies.api import study_status, study_table, study_table_text, write_study_figure  # noqa: E402,F401
-from core.studies.examples import example_study, list_examples  # noqa: E402,F401
-from core.studies.executors import EXECUTORS, StudyPlan, StudySubmitted, StudySummary, run_study  # noqa: E402,F401
-from core.studies.runner import CellEnded, CellStarted  # noqa: E402,F401
-from core.studies.state import CELL_STATES, CellState, cell_states, list_studies, open_study  # noqa: E402,F401
-from core.studies.table import ReportedRow, format_study_table  # noqa: E402,F401
-from core.studies.api import write_study_table  # noqa: E402,F401
-from core.figures.table import TABLE_FORMATS  # noqa: E402,F401
-# What `fghash study run` shows of a cell's training (the CLI reaches these through the facade only).
-from core.base.events import BatchEnd, EvalResult, Log, Progress  # noqa: E402,F401
-from core.base.text import printable  # noqa: E402,F401
-# Chance for every metric (issue 23): chance_levels(run, ks) -> ChanceLevels, the exact expected mAP@all,
-# mAP@k, P@k and PR precision of random codes on the run's split, named by its dataset (milliseconds; safe
-# off the GUI thread). ChanceLevels.below(metric, value, k) says whether a figure lies below it.
-from core.evaluation.chance import ChanceLevels  # noqa: E402,F401
-from core.retrieval.service import run_chance_levels as chance_levels  # noqa: E402,F401
-# Stop keeps work (issue 23): resume_point(run) -> ResumePoint, where Resume would continue (a partial
-# checkpoint mid-epoch, or the last complete epoch); .describe() is the sentence for the quit dialog.
-from core.runs.partial import ResumePoint, resume_point  # noqa: E402,F401
-# Training events the GUI marks (EpochStart: an outer-iteration boundary on the loss curve); the ETA in
-# BatchEnd.eta_s / eta_note and Progress.run_eta_s / run_eta_note counts evaluations (core/training/eta.py).
-from core.base.events import EpochStart  # noqa: E402,F401
-from core.training.eta import format_seconds  # noqa: E402,F401
-# One name and colour per method in every figure, the CLI and the app (core/base/style.py).
-from core.base.style import (METHOD_COLORS, METHOD_NAMES, method_color, method_name,  # noqa: E402,F401
-                                series_label, variant_label)
-# Per-class AP of two runs on the same queries (GUI Classes tab): class_ap_difference(run_a, run_b) ->
-# ClassApDifference (ap_a, ap_b, difference = b - a, order: largest gain first); core/retrieval/class_compare.py.
-from core.retrieval.class_compare import ClassApDifference, class_ap_difference  # noqa: E402,F401
-# Methods (docs/baselines.md): the registered training methods, their provenance (paper, code, reconstructed items,
-# database encoding) for `fghash methods` and the app's method menu; the papers' reported mAP@all; per-run notes
-# (database encoding, reported figure) for `fghash eval` and the Runs table.
-from core.training.methods.registry import DATABASE_KINDS, MethodInfo, method_info, method_names  # noqa: E402,F401
-from core.config.reported import Reported, reported  # noqa: E402,F401
-from core.retrieval.provenance import database_kind, notes_table as run_notes_table  # noqa: E402,F401
+__all__ = [
+    # errors and events
+    "Cancelled", "ConfigError", "FghashError", "ImageDecodeError",
+    "BatchEnd", "CheckpointSaved", "EpochEnd", "EpochStart", "EvalResult", "Log", "Progress", "TrainFinished",
+    "ValidationResult", "printable",
+    "METHOD_COLORS", "METHOD_NAMES", "method_color", "method_name", "series_label", "variant_label",
+    # configuration
+    "BACKBONES", "DEVICES", "METHODS", "TrainConfig", "PRESETS", "PRESET_HELP", "preset_config",
+    "Reported", "reported", "StudySpec", "load_study",
+    # data
+    "DATASET_KINDS", "TITLES", "has_official_validation", "layout_of", "load_dataset", "DatasetReport",
+    "check_dataset", "load_rgb", "hub_weights_path", "stage_side", "weights_problem",
+    # runs
+    "list_runs", "last_metrics", "open_run", "delete_run", "export_run", "map_history", "prune_missing_runs",
+    "RunRecord", "ResumePoint", "resume_point", "has_codes", "read_index_header",
+    # training
+    "train", "train_in_child", "format_seconds", "DATABASE_KINDS", "MethodInfo", "method_info", "method_names",
+    "setup_ranks", "teardown_ranks", "global_batch", "env_world_size", "check_same_options", "lost_peer",
+    "LOST_PEER_MESSAGE", "follow_rank_zero", "finish_followers",
+    # encoding
+    "dataset_collection", "encode_collection", "folder_collection", "load_encoded", "drain",
+    # retrieval and analysis
+    "add_images", "build_index", "evaluate", "query", "session", "report_table", "TIES_NOTE", "QueryStats",
+    "query_with_stats", "ApproximateInfo", "approximate_info", "build_approximate", "RECALL_MEANING",
+    "ClassReport", "class_report", "top_confusions", "worst_queries", "CodeMap", "code_map",
+    "ClassApDifference", "class_ap_difference", "ChanceLevels", "chance_levels", "run_chance_map",
+    "CHANCE_DESCRIPTION", "TIES_AVERAGED_LABEL", "TIES_BY_INDEX_LABEL", "collapse_note", "MeanStd", "SeedGroup",
+    "group_by_seed", "mean_std", "database_kind", "run_notes_table",
+    # explanations
+    "explain", "explainer", "CAM_METHODS", "SIMILARITIES", "COLORMAPS", "colorbar", "save_png", "label_image",
+    "render", "render_panel", "render_side_by_side", "EXPLANATION_KINDS", "Explanation",
+    # figures and tables
+    "DEFAULT_DPI", "TABLE_FORMATS", "table_format", "table_text", "write_attention_figure", "write_bits_figure",
+    "write_pr_figure", "write_retrieval_figure", "write_table",
+    # studies
+    "study_status", "study_table", "study_table_text", "write_study_figure", "write_study_table", "example_study",
+    "list_examples", "EXECUTORS", "StudyPlan", "StudySubmitted", "StudySummary", "run_study", "CellEnded",
+    "CellStarted", "CELL_STATES", "CellState", "cell_states", "list_studies", "open_study", "ReportedRow",
+    "format_study_table",
+]

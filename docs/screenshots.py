@@ -57,6 +57,7 @@ def main() -> int:
     from core import engine
     from fghash_gui import gui_gc
     from fghash_gui.main_window import MainWindow
+    from fghash_gui.panels.classes_model import LABEL_ROLE
 
     gui_gc.install()  # as the app does: Qt objects are collected on this thread only
 
@@ -141,17 +142,22 @@ def main() -> int:
     explain.set_overlay("Grad-CAM (target: query code)")
     wait_for(lambda: explain.current is not None and explain.current.kind == "gradcam", 120, "Grad-CAM")
     explain.opacity_slider.setValue(0.55)
+    explain.set_compare_run(baseline_id)  # the same image explained by the baseline, beside it
+    wait_for(lambda: explain.compare_explanation is not None and explain.compare_explanation.kind == "gradcam",
+             120, "the baseline's Grad-CAM")
     grab("explain")
+    explain.set_compare_run(None)
     explain.set_overlay("SREM mask")
     wait_for(lambda: explain.current is not None and explain.current.kind == "srem", 120, "SREM")
     grab("explain-srem")
 
     # Runs: both runs selected, their mAP curves compared.
     runs = window.runs
-    window.tabs.setCurrentWidget(runs)
-    runs.refresh()
+    window.tabs.setCurrentWidget(runs)  # reloads the run list on the worker
+    wait_for(lambda: {fcaenet_id, baseline_id} <= {r.run_id for r in runs.model.records}, 60, "the run list")
     runs.select_runs([fcaenet_id, baseline_id])
     runs.compare_selected()
+    wait_for(lambda: len(runs.compared) == 2, 60, "the mAP histories")
     grab("runs")
     runs.plot_tabs.setCurrentWidget(runs.curves)
     wait_for(lambda: len(runs.curves.shown) == 2, 120, "the PR and P@k curves")
@@ -165,6 +171,8 @@ def main() -> int:
     classes = window.classes
     window.tabs.setCurrentWidget(classes)
     wait_for(lambda: classes.report is not None and classes.report.run_id == fcaenet_id, 120, "class report")
+    classes.set_compare_run(baseline_id)  # the per-class AP difference to the baseline
+    wait_for(lambda: classes.class_model.compare is not None, 120, "the baseline's class report")
     classes.class_table.setCurrentIndex(classes.class_table.model().index(0, 0))
     wait_for(lambda: classes.thumbnails.pending() == 0, 60, "thumbnails")
     grab("classes")
@@ -173,7 +181,10 @@ def main() -> int:
     classes.tabs.setCurrentWidget(classes.code_map)
     wait_for(lambda: classes.code_map.data is not None, 120, "the code map")
     code_map = classes.code_map
-    code_map._on_hovered(None, [code_map.scatter.points()[11]], None)  # what hovering a point shows
+    worst = classes.class_table.model().index(0, 0).data(LABEL_ROLE)
+    code_map.highlight(worst)  # the worst class and its confusers in colour, the rest grey
+    hovered = next(p for p in code_map.scatter.points() if int(code_map.data.labels[int(p.data())]) == worst)
+    code_map._on_hovered(None, [hovered], None)  # what hovering a point shows
     wait_for(lambda: classes.thumbnails.pending() == 0, 60, "thumbnails")
     grab("codemap")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -93,11 +94,23 @@ def _show(args: argparse.Namespace):
     return window
 
 
+def log_to_stderr() -> None:
+    """Warnings and errors of the "fghash" loggers (the tracebacks of unexpected errors in the app's workers,
+    store repairs) go to stderr with a time stamp."""
+    logger = logging.getLogger("fghash")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+        handler.setLevel(logging.WARNING)
+        logger.addHandler(handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`fghash-gui [RUN]` and `python -m fghash_gui [RUN]`."""
     args = parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.install_desktop_entry or args.uninstall_desktop_entry:
         return _desktop_entry_command(args)
+    log_to_stderr()
     window = _show(args)
     app = QApplication.instance()
     # Ctrl+C in the terminal closes the window like its close button (asking first during training).

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from fghash_gui.app_state import AppState
 from fghash_gui.panels.browse import BrowsePanel
 from fghash_gui.panels.classes import ClassesPanel
 from fghash_gui.panels.explain import ExplainPanel
@@ -16,10 +17,12 @@ from fghash_gui.workers import RequestRunner
 
 
 class MainWindow(QMainWindow):
-    """Owns the request worker (encode/search/CAM) that Browse, Explain and Runs share.
+    """Owns the request worker (its two lanes) and the application state (fghash_gui/app_state.py) that the
+    panels share and watch; the window itself only switches tabs when the user navigates.
 
     Training has its own thread inside the Train panel. Errors from any worker end up in ``show_error``:
-    a window-modal message box that does not block the event loop, so training keeps drawing behind it.
+    a window-modal message box that does not block the event loop, so training keeps drawing behind it. An
+    unexpected error's traceback sits behind the box's Details button (and in the "fghash.gui" log).
     """
 
     def __init__(self, train_in_process: bool = False) -> None:
@@ -29,8 +32,10 @@ class MainWindow(QMainWindow):
         self.resize(1280, 820)
         self.last_error: str | None = None  # the last message shown to the user (tests read it)
         self._error_box: QMessageBox | None = None
+        self._failures: dict[str, str] = {}  # message -> traceback of recent unexpected errors (Details)
 
         self.requests = RequestRunner(self)
+        self.state = AppState(self.requests, self)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(False)
         self.training = TrainingPanel(self.requests, self, in_process=train_in_process)
@@ -58,78 +63,74 @@ class MainWindow(QMainWindow):
         for panel in (self.training, self.browse, self.explain, self.classes, self.runs):
             panel.error.connect(self.show_error)
             panel.status.connect(self._on_status)
-        self.training.run_finished.connect(self._on_training_finished)
-        self.training.run_started.connect(lambda _run: self.runs.refresh())
+            panel.watch(self.state)
+        self.state.error.connect(self.show_error)
+        self.requests.failure.connect(self._remember_failure)
+        self.training.runner.failed.connect(self._remember_failure)
         self.runs.open_requested.connect(self.open_run)
-        self.runs.runs_deleted.connect(self._on_runs_deleted)
         self.browse.explain_requested.connect(self._on_explain_requested)
-        self.browse.results_shown.connect(self._on_browse_result)
         self.classes.query_requested.connect(self.show_query)
 
         self.tabs.currentChanged.connect(self._on_tab_changed)
         for index in range(self.tabs.count()):
             QShortcut(QKeySequence(f"Ctrl+{index + 1}"), self, activated=lambda i=index: self.tabs.setCurrentIndex(i))
+        self.state.reload_runs()
 
     # --- navigation -------------------------------------------------------------------------------
 
     @Slot(str)
     def open_run(self, run: str) -> None:
-        """Open a run in Browse (and Explain) and switch to Browse."""
-        self.browse.open_run(run)
-        self.explain.open_run(run)
-        self.classes.set_run(self.browse.run_id)
+        """Open a run in every tab (resolved on the worker) and switch to Browse."""
+        self.state.open_run(run)
         self.tabs.setCurrentWidget(self.browse)
 
     @Slot(str, str)
     def show_query(self, run: str, path: str) -> None:
         """Search `path` with `run` in Browse (from the Classes tab's worst queries or code map)."""
         self.browse.show_query(run, path)
-        self.explain.open_run(run)
         self.tabs.setCurrentWidget(self.browse)
-
-    @Slot()
-    def _on_browse_result(self) -> None:
-        result = self.browse.result.result if self.browse.result is not None else None
-        if result is not None:
-            self.classes.code_map.set_query(result.run_id, result.query_code)
 
     @Slot(str, str)
     def _on_explain_requested(self, run: str, image_path: str) -> None:
-        self.explain.open_run(run)
+        # Browse's run is the state's open run, which Explain follows already.
         if self.browse.query_path:
             self.explain.set_sources(self.browse.query_path, self.browse.explain_sources())
         self.explain.set_image(image_path)
         self.tabs.setCurrentWidget(self.explain)
 
-    @Slot(object)
-    def _on_training_finished(self, finished: object) -> None:
-        self.runs.refresh()
-        self.browse.refresh_runs()
-
-    @Slot(list)
-    def _on_runs_deleted(self, run_ids: list) -> None:
-        self.browse.forget_runs(run_ids)
-        self.explain.forget_runs(run_ids)
-        self.classes.forget_runs(run_ids)
-
     @Slot(int)
     def _on_tab_changed(self, _index: int) -> None:
-        # The store may have changed (a run finished, another process trained one): one cheap query.
+        # The store may have changed (another process trained a run): reload the list on the worker.
         if self.tabs.currentWidget() is self.classes:
-            self.classes.set_run(self.browse.run_id or self.classes.run_id)
             self.classes.ensure_loaded()
-        if self.tabs.currentWidget() is self.runs:
-            self.runs.refresh()
-        elif self.tabs.currentWidget() is self.browse:
-            self.browse.refresh_runs()
+        elif self.tabs.currentWidget() in (self.runs, self.browse):
+            self.state.reload_runs()
 
     # --- feedback ---------------------------------------------------------------------------------
+
+    @Slot(str, str)
+    def _remember_failure(self, message: str, details: str) -> None:
+        """An unexpected error's traceback, for the box that shows its message (a panel may prefix it)."""
+        if details:
+            self._failures[message] = details
+            while len(self._failures) > 20:
+                self._failures.pop(next(iter(self._failures)))
+
+    def failure_details(self, message: str) -> str:
+        """The traceback behind `message`, "" for a user error (a FghashError needs none)."""
+        for known, details in reversed(self._failures.items()):
+            if known and known in message:
+                return details
+        return ""
 
     @Slot(str)
     def show_error(self, message: str) -> None:
         self.last_error = message
         self.statusBar().showMessage(message.splitlines()[0] if message else "error", 10_000)
         box = QMessageBox(QMessageBox.Icon.Warning, "fghash", message, QMessageBox.StandardButton.Ok, self)
+        details = self.failure_details(message)
+        if details:
+            box.setDetailedText(details)  # Qt adds the "Show Details..." button
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._error_box = box

@@ -6,16 +6,22 @@ Two kinds of worker, as docs/architecture.md "Threads and processes" asks:
   worker and handed to the GUI in batches at most ~10 times a second (``events_ready(list)``), so a fast
   training loop never floods the event queue. Cancel is cooperative through a ``threading.Event`` that the
   engine checks between batches.
-* ``RequestRunner`` runs short jobs (encode + search, thumbnails, CAMs, evaluation) one at a time on a second
-  QThread. Every job belongs to a *channel* ("query", "explain", ...); submitting a new job on a channel
-  makes the older ones stale: queued stale jobs are skipped and stale results are dropped, never shown.
+* ``RequestRunner`` runs requests on two lanes, each its own QThread running its jobs one at a time: the
+  interactive lane (thumbnails, encode + search, CAMs, the run list) and the batch lane (class reports,
+  exports, figures, index builds, PR curves), so a slow job never stalls a thumbnail. Every job belongs to a
+  *channel* ("query", "explain", ...) and the channel picks the lane; submitting a new job on a channel makes
+  the older ones stale: queued stale jobs are skipped, a running generator job stops, stale results are
+  dropped, never shown.
 
-Exceptions in either worker arrive in the GUI thread as a readable message; the window stays usable.
+Exceptions in either worker arrive in the GUI thread as a readable message; the window stays usable. An
+unexpected one (a bug, not a FghashError) keeps its traceback: it is logged ("fghash.gui") and handed on for
+the error box's Details.
 """
 
 from __future__ import annotations
 
 import atexit
+import logging
 import queue
 import threading
 import weakref
@@ -27,8 +33,9 @@ from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from core.base.errors import Cancelled, FghashError
+from core.engine import Cancelled, FghashError
 
+log = logging.getLogger("fghash.gui")
 EMIT_INTERVAL_S = 0.1  # ~10 Hz: fast enough to look live, slow enough to keep the GUI thread idle
 
 
@@ -102,7 +109,7 @@ class _TrainLoop(QObject):
             if pending:
                 self.events_ready.emit(pending)
             # A FghashError's message is written for users; a traceback only helps with anything else (a bug).
-            self.failed.emit(describe_error(exc), "" if isinstance(exc, FghashError) else traceback.format_exc())
+            self.failed.emit(describe_error(exc), failure_details(exc))
 
 
 class TrainingRunner(QObject):
@@ -172,6 +179,24 @@ class TrainingRunner(QObject):
         self.stopped.emit()
 
 
+# The lanes of the request worker. Jobs that take seconds to minutes (a class report over the whole test split,
+# an export, a figure, an index build, PR curves of several runs) run on the batch lane, so the interactive lane
+# (thumbnails, queries, CAMs, catalogs, the run list) never waits behind them.
+INTERACTIVE, BATCH = "interactive", "batch"
+LANES = (INTERACTIVE, BATCH)
+BATCH_CHANNELS = ("classes", "code-map", "export", "figure-export", "index", "run-curves", "compare")
+
+
+def lane_of(channel: str) -> str:
+    """The lane a channel's jobs run on: BATCH for BATCH_CHANNELS (and "name-..." variants), else INTERACTIVE."""
+    return BATCH if any(channel == c or channel.startswith(c + "-") for c in BATCH_CHANNELS) else INTERACTIVE
+
+
+def failure_details(exc: BaseException) -> str:
+    """The traceback of an unexpected error (a bug), "" for a FghashError: its message is all a user needs."""
+    return "" if isinstance(exc, FghashError) else "".join(traceback.format_exception(exc))
+
+
 @dataclass
 class _Request:
     request_id: int
@@ -181,11 +206,17 @@ class _Request:
     args: tuple
     on_result: Callable[[Any], None] | None
     on_error: Callable[[str], None] | None
+    on_events: Callable[[list], None] | None = None
 
 
 class _RequestLoop(QObject):
+    """Lives on one lane's thread: runs its queued jobs in order; a job that returns a generator is iterated
+    here, its events handed over in batches, and closed as soon as its channel moves on (cancel)."""
+
     done = Signal(int, object)
-    failed = Signal(int, str)
+    failed = Signal(int, str, str)  # request id, user message, traceback ("" for FghashErrors)
+    events_ready = Signal(int, list)
+    cancelled = Signal(int)
 
     def __init__(self, jobs: "queue.Queue[_Request | None]", is_current: Callable[[_Request], bool]) -> None:
         super().__init__()
@@ -199,39 +230,88 @@ class _RequestLoop(QObject):
             if request is None:
                 return
             if not self._is_current(request):
+                self.cancelled.emit(request.request_id)
                 continue  # superseded while queued: do not waste seconds of CPU on it
             try:
                 result = request.fn(*request.args)
-            except BaseException as exc:  # noqa: BLE001
-                self.failed.emit(request.request_id, describe_error(exc))
+                if isinstance(result, Generator):
+                    result = self._iterate(request, result)
+                    if result is _CANCELLED:
+                        self.cancelled.emit(request.request_id)
+                        continue
+            except BaseException as exc:  # noqa: BLE001 - a failing job must never end the lane
+                self.failed.emit(request.request_id, describe_error(exc), failure_details(exc))
                 continue
             self.done.emit(request.request_id, result)
 
+    def _iterate(self, request: _Request, generator: Generator) -> Any:
+        """Drain a generator job; _CANCELLED if its channel moved on (the generator is closed: its finally
+        blocks run on this thread), else its return value."""
+        pending: list[Any] = []
+        last_emit = 0.0
+        try:
+            while True:
+                if not self._is_current(request):
+                    generator.close()
+                    return _CANCELLED
+                try:
+                    event = next(generator)
+                except StopIteration as stop:
+                    return stop.value
+                pending.append(event)
+                now = time.monotonic()
+                if now - last_emit >= EMIT_INTERVAL_S:
+                    self.events_ready.emit(request.request_id, pending)
+                    pending, last_emit = [], now
+        finally:
+            if pending:
+                self.events_ready.emit(request.request_id, pending)
+
+
+_CANCELLED = object()
+
+
+class _Lane:
+    """One queue and the QThread that drains it."""
+
+    def __init__(self, name: str, is_current: Callable[[_Request], bool]) -> None:
+        self.jobs: queue.Queue[_Request | None] = queue.Queue()
+        self.thread = QThread()
+        self.thread.setObjectName(f"fghash-{name}")
+        self.loop = _RequestLoop(self.jobs, is_current)
+        self.loop.moveToThread(self.thread)
+        self.thread.started.connect(self.loop.run)
+
 
 class RequestRunner(QObject):
-    """One worker thread for short jobs, with a per-channel generation counter that drops stale results.
+    """Two worker threads (lanes) for requests, with a per-channel generation counter that drops stale results.
 
-    ``submit(channel, fn, *args, on_result=..., on_error=...)`` returns the request's generation. Callbacks
-    run in the GUI thread, and only if no newer job was submitted on the same channel in the meantime.
+    ``submit(channel, fn, *args, on_result=..., on_error=..., on_events=...)`` returns the request's
+    generation. The job runs on its channel's lane (``lane_of``: thumbnails and queries never queue behind a
+    class report). Callbacks run in the GUI thread, and only if no newer job was submitted on the same channel
+    in the meantime. If ``fn`` returns a generator, the worker drains it, ``on_events(list)`` gets its events
+    about ten times a second and ``on_result`` its return value; ``cancel(channel)`` stops it between two
+    events. An unexpected error (not a FghashError) reaches ``on_error`` as its one-line message, and
+    ``failure(message, traceback)`` carries the whole traceback (the window shows it behind "Details" and
+    logs it).
     """
 
     busy_changed = Signal(bool)
+    failure = Signal(str, str)  # message, traceback of an unexpected error in any job
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._jobs: queue.Queue[_Request | None] = queue.Queue()
         self._generations: dict[str, int] = {}
         self._lock = threading.Lock()
         self._pending: dict[int, _Request] = {}
         self._next_id = 0
-        self._thread = QThread()
-        self._thread.setObjectName("fghash-requests")
-        self._loop = _RequestLoop(self._jobs, self._is_current)
-        self._loop.moveToThread(self._thread)
-        self._thread.started.connect(self._loop.run)
-        self._loop.done.connect(self._on_done)
-        self._loop.failed.connect(self._on_failed)
-        self._thread.start()
+        self._lanes = {name: _Lane(name, self._is_current) for name in LANES}
+        for lane in self._lanes.values():
+            lane.loop.done.connect(self._on_done)
+            lane.loop.failed.connect(self._on_failed)
+            lane.loop.events_ready.connect(self._on_events)
+            lane.loop.cancelled.connect(self._on_cancelled)
+            lane.thread.start()
         self._closed = False
         app = QCoreApplication.instance()
         if app is not None:
@@ -253,31 +333,40 @@ class RequestRunner(QObject):
         *args: Any,
         on_result: Callable[[Any], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_events: Callable[[list], None] | None = None,
     ) -> int:
         with self._lock:
             generation = self._generations.get(channel, 0) + 1
             self._generations[channel] = generation
         self._next_id += 1
-        request = _Request(self._next_id, channel, generation, fn, args, on_result, on_error)
+        request = _Request(self._next_id, channel, generation, fn, args, on_result, on_error, on_events)
         self._pending[request.request_id] = request
         if len(self._pending) == 1:
             self.busy_changed.emit(True)
-        self._jobs.put(request)
+        self._lanes[lane_of(channel)].jobs.put(request)
         return generation
 
     def invalidate(self, channel: str) -> None:
-        """Make every in-flight job on a channel stale (e.g. when the run it belongs to is closed)."""
+        """Make every in-flight job on a channel stale (e.g. when the run it belongs to is closed): queued
+        jobs are skipped, a running generator job stops at its next event, results are dropped."""
         with self._lock:
             self._generations[channel] = self._generations.get(channel, 0) + 1
 
+    cancel = invalidate  # the user's word for it: "Stop" on a running job
+
+    def running(self, channel: str) -> bool:
+        """Whether a current (not superseded) job of this channel is queued or running."""
+        return any(r.channel == channel and self._is_current(r) for r in self._pending.values())
+
     def _take(self, request_id: int) -> _Request | None:
         request = self._pending.pop(request_id, None)
+        self._drop_skipped()
         if not self._pending:
             self.busy_changed.emit(False)
         return request
 
     def _drop_skipped(self) -> None:
-        # Jobs skipped as stale never report back; forget those whose channel has moved on.
+        # Stale jobs that are queued will report back as cancelled; forget them now so "busy" ends on time.
         for rid, req in list(self._pending.items()):
             if not self._is_current(req):
                 self._pending.pop(rid, None)
@@ -285,26 +374,43 @@ class RequestRunner(QObject):
     @Slot(int, object)
     def _on_done(self, request_id: int, result: object) -> None:
         request = self._take(request_id)
-        self._drop_skipped()
         if request is None or not self._is_current(request):
             return
         if request.on_result is not None:
             request.on_result(result)
 
-    @Slot(int, str)
-    def _on_failed(self, request_id: int, message: str) -> None:
+    @Slot(int, str, str)
+    def _on_failed(self, request_id: int, message: str, details: str) -> None:
         request = self._take(request_id)
-        self._drop_skipped()
+        if details:  # a bug, not a user error: keep the traceback even if the result is stale
+            log.error("%s job failed: %s\n%s", request.channel if request else "a", message, details.rstrip())
         if request is None or not self._is_current(request):
             return
+        if details:
+            self.failure.emit(message, details)
         if request.on_error is not None:
             request.on_error(message)
 
+    @Slot(int, list)
+    def _on_events(self, request_id: int, events: list) -> None:
+        request = self._pending.get(request_id)
+        if request is not None and request.on_events is not None and self._is_current(request):
+            request.on_events(events)
+
+    @Slot(int)
+    def _on_cancelled(self, request_id: int) -> None:
+        self._take(request_id)
+
     def shutdown(self, timeout_ms: int = 30_000) -> None:
-        """Stop the worker after its current job (idempotent)."""
+        """Stop both lanes after their current jobs (idempotent); running generator jobs stop at once."""
         if self._closed:
             return
         self._closed = True
-        self._jobs.put(None)
-        self._thread.quit()
-        self._thread.wait(timeout_ms)
+        with self._lock:
+            for channel in self._generations:
+                self._generations[channel] += 1
+        for lane in self._lanes.values():
+            lane.jobs.put(None)
+            lane.thread.quit()
+        for lane in self._lanes.values():
+            lane.thread.wait(timeout_ms)

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Sequence
 
 from core import __version__
-from core.base.errors import FghashError
-from core.base.text import printable
+from core.engine import FghashError
+from core.engine import printable
 
 # One module per command group; each defines add_parsers(subparsers).
 _COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "encode", "figure", "study", "methods")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from core.base.text import printable
+from core.engine import printable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_datasets_list(args: argparse.Namespace) -> int:
-    from core.data.registry import DATASET_KINDS, TITLES, layout_of
+    from core.engine import DATASET_KINDS, TITLES, layout_of
 
     for kind in DATASET_KINDS:
         print(f"{kind}: {TITLES[kind]}")

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from core.config.train_config import METHODS
+from core.engine import METHODS
 
 # The demo's schedule and SREM settings (bench/demo_seeds.py measures them over seeds; README, Demo).
 DEMO_EPOCHS = 4
@@ -47,7 +47,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def demo_config(method: str, bits: int, epochs: int, image_size: int, weights: str, device: str | None):
     """The demo's TrainConfig: the 'quick' preset on the demo set, sized for a CPU."""
-    from core.config.presets import preset_config
+    from core.engine import preset_config
 
     if weights == "auto":
         weights = "imagenet" if _imagenet_cached("resnet18") else "none"
@@ -70,7 +70,7 @@ def demo_config(method: str, bits: int, epochs: int, image_size: int, weights: s
 
 
 def _imagenet_cached(backbone: str) -> bool:
-    from core.models.backbones import hub_weights_path
+    from core.engine import hub_weights_path
 
     return hub_weights_path(backbone).exists()
 
@@ -83,10 +83,10 @@ def typical_query(per_query_ap) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from core import engine
-    from core.retrieval.service import run_chance_map
+    from core.engine import run_chance_map
     from core.cli.retrieval import index_with_progress, print_query_result
     from core.cli.train import drive_training
-    from core.retrieval.service import report_table
+    from core.engine import report_table
 
     cfg = demo_config(args.method, args.bits, args.epochs, args.image_size, args.weights, args.device)
     print(f"fghash demo: {cfg.method}, {cfg.bits} bits, {cfg.backbone} ({cfg.weights} weights), "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.base.text import printable
+from core.engine import printable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -26,18 +26,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from core.runtime import distributed
+    from core.engine import setup_ranks, teardown_ranks
     from core.cli.progress import LazyBar
-    from core.encoding.collection import dataset_collection, encode_collection, folder_collection, load_encoded
-    from core.encoding.encode import drain
-    from core.base.errors import ConfigError
-    from core.base.events import Log, Progress
+    from core.engine import dataset_collection, encode_collection, folder_collection, load_encoded
+    from core.engine import drain
+    from core.engine import ConfigError
+    from core.engine import Log, Progress
 
     if (args.folder is None) == (args.dataset is None):
         raise ConfigError("give either a FOLDER of images or --dataset KIND to encode, not both or neither")
     if args.chunk_size < 1:
         raise ConfigError(f"--chunk-size must be at least 1; got {args.chunk_size}")
-    rank = distributed.setup(args.device)
+    rank = setup_ranks(args.device)
     collection = (folder_collection(args.folder) if args.folder is not None
                   else dataset_collection(args.dataset, args.root, args.split))
     gen = encode_collection(args.run, collection, args.out, chunk_size=args.chunk_size, batch_size=args.batch_size,
@@ -67,5 +67,5 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                 skipped = len(codes.paths) - added
                 print(f"added {added} code(s) to the database and index of run {args.run}"
                       + (f"; skipped {skipped} image(s) already in it" if skipped else ""))
-    distributed.teardown()
+    teardown_ranks()
     return 0

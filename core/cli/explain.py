@@ -8,9 +8,9 @@ from pathlib import Path
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from core.explain.gradcam import CAM_METHODS, SIMILARITIES
-    from core.explain.overlay import COLORMAPS
-    from core.explain.types import EXPLANATION_KINDS
+    from core.engine import CAM_METHODS, SIMILARITIES
+    from core.engine import COLORMAPS
+    from core.engine import EXPLANATION_KINDS
 
     p = sub.add_parser(
         "explain", help="explain what a trained run looks at in an image (PNG)",
@@ -52,9 +52,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from core import engine
-    from core.base.errors import ConfigError
-    from core.explain.overlay import label, save_png
-    from core.explain.render import render, render_panel, render_side_by_side
+    from core.engine import ConfigError
+    from core.engine import label_image, save_png
+    from core.engine import render, render_panel, render_side_by_side
 
     if not 0.0 <= args.alpha <= 1.0:
         raise ConfigError(f"--alpha must be between 0 and 1; got {args.alpha}")
@@ -81,8 +81,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         query = engine.explain(args.with_image, args.run, args.kind, target_image=args.target_image or args.image,
                                **options)
         picture = render_side_by_side([
-            label(draw(query, colormap=args.colormap, alpha=args.alpha), "query"),
-            label(picture, "result")])
+            label_image(draw(query, colormap=args.colormap, alpha=args.alpha), "query"),
+            label_image(picture, "result")])
     save_png(picture, output)
     h, w = expl.hw
     view = "region of the file" if args.resolution == "file" else "eval view"

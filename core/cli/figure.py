@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from core.figures.common import DEFAULT_DPI
+from core.engine import DEFAULT_DPI
 
 
 def _query_arg(text: str):
@@ -16,7 +16,7 @@ def _query_arg(text: str):
 
 
 def _cmd_retrieval(args: argparse.Namespace) -> int:
-    from core.figures.export import write_retrieval_figure
+    from core.engine import write_retrieval_figure
 
     out = write_retrieval_figure(args.runs, [_query_arg(q) for q in args.queries], args.output, k=args.k,
                                  show_distance=not args.no_distance, dpi=args.dpi)
@@ -25,7 +25,7 @@ def _cmd_retrieval(args: argparse.Namespace) -> int:
 
 
 def _cmd_attention(args: argparse.Namespace) -> int:
-    from core.figures.export import write_attention_figure
+    from core.engine import write_attention_figure
 
     out = write_attention_figure(args.run, [_query_arg(i) for i in args.images], args.output,
                                  target=None if args.target is None else _query_arg(args.target),
@@ -36,7 +36,7 @@ def _cmd_attention(args: argparse.Namespace) -> int:
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from core.figures.export import table_format, table_text, write_table
+    from core.engine import table_format, table_text, write_table
 
     options = dict(metric=args.metric, by_dataset=args.by_dataset, timing=args.timing)
     if args.output:
@@ -48,7 +48,7 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_pr(args: argparse.Namespace) -> int:
-    from core.figures.export import write_pr_figure
+    from core.engine import write_pr_figure
 
     print(f"wrote {write_pr_figure(args.runs, args.output, dpi=args.dpi)}")
     return 0
@@ -56,7 +56,7 @@ def _cmd_pr(args: argparse.Namespace) -> int:
 
 def _cmd_bits(args: argparse.Namespace) -> int:
     from core import engine
-    from core.figures.export import write_bits_figure
+    from core.engine import write_bits_figure
 
     if len(args.runs) == 1 and any(study_id == args.runs[0] for study_id, _t, _m in engine.list_studies()):
         # a study id: one line per method (table row), error bars over its seeds
@@ -67,9 +67,9 @@ def _cmd_bits(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from core.explain.gradcam import CAM_METHODS
-    from core.explain.overlay import COLORMAPS
-    from core.figures.table import TABLE_FORMATS
+    from core.engine import CAM_METHODS
+    from core.engine import COLORMAPS
+    from core.engine import TABLE_FORMATS
 
     fig = sub.add_parser("figure", help="paper figures and tables: retrieval, attention, table, pr, bits")
     kinds = fig.add_subparsers(dest="figure_kind", required=True)

@@ -8,12 +8,12 @@ import re
 import sys
 from pathlib import Path
 
-from core.config.train_config import DEVICES
-from core.base.text import printable
+from core.engine import DEVICES
+from core.engine import printable
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
-    from core.base.errors import ConfigError
+    from core.engine import ConfigError
 
     if args.approximate:
         if args.nprobe is not None and args.target_recall is not None:
@@ -35,7 +35,7 @@ def index_with_progress(run, quiet: bool = False) -> Path:
     """Build a run's index under a progress bar and print what was written."""
     from core import engine
     from core.cli.progress import LazyBar
-    from core.encoding.encode import drain
+    from core.engine import drain
 
     with LazyBar(desc="index", unit="code", disable=quiet) as bars:
         def show(event) -> None:
@@ -44,7 +44,7 @@ def index_with_progress(run, quiet: bool = False) -> Path:
             bar.refresh()
 
         path = drain(engine.build_index(run), show)
-    from core.search.index import read_index_header
+    from core.engine import read_index_header
 
     header = read_index_header(path)
     print(f"index: {header['count']} codes of {header['bits']} bits -> {printable(path)}")
@@ -57,9 +57,9 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
     written, the chosen nprobe with its recall@k against the exact search and its latency, and whether it
     meets the target recall (if not, or only by scanning every cell: use exact search)."""
     from core import engine
-    from core.retrieval.approximate import RECALL_MEANING
+    from core.engine import RECALL_MEANING
     from core.cli.progress import LazyBar
-    from core.encoding.encode import drain
+    from core.engine import drain
 
     given = dict(recall_k=recall_k, recall_queries=recall_queries, target_recall=target_recall)
     given = {name: v for name, v in given.items() if v is not None}  # left out: build_approximate's default
@@ -104,7 +104,7 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
 
 def _cmd_query(args: argparse.Namespace) -> int:
     from core import engine
-    from core.base.errors import ConfigError
+    from core.engine import ConfigError
 
     if args.nprobe is not None and not args.approximate:
         raise ConfigError("--nprobe applies to the approximate index: add --approximate")
@@ -148,8 +148,8 @@ def print_query_result(stats) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from core import engine
-    from core.base.errors import FghashError
-    from core.retrieval.service import report_table
+    from core.engine import FghashError
+    from core.engine import report_table
 
     reports, configs, chance, failed = [], [], [], []
     for run in args.runs:  # one run without codes must not hide the others' rows

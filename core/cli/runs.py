@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.base.text import printable
+from core.engine import printable
 
 
 def _cmd_runs_list(args: argparse.Namespace) -> int:

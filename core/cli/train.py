@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from core.evaluation.chance import CHANCE_DESCRIPTION
-from core.config.train_config import BACKBONES, DEVICES, METHODS
-from core.config.presets import PRESET_HELP, PRESETS
-from core.base.text import printable
+from core.engine import CHANCE_DESCRIPTION
+from core.engine import BACKBONES, DEVICES, METHODS
+from core.engine import PRESET_HELP, PRESETS
+from core.engine import printable
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -111,9 +111,9 @@ BASELINE_FLAGS = (
 
 def configs_from_args(args: argparse.Namespace) -> list:
     """One TrainConfig per requested bit length."""
-    from core.runtime import distributed
-    from core.base.errors import ConfigError
-    from core.config.presets import preset_config
+    from core.engine import env_world_size, global_batch
+    from core.engine import ConfigError
+    from core.engine import preset_config
 
     top: dict[str, Any] = {"dataset_root": args.root}
     if args.allow_missing:
@@ -124,8 +124,6 @@ def configs_from_args(args: argparse.Namespace) -> list:
             top[name] = getattr(args, name)
     if args.num_workers is None and not args.resume:
         top["num_workers"] = _default_workers(args.device)
-    if args.image_size is not None and args.resize_size is None:
-        top["resize_size"] = max(args.image_size, round(args.image_size * 256 / 224))
     if args.no_amp:
         top["amp"] = False
     if args.data_cache:
@@ -165,12 +163,12 @@ def configs_from_args(args: argparse.Namespace) -> list:
     if args.per_rank_batch_size is not None and args.batch_size is not None:
         raise ConfigError("give either --batch-size (the global batch) or --per-rank-batch-size, not both")
     seeds = _int_list(args.seeds, "--seeds", "0,1,2") if args.seeds is not None else [top.pop("seed", None)]
-    return [distributed.global_batch(
+    return [global_batch(
                 preset_config(args.preset, args.method, b, args.dataset, adsh=dict(adsh), fcae=dict(fcae),
                               multifus=dict(multifus), **{g: dict(v) for g, v in baselines.items()},
                               **top, **({} if seed is None else {"seed": seed})),
                 preset_config(args.preset, args.method, b, args.dataset, dataset_root=args.root).batch_size,
-                args.per_rank_batch_size, distributed.env_world_size(), args.lr_scaling)
+                args.per_rank_batch_size, env_world_size(), args.lr_scaling)
             for b in bits for seed in seeds]
 
 
@@ -180,8 +178,8 @@ def _method_options(method: str, items: list[str]) -> dict[str, dict[str, Any]]:
     import dataclasses
     import typing
 
-    from core.base.errors import ConfigError
-    from core.config.train_config import TrainConfig
+    from core.engine import ConfigError
+    from core.engine import TrainConfig
 
     if not items:
         return {}
@@ -205,7 +203,7 @@ def _typed(text: str, hint: Any, where: str) -> Any:
     """text as the field type: bool (true/false/1/0), int, float, or a string checked against a Literal."""
     import typing
 
-    from core.base.errors import ConfigError
+    from core.engine import ConfigError
 
     try:
         if hint is bool:
@@ -223,7 +221,7 @@ def _typed(text: str, hint: Any, where: str) -> Any:
 
 
 def _int_list(text: str, flag: str, example: str) -> list[int]:
-    from core.base.errors import ConfigError
+    from core.engine import ConfigError
 
     try:
         values = [int(v) for v in str(text).split(",") if v.strip()]
@@ -236,7 +234,7 @@ def _int_list(text: str, flag: str, example: str) -> list[int]:
 
 def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
     """TrainConfig.validation / val_fraction from --select-on-val and --val-fraction (core/training/validation.py)."""
-    from core.data.registry import has_official_validation
+    from core.engine import has_official_validation
 
     if args.val_fraction is not None:
         return {"validation": "fraction", "val_fraction": args.val_fraction}
@@ -247,24 +245,24 @@ def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Under torchrun (WORLD_SIZE > 1) rank 0 trains and writes as below; the other ranks follow it."""
-    from core.runtime import distributed
-    from core.training import followers
+    from core.engine import (LOST_PEER_MESSAGE, check_same_options, finish_followers, follow_rank_zero, lost_peer,
+                             setup_ranks, teardown_ranks)
 
-    rank = distributed.setup(args.device)
+    rank = setup_ranks(args.device)
     if not rank.active:
         return _train_runs(args)
     try:
-        distributed.check_same_options({k: v for k, v in vars(args).items() if not callable(v)})
-        code = _train_runs(args) if rank.is_main else followers.follow()
+        check_same_options({k: v for k, v in vars(args).items() if not callable(v)})
+        code = _train_runs(args) if rank.is_main else follow_rank_zero()
         if rank.is_main:
-            followers.finish_followers()
-        distributed.teardown()
+            finish_followers()
+        teardown_ranks()
         return code
     except Exception as exc:  # one line naming the rank; torchrun then stops the other processes
-        from core.base.errors import FghashError
+        from core.engine import FghashError
 
-        if distributed.lost_peer(exc):
-            what = distributed.LOST_PEER_MESSAGE
+        if lost_peer(exc):
+            what = LOST_PEER_MESSAGE
         elif isinstance(exc, FghashError):
             what = str(exc)
         else:  # a bug: keep its traceback above the one-line message
@@ -278,11 +276,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _train_runs(args: argparse.Namespace) -> int:
     from core import engine
-    from core.retrieval.service import TIES_NOTE
+    from core.engine import TIES_NOTE
 
     if args.resume:
         if args.seeds is not None:
-            from core.base.errors import ConfigError
+            from core.engine import ConfigError
 
             raise ConfigError("--resume continues one run with its saved seed; --seeds starts new runs")
         paths = engine.open_run(args.resume)
@@ -338,7 +336,7 @@ def print_seed_spread(configs: list, results: list) -> None:
 
 
 def _spread(values: list) -> str:
-    from core.evaluation.seed_groups import mean_std
+    from core.engine import mean_std
 
     values = [v for v in values if v is not None]
     return mean_std(values).format(scale=100) if values else "- (n=0)"
@@ -348,7 +346,7 @@ def _index_order_and_note(finished) -> tuple[str, str]:
     """(the final evaluation's mAP@all with ties by index, formatted; its collapse note or ""), as training
     recorded them in the store next to final_map (a run that never evaluated has neither)."""
     from core import engine
-    from core.evaluation.metrics import collapse_note
+    from core.engine import collapse_note
 
     last = engine.last_metrics(("map_all_index_order", "largest_code_share")).get(finished.run_id, {})
     if "map_all_index_order" not in last:
@@ -358,8 +356,8 @@ def _index_order_and_note(finished) -> tuple[str, str]:
 
 def _chance_cell(run_dir: str) -> str:
     """The run's chance level in % (7 wide), or '-' when it has no saved codes (failed or cancelled early)."""
-    from core.retrieval.service import run_chance_map
-    from core.base.errors import FghashError
+    from core.engine import run_chance_map
+    from core.engine import FghashError
 
     try:
         return f"{100 * run_chance_map(run_dir):7.2f}"
@@ -373,7 +371,7 @@ def drive_training(gen, label: str, epochs: int):
     The time left shown is the driver's (core/training/eta.py): training and the evaluations still to
     come, naming the phase it times; tqdm's own estimate (batches only) is left out of the bar."""
     from core.cli.progress import LazyBar
-    from core.base.events import BatchEnd, EpochStart, EvalResult, Log, Progress, TrainFinished, ValidationResult
+    from core.engine import BatchEnd, EpochStart, EvalResult, Log, Progress, TrainFinished, ValidationResult
 
     last_map = None
     finished = None

@@ -2,7 +2,11 @@
 
 "paper": the papers' schedules (for the baselines DPSH, HashNet, FISH: their official code's,
 core.config.train_config.BASELINE_PAPER_PRESETS); "code": Multi-FusNet's published-code settings; "quick": minutes, to try
-the pipeline (ResNet-18 at 96 px, 5 short epochs, the SREM square scaled to the image size).
+the pipeline (ResNet-18 at 96 px, 5 short epochs).
+
+Every preset follows an image_size given as an override: the evaluation resize keeps the 256/224 ratio and the SREM
+square covers the paper's 32/224 of the crop, unless resize_size or fcae srem_size are given too (so the paper's
+own 224 px keep s = 32, and `--image-size 64` no longer erases half the crop with 32 px squares).
 
 paper: core.config.train_config.paper_preset (FCAENet section 2.4 for adsh/fcaenet: 12/24 bits 40 outer iterations,
 lr/10 at 20 and 30; 32/48 bits 60 with 30, 45, 55; 20 inner epochs; Multi-FusNet section 3.5), plus
@@ -35,6 +39,11 @@ def srem_size_for(image_size: int) -> int:
     return max(2, round(PAPER_SREM_FRACTION * image_size))
 
 
+def resize_for(image_size: int) -> int:
+    """The evaluation resize (px) before an `image_size` centre crop: the usual 256/224 ratio."""
+    return max(image_size, round(image_size * 256 / 224))
+
+
 def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo", **overrides: Any) -> TrainConfig:
     """A TrainConfig from a named preset with `overrides` on top. Nested options may be given as
     adsh={...}, fcae={...}, multifus={...}, dpsh={...}, hashnet={...}, fish={...} dicts of field overrides."""
@@ -42,6 +51,8 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)}; got {preset!r}")
     nested = {key: overrides.pop(key) for key in ("adsh", "fcae", "multifus", *BASELINE_GROUPS, *SEMICON_FAMILY)
               if isinstance(overrides.get(key), dict)}
+    if "image_size" in overrides and "resize_size" not in overrides:
+        overrides["resize_size"] = resize_for(int(overrides["image_size"]))
     if preset == "code":
         if method != "multifusnet":
             raise ConfigError(f"preset 'code' (the published Multi-FusNet code's settings) is for method "
@@ -51,9 +62,8 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
         base = paper_preset(method, bits, dataset_kind=dataset_kind, **_top_level_only(overrides))
     adsh = dict(num_samples=base.adsh.num_samples)  # paper_preset: 4000 for NABirds/VegFru, else 2000
     if preset == "quick":
-        image_size = int(overrides.get("image_size", QUICK_IMAGE_SIZE))
         quick = dict(epochs=5, eval_every=1, lr_milestones=(), batch_size=32, backbone=QUICK_BACKBONE,
-                     image_size=image_size, resize_size=max(image_size, round(image_size * 256 / 224)))
+                     image_size=QUICK_IMAGE_SIZE, resize_size=resize_for(QUICK_IMAGE_SIZE))
         if method == "multifusnet":
             quick.update(lr=0.0035)
         else:
@@ -62,7 +72,7 @@ def preset_config(preset: str, method: str, bits: int, dataset_kind: str = "demo
     adsh.update(nested.get("adsh", {}))
     changes: dict[str, Any] = {"adsh": dataclasses.replace(base.adsh, **adsh)}
     fcae = dict(nested.get("fcae", {}))
-    if preset == "quick":  # the paper's 32 px squares would erase most of a small crop
+    if preset == "quick" or "image_size" in overrides:  # 32 px squares would erase most of a small crop
         fcae.setdefault("srem_size", srem_size_for(base.image_size))
     if fcae:
         changes["fcae"] = dataclasses.replace(base.fcae, **fcae)

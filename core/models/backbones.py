@@ -70,6 +70,23 @@ class ResNetBackbone(nn.Module):
     feature_map = forward
 
 
+STAGES = ("layer1", "layer2", "layer3", "layer4")
+
+
+def stage_side(image_size: int, stage: str = "layer4") -> int:
+    """Side (cells) of a torchvision ResNet stage's feature map for a square `image_size` px input, by the
+    convolutions' arithmetic (conv1 7x7/2 pad 3, max-pool 3x3/2 pad 1, then a 3x3/2 pad 1 at each of layer2-4;
+    the same for ResNet-18/34/50): 224 -> 7, 64 -> 2, 32 -> 1 at layer4. Every CAM of that stage is a blow-up of
+    side x side numbers."""
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
+    side = (int(image_size) + 2 * 3 - 7) // 2 + 1  # conv1
+    side = (side + 2 - 3) // 2 + 1  # max-pool
+    for _ in range(STAGES.index(stage)):  # layer2..: a stride-2 3x3 conv each
+        side = (side + 2 - 3) // 2 + 1
+    return side
+
+
 def build_backbone(name: str, weights: str = "imagenet") -> ResNetBackbone:
     """A ResNet backbone (`name` in resnet18/34/50) with weights "imagenet", "none" or a local file path."""
     if name not in _ARCHS:
@@ -96,6 +113,34 @@ def hub_weights_path(name: str) -> Path:
     """Where torch's hub cache keeps (or would keep) the ImageNet weights file of `name`."""
     url = _weights_enum(name).url
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+
+
+def weights_problem(name: str, weights: str, timeout: float = 3.0) -> str | None:
+    """Whether `build_backbone(name, weights)` would find its weights: None if so, else one line saying why not
+    and what to choose instead. Quick (for a form's live check): "imagenet" is looked up in the hub cache and,
+    when absent, the download server is asked for the file's header only, waiting at most `timeout` seconds;
+    a file is read and matched against the backbone (a second or so for ResNet-50)."""
+    if weights in ("none", "", None):
+        return None
+    if name not in _ARCHS:
+        return f"unknown backbone {name!r}; choose one of {', '.join(_ARCHS)}"
+    if weights == "imagenet":
+        if hub_weights_path(name).exists():
+            return None
+        import urllib.request
+
+        url = _ARCHS[name][1].url
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+                return None
+        except Exception as exc:  # URLError, timeout, HTTP error: the download at Start would fail the same way
+            return (f"ImageNet weights for {name} are not in the torch hub cache ({hub_weights_path(name)}) and "
+                    f"cannot be downloaded now ({type(exc).__name__}): choose weights 'none' or a weights file")
+    try:
+        build_backbone(name, weights)
+    except WeightsError as exc:
+        return str(exc)
+    return None
 
 
 def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:

@@ -3,7 +3,8 @@
 Left: the run, a searchable list of the run's query images (thumbnails), "Open image…" (or drop a file).
 Centre: k, the query's AP and P@k, the result grid (green frame = same class, red = other class) and,
 optionally, the same query answered by a second run beside it (FCAENet Fig. 6). Bottom: the histogram of the
-query's Hamming distances to the whole database, correct and wrong stacked.
+query's Hamming distances to the whole database, correct and wrong stacked, for both runs when comparing, on
+a log axis by default. The parts are in browse_parts.py; the query's name takes up to two lines.
 
 When the run has an approximate (IVF) index (`fghash index RUN --approximate`), a checkbox above the grid
 (off by default) makes the main run's queries use it; the grid's caption then says the results are
@@ -17,53 +18,29 @@ from __future__ import annotations
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListView,
-    QPushButton,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
 
 from core import engine
-from core.base.errors import FghashError
-from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.browse_data import (
     QueryCatalog,
-    QueryListModel,
     ap_text,
     ap_tooltip,
     approximate_caption,
     cells_from_result,
     first_line,
     query_text,
-    runs_with_codes,
 )
-from fghash_gui.widgets.distance_histogram import DistanceHistogram
-from fghash_gui.widgets.elided_label import ElidedLabel
-from fghash_gui.widgets.result_grid import ResultGrid
+from fghash_gui.panels.browse_parts import K_CHOICES, QUERY_PREVIEW, QueryPicker, ResultsArea, ResultsHeader
+from fghash_gui.widgets.image_drop import IMAGE_FILTER, ImageDropMixin
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
-from fghash_gui.widgets.titled import titled
 from fghash_gui.workers import RequestRunner
 
-K_CHOICES = (10, 20, 50, 100)
 FIGURE_K = 20  # results per row in an exported figure: more would not be legible on a page
-# The grid lists hits as the index returns them; AP and P@k in the header are order-free (core.retrieval.query_stats).
-GRID_ORDER_TEXT = "ranked by Hamming distance; equal distances in database order (AP, P@k: ties averaged)"
-QUERY_PREVIEW = 96  # px: the query image beside the header, large enough to tell the bird apart
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 
-class BrowsePanel(QWidget):
+class BrowsePanel(ImageDropMixin, QWidget):
     error = Signal(str)
     status = Signal(str)
     explain_requested = Signal(str, str)  # run id, image path
@@ -83,139 +60,61 @@ class BrowsePanel(QWidget):
         self.compare_result = None
         self.setAcceptDrops(True)
 
-        # Left: run and queries -------------------------------------------------------------------
-        self.run_combo = QComboBox()
-        self.run_combo.setMinimumContentsLength(24)
-        self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.run_combo.activated.connect(lambda _i: self._on_run_chosen())
-        refresh_runs = QPushButton("Reload")
-        refresh_runs.setToolTip("reload the run list")
-        refresh_runs.clicked.connect(self.refresh_runs)
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.run_combo, 1)
-        run_row.addWidget(refresh_runs)
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("search queries (file or class name)")
-        self.query_model = QueryListModel(self.thumbnails, self)
-        self.query_proxy = QSortFilterProxyModel(self)
-        self.query_proxy.setSourceModel(self.query_model)
-        self.query_proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.query_proxy.setFilterRole(Qt.ItemDataRole.ToolTipRole)
-        self.search_edit.textChanged.connect(self.query_proxy.setFilterFixedString)
-        self.query_list = QListView()
-        self.query_list.setModel(self.query_proxy)
-        self.query_list.setIconSize(self.query_model.icon_size)
-        self.query_list.setUniformItemSizes(True)
-        self.query_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keep both ends of long names
-        self.query_list.selectionModel().currentChanged.connect(self._on_query_row_changed)
-        self.open_image_button = QPushButton("Open image…")
-        self.open_image_button.clicked.connect(self._pick_file)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("Run"))
-        left_layout.addLayout(run_row)
-        queries_label = QLabel("Queries (test split) — or drop an image here")
-        queries_label.setWordWrap(True)  # the list column is narrow: wrap rather than clip the hint
-        left_layout.addWidget(queries_label)
-        left_layout.addWidget(self.search_edit)
-        left_layout.addWidget(self.query_list, 1)
-        left_layout.addWidget(self.open_image_button)
-        left.setMinimumWidth(260)
-
-        # Centre: results ---------------------------------------------------------------------------
-        self.k_combo = QComboBox()
-        for k in K_CHOICES:
-            self.k_combo.addItem(str(k), k)
-        self.k_combo.currentIndexChanged.connect(lambda _i: self.run_query())
-        self.compare_combo = QComboBox()
-        self.compare_combo.setMinimumContentsLength(20)
-        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.compare_combo.activated.connect(lambda _i: self._on_compare_chosen())
-        self.explain_button = QPushButton("Explain…")
-        self.explain_button.setToolTip("open the query (or the selected result) in Explain")
-        self.explain_button.clicked.connect(self._request_explain)
-        self.figure_button = QPushButton("Export figure…")
-        self.figure_button.setToolTip(f"save this query's top k (at most {FIGURE_K}) of this run and the compared "
-                                      "run as a paper figure (PDF, SVG or PNG), green/red frames, distances")
-        self.figure_button.clicked.connect(self.export_figure)
+        self.picker = QueryPicker(self.thumbnails)
+        self.header = ResultsHeader(FIGURE_K)
+        self.results = ResultsArea(self.thumbnails)
+        for part in (self.picker, self.header, self.results):  # browse.run_combo, browse.grid, ... (tests, wiring)
+            self.__dict__.update({k: v for k, v in vars(part).items() if isinstance(v, QObject)})
         self.figure_exporter = FigureExporter(requests, self)
         self.figure_exporter.written.connect(lambda path: self.status.emit(f"wrote {path}"))
         self.figure_exporter.failed.connect(self.error.emit)
-        self.query_preview = QLabel()
-        self.query_preview.setFixedSize(QUERY_PREVIEW, QUERY_PREVIEW)
-        self.query_preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.thumbnails.ready.connect(self._on_thumbnails_ready)
-        self.query_label = ElidedLabel("No query yet")
-        self.ap_label = QLabel("AP –   P@k –")
-        self.ap_label.setObjectName("metric")
-        header = QHBoxLayout()
-        header.addWidget(self.query_preview)
-        header.addWidget(QLabel("k"))
-        header.addWidget(self.k_combo)
-        header.addWidget(self.query_label, 1)
-        header.addWidget(self.ap_label)
-        header.addWidget(QLabel("compare with"))
-        header.addWidget(self.compare_combo)
-        header.addWidget(self.explain_button)
-        header.addWidget(self.figure_button)
 
-        self.grid = ResultGrid(self.thumbnails)
+        self.run_combo.activated.connect(lambda _i: self._on_run_chosen())
+        self.reload_button.clicked.connect(self.refresh_runs)
+        self.query_list.selectionModel().currentChanged.connect(self._on_query_row_changed)
+        self.open_image_button.clicked.connect(self._pick_file)
+        self.k_combo.currentIndexChanged.connect(lambda _i: self.run_query())
+        self.compare_combo.activated.connect(lambda _i: self._on_compare_chosen())
+        self.explain_button.clicked.connect(self._request_explain)
+        self.figure_button.clicked.connect(self.export_figure)
+        self.approximate_check.toggled.connect(lambda _on: self.run_query())
         self.grid.activated_path.connect(lambda path: self._request_explain(path))
-        self.compare_grid = ResultGrid(self.thumbnails)
-        self.compare_label = ElidedLabel("")
-        self.main_label = ElidedLabel("")
-        main_box = titled(self.main_label, self.grid)
-        self.compare_box = titled(self.compare_label, self.compare_grid)
-        self.compare_box.setVisible(False)
-        grids = QSplitter(Qt.Orientation.Horizontal)
-        grids.addWidget(main_box)
-        grids.addWidget(self.compare_box)
-
-        self.histogram = DistanceHistogram()
+        self.thumbnails.ready.connect(self._on_thumbnails_ready)
 
         centre = QWidget()
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
-        centre_layout.addLayout(header)
-        self.order_label = QLabel(GRID_ORDER_TEXT)
-        self.order_label.setToolTip(f"Results are listed with {TIES_BY_INDEX_LABEL}.\n"
-                                    f"AP and P@k above: {TIES_AVERAGED_LABEL}.")
-        # Shown when the run has an approximate (IVF) index; off by default: exact search is the reference.
-        self.approximate_check = QCheckBox("Approximate search (IVF)")
-        self.approximate_check.setVisible(False)
-        self.approximate_check.toggled.connect(lambda _on: self.run_query())
-        order_row = QHBoxLayout()
-        order_row.addWidget(self.order_label, 1)
-        order_row.addWidget(self.approximate_check)
-        centre_layout.addLayout(order_row)
-        centre_split = QSplitter(Qt.Orientation.Vertical)
-        centre_split.addWidget(grids)
-        centre_split.addWidget(self.histogram)
-        centre_split.setStretchFactor(0, 3)
-        centre_split.setStretchFactor(1, 1)
-        centre_split.setSizes([560, 200])
-        centre_layout.addWidget(centre_split, 1)
-
+        centre_layout.addWidget(self.header)
+        centre_layout.addWidget(self.results, 1)
         split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
+        split.addWidget(self.picker)
         split.addWidget(centre)
         split.setStretchFactor(1, 1)
+        split.setSizes([280, 1100])
         layout = QVBoxLayout(self)
         layout.addWidget(split)
-        self.refresh_runs()
 
     # --- runs -------------------------------------------------------------------------------------
 
+    def watch(self, state) -> None:
+        """Follow the application state (fghash_gui/app_state.py): its run list fills the menus, an opened
+        run loads here, deleted runs close; the query on screen and the compared run are published to it."""
+        self._state = state
+        state.runs_changed.connect(self._fill_run_menus)
+        state.run_opened.connect(self._on_run_opened)
+        state.runs_deleted.connect(self.forget_runs)
+        self.results_shown.connect(lambda: state.set_query(self.result.result if self.result is not None else None))
+        self._fill_run_menus(state.runs)
+
     @Slot()
     def refresh_runs(self) -> None:
+        """Reload the run list (on the worker; the menus fill when it arrives)."""
+        self._state.reload_runs()
+
+    def _fill_run_menus(self, runs) -> None:
         """Fill both run menus with the runs that have codes to search (names elided in the middle, the
         full run id on hover)."""
-        try:
-            records = runs_with_codes(engine.list_runs())
-        except FghashError as exc:
-            self.error.emit(str(exc))
-            return
+        records = runs.searchable()
         for combo, current in ((self.run_combo, self.run_id), (self.compare_combo, self.compare_run_id)):
             combo.blockSignals(True)
             combo.clear()
@@ -242,17 +141,16 @@ class BrowsePanel(QWidget):
             self.query_label.setText("No query yet")
             self.ap_label.setText("AP –   P@k –")
             self.main_label.setText("")
-        self.refresh_runs()
 
     def open_run(self, run: str) -> None:
-        """Open a run: its query list loads on the worker, then the first query is searched."""
-        try:
-            run_id = engine.open_run(run).run_id
-        except FghashError as exc:
-            self.error.emit(str(exc))
-            return
+        """Open a run in every tab: the state resolves it on the worker, then Browse loads its query list
+        there and searches the first query."""
+        self._state.open_run(run)
+
+    def _on_run_opened(self, opened) -> None:
+        run_id = opened.run_id
         self.run_id = run_id
-        self.refresh_runs()
+        self._fill_run_menus(self._state.runs)
         self.run_combo.setCurrentIndex(max(self.run_combo.findData(run_id), 0))
         self.result = None
         self.query_model.set_catalog(None)
@@ -332,12 +230,14 @@ class BrowsePanel(QWidget):
     def set_compare_run(self, run_id: str | None) -> None:
         """Answer every query with a second run as well and show its grid beside the first."""
         self.compare_run_id = run_id or None
+        self._state.set_compare_run(self.compare_run_id)
         index = self.compare_combo.findData(self.compare_run_id)
         self.compare_combo.setCurrentIndex(max(index, 0))
         self.compare_box.setVisible(self.compare_run_id is not None)
         self.compare_result = None
         self.compare_grid.set_cells([])
         self.compare_label.setText(self.compare_run_id or "")
+        self._draw_histogram()
         if self.compare_run_id is None:
             self._requests.invalidate("query-compare")
         else:
@@ -410,7 +310,7 @@ class BrowsePanel(QWidget):
         self.query_label.setToolTip("")
         self.ap_label.setText(ap_text(stats))
         self.ap_label.setToolTip(ap_tooltip(stats))
-        self.histogram.show_stats(stats)
+        self._draw_histogram()
         note = approximate_caption(stats.result)
         title = self.catalog.title if self.catalog is not None else (self.run_id or "")
         self.main_label.setText(f"{note}   ·   {title}" if note else title)  # the note first: never elided
@@ -424,7 +324,19 @@ class BrowsePanel(QWidget):
         self.compare_grid.set_cells(cells_from_result(stats.result))
         self.compare_label.setText(f"{self.compare_run_id}   {ap_text(stats)}")
         self.compare_label.setToolTip(ap_tooltip(stats))
+        self._draw_histogram()
         self.compare_shown.emit()
+
+    def _draw_histogram(self) -> None:
+        """The main run's distance counts, and the compared run's beside them when both answer this query."""
+        if self.result is None:
+            return
+        compare = self.compare_result
+        if compare is not None and (self.compare_run_id is None or
+                                    compare.result.query_path != self.result.result.query_path):
+            compare = None
+        names = (_menu_name(self.run_combo, self.run_id), _menu_name(self.compare_combo, self.compare_run_id))
+        self.histogram.show_stats(self.result, compare, names)
 
     # --- files ------------------------------------------------------------------------------------
 
@@ -443,10 +355,8 @@ class BrowsePanel(QWidget):
         """Where "Open image…" starts: the run's dataset folder, else the folder of its query images."""
         if self.run_id is None:
             return ""
-        try:
-            root = engine.open_run(self.run_id).load_config().dataset_root
-        except FghashError:
-            root = None
+        opened = self._state.current
+        root = opened.config.dataset_root if opened is not None and opened.run_id == self.run_id else None
         if root and Path(root).is_dir():
             return str(root)
         return str(Path(self.catalog.paths[0]).parent) if self.catalog and self.catalog.paths else ""
@@ -461,15 +371,7 @@ class BrowsePanel(QWidget):
         self.query_list.selectionModel().clear()  # clears the current index too, so no row stays highlighted
         self.set_query(path)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.query_external(url.toLocalFile())
-                break
+    image_dropped = query_external  # a dropped file opens like one chosen in the dialog (ImageDropMixin)
 
     @Slot()
     def export_figure(self) -> None:
@@ -477,7 +379,7 @@ class BrowsePanel(QWidget):
         if self.run_id is None or self.query_path is None:
             self.status.emit("choose a query first")
             return
-        from core.figures.export import write_retrieval_figure
+        from core.engine import write_retrieval_figure
 
         runs = [self.run_id] + ([self.compare_run_id] if self.compare_run_id else [])
         query, k = self.query_path, min(self.k(), FIGURE_K)
@@ -494,3 +396,9 @@ class BrowsePanel(QWidget):
         marks = {True: "✓", False: "✗", None: "?"}
         return [(f"#{c.rank} {marks[c.same_class]} {c.class_name} (d={c.distance})", c.path)
                 for c in self.grid.result_model.cells]
+
+
+def _menu_name(combo, run_id: str | None) -> str:
+    """A run's short name as its menu shows it ("fcaenet · cub · 12b · ab12"), without the status."""
+    index = combo.findData(run_id) if run_id else -1
+    return combo.itemText(index).split(" (")[0] if index >= 0 else (run_id or "")

@@ -14,9 +14,8 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QIcon
 
 from core import engine
-from core.search.codes import has_codes
-from core.base.errors import FghashError
-from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
+from core.engine import FghashError
+from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
 from fghash_gui.widgets.result_grid import ResultCell
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 
@@ -118,11 +117,6 @@ def cells_from_result(result: Any) -> list[ResultCell]:
                    class_name=hit.class_name, same_class=hit.correct)
         for hit in result.hits
     ]
-
-
-def runs_with_codes(records: list) -> list:
-    """The runs that can be searched: those whose database codes were written."""
-    return [r for r in records if has_codes(r.run_dir)]
 
 
 def first_line(message: str, limit: int = 120) -> str:

@@ -1,6 +1,7 @@
-"""Classes tab: where a run fails. Per-class AP (sortable, worst first, a thumbnail per class; selecting
-a class lists its worst queries, a click opens one in Browse), the class-confusion table and matrix
-(which classes take each class's top-k places), and the code map.
+"""Classes tab: where a run fails. Per-class AP (sortable, worst first, a thumbnail per class, and its
+difference to a second run chosen in "Δ AP vs"; selecting a class lists its worst queries, a click opens one
+in Browse), the class-confusion table and matrix
+(which classes take each class's top-k places; panels/confusion_matrix.py), and the code map (panels/code_map.py).
 
 The ClassReport (an evaluation plus a top-k ranking of every query) is computed on the request worker
 when the tab is first shown for a run, and again when k changes.
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSize, QSortFilterProxyModel, Qt, Signal, Slot
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
@@ -29,9 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import numpy as np
+
 from core import engine
-from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel, short_name
+from core.engine import FghashError
+from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel
 from fghash_gui.panels.code_map import CodeMapView
+from fghash_gui.panels.confusion_matrix import ConfusionMatrixView
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
@@ -39,7 +42,6 @@ from fghash_gui.workers import RequestRunner
 K_CHOICES = (10, 20, 50, 100)
 WORST_SHOWN = 30  # worst queries listed for the selected class
 CLASS_ICON = QSize(40, 40)
-MATRIX_TICKS_UP_TO = 30  # name the matrix's rows and columns when there are at most this many classes
 
 
 class ClassesPanel(QWidget):
@@ -63,8 +65,18 @@ class ClassesPanel(QWidget):
         self.k_combo.setCurrentIndex(K_CHOICES.index(20))
         self.k_combo.setToolTip("top-k used for the confusion counts and the own-class share")
         self.k_combo.currentIndexChanged.connect(lambda _i: self.ensure_loaded())
+        self.compare_combo = QComboBox()
+        self.compare_combo.setMinimumContentsLength(20)
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_combo.setToolTip("a second run on the same classes: the per-class table gains its AP "
+                                      "difference (this run minus that one)")
+        self.compare_combo.activated.connect(lambda _i: self.set_compare_run(self.compare_combo.currentData()))
+        self.compare_run_id: str | None = None
+        self.compare_report = None
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addWidget(QLabel("Δ AP vs"))
+        top.addWidget(self.compare_combo)
         top.addWidget(QLabel("top-k"))
         top.addWidget(self.k_combo)
 
@@ -96,21 +108,11 @@ class ClassesPanel(QWidget):
         # Confusion ------------------------------------------------------------------------------
         self.confusion_model = ConfusionTableModel(self)
         self.confusion_table = _table(self.confusion_model, sort_column=1)
-        self.matrix = pg.PlotWidget(title="share of each class's top-k places")
-        self.matrix.invertY(True)
-        self.matrix.setAspectLocked(True)
-        self.matrix.setLabel("left", "query class")
-        self.matrix.setLabel("bottom", "class of the retrieved image")
-        self.matrix_image = pg.ImageItem(axisOrder="row-major")
-        self.matrix.addItem(self.matrix_image)
-        self.matrix_bar = pg.ColorBarItem(values=(0.0, 1.0), colorMap=pg.colormap.get("viridis"), interactive=False,
-                                          label="share of the row")
-        self.matrix_bar.setImageItem(self.matrix_image, insert_in=self.matrix.getPlotItem())
-        self.matrix.setMinimumWidth(300)
+        self.matrix = ConfusionMatrixView()
         confusion = QSplitter(Qt.Orientation.Horizontal)
         confusion.addWidget(self.confusion_table)
         confusion.addWidget(self.matrix)
-        confusion.setSizes([880, 480])
+        confusion.setSizes([700, 660])
 
 
         self.code_map = CodeMapView(requests, self.thumbnails, self)
@@ -125,6 +127,7 @@ class ClassesPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.tabs, 1)
+        self.refresh_runs()
 
     # --- data -------------------------------------------------------------------------------------
 
@@ -136,8 +139,66 @@ class ClassesPanel(QWidget):
             if self.isVisible():
                 self.ensure_loaded()
 
+    def watch(self, state) -> None:
+        """Follow the application state (fghash_gui/app_state.py): analyse the open run, mark its query on
+        the code map, clear deleted runs."""
+        self._state = state
+        state.runs_changed.connect(lambda _runs: self.refresh_runs())
+        state.run_opened.connect(lambda opened: self.set_run(opened.run_id))
+        state.query_changed.connect(
+            lambda result: result is not None and self.code_map.set_query(result.run_id, result.query_code))
+        state.runs_deleted.connect(self.forget_runs)
+    def refresh_runs(self) -> None:
+        """Fill the comparison menu with the runs that have codes (the state's list; no store read here)."""
+        state = getattr(self, "_state", None)  # the run list the application state loaded on the worker
+        records = state.runs.searchable() if state is not None else []
+        self.compare_combo.blockSignals(True)
+        self.compare_combo.clear()
+        self.compare_combo.addItem("(none)", None)
+        for r in records:
+            self.compare_combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]}", r.run_id)
+            self.compare_combo.setItemData(self.compare_combo.count() - 1, r.run_id, Qt.ItemDataRole.ToolTipRole)
+        self.compare_combo.setCurrentIndex(max(self.compare_combo.findData(self.compare_run_id), 0))
+        self.compare_combo.blockSignals(False)
+
+    def set_compare_run(self, run_id: str | None) -> None:
+        """Compare per-class AP with a second run (None: no comparison); computed on the worker."""
+        self.compare_run_id = run_id or None
+        self.compare_report = None
+        self.class_model.set_compare(None)
+        if self.compare_combo.findData(self.compare_run_id) < 0:
+            self.refresh_runs()
+        self.compare_combo.setCurrentIndex(max(self.compare_combo.findData(self.compare_run_id), 0))
+        if self.compare_run_id is None:
+            self._requests.invalidate("classes-compare")
+            return
+        self._requests.submit("classes-compare", _class_report, self.compare_run_id, self.k(),
+                              on_result=self._on_compare_report, on_error=self.error.emit)
+
+    def _on_compare_report(self, report) -> None:
+        if report.run_id != self.compare_run_id:
+            return
+        self.compare_report = report
+        self._apply_compare()
+
+    def _apply_compare(self) -> None:
+        """Show the AP difference when both reports are there and describe the same classes."""
+        mine, other = self.report, self.compare_report
+        if mine is None or other is None:
+            return
+        if tuple(mine.class_names) != tuple(other.class_names):
+            self.class_model.set_compare(None)
+            self.status.emit(f"Δ AP: {other.run_id} has other classes than {mine.run_id}; no per-class comparison")
+            return
+        self.class_model.set_compare(other)
+        better = int(np.sum(mine.ap > other.ap))
+        worse = int(np.sum(mine.ap < other.ap))
+        self.status.emit(f"Δ AP vs {other.run_id}: {better} classes better, {worse} worse")
+
     def forget_runs(self, run_ids: list[str]) -> None:
         """Runs were deleted: if the analysed one is among them, clear the views."""
+        if self.compare_run_id in run_ids:
+            self.set_compare_run(None)
         if self.run_id in run_ids:
             self._requests.invalidate("classes")
             self._requests.invalidate("code-map")
@@ -145,7 +206,7 @@ class ClassesPanel(QWidget):
             self.report, self._loaded_for = None, None
             self.class_model.set_report(None)
             self.confusion_model.set_report(None)
-            self.matrix_image.clear()
+            self.matrix.set_report(None)
             self.worst_list.clear()
             self.title.setText("No run open: open one in Runs or Browse.")
 
@@ -180,27 +241,15 @@ class ClassesPanel(QWidget):
         self.class_model.set_report(report)
         self.confusion_model.set_report(report)
         self.thumbnails.prefetch([p for p in report.example_paths if p])
-        self._draw_matrix(report)
-        _size_columns(self.class_table, (230, 70, 70, 100))
+        self.matrix.set_report(report)
+        self.code_map.set_confusion(report.run_id, report.confusion)
+        self._apply_compare()  # per-class AP does not depend on k: the compared report stays valid
+        _size_columns(self.class_table, (230, 70, 70, 70, 100))
         _size_columns(self.confusion_table, (190, 95, 175, 175, 175))
         self.title.setText(f"{report.run_id}: {len(self.class_model.labels)} classes with queries, "
                            f"mAP@all {100 * report.map_all:.2f}%, top-{report.k}")
         self.worst_list.clear()
         self.report_shown.emit(report)
-
-    def _draw_matrix(self, report) -> None:
-        counts = report.confusion.astype(np.float64)
-        totals = counts.sum(axis=1, keepdims=True)
-        shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-        top = float(shares.max()) or 1.0  # the diagonal and the worst confusions, not an empty 0..1 scale
-        self.matrix_image.setImage(shares.astype(np.float32))
-        self.matrix_bar.setLevels((0.0, top))
-        names = report.class_names
-        small = len(names) <= MATRIX_TICKS_UP_TO  # named rows, numbered columns (names would overlap)
-        self.matrix.getAxis("left").setTicks([[(i + 0.5, f"{short_name(n)} {i}") for i, n in enumerate(names)]]
-                                             if small else None)
-        self.matrix.getAxis("bottom").setTicks([[(i + 0.5, str(i)) for i in range(len(names))]] if small else None)
-        self.matrix.autoRange()
 
     # --- per class --------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """Table models of the Classes tab over a core.retrieval.class_stats.ClassReport.
 
-ClassTableModel: one row per class with queries (thumbnail of one of its query images, name, AP, query
-count, share of its top-k that is its own class, the class that takes most of the rest).
+ClassTableModel: one row per class with queries (thumbnail of one of its query images, name, AP, its
+difference to a compared run's AP, query count, share of its top-k that is its own class, the class that takes most of the rest).
 ConfusionTableModel: one row per class, its own share and the three classes that take its top-k places
 most often. Both expose SORT_ROLE (numbers sort as numbers) and LABEL_ROLE (the class label).
 """
@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QColor, QIcon
 
 from core import engine
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
@@ -62,18 +62,33 @@ class _ReportModel(QAbstractTableModel):
 
 
 class ClassTableModel(_ReportModel):
-    columns = ("class", "AP %", "queries", "own top-k %", "most confused with")
+    columns = ("class", "AP %", "Δ AP", "queries", "own top-k %", "most confused with")
 
     def __init__(self, thumbnails: ThumbnailLoader, parent: Any = None) -> None:
         super().__init__(parent)
         self._thumbnails = thumbnails
         self._icons: dict[str, QIcon] = {}
+        self.compare = None  # a second run's ClassReport over the same classes: the "Δ AP" column
         thumbnails.ready.connect(self._on_thumbnails_ready)
+
+    def set_compare(self, report) -> None:
+        """The run to compare per-class AP with (None: no comparison); its class names must be the same."""
+        self.compare = report
+        if self.labels:
+            column = self.columns.index("Δ AP")
+            self.dataChanged.emit(self.index(0, column), self.index(len(self.labels) - 1, column))
+
+    def ap_difference(self, label: int) -> float:
+        """AP of this run minus the compared run's for a class (fraction; NaN without a comparison)."""
+        if self.compare is None or self.report is None:
+            return math.nan
+        return float(self.report.ap[label]) - float(self.compare.ap[label])
 
     def column_help(self, section: int) -> str:
         k = self.report.k if self.report else "k"
         return ("the class (a thumbnail of one of its query images)",
                 "mean AP@all of the class's query images (the evaluation's per-query AP)",
+                "this run's AP minus the compared run's, in percentage points (choose the run above)",
                 "query (test split) images of the class",
                 f"share of the class's top-{k} places taken by its own class (its mean P@{k})",
                 f"the other class that takes most of its top-{k} places, and its share")[section]
@@ -91,6 +106,7 @@ class ClassTableModel(_ReportModel):
             values = {
                 "class": (self.name(label), self.name(label).lower()),
                 "AP %": (_percent(r.ap[label]), float(r.ap[label])),
+                "Δ AP": _difference(self.ap_difference(label)),
                 "queries": (str(int(r.num_queries[label])), int(r.num_queries[label])),
                 "own top-k %": (_percent(r.own_share[label]), float(r.own_share[label])),
                 "most confused with": ((f"{_percent(confusers[0][1])}% · {self.name(confusers[0][0])}", confusers[0][1])
@@ -99,7 +115,11 @@ class ClassTableModel(_ReportModel):
             if role == Qt.ItemDataRole.ToolTipRole:
                 return values[0] if column != "class" else f"{self.name(label)}\n{r.example_paths[label]}"
             return values[0] if role == Qt.ItemDataRole.DisplayRole else values[1]
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("AP %", "queries", "own top-k %"):
+        if role == Qt.ItemDataRole.ForegroundRole and column == "Δ AP":
+            difference = self.ap_difference(label)
+            return None if math.isnan(difference) or difference == 0 else QColor(
+                "#1f7a33" if difference > 0 else "#b02020")
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in ("AP %", "Δ AP", "queries", "own top-k %"):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -153,6 +173,13 @@ class ConfusionTableModel(_ReportModel):
         # tooltip holds it whole
         name = self.name(other) if role == Qt.ItemDataRole.ToolTipRole else short_name(self.name(other))
         return f"{_percent(share)}% · {name}"
+
+
+def _difference(value: float) -> tuple[str, float]:
+    """(shown, sort key) of an AP difference: "+3.2" percentage points; "–" (sorted last) without one."""
+    if math.isnan(value):
+        return "–", math.inf
+    return f"{100 * value:+.1f}", value
 
 
 def short_name(name: str, limit: int = 14) -> str:

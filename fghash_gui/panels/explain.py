@@ -3,7 +3,8 @@
 Explanations are computed by ``engine.explain`` on the request worker (channel "explain"), cached per
 (image, kind, options), and drawn by OverlayView over the crop's region at the file's resolution
 (VIEW_SIZE px), with a colour bar. When the image is a result, the query's map of the same kind (Grad-CAM:
-towards the result's code) is drawn beside it (channel "explain-query"). Opacity and colormap changes never recompute anything;
+towards the result's code) is drawn beside it (channel "explain-query"); with a run chosen in "compare with",
+the same image and options explained by that run are drawn beside it too (channel "explain-compare"). Opacity and colormap changes never recompute anything;
 the SREM N and s sliders request a new mask after a short pause (debounced), and older requests are dropped.
 """
 
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QPixmap
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -28,14 +29,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from superqt import QLabeledDoubleSlider, QLabeledSlider
+from superqt.utils import qdebounced
 
 from core import engine
-from core.base.errors import FghashError
-from core.explain.overlay import colorbar
-from core.explain.types import Explanation
+from core.engine import FghashError
+from core.engine import colorbar
+from core.engine import Explanation
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
-from fghash_gui.panels.explain_draw import describe_explanation, explain_on_worker, paint_explanation
+from fghash_gui.panels.explain_draw import (
+    describe_explanation,
+    explain_on_worker,
+    map_caption,
+    map_warning,
+    paint_explanation,
+)
 from fghash_gui.widgets.elided_label import ElidedLabel
+from fghash_gui.widgets.image_drop import IMAGE_FILTER, ImageDropMixin
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
 from fghash_gui.widgets.thumbnails import load_thumbnail
 from fghash_gui.widgets.titled import titled
@@ -59,20 +68,21 @@ VIEW_SIZE = 512  # px: the file's region is drawn at this size (sharp on screen,
 VIEW_SIZES = (256, 512, 1024, 0)  # 0: the region's own size in the file
 COLORBAR_HEIGHT = 240
 CACHE_SIZE = 48
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.bmp *.webp *.tif *.tiff)"
 
 
-class ExplainPanel(QWidget):
+class ExplainPanel(ImageDropMixin, QWidget):
     error = Signal(str)
     status = Signal(str)
     explanation_shown = Signal(object)  # the Explanation now on screen (tests wait on it)
     query_shown = Signal(object)  # the query's Explanation drawn beside a result's
+    compare_shown = Signal(object)  # the compared run's Explanation of the same image
 
     def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._requests = requests
         self.run_id: str | None = None
         self.method: str | None = None
+        self.image_size: int | None = None  # the run's crop: the feature maps' size follows from it
         self.query_path: str | None = None
         self.current: Explanation | None = None
         self.query_explanation: Explanation | None = None
@@ -97,6 +107,15 @@ class ExplainPanel(QWidget):
         self.figure_exporter.written.connect(lambda path: self.status.emit(f"wrote {path}"))
         self.figure_exporter.failed.connect(self.error.emit)
         source_row.addWidget(self.figure_button)
+        self.compare_run_id: str | None = None
+        self.compare_explanation: Explanation | None = None
+        self.compare_combo = QComboBox()
+        self.compare_combo.setMinimumContentsLength(18)
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_combo.setToolTip("explain the same image with a second run, drawn beside this run's")
+        self.compare_combo.activated.connect(lambda _i: self.set_compare_run(self.compare_combo.currentData()))
+        source_row.addWidget(QLabel("compare with"))
+        source_row.addWidget(self.compare_combo)
 
         self.overlay_combo = QComboBox()
         self.overlay_combo.addItems(list(OVERLAYS))
@@ -157,11 +176,16 @@ class ExplainPanel(QWidget):
         self.query_view_caption = ElidedLabel("query")
         self.query_column = titled(self.query_view_caption, self.query_view)
         self.query_column.setVisible(False)
+        self.compare_view = OverlayView()
+        self.compare_caption = ElidedLabel("")
+        self.compare_column = titled(self.compare_caption, self.compare_view)
+        self.compare_column.setVisible(False)
         self.colorbar_label = QLabel()
         self.colorbar_label.setToolTip("maps are scaled to 0..1 per image: relative activation")
         body = QHBoxLayout()
         body.addWidget(self.query_column, 1)
         body.addWidget(titled(self.view_caption, self.view), 1)
+        body.addWidget(self.compare_column, 1)
         body.addWidget(self.colorbar_label)
         body.addWidget(side_widget)
         layout = QVBoxLayout(self)
@@ -169,21 +193,18 @@ class ExplainPanel(QWidget):
         layout.addLayout(source_row)
         layout.addLayout(body, 1)
 
-        self._srem_timer = QTimer(self)
-        self._srem_timer.setSingleShot(True)
-        self._srem_timer.setInterval(SREM_DEBOUNCE_MS)
-        self._srem_timer.timeout.connect(self.refresh)
+        self._refresh_soon = qdebounced(self.refresh, timeout=SREM_DEBOUNCE_MS, parent=self)
         self.source_combo.currentIndexChanged.connect(self._on_source_changed)
         self.overlay_combo.currentIndexChanged.connect(self.refresh)
         self.level_combo.currentIndexChanged.connect(self._draw_current)
         self.cam_method_combo.currentIndexChanged.connect(self.refresh)
         self.view_size_combo.currentIndexChanged.connect(self.refresh)
-        for view in (self.view, self.query_view):
+        for view in (self.view, self.query_view, self.compare_view):
             self.opacity_slider.valueChanged.connect(view.set_opacity)
             self.colormap_combo.currentTextChanged.connect(view.set_colormap)
         self.colormap_combo.currentTextChanged.connect(self._update_colorbar)
-        self.regions_slider.valueChanged.connect(self._srem_timer.start)
-        self.size_slider.valueChanged.connect(self._srem_timer.start)
+        self.regions_slider.valueChanged.connect(self._refresh_soon)
+        self.size_slider.valueChanged.connect(self._refresh_soon)
         self._update_controls()
 
     # --- inputs -----------------------------------------------------------------------------------
@@ -196,10 +217,15 @@ class ExplainPanel(QWidget):
         except FghashError as exc:
             self.error.emit(str(exc))
             return
-        if paths.run_id == self.run_id:
+        self.show_run(paths.run_id, cfg)
+
+    def show_run(self, run_id: str, cfg) -> None:
+        """Explain with a run already resolved, its TrainConfig read (the application state's open run)."""
+        if run_id == self.run_id:
             return
-        self.run_id = paths.run_id
+        self.run_id = run_id
         self.method = cfg.method
+        self.image_size = cfg.image_size
         self._cache.clear()
         self._requests.invalidate("explain")
         self.regions_slider.blockSignals(True)
@@ -211,11 +237,43 @@ class ExplainPanel(QWidget):
         self.size_slider.blockSignals(False)
         self.run_label.setText(f"Run {self.run_id}: {cfg.method}, {cfg.bits} bits, {cfg.backbone}, "
                                f"{cfg.dataset_kind}, image {cfg.image_size}px")
+        self.refresh_runs()
         self._update_controls()
         self.refresh()
 
+    def watch(self, state) -> None:
+        """Follow the application state (fghash_gui/app_state.py): explain with the open run, clear deleted runs."""
+        self._state = state
+        state.runs_changed.connect(lambda _runs: self.refresh_runs())
+        state.run_opened.connect(lambda opened: self.show_run(opened.run_id, opened.config))
+        state.runs_deleted.connect(self.forget_runs)
+    def refresh_runs(self) -> None:
+        """Fill the comparison menu with the runs that have codes (and so a trained model)."""
+        state = getattr(self, "_state", None)  # the run list the application state loaded on the worker
+        records = state.runs.searchable() if state is not None else []
+        self.compare_combo.blockSignals(True)
+        self.compare_combo.clear()
+        self.compare_combo.addItem("(none)", None)
+        for r in records:
+            if r.run_id != self.run_id:
+                self.compare_combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]}", r.run_id)
+                self.compare_combo.setItemData(self.compare_combo.count() - 1, r.run_id, Qt.ItemDataRole.ToolTipRole)
+        self.compare_combo.setCurrentIndex(max(self.compare_combo.findData(self.compare_run_id), 0))
+        self.compare_combo.blockSignals(False)
+
+    def set_compare_run(self, run_id: str | None) -> None:
+        """Explain every image with a second run too, drawn beside this run's (None: no comparison)."""
+        self.compare_run_id = run_id or None
+        self.compare_explanation = None
+        if self.compare_combo.findData(self.compare_run_id) < 0:
+            self.refresh_runs()
+        self.compare_combo.setCurrentIndex(max(self.compare_combo.findData(self.compare_run_id), 0))
+        self._refresh_compare_view()
+
     def forget_runs(self, run_ids: list[str]) -> None:
         """Runs were deleted: if the open one is among them, clear the view."""
+        if self.compare_run_id in run_ids:
+            self.set_compare_run(None)
         if self.run_id in run_ids:
             self._requests.invalidate("explain")
             self._requests.invalidate("explain-query")
@@ -263,6 +321,8 @@ class ExplainPanel(QWidget):
         else:
             self.source_combo.setCurrentIndex(index)
 
+    image_dropped = set_image  # a dropped file opens like one chosen in the dialog (ImageDropMixin)
+
     def current_path(self) -> str | None:
         return self.source_combo.currentData()
 
@@ -274,7 +334,7 @@ class ExplainPanel(QWidget):
         if self.run_id is None or image is None:
             self.status.emit("open a run and choose an image first")
             return
-        from core.figures.export import write_attention_figure
+        from core.engine import write_attention_figure
 
         images = [image] if self.query_path in (None, image) else [self.query_path, image]
         run, target = self.run_id, self.query_path
@@ -288,16 +348,6 @@ class ExplainPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Image to explain", "", IMAGE_FILTER)
         if path:
             self.set_image(path)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.set_image(url.toLocalFile())
-                break
 
     # --- requests ---------------------------------------------------------------------------------
 
@@ -346,6 +396,7 @@ class ExplainPanel(QWidget):
         if key is None:
             return
         self._refresh_query_view()
+        self._refresh_compare_view()
         if key in self._cache:
             self._cache.move_to_end(key)
             self._show(key, self._cache[key])
@@ -369,6 +420,38 @@ class ExplainPanel(QWidget):
         path, kind, options = key
         self._requests.submit("explain-query", explain_on_worker, path, self.run_id, kind, dict(options),
                               on_result=lambda ex, k=key: self._on_query_explained(k, ex), on_error=self._on_error)
+
+    def _compare_key(self) -> tuple | None:
+        """The compared run's explanation of the current image with the same options, or None."""
+        key = self._request_key()
+        return None if key is None or self.compare_run_id is None else ("compare", self.compare_run_id, *key)
+
+    def _refresh_compare_view(self) -> None:
+        key = self._compare_key()
+        self.compare_column.setVisible(key is not None)
+        if key is None:
+            self._requests.invalidate("explain-compare")
+            self.compare_explanation = None
+            return
+        self.compare_caption.setText(f"{_menu_text(self.compare_combo)}: {Path(key[2]).name}")
+        if key in self._cache:
+            self._show_compare(key, self._cache[key])
+            return
+        _, run, path, kind, options = key
+        self._requests.submit("explain-compare", explain_on_worker, path, run, kind, dict(options),
+                              on_result=lambda ex, k=key: self._on_compare_explained(k, ex), on_error=self._on_error)
+
+    def _on_compare_explained(self, key: tuple, explanation: Explanation) -> None:
+        self._remember(key, explanation)
+        self._show_compare(key, explanation)
+
+    def _show_compare(self, key: tuple, explanation: Explanation) -> None:
+        if key != self._compare_key():
+            return  # the user moved on
+        self.compare_explanation = explanation
+        draw = OVERLAYS[self.overlay_choice()][1]
+        paint_explanation(self.compare_view, explanation, draw, self.level_combo.currentText())
+        self.compare_shown.emit(explanation)
 
     def _on_query_explained(self, key: tuple, explanation: Explanation) -> None:
         self._remember(key, explanation)
@@ -420,8 +503,15 @@ class ExplainPanel(QWidget):
         paint_explanation(self.view, explanation, draw, self.level_combo.currentText())
         if self.query_explanation is not None and self.query_column.isVisible():
             paint_explanation(self.query_view, self.query_explanation, draw, self.level_combo.currentText())
-        self.view_caption.setText(Path(self.current_path() or "").name)
-        self.info_label.setText(describe_explanation(explanation, draw))
+        if self.compare_explanation is not None and self.compare_column.isVisible():
+            paint_explanation(self.compare_view, self.compare_explanation, draw, self.level_combo.currentText())
+        level = self.level_combo.currentText()
+        size = map_caption(draw, level, self.image_size)
+        self.view_caption.setText(" · ".join(p for p in (Path(self.current_path() or "").name, size) if p))
+        if self.query_column.isVisible() and self.query_path:
+            self.query_view_caption.setText(" · ".join(p for p in (f"query: {Path(self.query_path).name}", size) if p))
+        warning = map_warning(draw, level, self.image_size)
+        self.info_label.setText("\n".join(p for p in (describe_explanation(explanation, draw), warning) if p))
         self.explanation_shown.emit(explanation)
 
     @Slot()
@@ -451,3 +541,7 @@ class ExplainPanel(QWidget):
         item = self.overlay_combo.model().item(list(OVERLAYS).index(PARTS_OVERLAY))
         if item is not None:
             item.setEnabled(self.method is None or self.method in PARTS_METHODS)
+
+
+def _menu_text(combo: QComboBox) -> str:
+    return combo.currentText() if combo.currentData() else ""

@@ -10,10 +10,10 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
-from core.config.train_config import TrainConfig
-from core.base.errors import ConfigError
-from core.evaluation.seed_groups import MeanStd, SeedGroup, group_by_seed, mean_std
-from core.runs.store import RunRecord
+from core.engine import TrainConfig
+from core.engine import ConfigError
+from core.engine import MeanStd, SeedGroup, group_by_seed, mean_std
+from core.engine import RunRecord
 
 GROUP_COLUMNS = ("method", "dataset", "variant", "bits", "seeds", "mAP@all", "by index")
 RUN_IDS_ROLE = Qt.ItemDataRole.UserRole  # a row's run ids (tuple), as the flat table gives one run id

@@ -31,10 +31,11 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.search.codes import has_codes
-from core.base.errors import FghashError
-from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
-from core.runs.store import RunRecord
+from core.engine import FghashError
+from core.engine import run_chance_map
+from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
+from core.engine import RunRecord
+from fghash_gui.app_state import EXTRA_METRICS, RunList
 from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
 from fghash_gui.panels.run_curves import RetrievalCurves
 from fghash_gui.panels.run_groups import RUN_IDS_ROLE, SORT_ROLE, SeedGroupTableModel
@@ -45,8 +46,6 @@ from fghash_gui.workers import RequestRunner
 # database index. "val-selected": the test mAP of the epoch chosen on a validation split (runs trained with
 # one; the tooltip names the epoch). Nothing is chosen on test.
 COLUMNS = ("run id", "method", "dataset", "bits", "backbone", "mAP@all", "by index", "val-selected", "date", "status")
-# Per-run figures of the last evaluation that the runs table does not hold (core.base.events.EvalResult.metrics_record)
-EXTRA_METRICS = ("map_all_index_order", "largest_code_share")
 COLLAPSED_COLOR = "#a12626"
 STATUS_COLORS = {"finished": "#1d7a35", "running": "#2f6db5", "cancelled": "#9a6b00", "interrupted": "#9a6b00",
                  "failed": "#a12626", "created": "#666666"}
@@ -165,7 +164,7 @@ class RunsPanel(QWidget):
     error = Signal(str)
     status = Signal(str)
     open_requested = Signal(str)  # run id
-    runs_deleted = Signal(list)  # run ids
+    compared_shown = Signal()  # the mAP curves of the selected runs are drawn (tests wait on it)
 
     def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -246,20 +245,23 @@ class RunsPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(split, 1)
-        self.refresh()
 
     # --- data -------------------------------------------------------------------------------------
 
+    def watch(self, state) -> None:
+        """Follow the application state (fghash_gui/app_state.py): its run list is the table."""
+        self._state = state
+        state.runs_changed.connect(self._show_runs)
+        self._show_runs(state.runs)
+
     @Slot()
     def refresh(self) -> None:
-        """Reload the run list from the store (fast: one SQLite query)."""
+        """Reload the run list (on the worker: two SQLite queries; the table follows when it arrives)."""
+        self._state.reload_runs()
+
+    def _show_runs(self, runs: RunList) -> None:
         selected = set(self.selected_run_ids())
-        try:
-            records = engine.list_runs()
-            extras = engine.last_metrics(EXTRA_METRICS)
-        except FghashError as exc:
-            self.error.emit(str(exc))
-            return
+        records, extras = list(runs.records), runs.extras
         self.model.set_records(records, extras)
         self.group_model.set_records(records, {run_id: values["map_all_index_order"]
                                                for run_id, values in extras.items() if "map_all_index_order" in values})
@@ -325,19 +327,22 @@ class RunsPanel(QWidget):
 
     @Slot()
     def compare_selected(self) -> None:
-        """Plot the mAP@all history of every selected run (read from the store), and their PR and P@k
-        curves (evaluated from their codes on the worker)."""
+        """Plot the mAP@all history of every selected run and its chance level (read on the worker), and
+        their PR and P@k curves (evaluated from their codes on the worker)."""
+        run_ids = self.selected_run_ids()
         self.plot.clear()
         self.compared = {}
-        with_codes = {r.run_id for r in self.model.records if has_codes(r.run_dir)}
-        self.curves.show_runs([r for r in self.selected_run_ids() if r in with_codes])
-        for i, run_id in enumerate(self.selected_run_ids()):
-            try:
-                history = engine.map_history(run_id)
-            except FghashError as exc:
-                self.error.emit(str(exc))
-                return
-            self.compared[run_id] = history
+        self.curves.show_runs([r for r in run_ids if r in self._state.runs.with_codes])
+        known = dict(self._state.chance_maps)
+        self._requests.submit("run-history", _load_histories, run_ids, known, on_result=self._draw_compared,
+                              on_error=self.error.emit)
+
+    def _draw_compared(self, loaded: tuple[dict[str, list[tuple[int, float]]], dict[str, float]]) -> None:
+        histories, chance_maps = loaded
+        self._state.chance_maps.update(chance_maps)
+        self.plot.clear()
+        self.compared = histories
+        for i, (run_id, history) in enumerate(histories.items()):
             if not history:
                 continue
             epochs = [epoch for epoch, _ in history]
@@ -345,23 +350,15 @@ class RunsPanel(QWidget):
             color = CURVE_COLORS[i % len(CURVE_COLORS)]
             self.plot.plot(epochs, values, pen=pg.mkPen(color, width=2), symbol="o", symbolSize=6,
                            symbolBrush=color, name=_short_name(run_id))
-        self._draw_chance_levels(list(self.compared))
-        empty = [r for r, h in self.compared.items() if not h]
+        self._draw_chance_levels([chance_maps[r] for r in histories if r in chance_maps])
+        empty = [r for r, h in histories.items() if not h]
         if empty:
             self.status.emit(f"no evaluations recorded yet for {', '.join(empty)}")
+        self.compared_shown.emit()
 
-    def _draw_chance_levels(self, run_ids: list[str]) -> None:
-        """A dashed line at each distinct chance level of the runs (core.evaluation.chance; runs without saved codes,
-        e.g. still training, have none yet). Reads two small label arrays per run."""
-        from core.retrieval.service import run_chance_map
-
-        levels: set[float] = set()
-        for run_id in run_ids:
-            try:
-                levels.add(round(100 * run_chance_map(run_id), 2))
-            except FghashError:
-                continue
-        self.chance_levels = sorted(levels)
+    def _draw_chance_levels(self, chance_maps: list[float]) -> None:
+        """A dashed line at each distinct chance level (mAP@all of random codes, in [0, 1]) of the runs."""
+        self.chance_levels = sorted({round(100 * value, 2) for value in chance_maps})
         for level in self.chance_levels:
             self.plot.addItem(pg.InfiniteLine(pos=level, angle=0, pen=CHANCE_PEN, label=f"chance {level:.1f}%",
                                               labelOpts={"position": 0.95, "color": "#555555"}))
@@ -369,15 +366,15 @@ class RunsPanel(QWidget):
     @Slot()
     def export_paper(self, kind: str) -> None:
         """Write the selected runs' table, PR curves or mAP-vs-bits figure (core.figures) on the worker."""
-        from core.figures import export
+        from core.engine import write_bits_figure, write_pr_figure, write_table
 
         run_ids = self.selected_run_ids()
         if not run_ids:
             return
         title, default_name, filters = PAPER_EXPORTS[kind]
-        job = {"table": lambda path: export.write_table(run_ids, path),
-               "pr": lambda path: export.write_pr_figure(run_ids, path),
-               "bits": lambda path: export.write_bits_figure(run_ids, path)}[kind]
+        job = {"table": lambda path: write_table(run_ids, path),
+               "pr": lambda path: write_pr_figure(run_ids, path),
+               "bits": lambda path: write_bits_figure(run_ids, path)}[kind]
         self.figure_exporter.export(f"Export {title.rstrip('…')}", default_name, filters, job)
 
     def confirm_delete(self, run_ids: list[str]) -> bool:
@@ -402,10 +399,11 @@ class RunsPanel(QWidget):
                 self.error.emit(str(exc))
                 break
             deleted.append(run_id)
-        self.refresh()
         if deleted:
-            self.runs_deleted.emit(deleted)
+            self._state.forget_runs(deleted)  # every tab closes them; the list reloads
             self.status.emit(f"deleted {len(deleted)} run(s)")
+        else:
+            self.refresh()
 
     def choose_export_folder(self) -> str:
         """Ask for the destination folder (tests replace this method)."""
@@ -426,6 +424,24 @@ class RunsPanel(QWidget):
     def _on_exported(self, paths: list[str]) -> None:
         self.last_export = paths
         self.status.emit(f"exported to {', '.join(paths)}")
+
+
+def _load_histories(run_ids: list[str], known_chance: dict[str, float]
+                    ) -> tuple[dict[str, list[tuple[int, float]]], dict[str, float]]:
+    """Runs on the worker: each run's (epoch, mAP@all) history from the store, and its chance level
+    (core.evaluation.chance: reads two small label arrays) unless already known. Runs without saved codes
+    (still training) have no chance level yet."""
+    histories = {run_id: engine.map_history(run_id) for run_id in run_ids}
+    chance = {}
+    for run_id in run_ids:
+        if run_id in known_chance:
+            chance[run_id] = known_chance[run_id]
+            continue
+        try:
+            chance[run_id] = run_chance_map(run_id)
+        except FghashError:
+            continue
+    return histories, chance
 
 
 def _export_all(run_ids: list[str], folder: str) -> list[str]:

@@ -28,16 +28,19 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.config.train_config import TrainConfig
-from core.base.errors import FghashError
-from core.base.events import (BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished,
-                         ValidationResult)
-from core.evaluation.metrics import TIES_AVERAGED_LABEL, collapse_note
+from core.engine import TrainConfig
+from core.engine import FghashError
+from core.engine import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
+from core.engine import TIES_AVERAGED_LABEL, collapse_note
+from fghash_gui.app_state import RunList, load_run_list
 from fghash_gui.panels.training_form import TrainingForm
+from fghash_gui.widgets.plots import ArrayMirror, decimate
 from fghash_gui.workers import RequestRunner, TrainingRunner
 
 EMA_ALPHA = 0.05  # smoothing of the per-batch loss curve: ~20-batch memory
-REDRAW_INTERVAL_MS = 100  # plots redraw at most 10 times a second
+# The curves redraw at most 5 times a second: a training curve needs no more, and each redraw (new data,
+# autorange, axes, repaint of three plots) costs the GUI thread a few ms (bench/gui_stall.py).
+REDRAW_INTERVAL_MS = 200
 RESUMABLE = ("cancelled", "interrupted", "failed", "running")
 
 
@@ -67,6 +70,8 @@ class TrainingPanel(QWidget):
         self.runner.stopped.connect(self._on_stopped)
         self.last_finished: TrainFinished | None = None
         self.events_seen = 0
+        self._last_batch: BatchEnd | None = None
+        self._mirrors = tuple(ArrayMirror() for _ in range(4))  # steps, losses, EMA, lr as arrays, kept up to date
         self._cfg: TrainConfig | None = None
         self._reset_series()
 
@@ -200,14 +205,21 @@ class TrainingPanel(QWidget):
         self.form.set_config(cfg)
         self._launch(cfg, resume=None)
 
+    def watch(self, state) -> None:
+        """Tell the application state (fghash_gui/app_state.py) when the run list changes: a run registered,
+        a run ended."""
+        self._state = state
+        self.run_started.connect(lambda _run: state.reload_runs())
+        self.run_finished.connect(lambda _finished: state.reload_runs())
+
     @Slot()
     def resume(self) -> None:
-        """Resume a stopped run: the last one from this session, or one chosen from the run store."""
-        try:
-            candidates = [r for r in engine.list_runs() if r.status in RESUMABLE]
-        except FghashError as exc:
-            self.error.emit(str(exc))
-            return
+        """Resume a stopped run chosen from the run store (its list is read on the worker)."""
+        self._state.requests.submit("resume-list", load_run_list, on_result=self._choose_resume,
+                                    on_error=self.error.emit)
+
+    def _choose_resume(self, runs: RunList) -> None:
+        candidates = [r for r in runs.records if r.status in RESUMABLE]
         if not candidates:
             self.error.emit("No stopped run to resume: only cancelled, interrupted or failed runs can be resumed.")
             return
@@ -263,25 +275,18 @@ class TrainingPanel(QWidget):
 
     @Slot(list)
     def _on_events(self, events: list) -> None:
+        """A batch of engine events (about ten a second): each goes to its handler in EVENT_HANDLERS; the
+        progress bar and the curves follow once per batch, not once per event."""
         if self.events_seen == 0 and events:
             self.run_started.emit("")  # the engine has registered the run: the Runs table can show it
+        self._last_batch = None
         for event in events:
             self.events_seen += 1
-            if isinstance(event, BatchEnd):
-                self._on_batch_end(event)
-            elif isinstance(event, EpochEnd):
-                self._on_epoch_end(event)
-            elif isinstance(event, EvalResult):
-                self._on_eval_result(event)
-            elif isinstance(event, ValidationResult):
-                self._append_log(f"validation after epoch {event.epoch}: mAP@all {100 * event.map_all:.2f}% "
-                                 f"(best on validation so far: epoch {event.best_epoch})")
-            elif isinstance(event, Progress):
-                self._on_progress(event)
-            elif isinstance(event, Log):
-                self._append_log(event.message if event.level == "info" else f"[{event.level}] {event.message}")
-            elif isinstance(event, CheckpointSaved):
-                self._append_log(f"checkpoint saved (epoch {event.epoch}): {event.path}")
+            handler = EVENT_HANDLERS.get(type(event))
+            if handler is not None:
+                handler(self, event)
+        if self._last_batch is not None:
+            self._show_batch_progress(self._last_batch)
         self._dirty = True
 
     def _on_batch_end(self, event: BatchEnd) -> None:
@@ -291,12 +296,25 @@ class TrainingPanel(QWidget):
             self._ema = event.loss if self._ema is None else (1 - EMA_ALPHA) * self._ema + EMA_ALPHA * event.loss
         self.loss_smoothed.append(self._ema if self._ema is not None else float("nan"))
         self.lr_values.append(event.lr)
+        self._last_batch = event
+
+    def _show_batch_progress(self, event: BatchEnd) -> None:
         epochs = self._cfg.epochs if self._cfg else event.epoch
         fraction = ((event.epoch - 1) + event.batch / max(event.batches_in_epoch, 1)) / max(epochs, 1)
         self.progress.setValue(int(1000 * min(max(fraction, 0.0), 1.0)))
         self.progress.setFormat(f"epoch {event.epoch}/{epochs} · batch {event.batch}/{event.batches_in_epoch}"
                                 f" · ETA {format_seconds(event.eta_s)}")
         self.speed_label.setText(f"{event.images_per_s:.1f} img/s")
+
+    def _on_validation(self, event: ValidationResult) -> None:
+        self._append_log(f"validation after epoch {event.epoch}: mAP@all {100 * event.map_all:.2f}% "
+                         f"(best on validation so far: epoch {event.best_epoch})")
+
+    def _on_log(self, event: Log) -> None:
+        self._append_log(event.message if event.level == "info" else f"[{event.level}] {event.message}")
+
+    def _on_checkpoint(self, event: CheckpointSaved) -> None:
+        self._append_log(f"checkpoint saved (epoch {event.epoch}): {event.path}")
 
     def _on_epoch_end(self, event: EpochEnd) -> None:
         self._append_log(f"epoch {event.epoch}/{event.epochs}: loss {event.mean_loss:.4f}, lr {event.lr:.2e}, "
@@ -364,15 +382,36 @@ class TrainingPanel(QWidget):
     def _append_log(self, line: str) -> None:
         self.log_view.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {line}")
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._dirty:
+            self._redraw()  # what arrived while another tab was shown
+
     @Slot()
     def _redraw(self, force: bool = False) -> None:
-        if not (self._dirty or force):
+        """Hand the curves their data: at most every REDRAW_INTERVAL_MS, only while the tab is on screen,
+        and each series cut to MAX_CURVE_POINTS (widgets/plots.py decimate) so a long run redraws as fast
+        as a short one."""
+        if not (self._dirty or force) or not (force or self.isVisible()):
             return
         self._dirty = False
-        self.loss_raw.setData(self.loss_steps, self.loss_values)
-        self.loss_ema.setData(self.loss_steps, self.loss_smoothed)
-        positive = [(step, lr) for step, lr in zip(self.loss_steps, self.lr_values) if lr > 0]  # log axis
-        self.lr_curve.setData([p[0] for p in positive], [p[1] for p in positive])
+        steps, losses, smoothed, lrs = (mirror.of(values) for mirror, values in zip(
+            self._mirrors, (self.loss_steps, self.loss_values, self.loss_smoothed, self.lr_values)))
+        self.loss_raw.setData(*decimate(steps, losses))
+        self.loss_ema.setData(*decimate(steps, smoothed))
+        positive = lrs > 0  # a log axis cannot show 0
+        self.lr_curve.setData(*decimate(steps[positive], lrs[positive]))
         self.map_curve.setData(self.map_epochs, self.map_values)
-        for curve, count in ((self.loss_ema, len(self.loss_steps)), (self.lr_curve, len(positive))):
+        for curve, count in ((self.loss_ema, len(steps)), (self.lr_curve, int(positive.sum()))):
             curve.setSymbol("o" if count == 1 else None)  # a line of one point draws nothing
+
+# Engine event type -> the panel method that shows it (unknown types are ignored: a newer engine may add some).
+EVENT_HANDLERS = {
+    BatchEnd: TrainingPanel._on_batch_end,
+    EpochEnd: TrainingPanel._on_epoch_end,
+    EvalResult: TrainingPanel._on_eval_result,
+    ValidationResult: TrainingPanel._on_validation,
+    Progress: TrainingPanel._on_progress,
+    Log: TrainingPanel._on_log,
+    CheckpointSaved: TrainingPanel._on_checkpoint,
+}

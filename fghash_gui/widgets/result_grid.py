@@ -1,7 +1,8 @@
 """The retrieval result grid: a QListView in icon mode over ``ResultModel``, painted by ``ResultDelegate``.
 
-Each cell shows the thumbnail, the rank, the Hamming distance to the query and the class name, inside a
-green frame (same class as the query) or a red one (another class). The model exposes all of this as
+Each cell shows the thumbnail, the rank, the Hamming distance to the query and the class name (on two lines
+when it is long), inside a green frame (same class as the query) or a red one (another class). The columns fill
+the view's width: as many cells of at least MIN_CELL_WIDTH as fit, widened to share the rest. The model exposes all of this as
 roles, so tests check ``index.data(SAME_CLASS_ROLE)`` rather than pixels.
 """
 
@@ -14,6 +15,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Si
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+from fghash_gui.widgets.elided_label import wrap_name
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 
 RANK_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -28,7 +30,9 @@ SAME_CLASS_COLOR = QColor("#1f9d3a")
 OTHER_CLASS_COLOR = QColor("#d62d2d")
 UNKNOWN_CLASS_COLOR = QColor("#8a9099")
 FRAME_WIDTH = 4
-CELL = QSize(140, 170)
+CELL = QSize(140, 188)  # the initial cell; its width then follows the view's (ResultGrid.fit_columns)
+MIN_CELL_WIDTH = 118  # narrowest cell: a 112 px thumbnail (widgets/thumbnails.py) inside the frame
+TEXT_LINE = 17  # px per text line: rank and distance, then the class name on up to two lines
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,8 @@ class ResultDelegate(QStyledItemDelegate):
         self._thumbnails = thumbnails
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return CELL
+        view = self.parent()
+        return view.gridSize() if isinstance(view, QListView) and view.gridSize().isValid() else CELL
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -120,7 +125,7 @@ class ResultDelegate(QStyledItemDelegate):
         painter.drawRect(rect.adjusted(half, half, -half, -half))
 
         thumb_box = QRect(rect.left() + FRAME_WIDTH + 2, rect.top() + FRAME_WIDTH + 2,
-                          rect.width() - 2 * FRAME_WIDTH - 4, rect.height() - 2 * FRAME_WIDTH - 40)
+                          rect.width() - 2 * FRAME_WIDTH - 4, rect.height() - 2 * FRAME_WIDTH - 3 * TEXT_LINE - 6)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole) or self._thumbnails.loading
         if pixmap.width() <= thumb_box.width() and pixmap.height() <= thumb_box.height():
             size = pixmap.size()  # thumbnails are decoded to fit: draw 1:1, no per-paint resampling
@@ -132,8 +137,7 @@ class ResultDelegate(QStyledItemDelegate):
         painter.drawPixmap(target, pixmap)
 
         text_top = thumb_box.bottom() + 2
-        line1 = QRect(rect.left() + FRAME_WIDTH + 2, text_top, rect.width() - 2 * FRAME_WIDTH - 4, 17)
-        line2 = line1.translated(0, 17)
+        line1 = QRect(rect.left() + FRAME_WIDTH + 2, text_top, rect.width() - 2 * FRAME_WIDTH - 4, TEXT_LINE)
         font = QFont(option.font)
         font.setBold(True)
         painter.setFont(font)
@@ -146,9 +150,9 @@ class ResultDelegate(QStyledItemDelegate):
         font.setBold(False)
         painter.setFont(font)
         painter.setPen(QColor("#333333"))
-        name = painter.fontMetrics().elidedText(str(index.data(CLASS_ROLE)), Qt.TextElideMode.ElideMiddle,
-                                                line2.width())
-        painter.drawText(line2, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
+        for i, line in enumerate(wrap_name(str(index.data(CLASS_ROLE)), painter.fontMetrics(), line1.width())):
+            painter.drawText(line1.translated(0, TEXT_LINE * (i + 1)),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, line)
         painter.restore()
 
 
@@ -175,6 +179,23 @@ class ResultGrid(QListView):
     def set_cells(self, cells: list[ResultCell]) -> None:
         self.result_model.set_cells(cells)
         self.scrollToTop()
+
+    def columns(self) -> int:
+        """Cells per row now."""
+        return max(1, self.viewport().width() // max(self.gridSize().width(), 1))
+
+    def fit_columns(self) -> None:
+        """As many columns as fit at MIN_CELL_WIDTH, each widened to share the whole width."""
+        width = self.viewport().width() - 2 * self.spacing()
+        columns = max(1, width // MIN_CELL_WIDTH)
+        cell = QSize(max(MIN_CELL_WIDTH, width // columns), CELL.height())
+        if cell != self.gridSize():
+            self.setGridSize(cell)
+            self.scheduleDelayedItemsLayout()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def selected_path(self) -> str | None:
         indexes = self.selectedIndexes()

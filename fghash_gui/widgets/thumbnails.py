@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from itertools import count
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from superqt.utils import qdebounced
 
-from core.data.images import load_rgb
-from core.base.errors import ImageDecodeError
+from core.engine import load_rgb
+from core.engine import ImageDecodeError
 
 from fghash_gui.workers import RequestRunner
 
@@ -68,10 +69,7 @@ class ThumbnailLoader(QObject):
         self._in_flight: set[str] = set()
         self._failed: set[str] = set()
         self._batch_ids = count()
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(BATCH_DELAY_MS)
-        self._timer.timeout.connect(self._flush)
+        self._flush_soon = qdebounced(self._flush, timeout=BATCH_DELAY_MS, parent=self)  # one job per loop pass
         self.loading = placeholder(size, "…")
         self.broken = placeholder(size, "no image")
 
@@ -86,8 +84,7 @@ class ThumbnailLoader(QObject):
         if path not in self._in_flight:
             self._in_flight.add(path)
             self._queued.append(path)
-            if not self._timer.isActive():
-                self._timer.start()
+            self._flush_soon()
         return None
 
     def prefetch(self, paths: list[str]) -> None:

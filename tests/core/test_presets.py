@@ -18,6 +18,16 @@ def test_quick_uses_a_small_backbone_and_a_scaled_srem_square():
     assert preset_config("quick", "fcaenet", 12, fcae={"srem_size": 5}).fcae.srem_size == 5
 
 
+def test_every_preset_follows_an_image_size_override():
+    """Issue 23: the paper preset at 64 px kept 32 px SREM squares and a 256 px resize."""
+    small = preset_config("paper", "fcaenet", 12, image_size=64)
+    assert (small.image_size, small.resize_size, small.fcae.srem_size) == (64, 73, 9)
+    kept = preset_config("paper", "fcaenet", 12, image_size=64, resize_size=80, fcae={"srem_size": 20})
+    assert (kept.resize_size, kept.fcae.srem_size) == (80, 20)
+    mf = preset_config("code", "multifusnet", 12, "cub", dataset_root="/data", image_size=112)
+    assert (mf.resize_size, mf.batch_size) == (128, 128)
+
+
 def test_cli_offers_the_same_presets():
     parser = argparse.ArgumentParser()
     add_parsers(parser.add_subparsers())

@@ -98,3 +98,13 @@ def window(qtbot):
     qtbot.addWidget(win)
     win.show()
     return win
+
+
+@pytest.fixture
+def reload_runs(window, qtbot):
+    """Reload the window's run list (it loads on the worker) and wait until the panels have it."""
+    def reload() -> None:
+        with qtbot.waitSignal(window.state.runs_changed, timeout=30_000):
+            window.state.reload_runs()
+
+    return reload

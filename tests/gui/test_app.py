@@ -27,7 +27,8 @@ def test_unknown_run_is_reported_not_raised(qtbot):
     window = app_module.launch(["no-such-run"])
     window.confirm_stop_training = lambda: True
     qtbot.addWidget(window)
-    assert window.last_error is not None and "no-such-run" in window.last_error
+    qtbot.waitUntil(lambda: window.last_error is not None, timeout=30_000)  # resolved on the worker
+    assert "no-such-run" in window.last_error
 
 
 def test_help_lists_the_run_argument(capsys):

@@ -39,12 +39,12 @@ def test_dropped_image_clears_the_query_list_selection(window, trained_runs, qtb
     assert not browse.query_list.currentIndex().isValid()
 
 
-def test_run_menus_list_only_runs_with_codes(window, trained_runs, tiny_config):
+def test_run_menus_list_only_runs_with_codes(window, trained_runs, tiny_config, reload_runs):
     no_codes = create_run(tiny_config("adsh"), store=RunStore()).run_id  # created, never trained: no codes
     assert no_codes in [r.run_id for r in engine.list_runs()]
     browse = window.browse
     try:
-        browse.refresh_runs()
+        reload_runs()
         for combo in (browse.run_combo, browse.compare_combo):
             ids = [combo.itemData(i) for i in range(combo.count())]
             assert no_codes not in ids

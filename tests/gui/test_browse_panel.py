@@ -63,8 +63,14 @@ def test_query_shows_k_frames_coloured_by_class(window, trained_runs, qtbot):
     assert f"AP {100 * report.per_query_ap_index_order[7]:.2f}%" in browse.ap_label.toolTip()
     assert "ties by index" in browse.ap_label.toolTip() and "database order" in browse.order_label.text()
     bars = browse.histogram
-    heights = np.asarray(bars.correct_bars.opts["height"]) + np.asarray(bars.wrong_bars.opts["height"])
-    assert heights.sum() == 240
+    same, other = (np.asarray(c) for c in (browse.result.distance_counts_same, browse.result.distance_counts_other))
+    assert (same + other).sum() == 240
+    # log axis (the default): each bar ends at log10 of its count, its green part at log10 of the same-class count
+    tops = np.asarray(bars.wrong_bars.opts["y1"])
+    assert np.allclose(tops[same + other > 0], np.log10((same + other)[same + other > 0]))
+    assert np.allclose(np.asarray(bars.correct_bars.opts["y1"])[same > 0], np.log10(same[same > 0]))
+    browse.log_check.setChecked(False)
+    assert np.asarray(browse.histogram.wrong_bars.opts["y1"]).sum() == 240
 
     with qtbot.waitSignal(browse.results_shown, timeout=30_000):
         browse.k_combo.setCurrentText("50")

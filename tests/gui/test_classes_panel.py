@@ -71,3 +71,23 @@ def test_a_deleted_run_is_cleared_from_the_classes_tab(window, trained_runs, qtb
     assert panel.class_model.rowCount() == 10
     panel.forget_runs([trained_runs["adsh"].run_id])  # what the Runs tab's Delete triggers
     assert panel.run_id is None and panel.class_model.rowCount() == 0 and panel.worst_list.count() == 0
+
+
+def test_per_class_ap_difference_with_a_second_run(window, trained_runs, qtbot):
+    """Issue 23, item 10: the per-class table gains this run's AP minus the compared run's."""
+    first, second = trained_runs["fcaenet"].run_id, trained_runs["adsh"].run_id
+    report = _show_classes(window, qtbot, first)
+    panel = window.classes
+    with qtbot.waitSignal(panel.status, timeout=60_000) as said:
+        panel.set_compare_run(second)
+    other = engine.class_report(second, k=20)
+    table = panel.class_table.model()
+    column = panel.class_model.columns.index("Δ AP")
+    for r in range(table.rowCount()):
+        label = table.index(r, 0).data(LABEL_ROLE)
+        expected = 100 * (report.ap[label] - other.ap[label])
+        assert table.index(r, column).data() == f"{expected:+.1f}"
+    better = int(np.sum(report.ap > other.ap))
+    assert said.args[0].startswith(f"Δ AP vs {second}: {better} classes better")
+    panel.set_compare_run(None)
+    assert table.index(0, column).data() == "–"

@@ -29,6 +29,10 @@ def test_overlays_toggle(window, trained_runs, qtbot):
     assert cam.kind == "cam" and cam.heatmap.shape == (VIEW_SIZE, VIEW_SIZE)
     assert np.array_equal(panel.view.overlay.image, np.clip(cam.heatmap, 0, 1).astype(np.float32))
 
+    # issue 23: the tiny run's 32 px crops give a 1x1 layer4 map; every map says so and warns
+    assert panel.view_caption.text().endswith("map 1×1 ⚠")
+    assert "feature map 1×1 (layer4 at 32 px)" in panel.info_label.text() and "⚠ only 1 number" in panel.info_label.text()
+
     grad = _shown(panel, qtbot, lambda: panel.set_overlay("Grad-CAM (target: query code)"))
     assert grad.kind == "gradcam" and grad.heatmap.shape == (VIEW_SIZE, VIEW_SIZE) and grad.score is not None
     assert grad.method == "gradcam"
@@ -116,3 +120,23 @@ def test_result_is_drawn_beside_the_querys_map_with_a_colour_bar(window, trained
     assert not panel.query_column.isVisible()
     panel.set_overlay("SREM mask")
     assert not panel.colorbar_label.isVisible()
+
+
+def test_explain_two_runs_side_by_side(window, trained_runs, qtbot):
+    """Issue 23, item 10: the same image and overlay explained by a second run, beside the first."""
+    first, second = trained_runs["fcaenet"].run_id, trained_runs["adsh"].run_id
+    panel = window.explain
+    panel.open_run(first)
+    path = _first_query(window, qtbot, first)
+    _shown(panel, qtbot, lambda: panel.set_image(path))
+    with qtbot.waitSignal(panel.compare_shown, timeout=60_000) as shown:
+        panel.set_compare_run(second)
+    assert panel.compare_column.isVisibleTo(panel) and "adsh" in panel.compare_caption.text()
+    assert shown.args[0].kind == "cam" and shown.args[0].image.shape == panel.current.image.shape
+    with qtbot.waitSignal(panel.compare_shown, timeout=60_000) as shown:
+        panel.set_overlay("CAM (channel mean)")
+    ours = panel.current if panel.current.kind == "cam" else None
+    assert shown.args[0].kind == "cam" and panel.compare_view.overlay.image is not None
+    assert ours is None or not np.array_equal(ours.heatmap, shown.args[0].heatmap)  # two models, two maps
+    panel.set_compare_run(None)
+    assert not panel.compare_column.isVisibleTo(panel)

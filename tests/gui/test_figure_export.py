@@ -48,9 +48,10 @@ def test_explain_exports_the_attention_figure(window, trained_runs, qtbot, tmp_p
     assert width > 1.5 * height  # two rows (query, result) of five columns and a colour bar
 
 
-def test_runs_exports_table_and_curves_and_draws_the_chance_level(window, trained_runs, qtbot, tmp_path):
+def test_runs_exports_table_and_curves_and_draws_the_chance_level(window, trained_runs, qtbot, tmp_path,
+                                                                  reload_runs):
     panel = window.runs
-    panel.refresh()
+    reload_runs()
     ids = [f.run_id for f in trained_runs.values()]
     panel.select_runs(ids)
     table = _written(qtbot, panel.figure_exporter, tmp_path / "table.tex", lambda: panel.export_paper("table"))
@@ -61,7 +62,8 @@ def test_runs_exports_table_and_curves_and_draws_the_chance_level(window, traine
     _written(qtbot, panel.figure_exporter, tmp_path / "pr.svg", menu[1].trigger)
     _written(qtbot, panel.figure_exporter, tmp_path / "bits.pdf", menu[2].trigger)
 
-    panel.compare_button.click()
+    with qtbot.waitSignal(panel.compared_shown, timeout=30_000):
+        panel.compare_button.click()
     chance = round(100 * run_chance_map(ids[0]), 2)
     assert panel.chance_levels == [chance]  # both runs share the demo split
     lines = [i for i in panel.plot.getPlotItem().items if isinstance(i, pg.InfiniteLine)]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 
-def test_single_point_curves_get_markers_and_the_legend_is_beside_the_plot(window, trained_runs, qtbot):
+def test_single_point_curves_get_markers_and_the_legend_is_beside_the_plot(window, trained_runs, qtbot, reload_runs):
     runs = window.runs
-    runs.refresh()
+    reload_runs()
     runs.select_runs([trained_runs["adsh"].run_id, trained_runs["fcaenet"].run_id])
-    runs.compare_selected()
+    with qtbot.waitSignal(runs.compared_shown, timeout=30_000):
+        runs.compare_selected()
     curves = runs.plot.getPlotItem().listDataItems()
     one_point = [c for c in curves if len(c.getData()[0]) == 1]
     assert one_point and all(c.opts["symbol"] is not None for c in one_point)  # the 1-epoch baseline
@@ -29,11 +30,11 @@ def test_training_curves_of_one_step_get_markers(window):
     assert panel.loss_ema.opts["symbol"] is None
 
 
-def test_runs_tab_draws_pr_and_precision_at_k_curves(window, trained_runs, qtbot):
+def test_runs_tab_draws_pr_and_precision_at_k_curves(window, trained_runs, qtbot, reload_runs):
     from core import engine
 
     runs = window.runs
-    runs.refresh()
+    reload_runs()
     ids = [trained_runs["fcaenet"].run_id, trained_runs["adsh"].run_id]
     runs.select_runs(ids)
     with qtbot.waitSignal(runs.curves.curves_shown, timeout=60_000) as shown:

@@ -18,9 +18,9 @@ def _row_of(panel, run_id: str) -> int:
     raise AssertionError(f"{run_id} not in the table")
 
 
-def test_table_lists_runs_with_their_map(window, trained_runs):
+def test_table_lists_runs_with_their_map(window, trained_runs, reload_runs):
     panel = window.runs
-    panel.refresh()
+    reload_runs()
     for finished in trained_runs.values():
         row = _row_of(panel, finished.run_id)
         shown = panel.proxy.index(row, COLUMNS.index("mAP@all")).data()
@@ -32,13 +32,14 @@ def test_table_lists_runs_with_their_map(window, trained_runs):
     panel.filter_edit.setText("")
 
 
-def test_compare_plots_each_selected_runs_history(window, trained_runs):
+def test_compare_plots_each_selected_runs_history(window, trained_runs, qtbot, reload_runs):
     panel = window.runs
-    panel.refresh()
+    reload_runs()
     ids = [f.run_id for f in trained_runs.values()]
     panel.select_runs(ids)
     assert sorted(panel.selected_run_ids()) == sorted(ids)
-    panel.compare_button.click()
+    with qtbot.waitSignal(panel.compared_shown, timeout=30_000):
+        panel.compare_button.click()
     curves = panel.plot.getPlotItem().listDataItems()
     assert len(curves) == 2
     for run_id in ids:
@@ -49,9 +50,9 @@ def test_compare_plots_each_selected_runs_history(window, trained_runs):
     assert plotted == expected
 
 
-def test_export_writes_codes_and_metrics(window, trained_runs, qtbot, tmp_path):
+def test_export_writes_codes_and_metrics(window, trained_runs, qtbot, tmp_path, reload_runs):
     panel = window.runs
-    panel.refresh()
+    reload_runs()
     run_id = trained_runs["fcaenet"].run_id
     panel.select_runs([run_id])
     panel.choose_export_folder = lambda: str(tmp_path)
@@ -61,26 +62,27 @@ def test_export_writes_codes_and_metrics(window, trained_runs, qtbot, tmp_path):
     assert (tmp_path / run_id / "codes" / "query.npz").exists()
 
 
-def test_delete_asks_first(window):
+def test_delete_asks_first(window, qtbot, reload_runs):
     with RunStore() as store:
         doomed = create_run(TrainConfig(backbone="resnet18", weights="none"), store=store).run_id
     panel = window.runs
-    panel.refresh()
+    reload_runs()
     panel.select_runs([doomed])
     panel.confirm_delete = lambda ids: False
     panel.delete_button.click()
     assert doomed in [r.run_id for r in engine.list_runs()]
     panel.select_runs([doomed])
     panel.confirm_delete = lambda ids: ids == [doomed]
-    panel.delete_button.click()
+    with qtbot.waitSignal(window.state.runs_changed, timeout=30_000):  # the list reloads on the worker
+        panel.delete_button.click()
     assert doomed not in [r.run_id for r in engine.list_runs()]
     assert doomed not in [panel.proxy.index(r, 0).data(Qt.ItemDataRole.UserRole)
                           for r in range(panel.proxy.rowCount())]
 
 
-def test_open_switches_to_browse(window, trained_runs, qtbot):
+def test_open_switches_to_browse(window, trained_runs, qtbot, reload_runs):
     panel = window.runs
-    panel.refresh()
+    reload_runs()
     run_id = trained_runs["adsh"].run_id
     panel.select_runs([run_id])
     with qtbot.waitSignal(window.browse.catalog_loaded, timeout=60_000):
@@ -89,7 +91,7 @@ def test_open_switches_to_browse(window, trained_runs, qtbot):
     assert window.browse.run_id == run_id
 
 
-def test_by_index_column_collapse_mark_and_seed_groups(window):
+def test_by_index_column_collapse_mark_and_seed_groups(window, reload_runs):
     from fghash_gui.panels.run_groups import GROUP_COLUMNS, RUN_IDS_ROLE
 
     ids = []
@@ -101,7 +103,7 @@ def test_by_index_column_collapse_mark_and_seed_groups(window):
             store.log_metrics(paths.run_id, 1, {"map_all_index_order": value + 0.1, "largest_code_share": share})
             ids.append(paths.run_id)
     panel = window.runs
-    panel.refresh()
+    reload_runs()
     healthy, collapsed = _row_of(panel, ids[0]), _row_of(panel, ids[1])
     assert panel.proxy.index(healthy, COLUMNS.index("mAP@all")).data() == "50.00"
     assert panel.proxy.index(healthy, COLUMNS.index("by index")).data() == "60.00"
@@ -121,10 +123,10 @@ def test_by_index_column_collapse_mark_and_seed_groups(window):
     assert panel.proxy.columnCount() == len(COLUMNS) and sorted(panel.selected_run_ids()) == sorted(ids)
     for run_id in ids:
         engine.delete_run(run_id)
-    panel.refresh()
+    reload_runs()
 
 
-def test_delete_is_greyed_for_a_run_in_training(window):
+def test_delete_is_greyed_for_a_run_in_training(window, reload_runs):
     """Issue 16: the store shows "running" only while the trainer holds the run lock; Delete is disabled."""
     from core.runs.lock import RunLock
 
@@ -133,10 +135,10 @@ def test_delete_is_greyed_for_a_run_in_training(window):
         store.set_status(paths.run_id, "running")
     panel = window.runs
     with RunLock(paths.root):
-        panel.refresh()
+        reload_runs()
         panel.select_runs([paths.run_id])
         assert not panel.delete_button.isEnabled()
         assert "being trained" in panel.delete_button.toolTip()
-    panel.refresh()  # the lock is gone: the store now reports the run as interrupted
+    reload_runs()  # the lock is gone: the store now reports the run as interrupted
     panel.select_runs([paths.run_id])
     assert panel.delete_button.isEnabled()

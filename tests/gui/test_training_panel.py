@@ -36,14 +36,15 @@ def test_paper_preset_fills_the_schedule(window):
     cfg = form.config()
     assert (cfg.epochs, cfg.lr_milestones) == (60, (30, 45, 55))
     form.epochs_spin.setValue(7)
-    assert form.preset_combo.currentText() == "custom"
+    assert form.preset_combo.currentText() == "paper" and form.edits == {"epochs": 7}
 
 
 def test_dataset_problems_block_start(window, qtbot, tmp_path):
     form = window.training.form
+    form.weights_combo.setCurrentText("none")  # only the dataset's problems here (imagenet may be offline)
     form.kind_combo.setCurrentText("cub")
     form.root_edit.setText(str(tmp_path / "no_such_cub"))
-    qtbot.waitUntil(lambda: bool(form.problems), timeout=10_000)
+    qtbot.waitUntil(lambda: bool(form.dataset_problems), timeout=10_000)
     assert "no_such_cub" in form.check_label.text()
     assert not window.training.start_button.isEnabled()
     form.kind_combo.setCurrentText("demo")
