@@ -582,3 +582,31 @@ def test_a_run_folder_deleted_during_training_leaves_no_ghost(fghash_home, monke
         list(train_then_delete(cfg))
     assert type(caught.value).__name__ == "RunError" and "was deleted while it trained" in str(caught.value)
     assert engine.list_runs() == []
+
+
+# -- 18. smaller items -------------------------------------------------------------------------------------
+def test_checkpoints_follow_the_umask_like_every_other_file(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from core.base.atomic import atomic_write
+
+    old = os.umask(0o027)
+    try:
+        path = atomic_write(tmp_path / "epoch-0001.safetensors", lambda tmp: save_file({"x": torch.zeros(2)}, str(tmp)))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_a_hard_link_from_test_to_train_is_a_leak(tmp_path):
+    from core.base.errors import DatasetError
+    from core.data.registry import load_dataset
+
+    for split, cls in (("train", "a"), ("train", "b"), ("test", "a"), ("test", "b")):
+        (tmp_path / split / cls).mkdir(parents=True)
+        (tmp_path / split / cls / f"{split}.jpg").write_bytes(f"{split}{cls}".encode())
+    assert len(load_dataset("folder", tmp_path).records) == 4
+    os.link(tmp_path / "train" / "b" / "train.jpg", tmp_path / "test" / "b" / "copy.jpg")
+    with pytest.raises(DatasetError, match=r"1 file\(s\) in both .*copy\.jpg"):
+        load_dataset("folder", tmp_path)
