@@ -610,3 +610,14 @@ def test_a_hard_link_from_test_to_train_is_a_leak(tmp_path):
     os.link(tmp_path / "train" / "b" / "train.jpg", tmp_path / "test" / "b" / "copy.jpg")
     with pytest.raises(DatasetError, match=r"1 file\(s\) in both .*copy\.jpg"):
         load_dataset("folder", tmp_path)
+
+
+def test_two_copies_of_one_run_count_once(caplog):
+    from core.config.train_config import TrainConfig
+    from core.evaluation.seed_groups import group_by_seed
+
+    cfg = TrainConfig(backbone="resnet18", weights="none", seed=3)
+    other_seed = cfg.replace(seed=4)
+    (group,) = group_by_seed([("run-a", cfg), ("run-a-copy", cfg), ("run-b", other_seed)])
+    assert group.run_ids == ("run-a", "run-b") and group.seeds == (3, 4)
+    assert "run-a-copy is counted once" in caplog.text
