@@ -621,3 +621,33 @@ def test_two_copies_of_one_run_count_once(caplog):
     (group,) = group_by_seed([("run-a", cfg), ("run-a-copy", cfg), ("run-b", other_seed)])
     assert group.run_ids == ("run-a", "run-b") and group.seeds == (3, 4)
     assert "run-a-copy is counted once" in caplog.text
+
+
+def test_a_second_encode_into_one_folder_waits_for_chunks_instead_of_redoing_them(encoded, tmp_path):
+    """Another process holds chunk 0 (it is encoding it) and writes it after a moment: this encode takes
+    chunk 1, waits for chunk 0 and finds it done, so each chunk is encoded once."""
+    import subprocess
+    import sys
+
+    from core.encoding.collection import Collection, encode_collection, folder_collection
+
+    run, folder, first = encoded
+    second = tmp_path / "enc2"
+    (second / "chunks").mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import shutil, sys, time; from core.runs.lock import ChunkLocks\n"
+         "with ChunkLocks(sys.argv[1]) as locks:\n"
+         "    assert locks.try_acquire(0); print('locked', flush=True); time.sleep(2)\n"
+         "    shutil.copyfile(sys.argv[2], sys.argv[3])\n",
+         str(second / "chunks" / ".lock"), str(first / "chunks" / "00000000.npz"),
+         str(second / "chunks" / "00000000.npz")],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert holder.stdout.readline().strip() == "locked"
+    collection: Collection = folder_collection(folder)
+    result = drain(encode_collection(run.run_id, collection, second, chunk_size=2, device="cpu"))
+    assert holder.wait(timeout=30) == 0
+    assert (result.encoded, result.skipped, result.total) == (2, 2, 4)
+    assert np.array_equal(np.load(second / "codes" / "database.npz")["packed"],
+                          np.load(first / "codes" / "database.npz")["packed"])
