@@ -651,3 +651,18 @@ def test_a_second_encode_into_one_folder_waits_for_chunks_instead_of_redoing_the
     assert (result.encoded, result.skipped, result.total) == (2, 2, 4)
     assert np.array_equal(np.load(second / "codes" / "database.npz")["packed"],
                           np.load(first / "codes" / "database.npz")["packed"])
+
+
+# -- 15. a run's stored config is complete ------------------------------------------------------------------
+@pytest.mark.parametrize("key", ["image_size", "adsh.num_samples"])
+def test_a_stored_config_missing_a_key_is_refused(run, capsys, key):
+    import json
+
+    data = json.loads(run.config.read_text())
+    *outer, last = key.split(".")
+    del (data[outer[0]] if outer else data)[last]
+    run.config.unlink()  # never write through the hard link shared with the pristine run
+    run.config.write_text(json.dumps(data))
+    for argv in (["query", run.run_id, "0"], ["eval", run.run_id]):
+        rc, _out, err = _cli(argv, capsys)
+        _one_line(rc, err, rf"config(\.adsh)? lacks {last}: a run's stored config must name every option")
