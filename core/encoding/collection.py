@@ -8,8 +8,8 @@ Output folder OUT (`fghash encode RUN SOURCE --out OUT`):
   chunks/<i>.npz         packed codes and labels of rows [i * chunk_size, (i + 1) * chunk_size), atomic
   codes/database.npz     every row, in the core.search.codes format (written once all chunks exist)
 A chunk file that exists is done, so a killed encode restarts with the missing chunks only; a chunk is
-encoded under a lock of its own, so two encodes into one folder share the work instead of both doing all. Chunk i is
-encoded by rank i % world_size. Images that cannot be decoded are encoded from a blank image (as in
+encoded under a lock of its own, so two encodes into one folder share the work instead of both doing all.
+Chunk i is encoded by rank i % world_size. Images that cannot be decoded are encoded from a blank image (as in
 core.encoding.encode.encode_records) and counted in a warning. Labels: the dataset's, or -1 (unknown) for a folder.
 """
 
@@ -110,9 +110,9 @@ def encode_collection(run, collection: Collection, out: str | Path, *, chunk_siz
     torch_device = select_device(device)
     model, cfg = load_run_model(paths, torch_device)
     chunks = (len(collection.paths) + chunk_size - 1) // chunk_size
+    digest = hashlib.sha256("\0".join(collection.paths).encode("utf-8", "surrogatepass")).hexdigest()
     manifest = {"run_id": paths.run_id, "bits": cfg.bits, "source": collection.source,
-                "count": len(collection.paths), "chunk_size": chunk_size,
-                "paths_sha256": hashlib.sha256("\0".join(collection.paths).encode("utf-8", "surrogatepass")).hexdigest()}
+                "count": len(collection.paths), "chunk_size": chunk_size, "paths_sha256": digest}
     if rank.is_main:
         _open_manifest(out, manifest, collection)
     distributed.barrier()
@@ -151,6 +151,7 @@ def encode_collection(run, collection: Collection, out: str | Path, *, chunk_siz
 
     # Each chunk is encoded under a lock of its own (a byte of chunks/.lock): a second encode into the same
     # folder takes the chunks nobody holds and waits for the others instead of encoding them twice.
+    (out / "chunks").mkdir(parents=True, exist_ok=True)  # a chunks folder deleted since the manifest was written
     with ChunkLocks(out / "chunks" / ".lock") as locks:
         deferred = []
         for i in pending:

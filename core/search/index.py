@@ -387,7 +387,8 @@ def _check_layout(payload: bytes, kind: str, bits: int, count: int) -> tuple[np.
             raise ValueError("its inverted lists are not the array lists fghash writes")
         sizes = cur.array(nlist, "<u8")
         if int(sizes.sum(dtype=np.uint64)) != count or (sizes > count).any():
-            raise ValueError(f"its inverted lists hold {int(sizes.sum(dtype=np.uint64))} codes, the header says {count}")
+            raise ValueError(f"its inverted lists hold {int(sizes.sum(dtype=np.uint64))} codes, the header says "
+                             f"{count}")
         codes_parts, id_parts = [], []
         for size in sizes.tolist():
             if size:
