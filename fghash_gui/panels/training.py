@@ -36,7 +36,7 @@ from core.engine import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Pr
 from core.engine import TIES_AVERAGED_LABEL, collapse_note
 from fghash_gui.app_state import OpenRun, RunList, load_run_list, resolve_run
 from fghash_gui.panels.training_form import TrainingForm
-from fghash_gui.widgets.plots import ArrayMirror, decimate
+from fghash_gui.widgets.plots import CHANCE_PEN, ArrayMirror, decimate
 from fghash_gui.workers import RequestRunner, TrainingRunner
 
 EMA_ALPHA = 0.05  # smoothing of the per-batch loss curve: ~20-batch memory
@@ -113,7 +113,7 @@ class TrainingPanel(QWidget):
         self.map_curve = self.map_plot.plot(pen=pg.mkPen("#1d7a35", width=2), symbol="o", symbolSize=6,
                                             symbolBrush="#1d7a35")
         # The expected mAP@all of random codes on this split (core.evaluation.chance): the curve has to rise above it.
-        self.chance_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#777777", width=1.5, style=Qt.PenStyle.DashLine),
+        self.chance_line = pg.InfiniteLine(angle=0, pen=CHANCE_PEN,
                                            label="chance", labelOpts={"position": 0.9, "color": "#555555"})
         self.chance_line.setVisible(False)
         self.map_plot.addItem(self.chance_line)
