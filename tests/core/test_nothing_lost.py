@@ -363,7 +363,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised():
     for lead in "=+-@":
         text = format_table(_table("demo", f"{lead}HYPERLINK(\"http://x\")", f"{lead}cmd|' /C calc'!A0"), "csv")
         (header, row) = list(csv.reader(io.StringIO(text)))
-        assert row[1].startswith("'" + lead) and row[-1].startswith("'" + lead)
+        cells = dict(zip(header, row))
+        assert cells["method"].startswith("'" + lead) and cells["run_ids"].startswith("'" + lead)
         assert row[4] == "0.5"  # numbers stay numbers
 
 
