@@ -100,7 +100,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     index_with_progress(run)
     report = engine.evaluate(run)
     print()
-    print(report_table([report]))
+    print(report_table([report], chance=[engine.chance_levels(run, tuple(report.map_at_k))]))
     print(f"(random {cfg.bits}-bit codes score mAP@all {100 * run_chance_map(run):.2f} on the same split: the exact "
           f"expectation, the same for every code length)")
     print()

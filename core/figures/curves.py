@@ -54,7 +54,8 @@ def pr_figure(reports: Sequence, labels: Sequence[str] | None = None, chance: Se
                 markersize=3.5, linewidth=1.4, label=label, color=method_color(report.method, i),
                 linestyle=LINE_STYLES[nth % len(LINE_STYLES)])
     if chance is not None:
-        top = max(top, _chance_lines(ax, [(r.dataset_kind, c.pr_precision, c.dataset) for r, c in zip(reports, chance)]))
+        levels = [(r.dataset_kind, c.pr_precision, c.dataset) for r, c in zip(reports, chance)]
+        top = max(top, _chance_lines(ax, levels))
     ax.set_xlabel("recall (%)")
     ax.set_ylabel("precision (%)")
     ax.set_xlim(0, 100)
