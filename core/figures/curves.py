@@ -58,7 +58,7 @@ def pr_figure(reports: Sequence, labels: Sequence[str] | None = None, chance: Se
         top = max(top, _chance_lines(ax, levels))
     ax.set_xlabel("recall (%)")
     ax.set_ylabel("precision (%)")
-    ax.set_xlim(0, 100)
+    ax.set_xlim(-2, 102)  # markers at recall 0 and 100 stay whole
     ax.set_ylim(0, max(1.0, 100 * top * 1.12))  # from 0: a zoomed axis would make equal curves look apart
     ax.set_title("precision-recall over Hamming radius", fontsize=9)
     ax.grid(alpha=0.3)
