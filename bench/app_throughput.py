@@ -31,7 +31,6 @@ from pathlib import Path
 
 from core.base.events import BatchEnd, EpochEnd
 
-
 WARM_UP_SHARE = 0.1  # the first 10% of a run's batches are left out of its steady rate
 
 

@@ -17,13 +17,13 @@ import time
 
 import faiss
 import numpy as np
+from index_scale import synthetic_codes  # bench/ is on sys.path when run as a script
 
 from core import engine
-from core.search.codes import save_codes, unpack_codes
 from core.config.train_config import TrainConfig
 from core.encoding.encode import drain
 from core.runs.catalog import create_run
-from index_scale import synthetic_codes  # bench/ is on sys.path when run as a script
+from core.search.codes import save_codes, unpack_codes
 
 
 def main() -> None:

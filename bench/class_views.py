@@ -13,8 +13,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.retrieval.class_stats import top_k_class_counts  # noqa: E402
 from core.evaluation.code_map import code_map  # noqa: E402
+from core.retrieval.class_stats import top_k_class_counts  # noqa: E402
 
 
 def main() -> None:

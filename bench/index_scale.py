@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from timing import best_of  # bench/ is on sys.path when run as a script
 
 from core.encoding.encode import drain
 from core.search.large_index import (
@@ -30,7 +31,6 @@ from core.search.large_index import (
     recall_at_k,
     write_code_file,
 )
-from timing import best_of  # bench/ is on sys.path when run as a script
 
 
 def synthetic_codes(rng: np.random.Generator, centres: np.ndarray, n: int, chunk: int = 1 << 20):

@@ -18,9 +18,9 @@ import argparse
 
 import numpy as np
 import torch
+from timing import best_of  # bench/ is on sys.path when run as a script
 
 from core.search.index import HammingIndex, pack_padded, padded_bytes
-from timing import best_of  # bench/ is on sys.path when run as a script
 
 
 def reference_search(query_codes: torch.Tensor, database_codes: torch.Tensor, k: int, batch: int | None = None):

@@ -14,9 +14,9 @@ import json
 
 import numpy as np
 import torch
+from timing import best_of  # bench/ is on sys.path when run as a script
 
 from core.search.torch_search import hamming_topk
-from timing import best_of  # bench/ is on sys.path when run as a script
 
 
 def cpu_search(database: np.ndarray):

@@ -13,9 +13,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Signal
 
 from core import engine
-from core.engine import TrainConfig
-from core.engine import RunRecord
-from core.engine import has_codes
+from core.engine import RunRecord, TrainConfig, has_codes
 from fghash_gui.workers import RequestRunner
 
 # Per-run figures of the last evaluation that the runs table does not hold (core.base.events.EvalResult.metrics_record)

@@ -24,9 +24,9 @@ import atexit
 import logging
 import queue
 import threading
-import weakref
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any

@@ -87,10 +87,9 @@ def typical_query(per_query_ap) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from core import engine
-    from core.engine import run_chance_map
     from core.cli.retrieval import index_with_progress, print_query_result
     from core.cli.train import drive_training
-    from core.engine import report_table
+    from core.engine import report_table, run_chance_map
 
     cfg = demo_config(args.method, args.bits, args.epochs, args.image_size, args.weights, args.device)
     print(f"fghash demo: {cfg.method}, {cfg.bits} bits, {cfg.backbone} ({cfg.weights} weights), "

@@ -26,12 +26,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_encode(args: argparse.Namespace) -> int:
-    from core.engine import setup_ranks, teardown_ranks
     from core.cli.progress import LazyBar
-    from core.engine import dataset_collection, encode_collection, folder_collection, load_encoded
-    from core.engine import drain
-    from core.engine import ConfigError
-    from core.engine import Log, Progress
+    from core.engine import (
+        ConfigError,
+        Log,
+        Progress,
+        dataset_collection,
+        drain,
+        encode_collection,
+        folder_collection,
+        load_encoded,
+        setup_ranks,
+        teardown_ranks,
+    )
 
     if (args.folder is None) == (args.dataset is None):
         raise ConfigError("give either a FOLDER of images or --dataset KIND to encode, not both or neither")

@@ -8,9 +8,7 @@ from pathlib import Path
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from core.engine import CAM_METHODS, SIMILARITIES
-    from core.engine import COLORMAPS
-    from core.engine import EXPLANATION_KINDS
+    from core.engine import CAM_METHODS, COLORMAPS, EXPLANATION_KINDS, SIMILARITIES
 
     p = sub.add_parser(
         "explain", help="explain what a trained run looks at in an image (PNG)",
@@ -52,9 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from core import engine
-    from core.engine import ConfigError
-    from core.engine import label_image, save_png
-    from core.engine import render, render_panel, render_side_by_side
+    from core.engine import ConfigError, label_image, render, render_panel, render_side_by_side, save_png
 
     if not 0.0 <= args.alpha <= 1.0:
         raise ConfigError(f"--alpha must be between 0 and 1; got {args.alpha}")

@@ -67,9 +67,7 @@ def _cmd_bits(args: argparse.Namespace) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    from core.engine import CAM_METHODS
-    from core.engine import COLORMAPS
-    from core.engine import TABLE_FORMATS
+    from core.engine import CAM_METHODS, COLORMAPS, TABLE_FORMATS
 
     fig = sub.add_parser("figure", help="paper figures and tables: retrieval, attention, table, pr, bits")
     kinds = fig.add_subparsers(dest="figure_kind", required=True)

@@ -8,8 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from core.engine import DEVICES
-from core.engine import printable
+from core.engine import DEVICES, printable
 
 
 def _cmd_index(args: argparse.Namespace) -> int:
@@ -57,9 +56,8 @@ def approximate_with_progress(run, nlist=None, nprobe=None, recall_k=None, recal
     written, the chosen nprobe with its recall@k against the exact search and its latency, and whether it
     meets the target recall (if not, or only by scanning every cell: use exact search)."""
     from core import engine
-    from core.engine import RECALL_MEANING
     from core.cli.progress import LazyBar
-    from core.engine import drain
+    from core.engine import RECALL_MEANING, drain
 
     given = dict(recall_k=recall_k, recall_queries=recall_queries, target_recall=target_recall)
     given = {name: v for name, v in given.items() if v is not None}  # left out: build_approximate's default
@@ -148,8 +146,7 @@ def print_query_result(stats) -> None:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from core import engine
-    from core.engine import FghashError
-    from core.engine import report_table
+    from core.engine import FghashError, report_table
 
     reports, configs, chance, failed = [], [], [], []
     for run in args.runs:  # one run without codes must not hide the others' rows

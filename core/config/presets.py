@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from core.config.train_config import SEMICON_FAMILY, TrainConfig, multifusnet_preset, paper_preset
 from core.base.errors import ConfigError
+from core.config.train_config import SEMICON_FAMILY, TrainConfig, multifusnet_preset, paper_preset
 
 PRESETS = ("paper", "code", "quick")  # "code": Multi-FusNet's published-code settings (config.multifusnet_preset)
 PRESET_HELP = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from core.base.errors import DatasetError
 from core.data.common import Entry, Totals, bad_line, build_index, check_root, first_token_split, read_lines
 from core.data.records import VALIDATION, DatasetIndex, ImageRecord
-from core.base.errors import DatasetError
 
 KIND = "aircraft"
 TOTALS = Totals(classes=100, train=6667, test=3333)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.base.errors import DatasetError, ImageDecodeError
 from core.data.duplicates import find_cross_split_duplicates
 from core.data.images import load_rgb
 from core.data.records import DatasetIndex
 from core.data.registry import layout_of, load_dataset, loader_module
-from core.base.errors import DatasetError, ImageDecodeError
 
 
 @dataclass(frozen=True)

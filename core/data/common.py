@@ -13,8 +13,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.data.records import SPLITS, DatasetIndex, ImageRecord
 from core.base.errors import DatasetError
+from core.data.records import SPLITS, DatasetIndex, ImageRecord
 
 # More classes than any real dataset (iNaturalist has 10,000): a larger label is a typo or a corrupt file,
 # and must not make us allocate a billion class names.

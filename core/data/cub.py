@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.data.common import (Entry, Totals, bad_line, build_index, check_num_classes, check_root, parse_int,
-                              read_lines, require_file)
-from core.data.records import DatasetIndex
 from core.base.errors import DatasetError
+from core.data.common import (
+    Entry,
+    Totals,
+    bad_line,
+    build_index,
+    check_num_classes,
+    check_root,
+    parse_int,
+    read_lines,
+    require_file,
+)
+from core.data.records import DatasetIndex
 
 KIND = "cub"
 TOTALS = Totals(classes=200, train=5994, test=5794)

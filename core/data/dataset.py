@@ -29,10 +29,10 @@ from typing import Any
 import torch
 from PIL import Image
 
+from core.base.errors import ImageDecodeError
 from core.data.images import load_rgb
 from core.data.records import ImageRecord
 from core.data.transforms import IMAGENET_MEAN, crop_bottom
-from core.base.errors import ImageDecodeError
 
 # Decoding caps the longer side here: the transforms resize to a few hundred pixels anyway, and a
 # RandomResizedCrop of 8 % of a 1024-px image is still ~290 px, above the 224-px network input.

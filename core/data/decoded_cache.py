@@ -29,8 +29,8 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
-from core.data.records import ImageRecord
 from core.base.events import Log, Progress
+from core.data.records import ImageRecord
 
 FORMAT_VERSION = 1
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.base.errors import DatasetError
 from core.data.common import Entry, Totals, build_index, check_num_classes, check_root
 from core.data.listfile import read_path_label_list
 from core.data.matfile import load_mat
 from core.data.records import DatasetIndex
-from core.base.errors import DatasetError
 
 KIND = "dogs"
 TOTALS = Totals(classes=120, train=12000, test=8580)

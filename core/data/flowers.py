@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core.base.errors import DatasetError
 from core.data.common import Entry, Totals, build_index, check_num_classes, check_root, require_file
 from core.data.flowers_names import FLOWER_NAMES
 from core.data.matfile import load_mat
 from core.data.records import VALIDATION, DatasetIndex, ImageRecord
-from core.base.errors import DatasetError
 
 KIND = "flowers"
 TOTALS = Totals(classes=102, train=2040, test=6149)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.base.errors import DatasetError
 from core.data.common import Entry, Totals, build_index, check_root, list_images
 from core.data.records import SPLITS, DatasetIndex
-from core.base.errors import DatasetError
 
 KIND = "folder"
 LAYOUT = (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.base.errors import DatasetError
 from core.data.common import Entry, Totals, bad_line, build_index, check_root, read_lines, unique_in_order
 from core.data.records import DatasetIndex
-from core.base.errors import DatasetError
 
 KIND = "food101"
 TOTALS = Totals(classes=101, train=75750, test=25250)

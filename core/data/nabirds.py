@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.base.errors import DatasetError
 from core.data.common import Entry, Totals, bad_line, build_index, check_root, parse_int, read_lines
 from core.data.records import DatasetIndex
-from core.base.errors import DatasetError
 
 KIND = "nabirds"
 TOTALS = Totals(classes=555, train=23929, test=24633)

@@ -14,8 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from core.data.records import DatasetIndex, ImageRecord
 from core.base.errors import DatasetError
+from core.data.records import DatasetIndex, ImageRecord
 
 DATASET_KINDS = ("demo", "cub", "aircraft", "nabirds", "vegfru", "food101", "dogs", "flowers", "folder")
 

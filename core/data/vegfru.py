@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.base.errors import DatasetError
 from core.data.common import Entry, Totals, build_index, check_num_classes, check_root
 from core.data.listfile import read_path_label_list
 from core.data.records import VALIDATION, DatasetIndex, ImageRecord
-from core.base.errors import DatasetError
 
 KIND = "vegfru"
 TOTALS = Totals(classes=292, train=29200, test=116931)

@@ -95,12 +95,12 @@ def encode_collection(run, collection: Collection, out: str | Path, *, chunk_siz
     warnings; returns an EncodeResult. Under torchrun each rank encodes its chunks; rank 0 writes the
     manifest first and the assembled codes last.
     """
-    from core.runtime import distributed
-    from core.runs.checkpoint import load_run_model
     from core.data.records import ImageRecord
-    from core.runtime.device import select_device
     from core.encoding.encode import encode_records, run_eval_transform
     from core.runs.catalog import resolve_run
+    from core.runs.checkpoint import load_run_model
+    from core.runtime import distributed
+    from core.runtime.device import select_device
 
     start = time.perf_counter()
     rank = distributed.current()

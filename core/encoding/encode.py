@@ -31,9 +31,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from core.data.records import ImageRecord
 from core.base.errors import Cancelled
 from core.base.events import Log, Progress
+from core.data.records import ImageRecord
 from core.search.codes import to_pm1
 
 

@@ -20,7 +20,7 @@ Typical use:
 
 from core.explain.api import clear_cache, explain_run, explainer_for_run
 from core.explain.cam import channel_mean_cam, model_cam
-from core.explain.explainer import ExplainError, Explainer
+from core.explain.explainer import Explainer, ExplainError
 from core.explain.gradcam import (
     CAM_METHODS,
     SIMILARITIES,

@@ -14,14 +14,14 @@ from typing import Literal
 import numpy as np
 import torch
 
-from core.runtime.device import select_device
 from core.base.errors import RunError
-from core.explain.explainer import ExplainError, Explainer
+from core.explain.explainer import Explainer, ExplainError
 from core.explain.hires import MAX_OUTPUT_SIDE, at_resolution
 from core.explain.images import ImageSource, PreparedImage
 from core.explain.types import EXPLANATION_KINDS, Explanation
-from core.runs.paths import RunPaths
 from core.runs.catalog import resolve_run
+from core.runs.paths import RunPaths
+from core.runtime.device import select_device
 
 _cache_lock = threading.Lock()
 _cached: tuple[tuple, Explainer] | None = None

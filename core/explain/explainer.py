@@ -14,9 +14,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from core.config.train_config import TrainConfig
-from core.runtime.device import select_device
 from core.base.errors import FghashError
+from core.config.train_config import TrainConfig
 from core.explain.cam import model_cam
 from core.explain.erasure import erased_mask_bool, srem_arrays
 from core.explain.gradcam import CAM_METHODS, SIMILARITIES, encode_real, gradcam_maps, private_copy
@@ -24,6 +23,7 @@ from core.explain.images import ImageSource, PreparedImage, prepare_image, tenso
 from core.explain.levels import level_heatmaps, supports_levels
 from core.explain.parts import part_heatmaps, parts_overview, supports_parts
 from core.explain.types import EXPLANATION_KINDS, Explanation, ExtraMap
+from core.runtime.device import select_device
 
 
 class ExplainError(FghashError, ValueError):

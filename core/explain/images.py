@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from core.base.errors import ImageDecodeError
 from core.data.images import load_rgb
 from core.data.transforms import crop_bottom as cut_bottom
 from core.data.transforms import denormalize, eval_transform
-from core.base.errors import ImageDecodeError
 
 MAX_SIDE = 4096  # as core.data.images.load_rgb: the eval crop is 224-336 px, more detail is wasted
 ImageSource = str | Path | Image.Image | np.ndarray

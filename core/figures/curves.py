@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-from core.figures.common import FigureError, default_run_labels, new_figure
 from core.base.style import CHANCE_COLOR, LINE_STYLES, method_color, method_name, series_label
+from core.figures.common import FigureError, default_run_labels, new_figure
 
 MARKERS = "osD^vP*Xh<>"
 

@@ -28,8 +28,8 @@ def write_attention_figure(run, images: Sequence, path: str | Path, *, target=No
     test-split index or None for each image's own code), SREM (N = regions, s = size; None: the run's)
     or Multi-FusNet levels -> `path`."""
     from core.figures.attention import attention_figure, gather_attention
-    from core.runs.paths import RunPaths
     from core.runs.catalog import resolve_run
+    from core.runs.paths import RunPaths
 
     figure_format(path)
     paths = run if isinstance(run, RunPaths) else resolve_run(run)
@@ -42,11 +42,10 @@ def write_attention_figure(run, images: Sequence, path: str | Path, *, target=No
 def write_pr_figure(runs: Sequence, path: str | Path, *, dpi: int = DEFAULT_DPI) -> Path:
     """Precision-recall curves (Hamming radius 0..bits) of the runs, with the chance precision (the class
     prior of each dataset's split) dashed -> `path`."""
-    from core.retrieval.service import run_chance_levels
     from core.figures.curves import pr_figure
-    from core.retrieval.service import evaluate
-    from core.runs.paths import RunPaths
+    from core.retrieval.service import evaluate, run_chance_levels
     from core.runs.catalog import resolve_run
+    from core.runs.paths import RunPaths
 
     figure_format(path)
     if not runs:
@@ -73,8 +72,8 @@ def table_text(runs: Sequence, fmt: str = "markdown", digits: int = 2, *, metric
     store's record); by_dataset: columns grouped by dataset; timing: training time and images/s columns
     (from each run's metrics.jsonl)."""
     from core.figures.table import build_table, format_table
-    from core.runs.paths import RunPaths
     from core.runs.catalog import resolve_run
+    from core.runs.paths import RunPaths
 
     if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= MAX_DIGITS:
         raise FigureError(f"--digits must be a whole number from 0 to {MAX_DIGITS}; got {digits!r}")
@@ -143,10 +142,9 @@ def split_image_path(run, image):
 
 def _evaluated(runs: Sequence):
     """(RetrievalReports, TrainConfigs, chance levels) of the runs, in order."""
-    from core.retrieval.service import run_chance_map
-    from core.retrieval.service import evaluate
-    from core.runs.paths import RunPaths
+    from core.retrieval.service import evaluate, run_chance_map
     from core.runs.catalog import resolve_run
+    from core.runs.paths import RunPaths
 
     if not runs:
         raise FigureError("name at least one run")

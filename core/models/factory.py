@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 from torch import nn
 
-from core.config.train_config import TrainConfig
 from core.base.errors import ConfigError
+from core.config.train_config import TrainConfig
 
 ModelBuilder = Callable[[TrainConfig, int], nn.Module]
 

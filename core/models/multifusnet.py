@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from core.config.train_config import MultiFusOptions, TrainConfig
-from core.models.backbones import build_backbone
 from core.models.attention import INLINE_SHARED, MuiltNetChannelGate, MuiltNetSpatialGate, build_attention
+from core.models.backbones import build_backbone
 from core.models.eca import ECA, eca_kernel_size
 
 STAGES = ("layer2", "layer3", "layer4")

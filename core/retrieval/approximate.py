@@ -24,13 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from core.search.codes import CodeSet, load_codes
 from core.base.errors import ConfigError, RunError, one_line
 from core.base.events import Progress
-from core.search.index import HammingIndex, read_index_header
-from core.search.large_index import ApproximateHammingIndex, approximate_from_packed, load_approximate_index, recall_at_k
-from core.runs.paths import RunPaths
 from core.runs.catalog import resolve_run
+from core.runs.paths import RunPaths
+from core.search.codes import CodeSet, load_codes
+from core.search.index import HammingIndex, read_index_header
+from core.search.large_index import (
+    ApproximateHammingIndex,
+    approximate_from_packed,
+    load_approximate_index,
+    recall_at_k,
+)
 
 DEFAULT_NPROBE = 16  # only when recall cannot be measured (recall_queries = 0)
 TARGET_RECALL = 0.95  # the default contract: recall@RECALL_K >= this at the chosen nprobe

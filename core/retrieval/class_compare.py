@@ -17,8 +17,8 @@ import numpy as np
 from core.base.errors import RunError
 from core.retrieval.class_stats import per_class_ap
 from core.retrieval.service import evaluate
-from core.runs.paths import RunPaths
 from core.runs.catalog import resolve_run
+from core.runs.paths import RunPaths
 from core.search.codes import load_codes
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.search.codes import load_codes
 from core.retrieval.service import evaluate
-from core.runs.paths import RunPaths
 from core.runs.catalog import resolve_run
+from core.runs.paths import RunPaths
+from core.search.codes import load_codes
 
 _CHUNK_PAIRS = 1 << 22  # query x database pairs per chunk: ~32 MB of int64 keys
 

@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from core.evaluation.metrics import per_query_ap
-from core.retrieval.service import query
-from core.runs.paths import RunPaths
-from core.retrieval.session import QueryResult, open_session
 from core.evaluation.tie_expectation import expected_ap, expected_at_k, harmonic
+from core.retrieval.service import query
+from core.retrieval.session import QueryResult, open_session
+from core.runs.paths import RunPaths
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,26 @@ import time
 from collections.abc import Generator, Sequence
 from pathlib import Path
 
-from core.search.codes import load_codes
-from core.config.train_config import TrainConfig
 from core.base.errors import ConfigError, RunError
 from core.base.events import Progress
-from core.search.index import HammingIndex
-from core.evaluation.metrics import (TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, RetrievalReport, collapse_note, largest_code_share,
-                          summarize)
-from core.runs.catalog import resolve_run
-from core.runs.paths import RunPaths
-from core.evaluation.chance import ChanceLevels, chance_levels, chance_map
 from core.base.style import method_name, variant_label
+from core.base.text import printable
+from core.config.train_config import TrainConfig
+from core.evaluation.chance import ChanceLevels, chance_levels, chance_map
+from core.evaluation.metrics import (
+    TIES_AVERAGED_LABEL,
+    TIES_BY_INDEX_LABEL,
+    RetrievalReport,
+    collapse_note,
+    largest_code_share,
+    summarize,
+)
 from core.evaluation.seed_groups import group_by_seed, mean_std
 from core.retrieval.session import QueryResult, open_session
-from core.base.text import printable
+from core.runs.catalog import resolve_run
+from core.runs.paths import RunPaths
+from core.search.codes import load_codes
+from core.search.index import HammingIndex
 
 _ADD_BATCH = 200_000  # codes per add() call while building, so progress moves on big databases
 

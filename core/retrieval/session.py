@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.retrieval.approximate import ApproximateInfo, load_approximate
-from core.search.codes import CodeSet, load_codes, save_codes
 from core.base.errors import ConfigError, FghashError, RunError
-from core.search.index import HammingIndex, load_index, pack_padded, read_index_header
+from core.retrieval.approximate import ApproximateInfo, load_approximate
 from core.runs.catalog import resolve_run
 from core.runs.lock import codes_lock, refuse_if_training
 from core.runs.paths import RunPaths
+from core.search.codes import CodeSet, load_codes, save_codes
+from core.search.index import HammingIndex, load_index, pack_padded, read_index_header
 
 
 @dataclass(frozen=True)
@@ -197,9 +197,9 @@ class RunSession:
     def _model_and_transform(self):
         with self._lock:
             if self._model is None:
+                from core.encoding.encode import run_eval_transform
                 from core.runs.checkpoint import load_run_model
                 from core.runtime.device import select_device
-                from core.encoding.encode import run_eval_transform
 
                 device = torch.device(self._device) if self._device is not None else select_device(self.cfg.device)
                 model, cfg = load_run_model(self.paths, device)

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 from core.base.errors import RunError
+from core.runs.catalog import open_store, resolve_run
 from core.runs.lock import refuse_if_training
 from core.runs.paths import runs_dir
-from core.runs.catalog import open_store, resolve_run
 
 EXPORTED_FILES = ("config.json", "metrics.jsonl")
 

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from core.base.atomic import atomic_write, atomic_write_json
-from core.config.train_config import TrainConfig
-from core.data.records import DatasetIndex
 from core.base.errors import RunError, one_line
 from core.base.safe_read import MAX_JSON_BYTES, MAX_WEIGHTS_BYTES, open_regular, read_regular
 from core.base.state_pack import SKELETON, pack_state, select, unpack_state
+from core.config.train_config import TrainConfig
+from core.data.records import DatasetIndex
 
 CHECKPOINT_SCHEMA = 1
 KEEP_LAST = 2

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.base.atomic import append_line, atomic_write_text
-from core.config.train_config import TrainConfig
 from core.base.errors import ConfigError, OutputError, RunError
 from core.base.safe_read import MAX_METRICS_BYTES, read_regular
+from core.config.train_config import TrainConfig
 
 
 def fghash_home() -> Path:

@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import re
-from core.search.codes import SPLIT_NAMES, codes_path
-from core.config.train_config import TrainConfig
+
 from core.base.errors import FghashError
+from core.base.safe_read import MAX_JSON_BYTES, read_regular
+from core.config.train_config import TrainConfig
 from core.runs.lock import is_held
 from core.runs.paths import RunPaths
-from core.base.safe_read import MAX_JSON_BYTES, read_regular
 from core.runs.store import RunStore
+from core.search.codes import SPLIT_NAMES, codes_path
 
 log = logging.getLogger("fghash")
 

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from core.base.atomic import atomic_write_bytes
-from core.search.codes import pack_codes, to_pm1_numpy
 from core.base.errors import RunError
 from core.base.safe_read import MAX_INDEX_BYTES, open_regular, read_regular
+from core.search.codes import pack_codes, to_pm1_numpy
 
 FORMAT_VERSION = 1
 MAGIC = b"FGHASH-INDEX\n"

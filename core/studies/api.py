@@ -14,8 +14,7 @@ from core.config.study_file import StudySpec
 from core.studies.executors import job_states
 from core.studies.figure import write_study_bits_figure
 from core.studies.state import CellState, cell_states, open_study
-from core.studies.table import (ReportedRow, StudyTable, build_study_table, chance_levels, format_study_table,
-                                paper_rows)
+from core.studies.table import ReportedRow, StudyTable, build_study_table, chance_levels, format_study_table, paper_rows
 
 
 def study_status(study: str | Path) -> tuple[StudySpec, list[CellState]]:

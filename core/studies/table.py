@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.base.errors import ConfigError, FghashError
 from core.config.reported import reported

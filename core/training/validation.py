@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.base.errors import DatasetError
 from core.config.train_config import TrainConfig
 from core.data.records import VALIDATION, DatasetIndex, ImageRecord
-from core.base.errors import DatasetError
 
 _SPLIT_STREAM = 0x7A1  # second seed word: the validation draw never shares a stream with training
 

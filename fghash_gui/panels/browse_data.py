@@ -14,8 +14,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt
 from PySide6.QtGui import QIcon
 
 from core import engine
-from core.engine import FghashError
-from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL
+from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, FghashError
 from fghash_gui.widgets.result_grid import ResultCell
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 

@@ -14,7 +14,6 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
@@ -32,9 +31,7 @@ from superqt import QLabeledDoubleSlider, QLabeledSlider
 from superqt.utils import qdebounced
 
 from core import engine
-from core.engine import FghashError
-from core.engine import colorbar
-from core.engine import Explanation
+from core.engine import Explanation, FghashError, colorbar
 from fghash_gui.figure_export import FIGURE_FILTER, FigureExporter
 from fghash_gui.panels.explain_draw import (
     describe_explanation,

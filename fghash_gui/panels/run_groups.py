@@ -10,10 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 
-from core.engine import TrainConfig
-from core.engine import ConfigError
-from core.engine import MeanStd, SeedGroup, group_by_seed, mean_std
-from core.engine import RunRecord
+from core.engine import ConfigError, MeanStd, RunRecord, SeedGroup, TrainConfig, group_by_seed, mean_std
 
 GROUP_COLUMNS = ("method", "dataset", "variant", "bits", "seeds", "mAP@all", "by index")
 RUN_IDS_ROLE = Qt.ItemDataRole.UserRole  # a row's run ids (tuple), as the flat table gives one run id

@@ -31,10 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.engine import FghashError
-from core.engine import run_chance_map
-from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
-from core.engine import RunRecord
+from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, FghashError, RunRecord, collapse_note, run_chance_map
 from fghash_gui.app_state import EXTRA_METRICS, RunList
 from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
 from fghash_gui.panels.run_curves import RetrievalCurves

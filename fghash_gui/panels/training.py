@@ -30,10 +30,20 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.engine import TrainConfig
-from core.engine import FghashError
-from core.engine import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
-from core.engine import TIES_AVERAGED_LABEL, collapse_note
+from core.engine import (
+    TIES_AVERAGED_LABEL,
+    BatchEnd,
+    CheckpointSaved,
+    EpochEnd,
+    EvalResult,
+    FghashError,
+    Log,
+    Progress,
+    TrainConfig,
+    TrainFinished,
+    ValidationResult,
+    collapse_note,
+)
 from fghash_gui.app_state import OpenRun, RunList, load_run_list, resolve_run
 from fghash_gui.panels.training_form import TrainingForm
 from fghash_gui.widgets.plots import CHANCE_PEN, ArrayMirror, decimate

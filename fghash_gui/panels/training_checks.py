@@ -12,9 +12,7 @@ import dataclasses
 from typing import Any
 
 from core import engine
-from core.engine import ConfigError, FghashError
-from core.engine import PRESETS, preset_config
-from core.engine import TrainConfig
+from core.engine import PRESETS, ConfigError, FghashError, TrainConfig, preset_config
 
 # What the form asks for beside the preset; never an "edit" of it.
 CHOICE_FIELDS = ("dataset_kind", "dataset_root", "allow_missing", "method", "bits", "schema_version")

@@ -18,9 +18,7 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QLabel, QPushButton, QVBoxLayout, QWidget
 from superqt.utils import qdebounced
 
-from core.engine import ConfigError
-from core.engine import PRESET_HELP
-from core.engine import TrainConfig
+from core.engine import PRESET_HELP, ConfigError, TrainConfig
 from fghash_gui.panels.training_checks import (
     PENDING_ROOT,
     closest_preset,

@@ -26,9 +26,7 @@ from PySide6.QtWidgets import (
 from superqt import QCollapsible
 
 from core import engine
-from core.engine import PRESET_HELP, PRESETS
-from core import engine
-from core.engine import BACKBONES, DEVICES
+from core.engine import BACKBONES, DEVICES, PRESET_HELP, PRESETS
 
 BITS_CHOICES = (12, 24, 32, 48, 64)
 

@@ -18,9 +18,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from superqt.utils import qdebounced
 
-from core.engine import load_rgb
-from core.engine import ImageDecodeError
-
+from core.engine import ImageDecodeError, load_rgb
 from fghash_gui.workers import RequestRunner
 
 THUMB_SIZE = 112

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 
 from core import engine
-from core.retrieval.approximate import approximate_info, build_approximate, default_nlist
+from core.base.errors import RunError
 from core.cli import main
-from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.encoding.encode import drain
-from core.base.errors import RunError
-from core.search.large_index import approximate_from_code_file, approximate_from_packed, write_code_file
-from core.runs.catalog import create_run
+from core.retrieval.approximate import approximate_info, build_approximate, default_nlist
 from core.retrieval.session import forget_session
+from core.runs.catalog import create_run
+from core.search.codes import save_codes
+from core.search.large_index import approximate_from_code_file, approximate_from_packed, write_code_file
 
 BITS = 32
 

@@ -11,9 +11,9 @@ runs on it once per module; the query / explain tests reuse that run.
 from __future__ import annotations
 
 import contextlib
-import io
 import dataclasses
 import gc
+import io
 import os
 import time
 from pathlib import Path
@@ -21,16 +21,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from badimages import BAD, ODD, good_image_bytes, write_bad_images
 from test_training import events_and_result
+
 from core import engine
+from core.base.errors import ImageDecodeError
+from core.base.events import Log, TrainFinished
 from core.cli import main
 from core.data.dataset import ImageDataset
 from core.data.records import ImageRecord
 from core.data.transforms import eval_transform
-from core.base.errors import ImageDecodeError
-from core.base.events import Log, TrainFinished
 
 TRAIN_BAD = {"a": sorted(BAD)[:3], "b": sorted(BAD)[3:]}
 TEST_FILES = {"a": ["truncated.jpg"], "b": ["empty.jpg", "page.png"], "c": ["cmyk.jpg", "gray16.png"]}
@@ -237,8 +237,8 @@ def test_blank_substitute_never_borrows_a_readable_image_of_the_class(tmp_path):
 # ---- encoding / indexing -------------------------------------------------------------------------------------
 def test_encode_records_keeps_one_code_per_record_and_warns(run_home, tmp_path):
     _, run_dir, *_ = run_home
-    from core.runs.checkpoint import load_run_model
     from core.encoding.encode import encode_records, run_eval_transform
+    from core.runs.checkpoint import load_run_model
 
     model, cfg = load_run_model(engine.open_run(str(run_dir)))
     transform = run_eval_transform(cfg)
@@ -258,8 +258,8 @@ def test_encode_records_keeps_one_code_per_record_and_warns(run_home, tmp_path):
 
 def test_add_images_refuses_a_bad_file_and_leaves_the_database_alone(run_home, tmp_path):
     _, run_dir, *_ = run_home
-    from core.search.codes import load_codes
     from core.encoding.encode import drain
+    from core.search.codes import load_codes
 
     paths = engine.open_run(str(run_dir))
     before = load_codes(paths, "database")

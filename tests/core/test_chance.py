@@ -60,7 +60,10 @@ def test_depends_only_on_class_counts():
 from itertools import permutations  # noqa: E402
 
 from core.evaluation.chance import (  # noqa: E402
-    chance_levels, chance_map_at_k, chance_pr_precision, chance_precision_at_k,
+    chance_levels,
+    chance_map_at_k,
+    chance_pr_precision,
+    chance_precision_at_k,
 )
 from core.evaluation.metrics import summarize  # noqa: E402
 

@@ -21,12 +21,12 @@ import torch
 from test_training import _tiny, events_and_result  # pytest puts tests/core on sys.path
 
 from core import engine
-from core.training.child import _rebuilt, send_exception, train_in_child
-from core.search.codes import load_codes
-from core.config.train_config import AdshOptions
 from core.base.errors import FghashError, RunError, TrainingProcessError
 from core.base.events import BatchEnd, EpochEnd, EvalResult, TrainFinished
+from core.config.train_config import AdshOptions
 from core.runs.paths import RunPaths
+from core.search.codes import load_codes
+from core.training.child import _rebuilt, send_exception, train_in_child
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from test_retrieval import run  # noqa: F401  (the fixture: pytest puts tests/core on sys.path)
 
 from core import engine

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.retrieval.class_stats import class_report, per_class_ap, top_confusions, top_k_class_counts, worst_queries
-from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.evaluation.metrics import per_query_ap
+from core.retrieval.class_stats import class_report, per_class_ap, top_confusions, top_k_class_counts, worst_queries
 from core.runs.catalog import create_run
+from core.search.codes import save_codes
 
 
 def _codes(rng, count, bits):

@@ -26,8 +26,8 @@ from tiny_run import linked_copy, trained_once  # pytest puts tests/core on sys.
 from core import engine
 from core.base.atomic import atomic_write_text
 from core.cli import main
-from core.search.codes import load_codes
 from core.runs.paths import RunPaths
+from core.search.codes import load_codes
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

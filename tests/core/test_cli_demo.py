@@ -7,10 +7,10 @@ import re
 import torch
 
 from core import engine
-from core.retrieval.service import run_chance_map
 from core.cli import main
 from core.cli.demo import demo_config, typical_query
 from core.config.train_config import AdshOptions
+from core.retrieval.service import run_chance_map
 
 
 def test_demo_trains_indexes_evaluates_and_prints_a_query(capsys, monkeypatch) -> None:

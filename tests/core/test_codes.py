@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from core.search.codes import load_codes, save_codes
 from core.base.errors import RunError
 from core.runs.paths import RunPaths
+from core.search.codes import load_codes, save_codes
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config.train_config import FcaeOptions, TrainConfig, paper_preset
 from core.base.errors import ConfigError, RunError
+from core.config.train_config import FcaeOptions, TrainConfig, paper_preset
 from core.runs.catalog import create_run, list_runs, resolve_run
 from core.runs.lock import RunLock
 from core.runs.store import RunStore

@@ -10,13 +10,13 @@ import pytest
 import torch
 from PIL import Image
 
+from core.base.errors import ImageDecodeError
 from core.cli import main as cli_main
 from core.data import demo
 from core.data.dataset import ImageDataset
 from core.data.records import ImageRecord
 from core.data.registry import load_dataset
 from core.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, eval_transform, train_transform
-from core.base.errors import ImageDecodeError
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 import scipy.io
 from PIL import Image
 
-from core.data.registry import DATASET_KINDS, layout_of, load_dataset
 from core.base.errors import DatasetError
+from core.data.registry import DATASET_KINDS, layout_of, load_dataset
 
 
 def _img(path: Path, colour=(120, 60, 30)) -> None:

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from badimages import gradient, grey_jpeg, image_bytes
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from badimages import gradient, grey_jpeg, image_bytes
+from core.base.errors import DatasetError, ImageDecodeError
 from core.data.images import decode_rgb
 from core.data.matfile import load_mat
 from core.data.records import SPLITS, DatasetIndex
 from core.data.registry import load_dataset
-from core.base.errors import DatasetError, ImageDecodeError
 
 
 def fuzz(max_examples: int) -> settings:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from badimages import BAD, ODD, grey_jpeg, write_bad_images
 from PIL import Image
 
-from badimages import BAD, ODD, grey_jpeg, write_bad_images
-from core.data.images import decode_rgb, load_rgb
 from core.base.errors import ImageDecodeError
+from core.data.images import decode_rgb, load_rgb
 
 
 def _save(img: Image.Image, path: Path, **kw) -> Path:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from test_data_fuzz import VALID, _write_layout
 
-from core.data.registry import load_dataset
 from core.base.errors import DatasetError
+from core.data.registry import load_dataset
 
 CUB_META = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "classes.txt")
 # id 1 is a test image, id 2 a train image, both present in the shared subset (class 001)

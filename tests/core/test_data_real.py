@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.data.registry import load_dataset
 from core.base.errors import DatasetError
+from core.data.registry import load_dataset
 
 
 def test_cub_subset(shared_data):

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_training import _tiny, events_and_result  # pytest puts tests/core on sys.path
 
+from core.base.events import Log, Progress
 from core.data.decoded_cache import cache_file, ensure_decoded
 from core.data.gpu_augment import RATIO, SCALE, center_crop_normalize, crop_boxes, random_resized_crop_flip
 from core.data.records import ImageRecord
 from core.data.transforms import eval_transform
 from core.encoding.encode import drain
-from core.base.events import Log, Progress
-from test_training import _tiny, events_and_result  # pytest puts tests/core on sys.path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -125,9 +125,9 @@ def test_training_with_the_cache(fghash_cache):
 
 
 def test_cli_flag_and_the_paper_augmentation_refusal():
+    from core.base.errors import ConfigError
     from core.cli import build_parser
     from core.cli.train import configs_from_args
-    from core.base.errors import ConfigError
 
     parser = build_parser()
     (cfg,) = configs_from_args(parser.parse_args(["train", "--method", "adsh", "--data-cache"]))

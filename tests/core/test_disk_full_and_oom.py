@@ -11,15 +11,14 @@ import pathlib
 
 import pytest
 import torch
+from test_training import _tiny  # pytest puts tests/core on sys.path
 
 from core import engine
 from core.base.atomic import append_line
-from core.runs.checkpoint import load_run_model
-from core.cli import main
 from core.base.errors import RunError
+from core.cli import main
+from core.runs.checkpoint import load_run_model
 from core.runs.paths import RunPaths
-from test_training import _tiny  # pytest puts tests/core on sys.path
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from core.base.errors import ConfigError, RunError
+from core.config.train_config import TrainConfig
 from core.runtime import distributed
 from core.training import followers
-from core.config.train_config import TrainConfig
-from core.base.errors import ConfigError, RunError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPO = Path(__file__).resolve().parents[2]
@@ -188,8 +188,8 @@ def _rank1_checksums(home: Path) -> list[int]:
 @pytest.mark.slow
 def test_two_process_fcaenet_run_then_sharded_and_killed_encodes(fghash_home, tmp_path) -> None:
     from core import engine
-    from core.search.codes import load_codes
     from core.encoding.collection import load_encoded
+    from core.search.codes import load_codes
 
     out = _finish(_launch(["train", "--method", "fcaenet", "--epochs", "1", *TINY], 2))
     assert "torchrun: 2 processes (gloo); global batch 16" in out, out

@@ -9,16 +9,16 @@ import math
 
 import pytest
 import torch
+from test_training import _tiny  # pytest puts tests/core on sys.path
 
 from core import engine
 from core.base.atomic import atomic_write_json
-from core.runs.checkpoint import read_checkpoint
-from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
-from core.training.divergence import FiniteLossGuard, TrainingDiverged
 from core.base.errors import ConfigError
-from core.training.methods.adsh import AdshMethod
+from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
+from core.runs.checkpoint import read_checkpoint
 from core.runs.paths import RunPaths
-from test_training import _tiny  # pytest puts tests/core on sys.path
+from core.training.divergence import FiniteLossGuard, TrainingDiverged
+from core.training.methods.adsh import AdshMethod
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from test_multifusnet_training import _cfg, _tiny_dataset  # pytest puts tests/core on sys.path
 
 from core.base.events import Progress

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from core.cli import main
-from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.runs.catalog import create_run
 from core.runs.store import RunStore
+from core.search.codes import save_codes
 
 
 def _run_with_codes(seed: int):

@@ -8,14 +8,14 @@ import torch
 from PIL import Image
 
 from core import engine
-from core.runs.checkpoint import save_checkpoint
+from core.base.errors import RunError
 from core.cli import main
 from core.config.train_config import TrainConfig
-from core.base.errors import RunError
 from core.explain import Explainer, clear_cache
 from core.models.factory import build_model
 from core.models.srem import srem_mask
 from core.runs.catalog import create_run
+from core.runs.checkpoint import save_checkpoint
 
 torch.set_num_threads(2)
 

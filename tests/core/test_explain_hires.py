@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
 from test_explain_engine import image_file, run  # noqa: F401  (fixtures; pytest puts tests/core on sys.path)
 
 from core import engine

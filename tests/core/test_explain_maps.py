@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from core.config.train_config import MultiFusOptions, TrainConfig
 from core.base.errors import ImageDecodeError
-from core.explain import ExplainError, Explainer, find_target_layer, render, render_panel
+from core.config.train_config import MultiFusOptions, TrainConfig
+from core.explain import Explainer, ExplainError, find_target_layer, render, render_panel
 from core.explain.images import tensor_to_uint8
 from core.models.factory import build_model
 from core.models.multifusnet import build_multifusnet_model

@@ -10,18 +10,16 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-
 from test_retrieval import run  # noqa: F401  (the fixture: pytest puts tests/core on sys.path)
 
 from core import engine
-from core.retrieval.service import run_chance_map
 from core.cli import main
 from core.config.train_config import TrainConfig
 from core.figures.common import CORRECT_COLOR, WRONG_COLOR, FigureError, save_figure
 from core.figures.export import write_attention_figure, write_bits_figure, write_pr_figure, write_retrieval_figure
 from core.figures.retrieval import gather_retrieval, retrieval_figure
 from core.figures.table import build_table, format_table
-from core.retrieval.service import RetrievalReport
+from core.retrieval.service import RetrievalReport, run_chance_map
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -75,9 +73,9 @@ def _pr_report(run_id, method, kind, precisions):
 
 
 def test_pr_figure_draws_each_datasets_chance_line_and_says_below_chance():
+    from core.base.style import METHOD_COLORS
     from core.evaluation.chance import ChanceLevels
     from core.figures.curves import pr_figure
-    from core.base.style import METHOD_COLORS
 
     reports = [_pr_report("r1", "fcaenet", "cub", [0.5, 0.4, 0.3]),
                _pr_report("r2", "adsh", "flowers", [0.005, 0.006, 0.02])]
@@ -180,8 +178,8 @@ def test_cli_figures_tables_and_eval_chance(run, tmp_path, capsys):
 
 
 def test_bits_figure_keeps_its_legend_and_points_inside_and_names_methods():
-    from core.figures.curves import bits_figure
     from core.base.style import METHOD_COLORS
+    from core.figures.curves import bits_figure
 
     cfg = TrainConfig(method="fcaenet", dataset_kind="cub", dataset_root="/data/cub", bits=12)
     reports = [_report("a", 12, 0.60), _report("b", 12, 0.70), _report("c", 48, 0.80),

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 import torch
 
-from core.runs.checkpoint import CHECKPOINT_SCHEMA, _sha256, load_run_model
+from core.base.errors import RunError, WeightsError
 from core.cli import main
 from core.config.train_config import AdshOptions, TrainConfig
-from core.base.errors import RunError, WeightsError
 from core.models.backbones import build_backbone, hub_weights_path, load_weights_file
 from core.runs.catalog import create_run
+from core.runs.checkpoint import CHECKPOINT_SCHEMA, _sha256, load_run_model
 
 REPO = Path(__file__).resolve().parents[2]
 

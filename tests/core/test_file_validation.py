@@ -22,17 +22,16 @@ import pytest
 from tiny_run import linked_copy, trained_once  # pytest puts tests/core on sys.path
 
 from core import engine
-from core.runs.checkpoint import save_checkpoint
-from core.cli import main
-from core.search.codes import load_codes, save_codes
-from core.encoding.encode import drain
 from core.base.errors import FghashError
-from core.search.index import HammingIndex
+from core.cli import main
+from core.encoding.encode import drain
 from core.models.factory import build_model
+from core.retrieval.session import forget_session
+from core.runs.checkpoint import save_checkpoint
 from core.runs.lock import LOCK_NAME
 from core.runs.paths import RunPaths
-from core.retrieval.session import forget_session
-
+from core.search.codes import load_codes, save_codes
+from core.search.index import HammingIndex
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -8,13 +8,11 @@ import pytest
 import torch
 
 from core.config.train_config import MultiFusOptions
-from core.training.methods.proxy_codes import fish_codes, generate_proxy_codes, procrustes_rotation
-from core.training.methods.proxy_losses import balanced_total, multifus_loss, proxy_hash_loss, smoothed_cross_entropy
 from core.models.eca import ECA, eca_kernel_size, fuse
 from core.models.multifusnet import build_multifusnet
-from core.models.zoom import decide_map, sampling_grid, saliency_map, saliency_zoom
-
-
+from core.models.zoom import decide_map, saliency_map, saliency_zoom, sampling_grid
+from core.training.methods.proxy_codes import fish_codes, generate_proxy_codes, procrustes_rotation
+from core.training.methods.proxy_losses import balanced_total, multifus_loss, proxy_hash_loss, smoothed_cross_entropy
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

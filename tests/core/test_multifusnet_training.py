@@ -8,14 +8,12 @@ import threading
 import pytest
 import torch
 
+from core.base.errors import ConfigError
+from core.base.events import BatchEnd, EvalResult, Log, TrainFinished
 from core.config.train_config import MultiFusOptions, TrainConfig, multifusnet_preset, paper_preset
 from core.data.records import DatasetIndex
 from core.data.registry import load_dataset
-from core.base.errors import ConfigError
-from core.base.events import BatchEnd, EvalResult, Log, TrainFinished
 from core.evaluation.chance import chance_map
-
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -54,11 +52,11 @@ def test_short_training_beats_random_codes() -> None:
     assert finished.final_map > chance + 0.08
 
     # the checkpoint rebuilds the same network: re-encoding the queries reproduces the saved codes
-    from core.runs.checkpoint import load_run_model
-    from core.search.codes import load_codes
     from core.data.transforms import eval_transform
     from core.encoding.encode import drain, encode_records
     from core.runs.catalog import resolve_run
+    from core.runs.checkpoint import load_run_model
+    from core.search.codes import load_codes
 
     paths = resolve_run(finished.run_id)
     model, saved_cfg = load_run_model(paths, "cpu")
@@ -140,8 +138,8 @@ def test_database_and_query_codes_come_from_one_float32_path(monkeypatch) -> Non
     from core.data.transforms import eval_transform
     from core.encoding.encode import drain
     from core.search.codes import to_pm1
-    from core.training.methods.proxy import MultiFusNetMethod
     from core.training.driver import _Run
+    from core.training.methods.proxy import MultiFusNetMethod
 
     ds = _tiny_dataset()
     cfg = _cfg(batch_size=8, amp=True)
@@ -217,9 +215,9 @@ def _tiny_folder(root) -> str:
 
 
 def test_driver_resume_equals_uninterrupted(tmp_path) -> None:
-    from core.runs.checkpoint import read_checkpoint
     from core.base.events import CheckpointSaved
     from core.runs.catalog import resolve_run
+    from core.runs.checkpoint import read_checkpoint
     from core.training.driver import train
 
     cfg = _cfg(dataset_kind="folder", dataset_root=_tiny_folder(tmp_path), epochs=2, batch_size=4,

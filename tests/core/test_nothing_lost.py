@@ -564,9 +564,9 @@ def test_checkpoint_epoch_out_of_range_is_one_line_on_resume(run, capsys):
 def test_a_run_folder_deleted_during_training_leaves_no_ghost(fghash_home, monkeypatch, capsys):
     """The folder vanishes after the first batch: one line saying so, and no 'failed' entry for a run
     that no longer exists."""
-    from core.base.events import BatchEnd
     from test_training import _tiny
 
+    from core.base.events import BatchEnd
     from core.config.train_config import AdshOptions
 
     real_train = engine.train

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from core import engine
-from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.runs.catalog import create_run
 from core.runs.store import RunStore
+from core.search.codes import save_codes
 
 BITS = 12
 

@@ -9,20 +9,19 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from test_training import events_and_result  # pytest puts tests/core on sys.path
 
 from core import engine
-from core.runs.checkpoint import load_run_model, save_checkpoint
+from core.base.errors import ImageDecodeError, RunError
 from core.cli import main
-from core.search.codes import load_codes, save_codes
 from core.config.train_config import TrainConfig
 from core.encoding.encode import drain, encode_records, run_eval_transform
-from core.base.errors import ImageDecodeError, RunError
 from core.evaluation.metrics import map_all
 from core.models.factory import build_model
-from core.runs.catalog import create_run
 from core.retrieval.session import forget_session
+from core.runs.catalog import create_run
+from core.runs.checkpoint import load_run_model, save_checkpoint
+from core.search.codes import load_codes, save_codes
 
 torch.set_num_threads(2)
 CLASSES = ("heron", "finch", "owl")

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from core import engine
-from core.config.train_config import TrainConfig
 from core.base.errors import RunError
+from core.config.train_config import TrainConfig
 from core.runs.catalog import create_run
 from core.runs.store import RunStore
 

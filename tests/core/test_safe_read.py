@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from core.base.errors import ConfigError, ImageDecodeError, RunError, WeightsError
+from core.base.safe_read import MAX_IMAGE_BYTES_ENV, human_bytes, read_regular
 from core.config.train_config import TrainConfig
 from core.data.images import load_rgb
-from core.base.errors import ConfigError, ImageDecodeError, RunError, WeightsError
-from core.search.index import read_index_header
 from core.models.backbones import load_weights_file
-from core.base.safe_read import MAX_IMAGE_BYTES_ENV, human_bytes, read_regular
+from core.search.index import read_index_header
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 
@@ -97,8 +97,8 @@ def test_deeply_nested_config_is_one_line(tmp_path):
 @needs_fifo
 @pytest.mark.timeout(20)
 def test_codes_file_fifo_is_refused(tmp_path):
-    from core.search.codes import load_codes
     from core.runs.paths import RunPaths
+    from core.search.codes import load_codes
 
     run = RunPaths(tmp_path)
     run.codes.mkdir()

@@ -6,8 +6,8 @@ import statistics
 
 import pytest
 
-from core.config.train_config import FcaeOptions, MultiFusOptions, TrainConfig
 from core.config.presets import preset_config
+from core.config.train_config import FcaeOptions, MultiFusOptions, TrainConfig
 from core.evaluation.seed_groups import MeanStd, group_by_seed, mean_std
 
 

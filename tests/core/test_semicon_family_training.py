@@ -14,11 +14,11 @@ import pytest
 import torch
 
 from core import engine
+from core.base.events import BatchEnd, CheckpointSaved, EvalResult, Log, TrainFinished
 from core.cli import main
 from core.config.train_config import A2NetOptions, AdshOptions, ExchNetOptions, TrainConfig
 from core.data.registry import load_dataset
-from core.base.events import BatchEnd, CheckpointSaved, EvalResult, Log, TrainFinished
-from core.explain.explainer import ExplainError, Explainer
+from core.explain.explainer import Explainer, ExplainError
 from core.runs.checkpoint import load_run_model, read_checkpoint
 from core.runs.paths import RunPaths
 from core.search.codes import load_codes

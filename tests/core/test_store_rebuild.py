@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from core import engine
+from core.base.errors import RunError
 from core.cli import main
 from core.config.train_config import TrainConfig
-from core.base.errors import RunError
-from core.runs.paths import RunPaths, runs_dir
 from core.runs.catalog import create_run, resolve_run
+from core.runs.paths import RunPaths, runs_dir
 from core.runs.store import RunStore
 
 REPO = Path(__file__).resolve().parents[2]

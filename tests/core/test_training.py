@@ -11,17 +11,16 @@ import numpy as np
 import pytest
 import torch
 
-from core.evaluation.chance import chance_map
-from core.runs.checkpoint import KEEP_LAST, load_run_model, read_checkpoint
-from core.search.codes import load_codes
-from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
 from core.base.errors import RunError
 from core.base.events import BatchEnd, CheckpointSaved, EvalResult, TrainFinished
+from core.config.train_config import AdshOptions, FcaeOptions, TrainConfig
+from core.evaluation.chance import chance_map
 from core.evaluation.metrics import map_all
+from core.runs.checkpoint import KEEP_LAST, load_run_model, read_checkpoint
 from core.runs.paths import RunPaths
 from core.runs.store import RunStore
+from core.search.codes import load_codes
 from core.training.driver import train
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -83,9 +82,9 @@ def test_cli_training_beats_random_codes(capsys):
     assert f"{100 * chance:7.2f}" in out  # the chance column of `fghash train`'s final table
     assert trained > chance + 0.04
     # the saved query codes are what the checkpointed network produces (load_run_model round trip)
+    from core.data.registry import load_dataset
     from core.data.transforms import eval_transform
     from core.encoding.encode import drain, encode_records
-    from core.data.registry import load_dataset
 
     model, cfg = load_run_model(paths, "cpu")
     test = load_dataset("demo").split("test")
@@ -204,11 +203,11 @@ def test_cancel_from_another_thread():
 
 
 def test_encode_records_progress_and_cancel():
+    from core.base.errors import Cancelled
+    from core.base.events import Progress
     from core.data.registry import load_dataset
     from core.data.transforms import eval_transform
     from core.encoding.encode import encode_new_images, encode_records
-    from core.base.errors import Cancelled
-    from core.base.events import Progress
     from core.models.factory import build_model
 
     torch.manual_seed(0)

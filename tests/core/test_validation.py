@@ -10,18 +10,18 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from test_data_fixtures import _img, _vegfru, _write  # pytest puts tests/core on sys.path
+from test_training import _tiny
 
 from core import engine
-from core.runs.checkpoint import KEEP_LAST, _prune
+from core.base.errors import ConfigError, DatasetError
+from core.base.events import BestOnValidation, EvalResult, TrainFinished, ValidationResult
 from core.config.train_config import TrainConfig
 from core.data.records import DatasetIndex
 from core.data.registry import has_official_validation, load_dataset, official_validation
-from core.base.errors import ConfigError, DatasetError
-from core.base.events import BestOnValidation, EvalResult, TrainFinished, ValidationResult
+from core.runs.checkpoint import KEEP_LAST, _prune
 from core.runs.store import RunStore
 from core.training.validation import fingerprint_view, split_for_validation
-from test_data_fixtures import _img, _vegfru, _write  # pytest puts tests/core on sys.path
-from test_training import _tiny
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

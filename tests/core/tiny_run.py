@@ -19,8 +19,8 @@ from test_training import _drain, _tiny  # pytest puts tests/core on sys.path
 from core import engine
 from core.config.train_config import AdshOptions, TrainConfig
 from core.encoding.encode import drain
-from core.runs.paths import RunPaths
 from core.retrieval.session import forget_session
+from core.runs.paths import RunPaths
 from core.runs.store import RunStore
 
 

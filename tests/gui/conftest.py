@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from core import engine
+from core.base.events import TrainFinished
 from core.config.train_config import TrainConfig
 from core.encoding.encode import drain
-from core.base.events import TrainFinished
 
 
 def tiny_config(method: str = "fcaenet", **overrides) -> TrainConfig:

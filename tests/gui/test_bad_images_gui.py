@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from badimages import BAD, ODD, good_image_bytes, write_bad_images
+
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
 

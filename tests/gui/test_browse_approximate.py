@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from core import engine
-from core.search.codes import save_codes
 from core.config.train_config import TrainConfig
 from core.encoding.encode import drain
-from core.runs.catalog import create_run
 from core.retrieval.session import forget_session
+from core.runs.catalog import create_run
+from core.search.codes import save_codes
 from fghash_gui.widgets.result_grid import DISTANCE_ROLE
 
 BITS = 16

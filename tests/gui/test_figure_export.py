@@ -7,8 +7,8 @@ import pyqtgraph as pg
 import pytest
 from PIL import Image
 
-from core.retrieval.service import run_chance_map
 from core.base.events import EvalResult
+from core.retrieval.service import run_chance_map
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

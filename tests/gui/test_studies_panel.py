@@ -11,7 +11,6 @@ from PySide6.QtGui import QColor
 
 from core import engine
 from core.runs.catalog import create_run, open_store
-
 from fghash_gui.panels.studies import STATE_COLORS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 import torch
 
 from core.base.events import BatchEnd, Event, Log
+from core.models.a2net import a2net_parts
 from core.training.methods.adsh import AdshMethod
 from core.training.methods.asymmetric import SampledSimilarity
-from core.models.a2net import a2net_parts
 
 
 def reconstruction_loss(u: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

@@ -16,18 +16,24 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from core.runtime import distributed
+from core.base.events import BatchEnd, Event, Log
 from core.config.train_config import TrainConfig
 from core.data.dataset import ImageDataset
 from core.data.records import DatasetIndex
 from core.data.transforms import train_transform
-from core.base.events import BatchEnd, Event, Log
+from core.models.factory import build_model
+from core.runtime import distributed
 from core.search.codes import to_pm1
 from core.training.methods.asymmetric import SampledSimilarity, adsh_loss, dcc_update
 from core.training.methods.base import HashingMethod
-from core.training.methods.common import (NetworkStepper, Throughput, batches_until_cancel, epoch_generator,
-                                          rank_generator, train_images)
-from core.models.factory import build_model
+from core.training.methods.common import (
+    NetworkStepper,
+    Throughput,
+    batches_until_cancel,
+    epoch_generator,
+    rank_generator,
+    train_images,
+)
 
 
 class AdshMethod(HashingMethod):

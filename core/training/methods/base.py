@@ -13,9 +13,9 @@ from collections.abc import Generator, Iterator
 import torch
 from torch import nn
 
+from core.base.events import BatchEnd, Event
 from core.config.train_config import TrainConfig
 from core.data.records import DatasetIndex
-from core.base.events import BatchEnd, Event
 
 
 class HashingMethod(ABC):

@@ -19,9 +19,9 @@ import torch
 
 from core.config.train_config import TrainConfig
 from core.data.records import DatasetIndex
+from core.models.srem import erase, srem_mask
 from core.training.methods.adsh import AdshMethod
 from core.training.methods.asymmetric import SampledSimilarity, adsh_scale, adsh_terms
-from core.models.srem import erase, srem_mask
 
 
 class FcaeNetMethod(AdshMethod):

@@ -12,11 +12,11 @@ import torch
 from core.base.errors import ConfigError, DatasetError
 from core.config.train_config import TrainConfig
 from core.data.records import DatasetIndex
+from core.models.factory import build_model
 from core.runtime import distributed
 from core.training.methods.base import HashingMethod
 from core.training.methods.common import NetworkStepper, train_images
 from core.training.methods.symmetric import NetworkDatabase
-from core.models.factory import build_model
 
 
 class PairwiseMethod(NetworkDatabase, HashingMethod):

@@ -20,20 +20,26 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import transforms as T
 
-from core.runtime import distributed
+from core.base.errors import ConfigError, DatasetError, RunError
+from core.base.events import BatchEnd, Event, Log
 from core.config.train_config import TrainConfig
 from core.data.records import DatasetIndex
 from core.data.transforms import normalize, train_transform
-from core.base.errors import ConfigError, DatasetError, RunError
-from core.base.events import BatchEnd, Event, Log
-from core.training.methods.base import HashingMethod
-from core.training.methods.symmetric import NetworkDatabase
-from core.training.methods.common import (NetworkStepper, Throughput, batches_until_cancel, epoch_generator,
-                                          rank_generator, train_images)
-from core.training.methods.proxy_codes import ProxyCodes, generate_proxy_codes
-from core.training.methods.proxy_losses import MultiFusLoss, multifus_loss
 from core.models.factory import build_model
 from core.models.zoom import saliency_zoom
+from core.runtime import distributed
+from core.training.methods.base import HashingMethod
+from core.training.methods.common import (
+    NetworkStepper,
+    Throughput,
+    batches_until_cancel,
+    epoch_generator,
+    rank_generator,
+    train_images,
+)
+from core.training.methods.proxy_codes import ProxyCodes, generate_proxy_codes
+from core.training.methods.proxy_losses import MultiFusLoss, multifus_loss
+from core.training.methods.symmetric import NetworkDatabase
 
 
 def paper_train_transform(image_size: int, resize_size: int) -> T.Compose:

@@ -12,9 +12,9 @@ from typing import Literal
 
 import torch
 
+from core.base.errors import ConfigError
 from core.config.train_config import TrainConfig
 from core.data.records import DatasetIndex
-from core.base.errors import ConfigError
 from core.training.methods.base import HashingMethod
 
 METHOD_CLASSES: dict[str, str | type[HashingMethod]] = {
