@@ -16,7 +16,8 @@ from core.engine import PRESETS, ConfigError, FghashError, TrainConfig, preset_c
 
 # What the form asks for beside the preset; never an "edit" of it.
 CHOICE_FIELDS = ("dataset_kind", "dataset_root", "allow_missing", "method", "bits", "schema_version")
-NESTED = ("adsh", "fcae", "multifus")
+# Every option block of the config (adsh, fcae, multifus and each baseline's): their fields are edited one by one.
+NESTED = tuple(name for name, value in vars(TrainConfig()).items() if dataclasses.is_dataclass(value))
 # The preset's values do not depend on the folder, but a config for a real dataset cannot be built without one:
 # the values shown before a folder is chosen are computed with this stand-in (config() refuses it).
 PENDING_ROOT = "(dataset folder)"

@@ -64,6 +64,7 @@ class MethodBox(QGroupBox):
             self.method_combo.addItem(info.label, method)
             self.method_combo.setItemData(self.method_combo.count() - 1, f"{info.paper}; database: {info.database_note}",
                                           Qt.ItemDataRole.ToolTipRole)
+        self.method_combo.setCurrentIndex(max(self.method_combo.findData("fcaenet"), 0))  # the papers' method
         self.srem_check = QCheckBox("SREM (erased view)")
         self.esrl_check = QCheckBox("ESRL (positive pairs)")
         self.cascade_check = QCheckBox("cascade")
