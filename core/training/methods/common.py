@@ -35,7 +35,8 @@ from core.base.state_pack import pack_state, select, unpack_state
 # so "auto" stays eager everywhere; add "cuda" here only with the figure in bench/README.md.
 COMPILE_WINS_ON: frozenset[str] = frozenset()
 
-# The model entry points a method calls (FCAENet's anchor + positive pass uses forward_with_features).
+# The model entry points a method calls (FCAENet's anchor + positive pass uses forward_with_features); a model
+# whose entry point keeps Python state lists the pure parts instead in its `compile_entry_points`.
 _COMPILED_ENTRY_POINTS = ("forward", "forward_with_features")
 
 
@@ -115,7 +116,7 @@ class NetworkStepper:
         autograd graphs without inductor's slow code generation) and mode=None. A failure to compile falls
         back to eager for that entry point, with a note (take_notes)."""
         options = {"backend": backend, **({"mode": mode} if backend == "inductor" and mode else {})}
-        for name in _COMPILED_ENTRY_POINTS:
+        for name in getattr(self.model, "compile_entry_points", _COMPILED_ENTRY_POINTS):
             eager = getattr(self.model, name, None)
             if eager is not None:
                 setattr(self.model, name, _EagerFallback(torch.compile(eager, **options), eager, name, self._notes))
