@@ -102,8 +102,8 @@ def rows(out: Path) -> list[tuple[str, str, str, str]]:
     study = _load(out, "study")
     if study:
         cells = study["cell_seconds"]
-        add(f"study {study['study']} ({study['image_size'] or 'its'} px): {study['finished']}/{study['cells']} cells "
-            "finished, wall s per cell", f"mean {sum(cells) / max(len(cells), 1):.1f} (max {max(cells, default=0):.1f})",
+        size = f"{study['image_size']} px" if study["image_size"] else "the file's image size"
+        add(f"study {study['study']} ({size}): {study['finished']}/{study['cells']} cells finished, wall s per cell", f"mean {sum(cells) / max(len(cells), 1):.1f} (max {max(cells, default=0):.1f})",
             "all finish", study["finished"] == study["cells"] > 0)
         add("  study bookkeeping / training", f"{100 * study['overhead_fraction']:.2f} %",
             f"<= {100 * study['overhead_goal']:.0f} %", study["overhead_fraction"] <= study["overhead_goal"])
