@@ -111,3 +111,14 @@ def test_compile_step_decision_and_validation():
     assert "forward" not in vars(model)  # the model is untouched
     with pytest.raises(ConfigError, match="compile_step"):
         validate(_cfg("adsh", compile_step="max-autotune"))
+
+
+def test_training_log_says_what_compile_step_did():
+    """Through the engine: compile_step reduce-overhead on the CPU trains eager and the log says so, once."""
+    from core import engine
+    from core.base.events import Log, TrainFinished
+
+    events = list(engine.train(_cfg("adsh", compile_step="reduce-overhead", eval_every=1)))
+    assert isinstance(events[-1], TrainFinished) and events[-1].status == "finished"
+    notes = [e.message for e in events if isinstance(e, Log) and "compile_step" in e.message]
+    assert len(notes) == 1 and "CUDA only" in notes[0] and "eager" in notes[0]
