@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.runtime import distributed
 from core.training import followers
 from core.runs.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
 from core.runs.partial import ResumePoint, clear_partial, read_partial, save_partial
