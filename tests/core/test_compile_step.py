@@ -32,26 +32,31 @@ def _cfg(method: str, **changes) -> TrainConfig:
     return TrainConfig(**base)
 
 
-def _one_step(method_name: str, compile_backend) -> tuple[float, dict, dict, object]:
-    """(loss, gradients, weights after the step, the method) of one training step on a fixed batch."""
+def _one_step(method_name: str, compile_backend, steps: int = 1, **changes) -> tuple[float, dict, dict, object]:
+    """(the last loss, its gradients, the weights after the last step, the method) of `steps` training steps
+    on fixed batches (a new one each step); `changes` go into the config (tests/core/test_cuda.py: device)."""
     torch.manual_seed(0)
-    method = make_method(_cfg(method_name), load_dataset("demo", None), torch.device("cpu"))
+    cfg = _cfg(method_name, **changes)
+    device = torch.device(cfg.device)
+    method = make_method(cfg, load_dataset("demo", None), device)
     if compile_backend is not None:
         method.stepper.compile_network(backend=compile_backend, mode=None)
     method.model.train()
     g = torch.Generator().manual_seed(1)
+    zoom_gen = epoch_generator(0, 1, 3)
     size = method.cfg.image_size
-    images, positives = torch.randn(6, 3, size, size, generator=g), torch.randn(6, 3, size, size, generator=g)
-    labels, index = torch.arange(6) % 3, torch.arange(6)
-    if method_name == "multifusnet":
-        loss = method._batch_loss(images, labels, index, epoch_generator(0, 1, 3)).total
-    elif method_name == "hashnet":
-        loss = method._batch_loss(images, labels)
-    else:
-        sim = SampledSimilarity.build(torch.arange(24), method.db_labels_device)
-        batch = {"image": images, "positive": positives, "label": labels, "db_index": index}
-        _, loss, _ = method._batch_loss(batch, sim)
-    method.stepper.step(loss)
+    for _ in range(steps):
+        images, positives = torch.randn(6, 3, size, size, generator=g), torch.randn(6, 3, size, size, generator=g)
+        labels, index = torch.arange(6) % 3, torch.arange(6)
+        if method_name == "multifusnet":
+            loss = method._batch_loss(images, labels, index, zoom_gen).total
+        elif method_name == "hashnet":
+            loss = method._batch_loss(images, labels)
+        else:
+            sim = SampledSimilarity.build(torch.arange(24, device=device), method.db_labels_device)
+            batch = {"image": images, "positive": positives, "label": labels, "db_index": index}
+            _, loss, _ = method._batch_loss(batch, sim)
+        method.stepper.step(loss)
     params = dict(method.model.named_parameters())
     grads = {k: p.grad.clone() for k, p in params.items() if p.grad is not None}
     return float(loss.detach()), grads, {k: v.detach().clone() for k, v in method.model.state_dict().items()}, method
