@@ -106,15 +106,15 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
             raise RunError(f"the disk is full: could not write {path} ({exc.strerror}); free space in "
                            f"{path.parent} and retry") from None
         raise
-    try:
-        if hasattr(os, "fchmod"):  # POSIX; Windows files have no mode bits to fix
-            os.fchmod(fd, 0o666 & ~_umask())
-    finally:
-        os.close(fd)
+    os.close(fd)
     tmp_path = Path(tmp)
     try:
         write(tmp_path)
         with open(tmp_path, "rb+") as fh:
+            if hasattr(os, "fchmod"):  # POSIX; Windows files have no mode bits to fix
+                # after write(): a writer that replaces the file (safetensors' save_file does) makes a new
+                # 0600 one, which the checkpoints then were, although the README says files follow the umask
+                os.fchmod(fh.fileno(), 0o666 & ~_umask())
             os.fsync(fh.fileno())
         os.replace(tmp_path, path)
     except BaseException as exc:

@@ -11,8 +11,9 @@ import threading
 from collections.abc import Sequence
 
 from core import __version__
-from core.engine import FghashError
-from core.engine import printable
+
+# The engine (torch, faiss, ...) is imported by the functions below, not here: `fghash --version` must answer
+# without it (0.2 s instead of seconds and a GB).
 
 # One module per command group; each defines add_parsers(subparsers).
 _COMMAND_MODULES = ("runs", "demo", "train", "datasets", "explain", "retrieval", "encode", "figure", "study", "methods")
@@ -23,6 +24,8 @@ class _OneLineParser(argparse.ArgumentParser):
     2; argparse's default prints the whole usage block first (16 lines for `fghash train`)."""
 
     def error(self, message: str):  # type: ignore[override]
+        from core.engine import printable
+
         print(f"{self.prog}: error: {printable(message)} (see `{self.prog} --help`)", file=sys.stderr)
         sys.exit(2)
 
@@ -42,6 +45,8 @@ class _StderrWarnings(logging.Handler):
     to whatever sys.stderr is at the time (pytest's capsys swaps it between tests)."""
 
     def emit(self, record: logging.LogRecord) -> None:
+        from core.engine import printable
+
         print(f"fghash: {record.levelname.lower()}: {printable(record.getMessage())}", file=sys.stderr)
 
 
@@ -67,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if given == ["--version"]:  # before build_parser, whose command modules import torch (5 s, 1.5 GB)
         print(f"fghash {__version__}")
         return 0
+    from core.engine import FghashError, printable
+
     parser = build_parser()
     args = parser.parse_args(argv)
     _show_warnings()

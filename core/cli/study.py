@@ -166,11 +166,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_table(args: argparse.Namespace) -> int:
 
     ref = _study_ref(args.study)
-    table = engine.study_table(ref, args.significance)
+    reported = () if args.no_reported else None
+    table = engine.study_table(ref, args.significance, reported)
     if args.figure:
         print(f"wrote {engine.write_study_figure(ref, args.figure)}", file=sys.stderr)
     if args.output:
-        print(f"wrote {engine.write_study_table(ref, args.output, args.format, args.significance, args.digits)}")
+        print(f"wrote {engine.write_study_table(ref, args.output, args.format, args.significance, args.digits, reported)}")
     else:
         sys.stdout.write(engine.format_study_table(table, args.format or "markdown", args.digits))
     return 0
@@ -186,8 +187,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--executor", default="local", choices=engine.EXECUTORS,
                      help="local: this machine; slurm: a submitit job array, one cell per task; submitit-local: "
                           "the same submitit path on this machine (default local)")
-    run.add_argument("--max-parallel", type=int, default=1, metavar="N",
-                     help="cells at a time: local child processes with one GPU each, or the job array's limit")
+    run.add_argument("--max-parallel", type=int, default=None, metavar="N",
+                     help="cells at a time: local child processes with one GPU each (default 1), or the job "
+                          "array's limit (default: max_parallel of the file's [slurm] table, else submitit's 256)")
     run.add_argument("--retry-failed", action="store_true", help="train failed cells again (resuming their runs)")
     run.add_argument("--rerun-changed", action="store_true",
                      help="train anew the cells whose config changed since they ran (the old runs are kept)")
@@ -214,6 +216,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     table.add_argument("--significance", default=None, metavar="REF",
                        help="paired t-test and Wilcoxon test of method REF against every other method")
     table.add_argument("--digits", type=int, default=2, help="decimals of the percentages (default 2)")
+    table.add_argument("--no-reported", action="store_true",
+                       help="leave out the papers' reported numbers (reference rows, shown by default)")
     table.add_argument("-o", "--output", default=None, help="write to this file instead of printing")
     table.add_argument("--figure", default=None, metavar="FILE",
                        help="also draw mAP against code length (.pdf, .svg, .png), as `fghash figure bits ID`")

@@ -400,7 +400,8 @@ def drive_training(gen, label: str, epochs: int):
                 bar.set_postfix(post, refresh=False)
             elif isinstance(event, EpochStart):
                 if event.resumed_at_batch:
-                    bar.write(f"{event.unit} {event.epoch} of {event.epochs}: resumed after batch {event.resumed_at_batch}")
+                    bar.write(f"{event.unit} {event.epoch} of {event.epochs}: resumed after batch "
+                              f"{event.resumed_at_batch}")
             elif isinstance(event, EvalResult):
                 last_map = event.map_all
                 by_index = (f" (ties by index: {100 * event.map_all_index_order:.2f})"

@@ -356,19 +356,39 @@ def reconstructed_choices(cfg: TrainConfig) -> dict[str, Any]:
     return out
 
 
-def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
-    """Read a stored config: drop the derived "reconstructed" block that to_json writes, and fill options
-    added since schema 1 with the value that runs stored before them actually used.
+# Options added after schema 1 was first released, with the value that runs stored before them actually used: a
+# stored config may lack exactly these (a run's config must otherwise name every option: TrainConfig.load).
+# multifus.proxy_codes: those runs trained on the repaired, one-per-class targets ("distinct"); the default is now
+# the paper's "fish", so a missing key must not read as "fish" (their checkpoints' proxy codes would not match).
+_ADDED_SINCE_SCHEMA_1: dict[str, Any] = {
+    "nesterov": False,
+    "multifus.proxy_codes": "distinct",
+    "multifus.fusion_attention": "eca",
+    **{block: {} for block in ("dpsh", "hashnet", "fish", "semicon", "a2net", "exchnet", "agmh")},  # their defaults
+}
 
-    multifus.proxy_codes: runs written before the option existed trained on the repaired, one-per-class
-    targets ("distinct"); the default is now the paper's "fish", so a missing key must not read as "fish"
-    (their checkpoints' proxy codes would no longer match)."""
+
+def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
+    """Read a stored config: drop the derived "reconstructed" block that to_json writes, and fill the options
+    added since schema 1 (_ADDED_SINCE_SCHEMA_1) that an older run's config lacks."""
     data = dict(data)
     data.pop("reconstructed", None)
-    multifus = data.get("multifus")
-    if isinstance(multifus, dict) and "proxy_codes" not in multifus:
-        data["multifus"] = {**multifus, "proxy_codes": "distinct"}
+    for dotted, value in _ADDED_SINCE_SCHEMA_1.items():
+        block, _, name = dotted.rpartition(".")
+        holder = data if not block else data.get(block)
+        if isinstance(holder, dict) and name not in holder:
+            holder = dict(holder)
+            holder[name] = _default_block(name) if isinstance(value, dict) else value
+            if block:
+                data[block] = holder
+            else:
+                data = holder
     return data
+
+
+def _default_block(name: str) -> dict[str, Any]:
+    """The default option block `name` of TrainConfig as plain data."""
+    return dataclasses.asdict(next(f for f in dataclasses.fields(TrainConfig) if f.name == name).default_factory())
 
 
 def _build(cls: type, data: dict[str, Any], where: str, complete: bool = False) -> Any:

@@ -9,7 +9,7 @@ counts with the dataset's official totals.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,11 +131,11 @@ def build_index(
     missing: list[str] = []
     base = str(image_dir)
     listing = _DirListing()
-    first_entry: dict[str, Entry] = {}  # resolved file -> the first entry that lists it
-    repeats: dict[str, list[Entry]] = {}  # resolved file -> the later entries that list it again
+    first_entry: dict[Hashable, Entry] = {}  # file identity -> the first entry that lists it
+    repeats: dict[Hashable, list[Entry]] = {}  # file identity -> the later entries that list it again
     for e in entries:
         path = os.path.join(base, e.relpath)
-        key = listing.resolved(path)
+        key = listing.identity(path)
         if first_entry.setdefault(key, e) is not e:
             repeats.setdefault(key, []).append(e)
         if listing.has(path):
@@ -216,18 +216,37 @@ class _DirListing:
     def __init__(self) -> None:
         self._names: dict[str, tuple[frozenset[str], frozenset[str]]] = {}  # folder -> (names, symlinks)
         self._real: dict[str, str] = {}  # folder -> its realpath
+        self._inodes: dict[str, tuple[int, dict[str, int]]] = {}  # folder -> (its device, name -> inode)
 
     def _listing(self, folder: str) -> tuple[frozenset[str], frozenset[str]]:
         listing = self._names.get(folder)
         if listing is None:
             try:
                 with os.scandir(folder) as it:
-                    items = [(d.name, d.is_symlink()) for d in it]
+                    items = [(d.name, d.is_symlink(), d.inode()) for d in it]  # inode: from the listing itself
+                device = os.stat(folder).st_dev
             except (OSError, ValueError):  # ValueError: a NUL byte in a metadata path
-                items = []
-            listing = (frozenset(n for n, _ in items), frozenset(n for n, link in items if link))
+                items, device = [], -1
+            listing = (frozenset(n for n, _, _ in items), frozenset(n for n, link, _ in items if link))
             self._names[folder] = listing
+            self._inodes[folder] = (device, {n: ino for n, link, ino in items if not link})
         return listing
+
+    def identity(self, path: str) -> Hashable:
+        """What makes two paths one file: (device, inode) when it exists, so two hard links of one image
+        (a train/test leak `ln a.jpg b.jpg` makes) compare equal; else the resolved path."""
+        folder, name = os.path.split(path)
+        self._listing(folder)
+        device, inodes = self._inodes.get(folder, (-1, {}))
+        if name in inodes and device != -1:
+            return (device, inodes[name])
+        if name in self._listing(folder)[1]:  # a symlinked file: the identity of what it points to
+            try:
+                info = os.stat(path)
+                return (info.st_dev, info.st_ino)
+            except (OSError, ValueError):
+                pass
+        return self.resolved(path)
 
     def has(self, path: str) -> bool:
         folder, name = os.path.split(path)

@@ -97,7 +97,8 @@ def official_split_counts(index: DatasetIndex, allow_missing: bool = False) -> t
 
 def _class_names(names_json: Path, num_classes: int) -> list[str]:
     # the standard 102 names (core/data/flowers_names.py) unless the labels say another class count
-    names = list(FLOWER_NAMES) if num_classes == len(FLOWER_NAMES) else [f"class_{i:03d}" for i in range(1, num_classes + 1)]
+    names = (list(FLOWER_NAMES) if num_classes == len(FLOWER_NAMES)
+             else [f"class_{i:03d}" for i in range(1, num_classes + 1)])
     if names_json.is_file():
         try:
             mapping = json.loads(names_json.read_text(encoding="utf-8"))

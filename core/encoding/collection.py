@@ -7,8 +7,9 @@ Output folder OUT (`fghash encode RUN SOURCE --out OUT`):
                          hold a newline, so one path per line could be split)
   chunks/<i>.npz         packed codes and labels of rows [i * chunk_size, (i + 1) * chunk_size), atomic
   codes/database.npz     every row, in the core.search.codes format (written once all chunks exist)
-A chunk file that exists is done, so a killed encode restarts with the missing chunks only. Chunk i is
-encoded by rank i % world_size. Images that cannot be decoded are encoded from a blank image (as in
+A chunk file that exists is done, so a killed encode restarts with the missing chunks only; a chunk is
+encoded under a lock of its own, so two encodes into one folder share the work instead of both doing all.
+Chunk i is encoded by rank i % world_size. Images that cannot be decoded are encoded from a blank image (as in
 core.encoding.encode.encode_records) and counted in a warning. Labels: the dataset's, or -1 (unknown) for a folder.
 """
 
@@ -29,6 +30,7 @@ from core.base.atomic import atomic_write, atomic_write_text
 from core.base.errors import DatasetError, OutputError, RunError, one_line
 from core.base.events import Log, Progress
 from core.base.safe_read import MAX_CODES_BYTES, MAX_JSON_BYTES, open_regular, read_regular
+from core.runs.lock import ChunkLocks
 from core.runs.paths import refuse_output_in_runs
 from core.search.codes import load_codes, pack_codes, save_codes, unpack_codes
 
@@ -108,9 +110,9 @@ def encode_collection(run, collection: Collection, out: str | Path, *, chunk_siz
     torch_device = select_device(device)
     model, cfg = load_run_model(paths, torch_device)
     chunks = (len(collection.paths) + chunk_size - 1) // chunk_size
+    digest = hashlib.sha256("\0".join(collection.paths).encode("utf-8", "surrogatepass")).hexdigest()
     manifest = {"run_id": paths.run_id, "bits": cfg.bits, "source": collection.source,
-                "count": len(collection.paths), "chunk_size": chunk_size,
-                "paths_sha256": hashlib.sha256("\0".join(collection.paths).encode("utf-8", "surrogatepass")).hexdigest()}
+                "count": len(collection.paths), "chunk_size": chunk_size, "paths_sha256": digest}
     if rank.is_main:
         _open_manifest(out, manifest, collection)
     distributed.barrier()
@@ -122,7 +124,9 @@ def encode_collection(run, collection: Collection, out: str | Path, *, chunk_siz
         yield Log(f"{skipped} image(s) of this process were encoded by an earlier call; continuing with {todo}")
     transform = run_eval_transform(cfg)
     done, clock = 0, time.perf_counter()
-    for i in pending:
+
+    def encode_chunk(i: int) -> Generator[Progress | Log, None, None]:
+        nonlocal done
         rows = _rows(i, chunk_size, len(collection.paths))
         records = [ImageRecord(path=collection.paths[r], label=max(0, collection.labels[r]), split="train")
                    for r in rows]
@@ -144,6 +148,29 @@ def encode_collection(run, collection: Collection, out: str | Path, *, chunk_siz
         packed = pack_codes(codes.numpy())
         atomic_write(_chunk_path(out, i), lambda tmp, p=packed, lab=labels: _write_chunk(tmp, p, lab))
         done += len(rows)
+
+    # Each chunk is encoded under a lock of its own (a byte of chunks/.lock): a second encode into the same
+    # folder takes the chunks nobody holds and waits for the others instead of encoding them twice.
+    (out / "chunks").mkdir(parents=True, exist_ok=True)  # a chunks folder deleted since the manifest was written
+    with ChunkLocks(out / "chunks" / ".lock") as locks:
+        deferred = []
+        for i in pending:
+            if not locks.try_acquire(i):
+                deferred.append(i)  # another process is encoding it now
+                continue
+            try:
+                if not _chunk_path(out, i).exists():
+                    yield from encode_chunk(i)
+            finally:
+                locks.release(i)
+        for i in deferred:
+            locks.acquire(i)  # until the other process has written it (or died)
+            try:
+                if not _chunk_path(out, i).exists():
+                    yield from encode_chunk(i)
+            finally:
+                locks.release(i)
+    skipped += todo - done
     distributed.barrier()
     result_path = _assemble(out, collection, cfg.bits, chunks, chunk_size) if rank.is_main else None
     distributed.barrier()

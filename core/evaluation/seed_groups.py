@@ -12,6 +12,7 @@ its default ("ESRL quant [RECON]"), because that default is a reconstruction and
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from core.config.train_config import (
     SemiconOptions,
     TrainConfig,
 )
+
+log = logging.getLogger("fghash")
 
 # The option blocks each method reads (core/methods): the variant label describes these first.
 _METHOD_OPTIONS: dict[str, tuple[tuple[str, Any], ...]] = {
@@ -135,6 +138,18 @@ def _option_changes(cfg: TrainConfig) -> list[str]:
     return labels
 
 
+def _one_per_seed(runs: list[tuple[int, str, TrainConfig]]) -> list[tuple[int, str, TrainConfig]]:
+    """The first run (by id) of each seed: two runs of one config and one seed (a copied run folder) are one
+    measurement, not n = 2 seeds; a warning names the runs left out."""
+    kept: dict[int, tuple[int, str, TrainConfig]] = {}
+    for run in runs:
+        first = kept.setdefault(run[0], run)
+        if first is not run:
+            log.warning("runs %s and %s have the same config and seed %d (copies of one run?): %s is counted "
+                        "once, as %s", first[1], run[1], run[0], run[1], first[1])
+    return list(kept.values())
+
+
 def _grouping_key(cfg: TrainConfig) -> str:
     data = _flatten(cfg.to_dict())
     for name in _NOT_GROUPED:
@@ -171,6 +186,7 @@ def group_by_seed(configs: Sequence[tuple[str, TrainConfig]]) -> list[SeedGroup]
     groups = []
     for key, runs in members.items():
         runs.sort(key=lambda item: (item[0], item[1]))
+        runs = _one_per_seed(runs)
         cfg = runs[0][2]
         flat = _flatten(cfg.to_dict())
         label_key = (cfg.method, cfg.dataset_kind, base[key])

@@ -54,10 +54,11 @@ def pr_figure(reports: Sequence, labels: Sequence[str] | None = None, chance: Se
                 markersize=3.5, linewidth=1.4, label=label, color=method_color(report.method, i),
                 linestyle=LINE_STYLES[nth % len(LINE_STYLES)])
     if chance is not None:
-        top = max(top, _chance_lines(ax, [(r.dataset_kind, c.pr_precision, c.dataset) for r, c in zip(reports, chance)]))
+        levels = [(r.dataset_kind, c.pr_precision, c.dataset) for r, c in zip(reports, chance)]
+        top = max(top, _chance_lines(ax, levels))
     ax.set_xlabel("recall (%)")
     ax.set_ylabel("precision (%)")
-    ax.set_xlim(0, 100)
+    ax.set_xlim(-2, 102)  # markers at recall 0 and 100 stay whole
     ax.set_ylim(0, max(1.0, 100 * top * 1.12))  # from 0: a zoomed axis would make equal curves look apart
     ax.set_title("precision-recall over Hamming radius", fontsize=9)
     ax.grid(alpha=0.3)

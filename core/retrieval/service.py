@@ -106,7 +106,7 @@ def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = 
     if not reports:
         return "no runs"
     ks = tuple(ks) if ks is not None else tuple(reports[0].map_at_k)
-    head = (f"{'run':34} {'method':11} {'dataset':9} {'bits':>4} {'queries':>7} {'database':>8} "
+    head = (f"{'run':34} {'method':12} {'dataset':9} {'bits':>4} {'queries':>7} {'database':>8} "
             f"{'mAP@all':>8}" + "".join(f" {'mAP@' + str(k):>8}" for k in ks)
             + "".join(f" {'P@' + str(k):>7}" for k in ks) + f" {'by index':>8}")
     lines = [head, "-" * len(head)]
@@ -115,7 +115,8 @@ def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = 
         if chance is not None:
             notes.append(_below_chance(r, chance[i], ks))
         note = "; ".join(n for n in notes if n)
-        lines.append(f"{printable(r.run_id)[:34]:34} {r.method:11} {printable(r.dataset_kind):9} {r.bits:>4} "
+        lines.append(f"{printable(r.run_id)[:34]:34} {method_name(r.method):12} {printable(r.dataset_kind):9} "
+                     f"{r.bits:>4} "
                      f"{r.num_queries:>7} {r.num_database:>8} {100 * r.map_all:8.2f}"
                      + "".join(f" {100 * r.map_at_k.get(k, float('nan')):8.2f}" for k in ks)
                      + "".join(f" {100 * r.precision_at_k.get(k, float('nan')):7.2f}" for k in ks)
@@ -129,7 +130,7 @@ def report_table(reports: Sequence[RetrievalReport], ks: Sequence[int] | None = 
                 continue
             shown.add((level.dataset, values))
             label = f"chance ({printable(level.dataset or r.dataset_kind)}, random codes)"
-            lines.append(f"{label[:34]:34} {'':11} {'':9} {'':>4} {r.num_queries:>7} {r.num_database:>8} "
+            lines.append(f"{label[:34]:34} {'':12} {'':9} {'':>4} {r.num_queries:>7} {r.num_database:>8} "
                          f"{100 * level.map_all:8.2f}"
                          + "".join(f" {100 * level.map_at_k.get(k, float('nan')):8.2f}" for k in ks)
                          + "".join(f" {100 * level.precision_at_k.get(k, float('nan')):7.2f}" for k in ks)

@@ -237,8 +237,8 @@ class RunSession:
         known_label: int | None = None
         if isinstance(image_or_path, (int, np.integer)) and not isinstance(image_or_path, bool):
             if self.queries is None or len(self.queries) == 0:
-                raise RunError(f"run {self.run_id} has no saved query codes "
-                               f"({self.paths.codes / 'query.npz'} {'is missing' if self.queries is None else 'holds no rows'})")
+                state = "is missing" if self.queries is None else "holds no rows"
+                raise RunError(f"run {self.run_id} has no saved query codes ({self.paths.codes / 'query.npz'} {state})")
             row = int(image_or_path)
             if not 0 <= row < len(self.queries):
                 raise ConfigError(f"test-split index {row} is out of range: run {self.run_id} has "

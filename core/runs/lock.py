@@ -28,6 +28,20 @@ CODES_LOCK_WAIT_S = 120.0  # an add or a final save holds it for seconds; longer
 if os.name == "nt":  # pragma: no cover - exercised on Windows only
     import msvcrt
 
+    def _range_lock(fd: int, offset: int, block: bool) -> bool:
+        os.lseek(fd, offset, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_LOCK if block else msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            if block:
+                raise
+            return False
+
+    def _range_unlock(fd: int, offset: int) -> None:
+        os.lseek(fd, offset, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
     def _try_lock(fd: int) -> bool:
         try:
             os.lseek(fd, 0, os.SEEK_SET)
@@ -41,6 +55,18 @@ if os.name == "nt":  # pragma: no cover - exercised on Windows only
         msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 else:
     import fcntl
+
+    def _range_lock(fd: int, offset: int, block: bool) -> bool:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB), 1, offset)
+            return True
+        except OSError:
+            if block:
+                raise
+            return False
+
+    def _range_unlock(fd: int, offset: int) -> None:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
 
     def _try_lock(fd: int) -> bool:
         try:
@@ -89,6 +115,37 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class ChunkLocks:
+    """One lock per chunk number: byte i of one lock file (POSIX record locks, dropped by the OS when the
+    process dies). Used by `fghash encode` so processes writing one folder never encode a chunk twice.
+    Record locks belong to the process: use one ChunkLocks per process and folder at a time."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    def __enter__(self) -> "ChunkLocks":
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise RunError(f"cannot write {self.path} ({exc.strerror})") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # drops every lock this process holds on the file
+            self._fd = None
+
+    def try_acquire(self, chunk: int) -> bool:
+        return _range_lock(self._fd, chunk, block=False)
+
+    def acquire(self, chunk: int) -> None:
+        _range_lock(self._fd, chunk, block=True)
+
+    def release(self, chunk: int) -> None:
+        _range_unlock(self._fd, chunk)
 
 
 @contextmanager

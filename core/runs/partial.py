@@ -51,7 +51,8 @@ class ResumePoint:
         if self.completed >= self.epochs:
             return f"all {self.epochs} epochs are complete; Resume only saves the codes again"
         if self.completed:
-            return f"Resume continues with epoch {self.completed + 1} of {self.epochs} (after the checkpoint of epoch {self.completed})"
+            return (f"Resume continues with epoch {self.completed + 1} of {self.epochs} (after the checkpoint of "
+                    f"epoch {self.completed})")
         return "no batch finished yet: Resume starts from epoch 1"
 
 

@@ -32,9 +32,10 @@ How the work is split (single process = world size 1, where every function here 
 
 What holds, exactly: for one step on the same inputs (same images, same augmentation), the averaged
 gradient and the update equal one process's on the whole global batch (tests/core/test_distributed.py).
-A whole run is statistically equivalent to a single-process run, not identical: each rank draws its own
-augmentation and zooms, so the images seen differ from a single process's, and on the CPU batch norm
-normalises per rank. Measured on the demo data: docs/measurements.md.
+A whole run is not identical to a single-process run: each rank draws its own augmentation and zooms, and
+on the CPU batch norm normalises per rank. It is meant to be statistically equivalent (on GPUs, with
+SyncBatchNorm), but on the CPU a 2-process demo run scored about 2 points below the single-process seeds'
+spread (docs/measurements.md).
 """
 
 from __future__ import annotations

@@ -325,7 +325,8 @@ def read_index_file(path: str | Path, kind, rebuild: str = "fghash index", datab
     the payload's length and the header's count (`_check_layout`: a crafted 140-byte file claiming a 3 GB
     vector is refused before faiss allocates it), faiss's own reading, and that the index holds the
     header's count of codes of its bit length. database_packed: the run's database codes (count,
-    ceil(bits/8)) uint8; when given, the index must hold exactly these codes, each id once (an edited
+    ceil(bits/8)) uint8; when given and of the header's count (the callers refuse another count, naming
+    both files), the index must hold exactly these codes, each id once (an edited
     index that returns one item five times, ids past the database or wrong distances is refused).
     Raises RunError naming the file and the command that rebuilds it (`rebuild`)."""
     import faiss
@@ -342,14 +343,11 @@ def read_index_file(path: str | Path, kind, rebuild: str = "fghash index", datab
                        f"{header['payload_bytes']}; rebuild it with `{rebuild}`")
     if hashlib.sha256(payload).hexdigest() != header["sha256"]:
         raise RunError(f"{path} failed its checksum (damaged or modified); rebuild it with `{rebuild}`")
-    if database_packed is not None and len(database_packed) != header["count"]:
-        raise RunError(f"{path} holds {header['count']} codes but the run's database has {len(database_packed)}; "
-                       f"rebuild it with `{rebuild}`")
     try:
         codes, ids = _check_layout(payload, kind.__name__, header["bits"], header["count"])
     except ValueError as exc:
         raise RunError(f"{path}: its faiss data is inconsistent ({exc}); rebuild it with `{rebuild}`") from None
-    if database_packed is not None:
+    if database_packed is not None and len(database_packed) == header["count"]:  # else: the caller's count check
         _check_against_database(path, codes, ids, database_packed, header["bits"], rebuild)
     try:
         raw = faiss.deserialize_index_binary(np.frombuffer(payload, dtype=np.uint8))
@@ -426,7 +424,8 @@ def _check_layout(payload: bytes, kind: str, bits: int, count: int) -> tuple[np.
             raise ValueError("its inverted lists are not the array lists fghash writes")
         sizes = cur.array(nlist, "<u8")
         if int(sizes.sum(dtype=np.uint64)) != count or (sizes > count).any():
-            raise ValueError(f"its inverted lists hold {int(sizes.sum(dtype=np.uint64))} codes, the header says {count}")
+            raise ValueError(f"its inverted lists hold {int(sizes.sum(dtype=np.uint64))} codes, the header says "
+                             f"{count}")
         codes_parts, id_parts = [], []
         for size in sizes.tolist():
             if size:

@@ -22,7 +22,9 @@ def examples_dir() -> Path:
     if pyproject.is_file() and 'name = "fghash"' in pyproject.read_text(encoding="utf-8"):
         return _CHECKOUT / "resources" / "studies"
     try:
-        marker = resources.files("fghash_gui.resources").joinpath("studies", "demo.toml")
+        # one name per joinpath: the folder of a package without __init__.py is a MultiplexedPath, whose
+        # joinpath takes one name (Python 3.11) and gives a real path for it
+        marker = resources.files("fghash_gui.resources").joinpath("studies").joinpath("demo.toml")
     except ModuleNotFoundError:
         marker = None
     if marker is not None and marker.is_file():

@@ -86,21 +86,26 @@ def plan_study(states: list[CellState], retry_failed: bool = False, rerun_change
                      changed=changed)
 
 
-def run_study(study: str | Path, executor: str = "local", *, max_parallel: int = 1, retry_failed: bool = False,
+def run_study(study: str | Path, executor: str = "local", *, max_parallel: int | None = None,
+              retry_failed: bool = False,
               rerun_changed: bool = False, slurm: dict | None = None, wait: bool = True,
               cancel: threading.Event | None = None) -> Generator[object, None, StudySummary]:
     """Run a study file's grid; yields StudyPlan first, then CellStarted, the training events of in-process
     cells, CellEnded (and StudySubmitted for submitit); returns the StudySummary.
 
-    max_parallel: cells at a time (local: child processes with one GPU each; slurm: the array's
-    parallelism). slurm: overrides of the file's [slurm] table. wait: submitit executors follow the jobs
+    max_parallel: cells at a time (local and submitit-local: 1 by default, more run in child processes
+    with one GPU each; slurm: the array's parallelism, by default the file's [slurm] max_parallel, else
+    submitit's default of 256 tasks at a time). slurm: overrides of the file's [slurm] table. wait: submitit executors follow the jobs
     to their end (slurm: False returns once submitted). cancel: stop after the current cell (in-process)
     or stop the child processes (they record their runs as interrupted)."""
     if executor not in EXECUTORS:
         raise ConfigError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
-    if max_parallel < 1:
-        raise ConfigError(f"max_parallel must be >= 1; got {max_parallel}")
     spec, folder = open_study(study)
+    slurm = {**spec.slurm, **(slurm or {})}
+    if max_parallel is None:  # slurm without a limit: submitit's default array parallelism
+        max_parallel = slurm.get("max_parallel") if executor == "slurm" else 1
+    if max_parallel is not None and max_parallel < 1:
+        raise ConfigError(f"max_parallel must be >= 1; got {max_parallel}")
     cells = expand(spec)
     plan = plan_study(cell_states(spec, cells, job_states=job_states(folder)), retry_failed, rerun_changed)
     folder.save_spec(spec)
@@ -115,7 +120,7 @@ def run_study(study: str | Path, executor: str = "local", *, max_parallel: int =
         source = _run_in_children(spec, folder, plan, max_parallel, cancel)
     else:
         source = _run_submitit(spec, folder, plan, "slurm" if executor == "slurm" else "local",
-                               max_parallel, {**spec.slurm, **(slurm or {})}, wait, cancel)
+                               max_parallel, slurm, wait, cancel)
     for event in source:
         if isinstance(event, CellEnded):
             ended.append(event)
@@ -240,18 +245,19 @@ def _ended_from_store(spec: StudySpec, cell: Cell, seconds: float, message: str)
 
 
 # ---- submitit: SLURM job arrays, or its local executor ------------------------------------------------------
-def submitit_parameters(spec: StudySpec, cluster: str, max_parallel: int, slurm: dict) -> dict:
-    """update_parameters() of a submitit AutoExecutor from the [slurm] table (and its overrides)."""
+def submitit_parameters(spec: StudySpec, cluster: str, max_parallel: int | None, slurm: dict) -> dict:
+    """update_parameters() of a submitit AutoExecutor from the [slurm] table (and its overrides); the
+    submitit-local path sets its own (time limit, one GPU per job)."""
     params = {"name": f"fghash-{spec.study_id}", "timeout_min": int(slurm.get("time_min", 24 * 60)),
               "tasks_per_node": 1, "nodes": 1}
-    gpus = int(slurm.get("gpus_per_task", 1 if cluster == "slurm" else 0))
-    if gpus:
-        params["gpus_per_node"] = gpus
+    if cluster == "slurm":  # local jobs get their GPU per job (_run_submitit)
+        params["gpus_per_node"] = int(slurm.get("gpus_per_task", 1))
     for key in ("cpus_per_task", "mem_gb"):
         if key in slurm:
             params[key] = int(slurm[key])
     if cluster == "slurm":
-        params["slurm_array_parallelism"] = int(slurm.get("max_parallel", max_parallel))
+        if max_parallel is not None:
+            params["slurm_array_parallelism"] = max_parallel
         for key in ("partition", "account", "qos", "constraint", "setup"):
             if key in slurm:
                 params[f"slurm_{key}"] = slurm[key]
@@ -268,19 +274,29 @@ def _run_submitit(spec: StudySpec, folder: StudyFolder, plan: StudyPlan, cluster
 
     if not plan.to_run:
         return
-    executor = submitit.AutoExecutor(folder=folder.logs / "%j", cluster=cluster)
-    executor.update_parameters(**submitit_parameters(spec, cluster, max_parallel, slurm))
-    gpus = int(slurm.get("gpus_per_task", 1 if cluster == "slurm" else 0))
+    if cluster == "slurm":
+        executor = submitit.AutoExecutor(folder=folder.logs / "%j", cluster="slurm")
+        executor.update_parameters(**submitit_parameters(spec, cluster, max_parallel, slurm))
+    else:  # the local executor itself: AutoExecutor passes it no GPU choice
+        executor = submitit.LocalExecutor(folder=folder.logs / "%j")
+        executor.update_parameters(timeout_min=int(slurm.get("time_min", 24 * 60)), tasks_per_node=1)
+    gpus = int(slurm.get("gpus_per_task", 1))
+    # submitit's local executor gives every job GPUs 0..G-1 (none: CUDA_VISIBLE_DEVICES="", the CPU), so a
+    # local job gets one GPU of its own here, as `local --max-parallel` gives its child processes
+    free_gpus = _gpu_slots(max_parallel) if cluster == "local" else []
 
-    def submit(cell: Cell):
-        if gpus > 1:  # one torchrun job over the task's GPUs
+    def submit(cell: Cell, gpu: str | None = None):
+        if cluster == "local":
+            executor.update_parameters(gpus_per_node=0 if gpu is None else 1,
+                                       visible_gpus=() if gpu is None else (int(gpu),))
+        if gpus > 1 and cluster == "slurm":  # one torchrun job over the task's GPUs
             return executor.submit(submitit.helpers.CommandFunction(cell_command(folder, cell.key, gpus)))
         return executor.submit(run_cell, str(folder.root), cell.key)
 
     cells = list(plan.to_run)
     total = len(cells)
     t0 = {cell.key: time.perf_counter() for cell in cells}
-    active: list = []  # (cell, job) submitted and not yet seen done
+    active: list = []  # (cell, job, GPU slot) submitted and not yet seen done
     waiting = list(enumerate(cells, 1))  # local: not submitted yet
     if cluster == "slurm":
         with executor.batch():  # one job array, one cell per task
@@ -288,30 +304,34 @@ def _run_submitit(spec: StudySpec, folder: StudyFolder, plan: StudyPlan, cluster
         yield _record(folder, cluster, cells, jobs)
         if not wait:
             return
-        active, waiting = list(zip(cells, jobs)), []
+        active, waiting = [(cell, job, None) for cell, job in zip(cells, jobs)], []
     try:
         while active or waiting:
             # submitit's local executor starts every job it gets at once: hand it max_parallel at a time
-            while waiting and len(active) < max_parallel and not cancel.is_set():
+            while waiting and free_gpus and not cancel.is_set():
                 index, cell = waiting.pop(0)
-                job = submit(cell)
+                gpu = free_gpus.pop(0)
+                job = submit(cell, gpu)
                 yield _record(folder, cluster, [cell], [job])
                 yield CellStarted(cell.key, index, total, cell.key in plan.resuming)
                 t0[cell.key] = time.perf_counter()
-                active.append((cell, job))
+                active.append((cell, job, gpu))
             if cancel.is_set():
                 waiting.clear()
                 if cluster == "slurm":  # stop following; the jobs are the cluster's now
                     return
             for item in list(active):
-                if item[1].done():
+                cell, job, gpu = item
+                if job.done():
                     active.remove(item)
-                    yield _job_ended(spec, item[0], item[1], time.perf_counter() - t0[item[0].key])
+                    if cluster == "local":
+                        free_gpus.append(gpu)
+                    yield _job_ended(spec, cell, job, time.perf_counter() - t0[cell.key])
             if active or waiting:
                 time.sleep(POLL_S)
     except BaseException:  # Ctrl-C: local jobs are stopped (their runs say interrupted); SLURM jobs go on
         if cluster == "local":
-            for _cell, job in active:
+            for _cell, job, _gpu in active:
                 job.cancel(check=False)
         raise
 

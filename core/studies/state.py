@@ -161,11 +161,3 @@ def list_studies() -> list[tuple[str, str, float]]:
             title = f"(unreadable: {exc})"
         out.append((folder.name, title, study_file.stat().st_mtime))
     return sorted(out, key=lambda item: -item[2])
-
-
-def counts(states: list[CellState]) -> dict[str, int]:
-    """{state: how many cells}, every state of CELL_STATES present (0 when none)."""
-    out = dict.fromkeys(CELL_STATES, 0)
-    for s in states:
-        out[s.state] += 1
-    return out

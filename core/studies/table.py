@@ -3,7 +3,7 @@
 Each entry is the mean ± sample std of the finished cells' test mAP@all over seeds, with n (n/expected
 while seeds are missing); the best mean of each column is bold; a column without a finished cell says
 "not run", never 0. Under the measured rows: the chance level of each dataset (exact, core.evaluation.chance)
-and, labelled, the papers' reported numbers when given (`reported` rows). With a reference method, paired
+and, labelled, the papers' reported numbers (core.config.reported, paper_rows) as reference rows. With a reference method, paired
 tests of it against every other method over matched cells (core.evaluation.significance).
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.base.errors import ConfigError, FghashError
+from core.config.reported import reported
 from core.evaluation.seed_groups import MeanStd, mean_std
 from core.evaluation.significance import PairedTest, paired_test, with_holm
 from core.figures.table import TABLE_FORMATS, _latex_escape
@@ -117,6 +118,25 @@ def significance(states: Sequence[CellState], reference: str) -> list[PairedTest
         matched = sorted(set(ref) & set(by_method.get(other, {})), key=repr)
         tests.append(paired_test(other, [ref[k] for k in matched], [by_method[other][k] for k in matched]))
     return with_holm(tests)
+
+
+def paper_rows(states: Sequence[CellState]) -> tuple[ReportedRow, ...]:
+    """The papers' reported mAP (core.config.reported) for every method of the study, one labelled row per
+    method (the paper's name), in the study's columns; methods and columns no paper reports are left out."""
+    rows = []
+    for method in dict.fromkeys(s.cell.config.method for s in states):
+        values, sources, paper = {}, [], method
+        for s in states:
+            if s.cell.config.method != method:
+                continue
+            found = reported(method, s.cell.config.dataset_kind, s.cell.bits)
+            if found is not None and found.value is not None:
+                values[s.cell.column] = found.value
+                paper = found.method
+                sources += [found.source + (" (flagged: " + found.note + ")" if found.flagged else "")]
+        if values:
+            rows.append(ReportedRow(paper, "; ".join(dict.fromkeys(sources)), values))
+    return tuple(rows)
 
 
 def chance_levels(states: Sequence[CellState]) -> dict[str, float]:

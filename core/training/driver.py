@@ -15,9 +15,9 @@ last finished batch becomes the run's partial checkpoint (core/runs/partial.py),
 the epoch's seeded batch order and continues at the next batch; cancelled during an epoch's evaluation, the
 epoch's checkpoint is written without it, and a Resume that has nothing left to train evaluates first.
 At the end (or at cancel after at least one completed epoch) the query and database codes are saved.
-Resume continues after the newest checkpoint with every RNG state restored, so on the CPU a resume at an
-epoch boundary reproduces the uninterrupted run exactly (mid-epoch: the same batches in the same order,
-with fresh random augmentations).
+Resume continues after the newest checkpoint with every RNG state restored, so on the CPU it reproduces the
+uninterrupted run exactly, mid-epoch too with num_workers = 0 (loader workers draw their augmentations per
+worker, so with workers a mid-epoch resume trains the same batches in the same order, augmented afresh).
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ class _Run:
         weighted_rate = lr = 0.0
         lazy = LazyBatchLosses()  # losses stay on the GPU until read in groups: no sync per batch
         yield EpochStart(epoch=epoch, epochs=cfg.epochs, step=int(getattr(self.method, "step_count", 0)),
-                         unit="outer iteration" if cfg.method in _OUTER_ITERATION_METHODS else "epoch",
+                         unit="epoch" if _encodes_database(self.method) else "outer iteration",
                          resumed_at_batch=self.method.skip_batches)
         for event in self.method.train_epoch(epoch, self.cancel):
             if isinstance(event, BatchEnd):
@@ -287,8 +287,8 @@ class _Run:
         seconds = time.perf_counter() - t0
         self.epoch_stats = (float(np.mean(losses)) if losses else float("nan"), lr, seconds)
         self.epoch_rate = weighted_rate / max(seconds, 1e-9)  # training images per second (metrics.jsonl)
-        eta = self.clock.eta(self.batches_per_epoch * (cfg.epochs - epoch), self.clock.evaluations_after(epoch, include_current=True),
-                             "training")
+        eta = self.clock.eta(self.batches_per_epoch * (cfg.epochs - epoch),
+                             self.clock.evaluations_after(epoch, include_current=True), "training")
         yield EpochEnd(epoch=epoch, epochs=cfg.epochs, mean_loss=self.epoch_stats[0], lr=lr, seconds=seconds,
                        images_per_s=weighted_rate / max(seconds, 1e-9),
                        eta_s=eta.seconds if eta else None, eta_note=eta.describe() if eta else "")
@@ -395,7 +395,8 @@ class _Run:
         point = self.resume_point
         if point is None or point.in_epoch is None:
             return ""
-        return f" and {point.batches_done} of {point.batches_in_epoch} batches of epoch {point.in_epoch} (checkpoint saved)"
+        return (f" and {point.batches_done} of {point.batches_in_epoch} batches of epoch {point.in_epoch} "
+                f"(checkpoint saved)")
 
     def _divergence_hint(self) -> str:
         """The settings a diverged run's message names as the likely causes."""
@@ -536,11 +537,11 @@ class _Run:
 
 
 EVAL_KS = (10, 100)
-_OUTER_ITERATION_METHODS = ("adsh", "fcaenet")  # an "epoch" of these is an outer iteration (a V update)
 
 
 def _encodes_database(method) -> bool:
-    """Whether an evaluation encodes the training split (symmetric methods) rather than reading V."""
+    """Whether an evaluation encodes the training split (symmetric methods) rather than reading V; the
+    others' epochs are ADSH outer iterations (a V update each)."""
     return not isinstance(method, AdshMethod)  # mAP@k and precision@k reported next to mAP@all at every evaluation
 
 

@@ -15,7 +15,9 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from fghash_gui.panels.classes_model import short_name
 
-TICK_TARGET = 20  # class names on an axis at full view; the others appear when zoomed in enough to fit
+# (class names at full view, characters per name): the bottom axis writes them side by side, so fewer and
+# shorter; the others appear when zoomed in enough to fit
+TICK_TARGETS = {"left": (20, 18), "bottom": (4, 12)}
 
 
 def matrix_order(confusion: np.ndarray, num_queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,11 +35,11 @@ def matrix_order(confusion: np.ndarray, num_queries: np.ndarray) -> tuple[np.nda
     return present[order], shares[np.ix_(order, order)]
 
 
-def name_ticks(names: list[str], target: int = TICK_TARGET) -> list[list[tuple[float, str]]]:
+def name_ticks(names: list[str], target: int = 20, limit: int = 18) -> list[list[tuple[float, str]]]:
     """pyqtgraph tick levels centred on the cells: every step-th name always (step such that about `target`
-    show), the rest as a second level that pyqtgraph draws only when it fits (zoomed in)."""
+    show, each cut to `limit` characters), the rest as a second level that pyqtgraph draws only when it fits (zoomed in)."""
     step = max(1, math.ceil(len(names) / target))
-    ticks = [(i + 0.5, short_name(n, 18)) for i, n in enumerate(names)]
+    ticks = [(i + 0.5, short_name(n, limit)) for i, n in enumerate(names)]
     return [ticks[::step], [t for i, t in enumerate(ticks) if i % step]]
 
 
@@ -49,9 +51,8 @@ class ConfusionMatrixView(QWidget):
         self.classes = np.zeros(0, dtype=np.int64)
         self.shares = np.zeros((0, 0))
         self.names: list[str] = []
-        self.plot = pg.PlotWidget(title="share of each class's top-k places (classes present, most confused first)")
+        self.plot = pg.PlotWidget(title="share of each class's top-k places")
         self.plot.invertY(True)
-        self.plot.setAspectLocked(True)
         self.plot.setLabel("left", "query class")
         self.plot.setLabel("bottom", "class of the retrieved image")
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -79,13 +80,15 @@ class ConfusionMatrixView(QWidget):
         m = len(self.classes)
         self.image.setImage(self.shares.astype(np.float32))
         self.bar.setLevels((0.0, float(self.shares.max(initial=0.0)) or 1.0))  # not an empty 0..1 scale
-        for side in ("left", "bottom"):
-            self.plot.getAxis(side).setTicks(name_ticks(self.names))
+        for side, (target, limit) in TICK_TARGETS.items():
+            self.plot.getAxis(side).setTicks(name_ticks(self.names, target, limit))
         # no panning into negative or beyond-the-last class indices; zooming in as far as one cell
         self.plot.getViewBox().setLimits(xMin=0, xMax=max(m, 1), yMin=0, yMax=max(m, 1), minXRange=1, minYRange=1)
-        self.plot.autoRange(padding=0)
-        self.hover_label.setText(f"{m} classes present of {len(report.class_names)}; hover a cell, wheel or drag "
-                                 f"to zoom (more names appear), right-click → View All to reset")
+        # the whole matrix, set explicitly (an auto-range of a hidden tab would use its old geometry)
+        self.plot.getViewBox().setRange(xRange=(0, max(m, 1)), yRange=(0, max(m, 1)), padding=0)
+        self.hover_label.setText(f"{m} classes present of {len(report.class_names)}, the most confused first; "
+                                 f"hover a cell, wheel or drag to zoom (more names appear), right-click → View All "
+                                 f"to reset")
 
     def describe(self, row: int, column: int) -> str:
         """The hovered cell in words."""

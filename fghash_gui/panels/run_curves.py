@@ -2,7 +2,9 @@
 
 Both come from ``engine.evaluate`` on the run's saved codes (its ``pr_curve``: one (radius, precision,
 recall) point per radius 0..bits; its ``precision_at_k`` on a grid of k up to the database size),
-computed on the request worker (channel "run-curves").
+computed on the request worker (channel "run-curves"). Beside them, what random codes score on the same split
+(``engine.chance_levels``): the PR precision of random codes is the class prior, a dashed line per dataset, and
+their P@k a dashed curve per dataset; a run whose curve falls below it says so in the legend.
 """
 
 from __future__ import annotations
@@ -15,19 +17,28 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QSplitter, QWidget
 
 from core import engine
-from fghash_gui.widgets.plots import plot_curve, side_legend
+from fghash_gui.widgets.plots import CHANCE_PEN, plot_curve, side_legend
 
 K_GRID = (1, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
 
 
 @dataclass(frozen=True)
 class RunCurves:
-    """One run's curves: pr = ((recall, precision), ...) by radius; pk = ((k, P@k), ...); both in [0, 1]."""
+    """One run's curves: pr = ((recall, precision), ...) by radius; pk = ((k, P@k), ...); both in [0, 1];
+    chance: what random codes score on the run's split (engine.ChanceLevels, named by its dataset)."""
 
     run_id: str
     label: str
     pr: tuple[tuple[float, float], ...]
     pk: tuple[tuple[int, float], ...]
+    chance: engine.ChanceLevels
+
+    @property
+    def below_chance(self) -> bool:
+        """Whether any point of the curves lies below the chance level (PR points with no recall are empty
+        radii, not figures)."""
+        return (any(r > 0 and self.chance.below("pr_precision", p) for r, p in self.pr)
+                or any(self.chance.below("precision_at_k", p, k) for k, p in self.pk))
 
 
 def load_curves(run_ids: list[str]) -> list[RunCurves]:
@@ -37,9 +48,9 @@ def load_curves(run_ids: list[str]) -> list[RunCurves]:
         n = len(engine.session(run_id).database)
         ks = tuple(k for k in K_GRID if k <= n) or (n,)
         report = engine.evaluate(run_id, ks=ks, device="cpu")
-        label = f"{report.method} {report.bits}b {run_id[-4:]}"
+        label = f"{engine.method_name(report.method)} {report.bits}b {run_id[-4:]}"
         out.append(RunCurves(run_id, label, tuple((rc, p) for _, p, rc in report.pr_curve),
-                             tuple((k, report.precision_at_k[k]) for k in ks)))
+                             tuple((k, report.precision_at_k[k]) for k in ks), engine.chance_levels(run_id, ks)))
     return out
 
 
@@ -76,10 +87,24 @@ class RetrievalCurves(QSplitter):
         self.pr_plot.clear()
         self.pk_plot.clear()
         for i, c in enumerate(curves):
-            plot_curve(self.pr_plot, [100 * r for r, _ in c.pr], [100 * p for _, p in c.pr], i, c.label)
-            plot_curve(self.pk_plot, [k for k, _ in c.pk], [100 * p for _, p in c.pk], i, c.label)
+            label = c.label + (" (below chance)" if c.below_chance else "")
+            plot_curve(self.pr_plot, [100 * r for r, _ in c.pr], [100 * p for _, p in c.pr], i, label)
+            plot_curve(self.pk_plot, [k for k, _ in c.pk], [100 * p for _, p in c.pk], i, label)
+        self._draw_chance(curves)
         ks = sorted({k for c in curves for k, _ in c.pk})
         # log axis: label the grid's k themselves (the default "2·10¹" ticks overlap)
         self.pk_plot.getAxis("bottom").setTicks([[(math.log10(k), str(k)) for k in ks]])
         self.shown = curves
         self.curves_shown.emit(curves)
+
+    def _draw_chance(self, curves: list[RunCurves]) -> None:
+        """One dashed chance line (PR) and chance curve (P@k) per dataset, named by it."""
+        by_dataset = {c.chance.dataset: c for c in curves}
+        for dataset, c in by_dataset.items():
+            name = f"chance ({dataset})" if dataset else "chance"
+            self.pr_plot.addItem(pg.InfiniteLine(pos=100 * c.chance.pr_precision, angle=0, pen=CHANCE_PEN,
+                                                 label=f"{name} {100 * c.chance.pr_precision:.1f}%",
+                                                 labelOpts={"position": 0.9, "color": "#555555"}))
+            ks = [k for k, _ in c.pk]
+            self.pk_plot.plot(ks, [100 * c.chance.precision_at_k[k] for k in ks], pen=CHANCE_PEN, name=name)
+

@@ -39,7 +39,7 @@ from fghash_gui.app_state import EXTRA_METRICS, RunList
 from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
 from fghash_gui.panels.run_curves import RetrievalCurves
 from fghash_gui.panels.run_groups import RUN_IDS_ROLE, SORT_ROLE, SeedGroupTableModel
-from fghash_gui.widgets.plots import side_legend
+from fghash_gui.widgets.plots import CHANCE_PEN, side_legend
 from fghash_gui.workers import RequestRunner
 
 # "mAP@all": the final model's test mAP, ties averaged (the reported number); "by index": the same with ties by
@@ -48,9 +48,8 @@ from fghash_gui.workers import RequestRunner
 COLUMNS = ("run id", "method", "dataset", "bits", "backbone", "mAP@all", "by index", "val-selected", "date", "status")
 COLLAPSED_COLOR = "#a12626"
 STATUS_COLORS = {"finished": "#1d7a35", "running": "#2f6db5", "cancelled": "#9a6b00", "interrupted": "#9a6b00",
-                 "failed": "#a12626", "created": "#666666"}
+                 "failed": "#a12626", "created": "#666666", "missing": "#999999"}  # missing: folder gone
 CURVE_COLORS = ("#2f6db5", "#c0392b", "#1d7a35", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#2c3e50")
-CHANCE_PEN = pg.mkPen("#777777", width=1.5, style=Qt.PenStyle.DashLine)
 # Paper material of the selected runs: menu text -> (file dialog title, default file name, filter).
 PAPER_EXPORTS = {
     "table": ("method × bits table (LaTeX, Markdown, CSV)…", "table.tex", TABLE_FILTER),

@@ -1,7 +1,9 @@
 """Train tab: dataset, method and schedule on the left; live curves, progress and log on the right.
 
 The engine's training generator runs on the TrainingRunner's own thread; this panel only turns batches of
-events into plot data and redraws at most ~10 times a second. By default that generator is
+events into plot data (each event type has its handler in EVENT_HANDLERS) and redraws at most 5 times a
+second, only while the tab is on screen, each curve cut to a few thousand points (bench/gui_stall.py
+measures what the GUI thread pays). By default that generator is
 engine.train_in_child: the network trains in a child process, so the GUI thread's repaints (which hold
 the GIL) do not slow the training loop down (core/training/child.py); in_process=True trains on the thread
 itself (tests, debugging).
@@ -32,9 +34,9 @@ from core.engine import TrainConfig
 from core.engine import FghashError
 from core.engine import BatchEnd, CheckpointSaved, EpochEnd, EvalResult, Log, Progress, TrainFinished, ValidationResult
 from core.engine import TIES_AVERAGED_LABEL, collapse_note
-from fghash_gui.app_state import RunList, load_run_list
+from fghash_gui.app_state import OpenRun, RunList, load_run_list, resolve_run
 from fghash_gui.panels.training_form import TrainingForm
-from fghash_gui.widgets.plots import ArrayMirror, decimate
+from fghash_gui.widgets.plots import CHANCE_PEN, ArrayMirror, decimate
 from fghash_gui.workers import RequestRunner, TrainingRunner
 
 EMA_ALPHA = 0.05  # smoothing of the per-batch loss curve: ~20-batch memory
@@ -111,7 +113,7 @@ class TrainingPanel(QWidget):
         self.map_curve = self.map_plot.plot(pen=pg.mkPen("#1d7a35", width=2), symbol="o", symbolSize=6,
                                             symbolBrush="#1d7a35")
         # The expected mAP@all of random codes on this split (core.evaluation.chance): the curve has to rise above it.
-        self.chance_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#777777", width=1.5, style=Qt.PenStyle.DashLine),
+        self.chance_line = pg.InfiniteLine(angle=0, pen=CHANCE_PEN,
                                            label="chance", labelOpts={"position": 0.9, "color": "#555555"})
         self.chance_line.setVisible(False)
         self.map_plot.addItem(self.chance_line)
@@ -229,13 +231,13 @@ class TrainingPanel(QWidget):
             self.resume_run(candidates[labels.index(label)].run_id)
 
     def resume_run(self, run_id: str) -> None:
-        try:
-            cfg = engine.open_run(run_id).load_config()
-        except FghashError as exc:
-            self.error.emit(str(exc))
-            return
-        self.form.set_config(cfg)
-        self._launch(cfg, resume=run_id)
+        """Resume a stopped run: its config is read on the worker, then training starts."""
+        self._state.requests.submit("resume", resolve_run, run_id, on_result=self._resume_opened,
+                                    on_error=self.error.emit)
+
+    def _resume_opened(self, opened: OpenRun) -> None:
+        self.form.set_config(opened.config)
+        self._launch(opened.config, resume=opened.run_id)
 
     def _launch(self, cfg: TrainConfig, resume: str | None) -> None:
         if self.is_training():

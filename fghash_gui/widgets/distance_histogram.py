@@ -45,6 +45,14 @@ def bar_spans(same: np.ndarray, other: np.ndarray, log: bool) -> tuple[np.ndarra
     return np.full_like(total, LOG_FLOOR), lift(same), lift(total)
 
 
+def histogram_title(names: tuple[str, str], comparing: bool, known: bool = True) -> str:
+    """The plot's title, which is also its legend (a legend box would hide bars on a short plot)."""
+    colours = "green: same class as the query, red: other class" if known else "grey: query class unknown"
+    if not comparing:
+        return f"{names[0] + ' · ' if names[0] else ''}{colours}"
+    return f"dark: {names[0]}   light: {names[1]}   ({colours})"
+
+
 class DistanceHistogram(pg.PlotWidget):
     """show_stats(stats, compare=None, names=("", "")) draws one query's counts for the main run (and the
     compared run); the main run's bars stay readable as correct_bars / wrong_bars, the compared run's as
@@ -73,8 +81,6 @@ class DistanceHistogram(pg.PlotWidget):
     def show_stats(self, stats, compare=None, names: tuple[str, str] = ("", "")) -> None:
         self.clear()
         self._shown = (stats, compare, names)
-        legend = self.addLegend(offset=(-10, 10))
-        legend.clear()
         width = 0.8 if compare is None else 0.42
         shift = 0.0 if compare is None else -0.22
         self.correct_bars, self.wrong_bars = self._draw(stats, shift, width, (SAME_CLASS_BRUSH, OTHER_CLASS_BRUSH,
@@ -85,8 +91,7 @@ class DistanceHistogram(pg.PlotWidget):
         self.setLabel("left", "database images" + (" (log scale)" if self.log else ""))
         top = max(float(np.sum(distance_histogram(s)[1:], axis=0).max(initial=1)) for s in (stats, compare) if s)
         self._count_ticks(top)
-        both = " and ".join(n for n in names if n) if compare is not None else names[0]
-        self.setTitle("Hamming distance of the database to the query" + (f": {both}" if both else ""))
+        self.setTitle(histogram_title(names, compare is not None, stats.distance_counts_same is not None), size="9pt")
 
     def _draw(self, stats, shift: float, width: float, brushes: tuple[str, str, str], name: str):
         distances, same, other = distance_histogram(stats)

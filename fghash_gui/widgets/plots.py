@@ -15,6 +15,8 @@ from PySide6.QtWidgets import QSizePolicy
 
 MARKER = dict(symbol="o", symbolSize=6)
 MAX_CURVE_POINTS = 2000  # about two points per pixel of a wide plot: more cannot be seen, only paid for
+# What random codes score, drawn beside every curve (Train, Runs): a grey dashed line.
+CHANCE_PEN = pg.mkPen("#777777", width=1.5, style=Qt.PenStyle.DashLine)
 CURVE_COLORS = ("#2f6db5", "#c0392b", "#1d7a35", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#2c3e50")
 
 

@@ -31,6 +31,8 @@ def test_demo_trains_indexes_evaluates_and_prints_a_query(capsys, monkeypatch) -
     assert abs(printed_map - 100 * engine.evaluate(paths).map_all) < 0.01
     chance = re.search(r"random 12-bit codes score mAP@all ([\d.]+) on the same split: the exact expectation", out)
     assert chance and float(chance.group(1)) == round(100 * run_chance_map(paths), 2)
+    chance_row = next(line for line in out.splitlines() if line.startswith("chance (demo, random codes)"))
+    assert float(chance_row.split()[-10]) == round(100 * run_chance_map(paths), 2)  # mAP@all, then 4 mAP@k, 4 P@k, -
     hits = [line for line in out.splitlines() if re.match(r"\s+\d+\s+\d+\s+\d+\s+[+x]\s", line)]
     assert len(hits) == 5
     assert f"fghash-gui {run.run_id}" in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +136,18 @@ def test_multifusnet_config_stored_before_proxy_codes_reads_as_distinct() -> Non
     del old["multifus"]["proxy_codes"]
     assert TrainConfig.from_dict(old).multifus.proxy_codes == "distinct"
     assert TrainConfig.from_json(cfg.to_json()).multifus.proxy_codes == "fish"
+
+
+def test_a_config_stored_before_the_comparison_methods_still_opens(tmp_path) -> None:
+    """A run's config.json as the release before the comparison methods wrote it (tests/core/data/): it lacks only
+    options added since, which read as the values that run used; any other missing option is refused."""
+    old = Path(__file__).with_name("data") / "config-before-wave3.json"
+    cfg = TrainConfig.load(old, complete=True)
+    assert cfg.method == "multifusnet" and cfg.multifus.proxy_codes == "distinct"  # what those runs trained on
+    assert cfg.multifus.fusion_attention == "eca" and not cfg.nesterov and cfg.dpsh == TrainConfig().dpsh
+    data = json.loads(old.read_text())
+    del data["image_size"]
+    damaged = tmp_path / "config.json"
+    damaged.write_text(json.dumps(data))
+    with pytest.raises(ConfigError, match="image_size"):
+        TrainConfig.load(damaged, complete=True)

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from core.data.duplicates import HEAD_BYTES, find_cross_split_duplicates

@@ -177,3 +177,25 @@ def test_cli_figures_tables_and_eval_chance(run, tmp_path, capsys):
     # 3 classes x 6 database images, every query's class present: (R-1)/(n-1) + H_n (n-R) / (n (n-1))
     harmonic = np.sum(1 / np.arange(1, 19))
     assert run_chance_map(paths) == pytest.approx(5 / 17 + harmonic * 12 / (18 * 17))
+
+
+def test_bits_figure_keeps_its_legend_and_points_inside_and_names_methods():
+    from core.figures.curves import bits_figure
+    from core.base.style import METHOD_COLORS
+
+    cfg = TrainConfig(method="fcaenet", dataset_kind="cub", dataset_root="/data/cub", bits=12)
+    reports = [_report("a", 12, 0.60), _report("b", 12, 0.70), _report("c", 48, 0.80),
+               dataclasses.replace(_report("d", 12, 0.01), method="adsh")]
+    configs = [cfg.replace(seed=1), cfg.replace(seed=2), cfg.replace(bits=48), cfg.replace(method="adsh")]
+    fig = bits_figure(reports, configs, [0.02] * 4)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    frame = ax.get_window_extent()
+    assert frame.x0 <= legend.x0 and legend.x1 <= frame.x1 and frame.y0 <= legend.y0 and legend.y1 <= frame.y1
+    assert ax.get_xlim()[0] < 12 and ax.get_xlim()[1] > 48  # the first and last markers are whole
+    assert ax.get_ylim()[1] > 100 * (0.65 + 0.0707)  # above the highest error bar
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "FCAENet" in labels and "ADSH (below chance at 12 bits)" in labels and "chance (cub)" in labels
+    colors = {c.get_label(): c.lines[0].get_color() for c in ax.containers}
+    assert colors == {"FCAENet": METHOD_COLORS["fcaenet"], "ADSH (below chance at 12 bits)": METHOD_COLORS["adsh"]}

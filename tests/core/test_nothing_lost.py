@@ -363,7 +363,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised():
     for lead in "=+-@":
         text = format_table(_table("demo", f"{lead}HYPERLINK(\"http://x\")", f"{lead}cmd|' /C calc'!A0"), "csv")
         (header, row) = list(csv.reader(io.StringIO(text)))
-        assert row[1].startswith("'" + lead) and row[-1].startswith("'" + lead)
+        cells = dict(zip(header, row))
+        assert cells["method"].startswith("'" + lead) and cells["run_ids"].startswith("'" + lead)
         assert row[4] == "0.5"  # numbers stay numbers
 
 
@@ -557,7 +558,7 @@ def test_checkpoint_epoch_out_of_range_is_one_line_on_resume(run, capsys):
     meta.unlink()
     meta.write_text(json.dumps(data))
     rc, _out, err = _cli(["train", "--resume", run.run_id], capsys)
-    _one_line(rc, err, r"field 'epoch' is 10{30}, but the file is epoch-0001")
+    _one_line(rc, err, r"field 'epoch' is 10{30}, outside 0\.\.1000000")
 
 
 def test_a_run_folder_deleted_during_training_leaves_no_ghost(fghash_home, monkeypatch, capsys):
@@ -582,3 +583,87 @@ def test_a_run_folder_deleted_during_training_leaves_no_ghost(fghash_home, monke
         list(train_then_delete(cfg))
     assert type(caught.value).__name__ == "RunError" and "was deleted while it trained" in str(caught.value)
     assert engine.list_runs() == []
+
+
+# -- 18. smaller items -------------------------------------------------------------------------------------
+def test_checkpoints_follow_the_umask_like_every_other_file(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from core.base.atomic import atomic_write
+
+    old = os.umask(0o027)
+    try:
+        path = atomic_write(tmp_path / "epoch-0001.safetensors", lambda tmp: save_file({"x": torch.zeros(2)}, str(tmp)))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_a_hard_link_from_test_to_train_is_a_leak(tmp_path):
+    from core.base.errors import DatasetError
+    from core.data.registry import load_dataset
+
+    for split, cls in (("train", "a"), ("train", "b"), ("test", "a"), ("test", "b")):
+        (tmp_path / split / cls).mkdir(parents=True)
+        (tmp_path / split / cls / f"{split}.jpg").write_bytes(f"{split}{cls}".encode())
+    assert len(load_dataset("folder", tmp_path).records) == 4
+    os.link(tmp_path / "train" / "b" / "train.jpg", tmp_path / "test" / "b" / "copy.jpg")
+    with pytest.raises(DatasetError, match=r"1 file\(s\) in both .*copy\.jpg"):
+        load_dataset("folder", tmp_path)
+
+
+def test_two_copies_of_one_run_count_once(caplog):
+    from core.config.train_config import TrainConfig
+    from core.evaluation.seed_groups import group_by_seed
+
+    cfg = TrainConfig(backbone="resnet18", weights="none", seed=3)
+    other_seed = cfg.replace(seed=4)
+    (group,) = group_by_seed([("run-a", cfg), ("run-a-copy", cfg), ("run-b", other_seed)])
+    assert group.run_ids == ("run-a", "run-b") and group.seeds == (3, 4)
+    assert "run-a-copy is counted once" in caplog.text
+
+
+def test_a_second_encode_into_one_folder_waits_for_chunks_instead_of_redoing_them(encoded, tmp_path):
+    """Another process holds chunk 0 (it is encoding it) and writes it after a moment: this encode takes
+    chunk 1, waits for chunk 0 and finds it done, so each chunk is encoded once."""
+    import subprocess
+    import sys
+
+    from core.encoding.collection import Collection, encode_collection, folder_collection
+
+    run, folder, first = encoded
+    second = tmp_path / "enc2"
+    (second / "chunks").mkdir(parents=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import shutil, sys, time; from core.runs.lock import ChunkLocks\n"
+         "with ChunkLocks(sys.argv[1]) as locks:\n"
+         "    assert locks.try_acquire(0); print('locked', flush=True); time.sleep(2)\n"
+         "    shutil.copyfile(sys.argv[2], sys.argv[3])\n",
+         str(second / "chunks" / ".lock"), str(first / "chunks" / "00000000.npz"),
+         str(second / "chunks" / "00000000.npz")],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert holder.stdout.readline().strip() == "locked"
+    collection: Collection = folder_collection(folder)
+    result = drain(encode_collection(run.run_id, collection, second, chunk_size=2, device="cpu"))
+    assert holder.wait(timeout=30) == 0
+    assert (result.encoded, result.skipped, result.total) == (2, 2, 4)
+    assert np.array_equal(np.load(second / "codes" / "database.npz")["packed"],
+                          np.load(first / "codes" / "database.npz")["packed"])
+
+
+# -- 15. a run's stored config is complete ------------------------------------------------------------------
+@pytest.mark.parametrize("key", ["image_size", "adsh.num_samples"])
+def test_a_stored_config_missing_a_key_is_refused(run, capsys, key):
+    import json
+
+    data = json.loads(run.config.read_text())
+    *outer, last = key.split(".")
+    del (data[outer[0]] if outer else data)[last]
+    run.config.unlink()  # never write through the hard link shared with the pristine run
+    run.config.write_text(json.dumps(data))
+    for argv in (["query", run.run_id, "0"], ["eval", run.run_id]):
+        rc, _out, err = _cli(argv, capsys)
+        _one_line(rc, err, rf"config(\.adsh)? lacks {last}: a run's stored config must name every option")

@@ -20,6 +20,7 @@ def test_mean_std_is_the_sample_std():
     assert mean_std([0.3]) == MeanStd(0.3, 0.0, 1)
     assert mean_std(v for v in (1.0, 1.0)) == MeanStd(1.0, 0.0, 2)
     assert MeanStd(0.4321, 0.0123, 3).format(100) == "43.21 ± 1.23 (3)"
+    assert MeanStd(0.4321, 0.0, 1).format(100) == "43.21"  # one run: no "± 0.00 (1)"
     with pytest.raises(ValueError):
         mean_std([])
 

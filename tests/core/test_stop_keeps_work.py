@@ -95,3 +95,23 @@ def test_stop_before_the_first_batch_says_resume_starts_over():
     events = list(train(_cfg(), cancel=cancel))
     assert not any(isinstance(e, CheckpointSaved) for e in events)
     assert "no batch finished yet: Resume starts from epoch 1" in events[-1].message
+
+
+def test_multifusnet_resumes_mid_epoch_with_the_same_batches_and_zoom_draws():
+    from core.config.train_config import MultiFusOptions
+
+    small = MultiFusOptions(cascade_mid_channels=32, cascade_out_channels=64, attention_mlp_dim=64,
+                            cascade_bn_momentum=0.1)
+    cfg = TrainConfig(method="multifusnet", backbone="resnet18", weights="none", image_size=32, resize_size=32,
+                      bits=8, epochs=1, batch_size=48, lr=0.05, lr_milestones=(), device="cpu", amp=False, seed=3,
+                      multifus=small)  # 240 demo images: 5 batches
+    straight = list(train(cfg))[-1]
+    _, state_a = _state(straight)
+    first = _stop_at(cfg, 2)
+    assert "Resume continues epoch 1 of 1 at batch 3 of 5" in first[-1].message
+    resumed = list(train(None, resume=first[-1].run_id))
+    assert [(e.epoch, e.batch) for e in resumed if isinstance(e, BatchEnd)] == [(1, 3), (1, 4), (1, 5)]
+    _, state_b = _state(resumed[-1])
+    for key in state_a:
+        if not key.startswith("rng."):
+            assert torch.equal(state_a[key], state_b[key]), key

@@ -110,3 +110,42 @@ def test_reported_rows_are_labelled_and_unknown_reference_is_one_line():
     with pytest.raises(ConfigError, match="no method of the study matches; its methods are ADSH, FCAENet"):
         build_study_table("t", "T", _states({"ADSH": ADSH, "FCAENet": FCAE, "FCAENet w/o SREM": NO_SREM}), {},
                           reference="dpsh")
+
+
+def test_slurm_parameters_make_a_valid_sbatch_script(tmp_path, monkeypatch):
+    """The [slurm] table through submitit's own SLURM executor (a stand-in `srun` on PATH: no cluster here)."""
+    submitit = pytest.importorskip("submitit")
+    from core.studies.executors import cell_command, submitit_parameters
+    from core.studies.state import StudyFolder
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "srun").write_text("#!/bin/sh\n")
+    (fake / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{__import__('os').environ['PATH']}")
+    spec = parse_study(STUDY + '[slurm]\npartition = "gpu"\ntime_min = 90\ngpus_per_task = 2\n'
+                              'setup = ["module load cuda"]\n')
+    params = submitit_parameters(spec, "slurm", 8, spec.slurm)
+    executor = submitit.AutoExecutor(folder=tmp_path / "logs" / "%j", cluster="slurm")
+    executor.update_parameters(**params)  # refuses unknown parameter names
+    script = executor._executor._make_submission_file_text("python -u -m x", "uid")
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --time=90", "#SBATCH --gpus-per-node=2",
+                 "#SBATCH --job-name=fghash-t", "module load cuda"):
+        assert line in script, script
+    assert executor._executor.parameters.get("array_parallelism") == 8
+    command = cell_command(StudyFolder(tmp_path / "s"), "demo|ADSH|12b|seed0", gpus_per_task=2)
+    assert command[:3] == ["torchrun", "--standalone", "--nproc_per_node=2"] and command[-1] == "demo|ADSH|12b|seed0"
+
+
+def test_the_papers_numbers_become_labelled_reference_rows():
+    from core.studies.table import paper_rows
+
+    spec = parse_study('id = "p"\nbits = [12, 24]\n[[datasets]]\nkind = "cub"\nroot = "/data/cub"\n'
+                       '[[methods]]\nmethod = "fcaenet"\nlabel = "ours"\n[[methods]]\nmethod = "adsh"\n')
+    rows = paper_rows([CellState(cell, "pending") for cell in expand(spec)])
+    assert [r.label for r in rows] == ["FCAENet", "ADSH"]
+    assert rows[0].values == {("cub", 12): 34.76, ("cub", 24): 67.67} and "FCAENet" in rows[0].source
+    text = format_study_table(build_study_table("p", "P", [CellState(c, "pending") for c in expand(spec)], {},
+                                                rows), "markdown")
+    assert "| *FCAENet [reported, FCAENet (Zhao et al. 2022) Table 1]* | 34.76 | 67.67 |" in text
+    assert "| ours | not run | not run |" in text

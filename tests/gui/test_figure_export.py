@@ -56,7 +56,7 @@ def test_runs_exports_table_and_curves_and_draws_the_chance_level(window, traine
     panel.select_runs(ids)
     table = _written(qtbot, panel.figure_exporter, tmp_path / "table.tex", lambda: panel.export_paper("table"))
     text = table.read_text()
-    assert r"\toprule" in text and "adsh" in text and "fcaenet" in text and "Chance level (demo)" in text
+    assert r"\toprule" in text and "ADSH" in text and "FCAENet" in text and "Chance level (demo)" in text
     menu = panel.paper_button.menu().actions()
     assert len(menu) == 3
     _written(qtbot, panel.figure_exporter, tmp_path / "pr.svg", menu[1].trigger)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pyqtgraph as pg
+
 
 def test_single_point_curves_get_markers_and_the_legend_is_beside_the_plot(window, trained_runs, qtbot, reload_runs):
     runs = window.runs
@@ -46,4 +48,10 @@ def test_runs_tab_draws_pr_and_precision_at_k_curves(window, trained_runs, qtbot
     assert dict(curves[0].pk)[10] == report.precision_at_k[10]
     assert max(k for k, _ in curves[0].pk) <= 240  # cut at the demo's database size
     assert len(runs.curves.pr_plot.getPlotItem().listDataItems()) == 2
-    assert len(runs.curves.pk_plot.getPlotItem().legend.items) == 2
+    # beside them, what random codes score on the same split: the class prior on the PR plot, P@k of random codes
+    chance = engine.chance_levels(curves[0].run_id, (10,))
+    assert curves[0].chance.precision_at_k[10] == chance.precision_at_k[10] and curves[0].chance.dataset == "demo"
+    lines = [item for item in runs.curves.pr_plot.getPlotItem().items if isinstance(item, pg.InfiniteLine)]
+    assert [line.value() for line in lines] == [100 * chance.pr_precision]
+    names = [label.text for _, label in runs.curves.pk_plot.getPlotItem().legend.items]
+    assert len(names) == 3 and names[-1] == "chance (demo)"

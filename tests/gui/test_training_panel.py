@@ -85,7 +85,7 @@ def test_training_runs_responsively_and_stops(window, qtbot, tiny_config):
 
     # Resume continues the same run folder (here from epoch 1: no epoch had completed).
     panel.resume_run(run)
-    assert panel.is_training()
+    qtbot.waitUntil(panel.is_training, timeout=30_000)  # its config is read on the worker first
     qtbot.waitUntil(lambda: "resuming " + run in panel.log_view.toPlainText() and len(panel.loss_steps) >= 1,
                     timeout=120_000)
     with qtbot.waitSignal(panel.run_finished, timeout=120_000) as finished_again:

@@ -94,3 +94,11 @@ def test_desktop_entry_points_at_the_installed_launcher(installed):
     _run([str(bin_dir / "fghash-gui"), "--install-desktop-entry"], cwd=work, env=env)
     text = (work / "share" / "applications" / "fghash.desktop").read_text(encoding="utf-8")
     assert f"Exec={bin_dir / 'fghash-gui'}\n" in text
+
+
+def test_the_shipped_study_files_are_in_the_wheel(installed):
+    bin_dir, env, work = installed
+    out = _run([str(bin_dir / "fghash"), "study", "list", "--examples"], cwd=work, env=env).stdout
+    for name in ("demo", "fcaenet-table1", "fcaenet-table4", "multifusnet-table3", "multifusnet-fig9"):
+        assert f"\n{name} " in f"\n{out}", out
+    assert "fghash_gui/resources/studies" in out  # read from the installed package, not a checkout

@@ -98,8 +98,8 @@ METHOD_INFO: dict[str, MethodInfo] = {
     "fish": MethodInfo(
         "FISH", "Chen et al. 2022 (cited by Multi-FusNet; paper text not found)",
         "aassxun/DSH_Analysis fish.py, models/fish.py (re-implementation; no official code)", "proxy",
-        ("everything: only a re-implementation exists", "proxy codes: the engine's FISH codes with one code "
-         "per class (Multi-FusNet section 3.1)"), "", "docs/baselines.md section 7"),
+        ("everything: only a re-implementation exists", "proxy codes: each training image's own FISH code "
+         "(the engine's generator, docs/methods.md section 3.1)"), "", "docs/baselines.md section 7"),
     # the SEMICON-family baselines
     "semicon": MethodInfo(
         "SEMICON", "Shen, Sun, Wei, Jiang & Yang, ECCV 2022", "aassxun/SEMICON @885cbfe", "learned",
