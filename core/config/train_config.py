@@ -364,6 +364,7 @@ _ADDED_SINCE_SCHEMA_1: dict[str, Any] = {
     "nesterov": False,
     "multifus.proxy_codes": "distinct",
     "multifus.fusion_attention": "eca",
+    "compile_step": "off",  # those runs trained eager; a resume keeps them eager whatever "auto" comes to mean
     **{block: {} for block in ("dpsh", "hashnet", "fish", "semicon", "a2net", "exchnet", "agmh")},  # their defaults
 }
 
