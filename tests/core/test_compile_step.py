@@ -127,3 +127,15 @@ def test_training_log_says_what_compile_step_did():
     assert isinstance(events[-1], TrainFinished) and events[-1].status == "finished"
     notes = [e.message for e in events if isinstance(e, Log) and "compile_step" in e.message]
     assert len(notes) == 1 and "CUDA only" in notes[0] and "eager" in notes[0]
+
+
+def test_compile_step_is_neither_a_variant_nor_a_cell_identity():
+    """Runs differing only in compile_step (an old run read as "off", a new one at "auto") are one seed group
+    and no variant label names it, and a study cell's hash does not depend on it."""
+    from core.evaluation.seed_groups import group_by_seed
+    from core.studies.grid import config_hash
+
+    old, new = _cfg("adsh", compile_step="off", seed=1), _cfg("adsh", compile_step="auto", seed=2)
+    groups = group_by_seed([("r1", old), ("r2", new)])
+    assert len(groups) == 1 and "compile" not in groups[0].variant and groups[0].seeds == (1, 2)
+    assert config_hash(old) == config_hash(_cfg("adsh", compile_step="reduce-overhead", seed=1))
