@@ -15,9 +15,9 @@
 #   e2e        end to end from JPEG files (PIL workers and the decoded cache) vs synthetic at batch 256;
 #              float32 encoding images/s, warmed
 #   app        training from the app (a child process, and a worker thread) beside a GUI-like event loop vs the CLI
-#   study      the demo study end to end (112 px on the GPU, 32 px in the dry run), wall time per cell
 #   map        bench/map.py on the device vs the CPU (same run)
 #   search     GPU top-k Hamming search (torch) vs the CPU path, exact (distance, index) equality
+#   study      the demo study end to end (112 px on the GPU, 32 px in the dry run), wall time per cell
 # Then bench/gpu_report.py prints the summary table last and writes OUTDIR/summary.txt and summary.json.
 # Wheels in .whl/ (optional, e.g. faiss-cpu for the search comparison) are installed to a temporary folder first.
 set -u
