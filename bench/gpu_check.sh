@@ -8,12 +8,16 @@
 # Steps (each under its own time limit, its log in OUTDIR/<step>.log, its figures in OUTDIR/<step>.json):
 #   tests      pytest -m cuda (training step per method and in a child process, real CUDA OOM, AMP vs fp32 codes,
 #              GPU mAP / top-k)
-#   train      training step images/s of ADSH / FCAENet / Multi-FusNet vs a plain ResNet-50 step (batch 64)
-#   train_large  the plain and ADSH steps again at batch 256
-#   e2e        end to end from JPEG files (PIL workers and the decoded cache) vs synthetic; encoding images/s
+#   train      training step images/s of all ten methods vs a plain ResNet-50 step (224 px, Multi-FusNet 336 px,
+#              batch 64), with FLOP efficiency
+#   compile    the ADSH step again with TrainConfig.compile_step reduce-overhead (CUDA graphs), batch 64: compiled
+#              vs the eager figure of `train` (the dry run compiles with the aot_eager backend instead)
+#   e2e        end to end from JPEG files (PIL workers and the decoded cache) vs synthetic at batch 256;
+#              float32 encoding images/s, warmed
 #   app        training from the app (a child process, and a worker thread) beside a GUI-like event loop vs the CLI
 #   map        bench/map.py on the device vs the CPU (same run)
 #   search     GPU top-k Hamming search (torch) vs the CPU path, exact (distance, index) equality
+#   study      the demo study end to end (112 px on the GPU, 32 px in the dry run), wall time per cell
 # Then bench/gpu_report.py prints the summary table last and writes OUTDIR/summary.txt and summary.json.
 # Wheels in .whl/ (optional, e.g. faiss-cpu for the search comparison) are installed to a temporary folder first.
 set -u
@@ -36,22 +40,25 @@ if [ $DRY = 1 ]; then
     export FGHASH_CUDA_TESTS_DEVICE=cpu PYTEST_ADDOPTS="-p no:pytest-qt"  # Qt is absent there too
     DEV=cpu; WORKERS=1
     TRAIN="--backbone resnet18 --image-size 32 --multifus-size 32 --batch-size 8 --steps 2 --warmup 1 --small-multifus"
-    TRAIN_LARGE="--backbone resnet18 --image-size 32 --batch-size 16 --steps 2 --warmup 1"
+    COMPILE="--backbone resnet18 --image-size 32 --batch-size 8 --steps 2 --warmup 2 --compile-backend aot_eager"
     E2E="--backbone resnet18 --image-size 32 --train 96 --test 32 --classes 4 --batch-size 16 --epochs 1 --warm-batch 2 --encode-batch 32"
     APP="--backbone resnet18 --image-size 32 --train 96 --test 32 --classes 4 --batch-size 16 --inner-epochs 1"
     MAP="--queries 200 --database 3000 --reference-queries 50 --repeat 1 --threads 1"
     SEARCH="--sizes 20000 --queries 100 --repeat 1"
-    LIMITS=(300 120 60 150 150 60 60)
+    STUDY="--device cpu"
+    LIMITS=(300 150 120 150 150 60 60 400)
 else
     DEV=cuda; WORKERS=$(( $(nproc) - 1 ))
     TRAIN=""
-    TRAIN_LARGE="--batch-size 256 --steps 12 --warmup 4"
+    COMPILE="--compile-step reduce-overhead --warmup 5"   # the warmup steps compile (not timed)
     E2E="--train 4000 --test 2000 --batch-size 256 --epochs 2 --encode-batch 512"  # batch 64 is launch-bound and noisy (bench/README.md)
     APP="--train 2000 --test 300 --inner-epochs 2"
     MAP="--reference-queries 200 --repeat 3 --threads $(nproc)"
     SEARCH="--sizes 100000 1000000 --repeat 3 --cpu-repeat 1"
-    LIMITS=(90 80 45 100 120 30 30)   # 495 s at most; on an H200 (2026-11-27) the 7 steps took 252 s (app: 53 s
-                                      # for 5 runs) before the app's 2 child-process runs and the batch-256 files
+    STUDY="--image-size 112 --device cuda"
+    # 470 s at most (the order below: tests train compile e2e app map search study); on an H200 (2026-11-27)
+    # the earlier 7 steps took 252 s. The compile and study steps are not measured on a GPU yet.
+    LIMITS=(70 80 90 65 75 15 20 55)
 fi
 {
     date -u
@@ -77,12 +84,14 @@ step() {  # step NAME LIMIT_S COMMAND...
 step tests "${LIMITS[0]}" "$PY" -m pytest -m cuda tests/core/test_cuda.py tests/core/test_metrics.py -q -p no:cacheprovider \
     -rs --durations=0 --junitxml="$OUT/tests.xml"
 step train "${LIMITS[1]}" "$PY" bench/train_throughput.py --device $DEV $TRAIN --json "$OUT/train.json"
-step train_large "${LIMITS[2]}" "$PY" bench/train_throughput.py --device $DEV --configs plain adsh $TRAIN_LARGE \
-    --json "$OUT/train_large.json"
+step compile "${LIMITS[2]}" "$PY" bench/train_throughput.py --device $DEV --configs adsh $COMPILE \
+    --json "$OUT/compile.json"
 step e2e "${LIMITS[3]}" "$PY" bench/train_e2e.py --device $DEV --workers $WORKERS --root "$WORK/jpegs" $E2E --json "$OUT/e2e.json"
 step app "${LIMITS[4]}" "$PY" bench/app_throughput.py --device $DEV --workers $WORKERS --root "$WORK/jpegs_app" $APP \
     --json "$OUT/app.json"
 step map "${LIMITS[5]}" "$PY" bench/map.py --device $DEV $MAP --json "$OUT/map.json"
 step search "${LIMITS[6]}" "$PY" bench/search_gpu.py --device $DEV $SEARCH --json "$OUT/search.json"
+step study "${LIMITS[7]}" "$PY" bench/study_overhead.py $STUDY --home "$WORK/study_home" --no-goal-exit \
+    --json "$OUT/study.json"
 rm -rf "$WORK"
 "$PY" bench/gpu_report.py "$OUT"

@@ -180,12 +180,14 @@ def main() -> None:
     dataset = load_dataset("folder", str(root))
     print(f"end to end from {len(dataset.records)} JPEG files in {root} ({time.perf_counter() - t0:.1f} s to write), "
           f"{args.backbone} {args.image_size}px batch {args.batch_size}, {args.workers} loader workers, {device}")
-    out = {"device": str(device), "train": args.train, "test": args.test, "workers": args.workers, "rows": []}
+    out = {"device": str(device), "train": args.train, "test": args.test, "workers": args.workers,
+           "batch": args.batch_size, "rows": []}
     for method in args.methods:
         cfg = config(args, method, False, root, args.train)
         synth_args = argparse.Namespace(backbone=args.backbone, image_size=args.image_size,
                                         multifus_size=args.image_size, batch_size=args.batch_size,
-                                        device=args.device, no_amp=False, multifus_options={})
+                                        device=args.device, no_amp=False, multifus_options={},
+                                        compile_step="off", compile_backend=None)
         step, make_batch, _ = make_step(method, synth_args, device)
         synthetic, _ = images_per_s(step, make_batch(args.batch_size), device, warmup=3,
                                     steps=max(4, 2 * args.warm_batch))

@@ -1,5 +1,5 @@
-"""Training-step throughput of ADSH / FCAENet / Multi-FusNet against a plain torchvision ResNet-50 step,
-measured in one process on synthetic images (not a timed test).
+"""Training-step throughput of every method against a plain torchvision ResNet-50 step, measured in one
+process on synthetic images (not a timed test).
 
     python3 bench/train_throughput.py --device cuda --json out.json           # the defaults below
     python3 bench/train_throughput.py --device cpu --backbone resnet18 --image-size 32 --multifus-size 32 \
@@ -10,10 +10,16 @@ cudnn.benchmark on CUDA), from a pinned CPU batch copied to the device each step
 it. "plain" is torchvision's ResNet-50 (or --backbone) with a linear classifier and cross-entropy, run
 by the same NetworkStepper: the reference for what the hardware gives a standard step.
 
+--compile-step off | reduce-overhead sets TrainConfig.compile_step for every configuration (the plain step
+included); with reduce-overhead the first --warmup steps also compile (give it >= 3), and the rate counts
+only the steps after them. --compile-backend NAME (CPU dry runs: aot_eager) compiles the same entry points
+with that backend instead, on any device. FLOPs are counted on eager steps only (not with either option).
+
 FCAENet forwards three views per anchor (anchor, positive, SREM-erased), so its rate counts anchors.
 SEMICON, A2-Net (M = k parts), ExchNet and AGMH run their full training loss (A2-Net with L_rec and L_dec on,
 as in its second half; ExchNet without the exchange, whose class centres cost a pass over the train split
-per iteration, not per step).
+per iteration, not per step). DPSH and HashNet run their pairwise step (HashNet's batch is two halves
+paired with each other), FISH its two forwards (the images, then their attention-hidden copies).
 The FLOPs of one training step per image (torch.utils.flop_counter: forward + backward of convolutions
 and matrix products) give what each method's extra work allows: `flops_ratio` = plain FLOPs / method
 FLOPs per image, and `efficiency` = (method rate / plain rate) / flops_ratio (1.0 = the method runs its
@@ -45,6 +51,7 @@ def synthetic_dataset(n: int = 2000, classes: int = CLASSES) -> DatasetIndex:
 def method_config(method: str, args, image_size: int) -> TrainConfig:
     return TrainConfig(method=method, backbone=args.backbone, weights="none", image_size=image_size,
                        resize_size=image_size, batch_size=args.batch_size, device=args.device, amp=not args.no_amp,
+                       compile_step=args.compile_step,
                        adsh=AdshOptions(num_samples=2000), multifus=MultiFusOptions(**args.multifus_options))
 
 
@@ -66,6 +73,7 @@ def make_step(name: str, args, device: torch.device):
 
         model = getattr(models, args.backbone)(weights=None, num_classes=CLASSES).to(device)
         stepper = NetworkStepper(model, method_config("adsh", args, size), device)
+        _compile_for_bench(stepper, args)
         model.train()
         loss_fn = nn.CrossEntropyLoss()
 
@@ -79,6 +87,7 @@ def make_step(name: str, args, device: torch.device):
         return step, make_batch, size
 
     method = make_method(method_config(name, args, size), synthetic_dataset(), device)
+    _compile_for_bench(method.stepper, args)
     method.model.train()
     if name == "multifusnet":
         zoom_gen = epoch_generator(0, 1, 3)
@@ -87,6 +96,22 @@ def make_step(name: str, args, device: torch.device):
             loss = method._batch_loss(batch["image"], batch["label"], batch["db_index"], zoom_gen)
             method.stepper.step(loss.total)
             return loss.total.detach()
+        return step, make_batch, size
+
+    if name == "dpsh":
+        def step(batch):
+            terms = method._batch_loss(batch["image"], batch["label"], batch["db_index"])
+            return method.stepper.step(terms["likelihood"] + terms["quant"])
+        return step, make_batch, size
+    if name == "hashnet":
+        def step(batch):
+            return method.stepper.step(method._batch_loss(batch["image"], batch["label"]))
+        return step, make_batch, size
+    if name == "fish":
+        hide_gen = epoch_generator(0, 1, 3)
+
+        def step(batch):
+            return method.stepper.step(sum(method._batch_terms(batch, hide_gen).values()))
         return step, make_batch, size
 
     sim = SampledSimilarity.build(torch.arange(2000, device=device), method.db_labels_device)
@@ -98,6 +123,14 @@ def make_step(name: str, args, device: torch.device):
         method.stepper.step(loss)
         return loss.detach()
     return step, make_batch, size
+
+
+def _compile_for_bench(stepper: NetworkStepper, args) -> None:
+    """--compile-backend: compile with that backend; then print the stepper's notes (compile decisions)."""
+    if args.compile_backend:
+        stepper.compile_network(backend=args.compile_backend, mode=None)
+    for note in stepper.take_notes():
+        print(f"  [{note.level}] {note.message}", flush=True)
 
 
 def flops_per_image(step, make_batch) -> float:
@@ -129,18 +162,20 @@ def run(args) -> list[dict]:
     rows = []
     for name in args.configs:
         step, make_batch, size = make_step(name, args, device)
-        flops = flops_per_image(step, make_batch)
+        compiled = args.compile_step != "off" or bool(args.compile_backend)
+        flops = None if compiled else flops_per_image(step, make_batch)  # a batch of 2 would recompile
         rate, seconds = images_per_s(step, make_batch(args.batch_size), device, args.warmup, args.steps)
         rows.append({"config": name, "image_size": size, "batch": args.batch_size, "images_per_s": rate,
-                     "seconds": seconds, "steps": args.steps, "gflops_per_image": flops / 1e9})
-        print(f"  {name:15} {size:4d}px  {rate:9.1f} images/s  {flops / 1e9:7.1f} GFLOP/image (fwd+bwd)", flush=True)
+                     "seconds": seconds, "steps": args.steps, "gflops_per_image": flops and flops / 1e9})
+        print(f"  {name:15} {size:4d}px  {rate:9.1f} images/s"
+              + (f"  {flops / 1e9:7.1f} GFLOP/image (fwd+bwd)" if flops else ""), flush=True)
         del step
         if device.type == "cuda":
             torch.cuda.empty_cache()
     by_name = {r["config"]: r for r in rows}
     for r in rows:
         plain = by_name.get("plain@multifus" if r["config"] == "multifusnet" else "plain")
-        if plain is not None and not r["config"].startswith("plain"):
+        if plain is not None and not r["config"].startswith("plain") and r["gflops_per_image"]:
             r["vs_plain"] = r["images_per_s"] / plain["images_per_s"]
             r["flops_ratio"] = plain["gflops_per_image"] / r["gflops_per_image"]
             r["efficiency"] = r["vs_plain"] / r["flops_ratio"]
@@ -149,7 +184,7 @@ def run(args) -> list[dict]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--configs", nargs="+", default=["plain", "adsh", "fcaenet", "plain@multifus", "multifusnet",
-                                                    *SEMICON_FAMILY],
+                                                    "dpsh", "hashnet", "fish", *SEMICON_FAMILY],
                    help="plain = torchvision network + cross-entropy at --image-size; plain@multifus the same at "
                         "--multifus-size")
     p.add_argument("--backbone", default="resnet50")
@@ -160,6 +195,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=8)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-amp", action="store_true")
+    p.add_argument("--compile-step", default="off", choices=("off", "reduce-overhead"),
+                   help="TrainConfig.compile_step of every configuration (reduce-overhead: CUDA only)")
+    p.add_argument("--compile-backend", default=None,
+                   help="compile with this torch.compile backend instead (e.g. aot_eager: CPU dry runs)")
     p.add_argument("--small-multifus", action="store_true",
                    help="narrow Multi-FusNet conv blocks (CPU dry runs only)")
 
@@ -173,7 +212,9 @@ def main() -> None:
                                   attention_mlp_dim=32) if args.small_multifus else {})
     device = select_device(args.device)
     print(f"training step, synthetic images, {args.backbone}, batch {args.batch_size}, {device}"
-          f"{' ' + torch.cuda.get_device_name(device) if device.type == 'cuda' else ''}, amp={not args.no_amp}")
+          f"{' ' + torch.cuda.get_device_name(device) if device.type == 'cuda' else ''}, amp={not args.no_amp}, "
+          f"compile_step={args.compile_step}"
+          + (f", compile_backend={args.compile_backend}" if args.compile_backend else ""))
     rows = run(args)
     for r in rows:
         if "vs_plain" in r:
@@ -181,7 +222,9 @@ def main() -> None:
                   f"efficiency {r['efficiency']:.2f}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"device": str(device), "backbone": args.backbone, "rows": rows}, fh, indent=1)
+            json.dump({"device": str(device), "backbone": args.backbone, "compile_step": args.compile_step,
+                       "compile_backend": args.compile_backend,
+                       "rows": rows}, fh, indent=1)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from core.base.text import printable
 from core.config.presets import PRESET_HELP, PRESETS, preset_config
 from core.config.reported import Reported, reported
 from core.config.study_file import StudySpec, load_study
-from core.config.train_config import BACKBONES, DEVICES, METHODS, TrainConfig
+from core.config.train_config import BACKBONES, COMPILE_STEP_MODES, DEVICES, METHODS, TrainConfig
 
 # ---- data -------------------------------------------------------------------------------------------------------
 from core.data.check import DatasetReport, check_dataset
@@ -125,7 +125,7 @@ __all__ = [
     "ValidationResult", "printable",
     "METHOD_COLORS", "METHOD_NAMES", "method_color", "method_name", "series_label", "variant_label",
     # configuration
-    "BACKBONES", "DEVICES", "METHODS", "TrainConfig", "PRESETS", "PRESET_HELP", "preset_config",
+    "BACKBONES", "COMPILE_STEP_MODES", "DEVICES", "METHODS", "TrainConfig", "PRESETS", "PRESET_HELP", "preset_config",
     "Reported", "reported", "StudySpec", "load_study",
     # data
     "DATASET_KINDS", "TITLES", "has_official_validation", "layout_of", "load_dataset", "DatasetReport",

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from core.engine import CHANCE_DESCRIPTION
-from core.engine import BACKBONES, DEVICES, METHODS
+from core.engine import BACKBONES, COMPILE_STEP_MODES, DEVICES, METHODS
 from core.engine import PRESET_HELP, PRESETS
 from core.engine import printable
 
@@ -57,6 +57,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", default=None, help="imagenet (default), none, or a local .safetensors/.pth file")
     p.add_argument("--device", default=None, choices=DEVICES)
     p.add_argument("--no-amp", action="store_true", help="disable mixed precision on CUDA")
+    p.add_argument("--compile-step", default=None, choices=COMPILE_STEP_MODES,
+                   help="CUDA: compile the network with torch.compile(mode='reduce-overhead') (CUDA graphs; for "
+                        "small batches, whose steps are bound by Python launching kernels). auto (default) = on "
+                        "only where a GPU run measured a win: none has yet, so auto is eager for now")
     p.add_argument("--data-cache", action="store_true",
                    help="decode each image once into a uint8 cache and augment on the device (keeps a GPU fed)")
     p.add_argument("--no-srem", action="store_true", help="FCAENet ablation: no SREM-erased view")
@@ -119,7 +123,7 @@ def configs_from_args(args: argparse.Namespace) -> list:
     if args.allow_missing:
         top["allow_missing"] = True
     for name in ("epochs", "batch_size", "lr", "image_size", "resize_size", "seed", "eval_every", "num_workers",
-                 "backbone", "weights", "device"):
+                 "backbone", "weights", "device", "compile_step"):
         if getattr(args, name) is not None:
             top[name] = getattr(args, name)
     if args.num_workers is None and not args.resume:

@@ -37,8 +37,10 @@ _TOP_KEYS = {"id", "title", "preset", "bits", "seeds", "options", "datasets", "m
 _DATASET_KEYS = {"kind", "root", "allow_missing", "label"}
 _METHOD_KEYS = {"method", "label", "preset", "options"}
 _SWEEP_KEYS = {"option", "values", "label"}
-# Options a cell's key and config hash leave out: they change where and how fast a cell trains, not its result.
-NOT_IN_CELL_IDENTITY = ("num_workers",)
+# Options a cell's key and config hash leave out: they change where and how fast a cell trains, not its result
+# (compile_step: the compiled step equals eager, tests/core/test_compile_step.py; leaving it out also keeps
+# the cells of studies run before it existed).
+NOT_IN_CELL_IDENTITY = ("num_workers", "compile_step")
 # The [slurm] table: what submitit's executor takes (core/studies/executors.py names them).
 SLURM_KEYS = {"partition": str, "time_min": int, "gpus_per_task": int, "cpus_per_task": int, "mem_gb": int,
               "max_parallel": int, "account": str, "qos": str, "constraint": str, "setup": list}

@@ -25,6 +25,7 @@ SEMICON_FAMILY = ("semicon", "a2net", "exchnet", "agmh")
 METHODS += SEMICON_FAMILY
 BACKBONES = ("resnet18", "resnet34", "resnet50")
 DEVICES = ("auto", "cpu", "cuda")
+COMPILE_STEP_MODES = ("off", "reduce-overhead", "auto")  # TrainConfig.compile_step
 # Bounds on the crop and resize sizes (pixels). The papers train at 224-448 px; the memory of a batch grows
 # with the square of the size, so --image-size 10000 would ask for ~2000x the memory of 224 px and die in
 # an allocation; it is refused up front instead.
@@ -234,6 +235,10 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # mixed precision (CUDA only; ignored on CPU)
     channels_last: bool = True  # CUDA only
+    # compile the network's forward/backward with torch.compile(mode="reduce-overhead") (CUDA graphs: fewer
+    # Python kernel launches, for small batches); CUDA only, eager elsewhere. "auto" = on only where a GPU
+    # run has measured a win (bench/gpu_check.sh); none has yet, so "auto" is eager everywhere for now.
+    compile_step: Literal["off", "reduce-overhead", "auto"] = "auto"
     seed: int = 68
     epochs: int = 40  # outer iterations (ADSH/FCAENet) or epochs (Multi-FusNet)
     batch_size: int = 64
@@ -359,6 +364,7 @@ _ADDED_SINCE_SCHEMA_1: dict[str, Any] = {
     "nesterov": False,
     "multifus.proxy_codes": "distinct",
     "multifus.fusion_attention": "eca",
+    "compile_step": "off",  # those runs trained eager; a resume keeps them eager whatever "auto" comes to mean
     **{block: {} for block in ("dpsh", "hashnet", "fish", "semicon", "a2net", "exchnet", "agmh")},  # their defaults
 }
 
@@ -441,6 +447,8 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"bits must be between 4 and 256; got {cfg.bits}")
     if cfg.backbone not in BACKBONES:
         raise ConfigError(f"backbone must be one of {', '.join(BACKBONES)}; got {cfg.backbone!r}")
+    if cfg.compile_step not in COMPILE_STEP_MODES:
+        raise ConfigError(f"compile_step must be one of {', '.join(COMPILE_STEP_MODES)}; got {cfg.compile_step!r}")
     if cfg.device not in DEVICES:
         raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {cfg.device!r}")
     if cfg.image_size > MAX_IMAGE_SIZE or cfg.resize_size > MAX_RESIZE_SIZE:

@@ -52,8 +52,10 @@ _SWITCH_OFF_LABELS = {
     ("multifus", "use_cascade"): "no cascade", ("multifus", "use_fusion"): "no fusion",
     ("multifus", "use_attention"): "no attention", ("multifus", "use_zoom"): "no zoom",
 }
-_NOT_GROUPED = ("seed",)  # the one field seed groups vary
-_NOT_IN_VARIANT = ("seed", "bits", "method", "dataset_kind")  # shown in their own columns
+# seed: the one field seed groups vary. compile_step: how fast a step runs, not what it computes (the compiled
+# step equals eager: tests/core/test_compile_step.py); runs stored before it read as "off", new ones "auto"
+_NOT_GROUPED = ("seed", "compile_step")
+_NOT_IN_VARIANT = ("seed", "bits", "method", "dataset_kind", "compile_step")  # own columns / not a variant
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,10 @@ class ContinuationHashNet(HashNet):
     counter and, at multiples of step_size, sets beta = (1 + gamma * iter) ** power. encode(x) = z (the code
     is sign(z) = sign(tanh(beta z))). iter_num and beta are buffers: saved and resumed with the weights."""
 
+    # TrainConfig.compile_step compiles pre_activation only: the training forward advances a host-side
+    # counter (a Python int), which torch.compile would guard on and recompile at every step
+    compile_entry_points = ("pre_activation",)
+
     def __init__(self, backbone: nn.Module, bits: int, step_size: int = 200, gamma: float = 0.005,
                  power: float = 0.5) -> None:
         super().__init__(backbone, bits)

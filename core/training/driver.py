@@ -176,6 +176,7 @@ class _Run:
             yield Log(f"training {cfg.method} {cfg.bits} bits on {dataset.kind} ({len(self.train_records)} train / "
                       f"{len(self.test_records)} test images) on {device}; run {run_id}"
                       + (f"; resuming after epoch {start}" if start else ""))
+            yield from self._stepper_notes()
             if self.validation is not None:
                 yield Log(f"model selection on validation queries: {self.validation.source}; the test split "
                           f"plays no part in it")
@@ -245,6 +246,11 @@ class _Run:
             raise self._deleted_error()
 
     # ------------------------------------------------------------------------------------------
+    def _stepper_notes(self) -> Generator[Event, None, None]:
+        """The method's NetworkStepper notes (TrainConfig.compile_step's decision, a fallback to eager)."""
+        stepper = getattr(self.method, "stepper", None)
+        yield from stepper.take_notes() if stepper is not None else ()
+
     def _epoch(self, epoch: int) -> Generator[Event, None, None]:
         cfg = self.cfg
         t0 = last = time.perf_counter()
@@ -274,6 +280,7 @@ class _Run:
         for ready in lazy.flush():
             losses.append(ready.loss)
             yield ready
+        yield from self._stepper_notes()  # e.g. a compile fallback found by the epoch's first step
         if self.cancel.is_set():
             return
         self.loss_guard.check()  # every loss of a completed epoch is known finite before it is reported

@@ -145,6 +145,7 @@ def test_a_config_stored_before_the_comparison_methods_still_opens(tmp_path) -> 
     cfg = TrainConfig.load(old, complete=True)
     assert cfg.method == "multifusnet" and cfg.multifus.proxy_codes == "distinct"  # what those runs trained on
     assert cfg.multifus.fusion_attention == "eca" and not cfg.nesterov and cfg.dpsh == TrainConfig().dpsh
+    assert cfg.compile_step == "off"  # they trained eager
     data = json.loads(old.read_text())
     del data["image_size"]
     damaged = tmp_path / "config.json"

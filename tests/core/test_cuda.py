@@ -69,6 +69,25 @@ def test_training_step_on_cuda(method):
     assert torch.backends.cudnn.benchmark
 
 
+@pytest.mark.skipif(not ON_CUDA, reason="CUDA graphs need CUDA; tests/core/test_compile_step.py is the CPU check")
+@pytest.mark.parametrize("method", ["fcaenet", "multifusnet"])
+def test_cuda_graph_steps_equal_eager(method):
+    """Three steps with the model's entry points captured as CUDA graphs give the eager losses and weights:
+    FCAENet's three views (two calls) and Multi-FusNet's two passes survive the graphs' reuse of their
+    output memory. Backend "cudagraphs" is compile_step's mechanism (CUDA graph trees over the autograd
+    graphs) without inductor's code generation, which would take minutes here; the speed of the real
+    reduce-overhead step is bench/gpu_check.sh's compile step. float32 (amp off): comparable to 1e-3."""
+    from test_compile_step import _one_step
+
+    loss_e, _, weights_e, _ = _one_step(method, None, steps=3, device=DEVICE, amp=False)
+    loss_c, _, weights_c, m = _one_step(method, "cudagraphs", steps=3, device=DEVICE, amp=False)
+    assert m.stepper.compiled and m.stepper.take_notes() == []  # captured, nothing fell back to eager
+    assert loss_c == pytest.approx(loss_e, rel=1e-3, abs=1e-5)
+    for k in weights_e:
+        torch.testing.assert_close(weights_c[k], weights_e[k], rtol=1e-3, atol=1e-4, msg=lambda msg: f"{k}: {msg}")
+    torch._dynamo.reset()
+
+
 def test_skipped_overflow_step_leaves_weights_and_momentum_untouched():
     """A step whose scaled gradients overflow is skipped entirely: no weight moves and no momentum buffer
     is created. torch 2.11's fused SGD broke this under a GradScaler (its kernel advanced the momentum on

@@ -6,7 +6,8 @@ A method builds one NetworkStepper for its model and calls:
     with stepper.autocast(): out = model(images)
     stepper.step(loss, share)       # zero_grad + (scaled) backward + optimiser step; the global-batch loss
     stepper.end_epoch()             # MultiStep LR on the method's outer unit (TrainConfig.lr_milestones)
-and puts stepper.state_tensors() into its own state_tensors().
+and puts stepper.state_tensors() into its own state_tensors(). The driver logs stepper.take_notes()
+(what TrainConfig.compile_step did, and any fallback to eager).
 """
 
 from __future__ import annotations
@@ -25,8 +26,38 @@ from core.data.loader import loader_batches
 from core.runtime import distributed
 from core.config.train_config import TrainConfig
 from core.runtime.device import uses_amp
-from core.base.events import BatchEnd, Event
+from core.base.events import BatchEnd, Event, Log
 from core.base.state_pack import pack_state, select, unpack_state
+
+
+# Device types on which TrainConfig.compile_step="auto" compiles the step: where a GPU run of bench/gpu_check.sh
+# (its "compile" step, ADSH at batch 64) measured reduce-overhead faster than eager. None has been measured yet,
+# so "auto" stays eager everywhere; add "cuda" here only with the figure in bench/README.md.
+COMPILE_WINS_ON: frozenset[str] = frozenset()
+
+# The model entry points a method calls (FCAENet's anchor + positive pass uses forward_with_features); a model
+# whose entry point keeps Python state lists the pure parts instead in its `compile_entry_points`.
+_COMPILED_ENTRY_POINTS = ("forward", "forward_with_features")
+
+
+class _EagerFallback:
+    """A compiled model entry point that, on the first torch.compile failure (dynamo or its backend, raised
+    while tracing / compiling, before the graph runs), switches for good to the eager function and leaves
+    one note saying why. Errors of the computation itself (e.g. CUDA out of memory) pass through."""
+
+    def __init__(self, compiled, eager, name: str, notes: list[Log]) -> None:
+        self.compiled, self.eager, self.name, self.notes = compiled, eager, name, notes
+
+    def __call__(self, *args, **kwargs):
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except torch._dynamo.exc.TorchDynamoException as exc:
+                self.compiled = None
+                reason = (str(exc).strip().splitlines() or [""])[0][:200]
+                self.notes.append(Log(f"compile_step: the model's {self.name} could not be compiled "
+                                      f"({type(exc).__name__}: {reason}); it runs eager", "warning"))
+        return self.eager(*args, **kwargs)
 
 
 class NetworkStepper:
@@ -66,6 +97,35 @@ class NetworkStepper:
         self.image_size = cfg.image_size
         self.seed = cfg.seed
         self._augment_generator: torch.Generator | None = None
+        self._notes: list[Log] = []
+        self.compiled = False
+        if cfg.compile_step == "reduce-overhead" and device.type != "cuda":
+            self._notes.append(Log(f"compile_step reduce-overhead captures CUDA graphs (CUDA only): this "
+                                   f"{device.type} run is eager"))
+        elif cfg.compile_step == "reduce-overhead" or (cfg.compile_step == "auto" and
+                                                        device.type in COMPILE_WINS_ON):
+            self.compile_network()
+            self._notes.append(Log(f"compile_step {cfg.compile_step}: the model's forward and backward are "
+                                   "compiled with torch.compile(mode='reduce-overhead') (CUDA graphs); the first "
+                                   "steps compile"))
+
+    def compile_network(self, backend: str = "inductor", mode: str | None = "reduce-overhead") -> None:
+        """Compile the model's entry points in place (the module, its parameters and state_dict unchanged).
+
+        mode applies to the inductor backend only; tests compile on the CPU with backend="aot_eager" (the same
+        autograd graphs without inductor's slow code generation) and mode=None. A failure to compile falls
+        back to eager for that entry point, with a note (take_notes)."""
+        options = {"backend": backend, **({"mode": mode} if backend == "inductor" and mode else {})}
+        for name in getattr(self.model, "compile_entry_points", _COMPILED_ENTRY_POINTS):
+            eager = getattr(self.model, name, None)
+            if eager is not None:
+                setattr(self.model, name, _EagerFallback(torch.compile(eager, **options), eager, name, self._notes))
+        self.compiled = True
+
+    def take_notes(self) -> list[Log]:
+        """Log events about the step (compile decisions, fallbacks) since the last call."""
+        notes, self._notes = self._notes, []
+        return notes
 
     def _kernel_options(self) -> dict[str, bool | None]:
         """foreach=True on CUDA (never fused: see the class docstring); the CPU keeps torch's defaults."""
@@ -106,6 +166,9 @@ class NetworkStepper:
         total = distributed.reduce_gradients(params, loss, share)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.compiled and self.device.type == "cuda":
+            # CUDA graphs reuse their output memory: what the next forward overwrites belongs to this step
+            torch.compiler.cudagraph_mark_step_begin()
         return total
 
     def end_epoch(self) -> None:

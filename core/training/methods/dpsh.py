@@ -71,14 +71,7 @@ class DpshMethod(PairwiseMethod):
         for i, (images, labels, index) in enumerate(loader_batches(loader)):
             if cancel.is_set():
                 return
-            x = self.stepper.to_device(images)
-            with self.stepper.autocast():
-                u = self.model(x)
-            u = u.float()
-            index = index.to(self.device, non_blocking=True)
-            self.u_buffer[index] = u.detach()  # the batch's own rows first (the self pair uses the fresh u)
-            terms = dpsh_terms(u, labels.to(self.device, non_blocking=True), self.u_buffer, self.labels_device,
-                               cfg.dpsh.eta)
+            terms = self._batch_loss(images, labels, index)
             loss = self.stepper.step(terms["likelihood"] + terms["quant"])
             self.step_count += 1
             yield BatchEnd(epoch=epoch, batch=i + 1, batches_in_epoch=len(batches), step=self.step_count,
@@ -87,6 +80,19 @@ class DpshMethod(PairwiseMethod):
         if cancel.is_set():
             return
         self.stepper.end_epoch()  # lr x0.1 after epochs 51 and 101 in the paper preset
+
+    def _batch_loss(self, images: torch.Tensor, labels: torch.Tensor, index: torch.Tensor,
+                    ) -> dict[str, torch.Tensor]:
+        """The loss terms of one mini-batch (train-split indices `index`), in their graph; writes the batch's
+        fresh codes into U first."""
+        x = self.stepper.to_device(images)
+        with self.stepper.autocast():
+            u = self.model(x)
+        u = u.float()
+        index = index.to(self.device, non_blocking=True)
+        self.u_buffer[index] = u.detach()  # the batch's own rows first (the self pair uses the fresh u)
+        return dpsh_terms(u, labels.to(self.device, non_blocking=True), self.u_buffer, self.labels_device,
+                          self.cfg.dpsh.eta)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         out = super().state_tensors()

@@ -77,14 +77,7 @@ class FishMethod(AdshMethod):
         for i, batch in enumerate(loader_batches(loader)):
             if cancel.is_set():
                 return
-            x = self.stepper.to_device(batch["image"])
-            labels = batch["label"].to(self.device, non_blocking=True)
-            with self.stepper.autocast():
-                out = self.model(x)
-                hidden = hide_attended(x, out.feature_map, cfg.fish.hide_low, hide_gen)
-                logits_hide = self.model(hidden).logits
-            targets = self.targets[batch["db_index"].to(self.device, non_blocking=True)]
-            terms = fish_terms(out.logits, out.codes, targets, logits_hide, labels)
+            terms = self._batch_terms(batch, hide_gen)
             loss = self.stepper.step(sum(terms.values()), shares[i])
             self.step_count += 1
             yield BatchEnd(epoch=epoch, batch=i + 1, batches_in_epoch=total, step=self.step_count, loss=loss,
@@ -93,6 +86,17 @@ class FishMethod(AdshMethod):
         if cancel.is_set():
             return
         self.stepper.end_epoch()  # lr x0.1 at outer iterations 5, 15, 35 (paper preset)
+
+    def _batch_terms(self, batch: dict, hide_gen: torch.Generator) -> dict[str, torch.Tensor]:
+        """The loss terms of one mini-batch (two forwards: the images, then their attention-hidden copies)."""
+        x = self.stepper.to_device(batch["image"])
+        labels = batch["label"].to(self.device, non_blocking=True)
+        with self.stepper.autocast():
+            out = self.model(x)
+            hidden = hide_attended(x, out.feature_map, self.cfg.fish.hide_low, hide_gen)
+            logits_hide = self.model(hidden).logits
+        targets = self.targets[batch["db_index"].to(self.device, non_blocking=True)]
+        return fish_terms(out.logits, out.codes, targets, logits_hide, labels)
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         out = self.stepper.state_tensors()

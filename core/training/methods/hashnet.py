@@ -94,6 +94,18 @@ class HashNetMethod(PairwiseMethod):
             total += self.n
         return torch.cat(parts)[:count]
 
+    def _batch_loss(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss of one mini-batch whose first half is paired with its second half, in its graph."""
+        x = self.stepper.to_device(images)
+        with self.stepper.autocast():
+            h = self.model(x)  # one training forward of both halves: beta's iteration counter +1
+        h = h.float()
+        labels = labels.to(self.device, non_blocking=True)
+        half = h.shape[0] // 2
+        s = (labels[:half].view(-1, 1) == labels[half:].view(1, -1)).float()
+        return hashnet_loss(h[:half], h[half:], s, self.alpha, self.cfg.hashnet.loss == "weighted",
+                            self.cfg.hashnet.class_weight)
+
     def train_epoch(self, epoch: int, cancel: threading.Event) -> Iterator[BatchEnd | Event]:
         cfg = self.cfg
         b, steps = cfg.batch_size, self.steps_per_epoch()
@@ -104,19 +116,10 @@ class HashNetMethod(PairwiseMethod):
                             pin_memory=self.device.type == "cuda", generator=epoch_generator(cfg.seed, epoch, 2))
         self.model.train()
         clock = Throughput()
-        weighted = cfg.hashnet.loss == "weighted"
         for i, (images, labels, _index) in enumerate(loader_batches(loader)):
             if cancel.is_set():
                 return
-            x = self.stepper.to_device(images)
-            with self.stepper.autocast():
-                h = self.model(x)  # one training forward of both halves: beta's iteration counter +1
-            h = h.float()
-            labels = labels.to(self.device, non_blocking=True)
-            half = h.shape[0] // 2
-            s = (labels[:half].view(-1, 1) == labels[half:].view(1, -1)).float()
-            loss = hashnet_loss(h[:half], h[half:], s, self.alpha, weighted, cfg.hashnet.class_weight)
-            loss = self.stepper.step(loss)
+            loss = self.stepper.step(self._batch_loss(images, labels))
             self.stepper.scheduler.step()  # the lr schedule counts steps
             self.step_count += 1
             yield BatchEnd(epoch=epoch, batch=i + 1, batches_in_epoch=steps, step=self.step_count, loss=loss,
