@@ -11,7 +11,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-
 # The issue's training-step goals on one H100 / H200 (images/s; FCAENet's are anchors/s, three views each).
 STEP_GOALS = {"adsh": ("ADSH step images/s", 3500), "fcaenet": ("FCAENet step anchors/s", 1100)}
 EFFICIENCY_GOAL = {"multifusnet": 0.9}  # method rate / plain rate over what its FLOPs allow (issue 13)

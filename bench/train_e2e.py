@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.base.events import BatchEnd
 from core.config.train_config import AdshOptions, TrainConfig
 from core.runtime.device import select_device
-from core.base.events import BatchEnd
 
 
 def make_jpeg_folder(root: Path, train: int, test: int, classes: int, source: Path | None) -> Path:

@@ -32,27 +32,6 @@ from core.config.train_config import BACKBONES, COMPILE_STEP_MODES, DEVICES, MET
 from core.data.check import DatasetReport, check_dataset
 from core.data.images import load_rgb
 from core.data.registry import DATASET_KINDS, TITLES, has_official_validation, layout_of, load_dataset
-from core.models.backbones import hub_weights_path, stage_side, weights_problem
-
-# ---- runs -------------------------------------------------------------------------------------------------------
-from core.runs.admin import export_run, map_history, prune_missing_runs
-from core.runs.catalog import last_metrics, list_runs
-from core.runs.catalog import resolve_run as open_run  # a run by folder, id, unique id prefix or "latest"
-from core.runs.partial import ResumePoint, resume_point
-from core.runs.store import RunRecord
-from core.search.codes import has_codes
-from core.search.index import read_index_header
-
-# ---- training (engine.train: a generator of events ending with TrainFinished) -----------------------------------
-from core.runtime.distributed import LOST_PEER_MESSAGE, check_same_options, env_world_size, global_batch, lost_peer
-from core.runtime.distributed import setup as setup_ranks
-from core.runtime.distributed import teardown as teardown_ranks
-from core.training.child import train_in_child  # train() in a spawned child process: the app's training
-from core.training.driver import train
-from core.training.eta import format_seconds
-from core.training.followers import finish_followers
-from core.training.followers import follow as follow_rank_zero
-from core.training.methods.registry import DATABASE_KINDS, MethodInfo, method_info, method_names
 
 # ---- encoding ---------------------------------------------------------------------------------------------------
 from core.encoding.collection import dataset_collection, encode_collection, folder_collection, load_encoded
@@ -63,15 +42,7 @@ from core.evaluation.chance import CHANCE_DESCRIPTION, ChanceLevels
 from core.evaluation.code_map import CodeMap, code_map
 from core.evaluation.metrics import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, collapse_note
 from core.evaluation.seed_groups import MeanStd, SeedGroup, group_by_seed, mean_std
-from core.retrieval.approximate import RECALL_MEANING, ApproximateInfo, approximate_info, build_approximate
-from core.retrieval.class_compare import ClassApDifference, class_ap_difference
-from core.retrieval.class_stats import ClassReport, class_report, top_confusions, worst_queries
-from core.retrieval.provenance import database_kind
-from core.retrieval.provenance import notes_table as run_notes_table
-from core.retrieval.query_stats import QueryStats, query_with_stats
-from core.retrieval.service import TIES_NOTE, add_images, build_index, evaluate, query, report_table, run_chance_map
-from core.retrieval.service import run_chance_levels as chance_levels
-from core.retrieval.session import open_session as session
+from core.explain.api import clear_cache as _clear_explainers
 
 # ---- explanations -----------------------------------------------------------------------------------------------
 from core.explain.api import explain_run as explain  # explain(image_or_path, run, kind, ...) -> Explanation
@@ -94,6 +65,34 @@ from core.figures.export import (
     write_table,
 )
 from core.figures.table import TABLE_FORMATS
+from core.models.backbones import hub_weights_path, stage_side, weights_problem
+from core.retrieval.approximate import RECALL_MEANING, ApproximateInfo, approximate_info, build_approximate
+from core.retrieval.class_compare import ClassApDifference, class_ap_difference
+from core.retrieval.class_stats import ClassReport, class_report, top_confusions, worst_queries
+from core.retrieval.provenance import database_kind
+from core.retrieval.provenance import notes_table as run_notes_table
+from core.retrieval.query_stats import QueryStats, query_with_stats
+from core.retrieval.service import TIES_NOTE, add_images, build_index, evaluate, query, report_table, run_chance_map
+from core.retrieval.service import run_chance_levels as chance_levels
+from core.retrieval.session import forget_session as _forget_sessions
+from core.retrieval.session import open_session as session
+
+# ---- composed here: run deletion drops the caches of the layers above the runs ----------------------------------
+from core.runs.admin import delete_run as _delete_run_folder
+
+# ---- runs -------------------------------------------------------------------------------------------------------
+from core.runs.admin import export_run, map_history, prune_missing_runs
+from core.runs.catalog import last_metrics, list_runs
+from core.runs.catalog import resolve_run as open_run  # a run by folder, id, unique id prefix or "latest"
+from core.runs.partial import ResumePoint, resume_point
+from core.runs.store import RunRecord
+
+# ---- training (engine.train: a generator of events ending with TrainFinished) -----------------------------------
+from core.runtime.distributed import LOST_PEER_MESSAGE, check_same_options, env_world_size, global_batch, lost_peer
+from core.runtime.distributed import setup as setup_ranks
+from core.runtime.distributed import teardown as teardown_ranks
+from core.search.codes import has_codes
+from core.search.index import read_index_header
 
 # ---- studies (docs/studies.md) ----------------------------------------------------------------------------------
 from core.studies.api import study_status, study_table, study_table_text, write_study_figure, write_study_table
@@ -102,11 +101,12 @@ from core.studies.executors import EXECUTORS, StudyPlan, StudySubmitted, StudySu
 from core.studies.runner import CellEnded, CellStarted
 from core.studies.state import CELL_STATES, CellState, cell_states, list_studies, open_study
 from core.studies.table import ReportedRow, format_study_table
-
-# ---- composed here: run deletion drops the caches of the layers above the runs ----------------------------------
-from core.runs.admin import delete_run as _delete_run_folder
-from core.explain.api import clear_cache as _clear_explainers
-from core.retrieval.session import forget_session as _forget_sessions
+from core.training.child import train_in_child  # train() in a spawned child process: the app's training
+from core.training.driver import train
+from core.training.eta import format_seconds
+from core.training.followers import finish_followers
+from core.training.followers import follow as follow_rank_zero
+from core.training.methods.registry import DATABASE_KINDS, MethodInfo, method_info, method_names
 
 
 def delete_run(run: str) -> str:

@@ -10,10 +10,16 @@ import argparse
 import sys
 from typing import Any
 
-from core.engine import CHANCE_DESCRIPTION
-from core.engine import BACKBONES, COMPILE_STEP_MODES, DEVICES, METHODS
-from core.engine import PRESET_HELP, PRESETS
-from core.engine import printable
+from core.engine import (
+    BACKBONES,
+    CHANCE_DESCRIPTION,
+    COMPILE_STEP_MODES,
+    DEVICES,
+    METHODS,
+    PRESET_HELP,
+    PRESETS,
+    printable,
+)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -115,9 +121,7 @@ BASELINE_FLAGS = (
 
 def configs_from_args(args: argparse.Namespace) -> list:
     """One TrainConfig per requested bit length."""
-    from core.engine import env_world_size, global_batch
-    from core.engine import ConfigError
-    from core.engine import preset_config
+    from core.engine import ConfigError, env_world_size, global_batch, preset_config
 
     top: dict[str, Any] = {"dataset_root": args.root}
     if args.allow_missing:
@@ -182,8 +186,7 @@ def _method_options(method: str, items: list[str]) -> dict[str, dict[str, Any]]:
     import dataclasses
     import typing
 
-    from core.engine import ConfigError
-    from core.engine import TrainConfig
+    from core.engine import ConfigError, TrainConfig
 
     if not items:
         return {}
@@ -249,8 +252,15 @@ def _validation_options(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Under torchrun (WORLD_SIZE > 1) rank 0 trains and writes as below; the other ranks follow it."""
-    from core.engine import (LOST_PEER_MESSAGE, check_same_options, finish_followers, follow_rank_zero, lost_peer,
-                             setup_ranks, teardown_ranks)
+    from core.engine import (
+        LOST_PEER_MESSAGE,
+        check_same_options,
+        finish_followers,
+        follow_rank_zero,
+        lost_peer,
+        setup_ranks,
+        teardown_ranks,
+    )
 
     rank = setup_ranks(args.device)
     if not rank.active:
@@ -360,8 +370,7 @@ def _index_order_and_note(finished) -> tuple[str, str]:
 
 def _chance_cell(run_dir: str) -> str:
     """The run's chance level in % (7 wide), or '-' when it has no saved codes (failed or cancelled early)."""
-    from core.engine import run_chance_map
-    from core.engine import FghashError
+    from core.engine import FghashError, run_chance_map
 
     try:
         return f"{100 * run_chance_map(run_dir):7.2f}"

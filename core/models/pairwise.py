@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
 from torchvision import models as tvm
 
 from core.base.errors import WeightsError

@@ -32,28 +32,39 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.runtime import distributed
-from core.training import followers
-from core.runs.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
-from core.runs.partial import ResumePoint, clear_partial, read_partial, save_partial
-from core.search.codes import codes_path, load_codes, save_codes
-from core.config.train_config import TrainConfig
-from core.runtime.device import is_out_of_memory, out_of_memory_error, select_device
-from core.training.divergence import DEVICE_CHECK_EVERY, FiniteLossGuard
-from core.training.eta import RunClock
-from core.encoding.encode import encode_new_images, encode_run_codes, run_eval_transform
 from core.base.errors import Cancelled, RunError
-from core.base.events import (BatchEnd, BestOnValidation, CheckpointSaved, EpochEnd, EpochStart, EvalResult, Event,
-                              Log, Progress, TrainFinished, ValidationResult)
-from core.training.methods.adsh import AdshMethod
-from core.training.methods.common import LazyBatchLosses
+from core.base.events import (
+    BatchEnd,
+    BestOnValidation,
+    CheckpointSaved,
+    EpochEnd,
+    EpochStart,
+    EvalResult,
+    Event,
+    Log,
+    Progress,
+    TrainFinished,
+    ValidationResult,
+)
+from core.config.train_config import TrainConfig
+from core.data.duplicates import duplicates_warning, find_cross_split_duplicates
+from core.encoding.encode import encode_new_images, encode_run_codes, run_eval_transform
 from core.runs.catalog import create_run, open_store, resolve_run
+from core.runs.checkpoint import dataset_fingerprint, read_checkpoint, restore_rng, save_checkpoint
 from core.runs.lock import RunLock, codes_lock
+from core.runs.partial import ResumePoint, clear_partial, read_partial, save_partial
 from core.runs.paths import RunPaths
 from core.runs.rebuild import register_folder
 from core.runs.store import RunStore
+from core.runtime import distributed
+from core.runtime.device import is_out_of_memory, out_of_memory_error, select_device
+from core.search.codes import codes_path, load_codes, save_codes
+from core.training import followers
+from core.training.divergence import DEVICE_CHECK_EVERY, FiniteLossGuard
+from core.training.eta import RunClock
+from core.training.methods.adsh import AdshMethod
+from core.training.methods.common import LazyBatchLosses
 from core.training.validation import ValidationSplit, fingerprint_view, split_for_validation
-from core.data.duplicates import duplicates_warning, find_cross_split_duplicates
 
 
 def train(cfg: TrainConfig | None = None, *, cancel: threading.Event | None = None,

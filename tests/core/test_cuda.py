@@ -16,16 +16,16 @@ import os
 import numpy as np
 import pytest
 import torch
+from test_metrics import _random_case  # pytest puts tests/core on sys.path
+from test_training import events_and_result
 
 from core import engine
-from core.runs.checkpoint import load_run_model
+from core.base.events import BatchEnd, TrainFinished
 from core.cli import main
 from core.config.train_config import AdshOptions, FcaeOptions, MultiFusOptions, TrainConfig
 from core.encoding.encode import drain, encode_records
-from core.base.events import BatchEnd, TrainFinished
 from core.evaluation.metrics import map_all, summarize
-from test_metrics import _random_case  # pytest puts tests/core on sys.path
-from test_training import events_and_result
+from core.runs.checkpoint import load_run_model
 
 DEVICE = os.environ.get("FGHASH_CUDA_TESTS_DEVICE", "cuda")
 ON_CUDA = DEVICE.startswith("cuda")
@@ -51,8 +51,8 @@ def _cuda_cfg(method: str, **changes) -> TrainConfig:
 def test_training_step_on_cuda(method):
     """One epoch on the demo set on the GPU: finite losses, weights on the GPU in channels-last, AMP and a
     foreach SGD in use, codes saved."""
-    from core.training.methods.registry import make_method
     from core.data.registry import load_dataset
+    from core.training.methods.registry import make_method
 
     events = list(engine.train(_cuda_cfg(method)))
     finished = events[-1]

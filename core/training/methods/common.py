@@ -22,13 +22,12 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
-from core.data.loader import loader_batches
-from core.runtime import distributed
-from core.config.train_config import TrainConfig
-from core.runtime.device import uses_amp
 from core.base.events import BatchEnd, Event, Log
 from core.base.state_pack import pack_state, select, unpack_state
-
+from core.config.train_config import TrainConfig
+from core.data.loader import loader_batches
+from core.runtime import distributed
+from core.runtime.device import uses_amp
 
 # Device types on which TrainConfig.compile_step="auto" compiles the step: where a GPU run of bench/gpu_check.sh
 # (its "compile" step, ADSH at batch 64) measured reduce-overhead faster than eager. None has been measured yet,
