@@ -32,8 +32,9 @@ from fghash_gui.panels.browse_data import (
     first_line,
     query_text,
 )
-from fghash_gui.panels.browse_parts import K_CHOICES, QUERY_PREVIEW, QueryPicker, ResultsArea, ResultsHeader
+from fghash_gui.panels.browse_parts import QUERY_PREVIEW, QueryPicker, ResultsArea, ResultsHeader
 from fghash_gui.widgets.image_drop import IMAGE_FILTER, ImageDropMixin
+from fghash_gui.widgets.run_menu import fill_run_menu
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
 
@@ -115,18 +116,8 @@ class BrowsePanel(ImageDropMixin, QWidget):
         """Fill both run menus with the runs that have codes to search (names elided in the middle, the
         full run id on hover)."""
         records = runs.searchable()
-        for combo, current in ((self.run_combo, self.run_id), (self.compare_combo, self.compare_run_id)):
-            combo.blockSignals(True)
-            combo.clear()
-            if combo is self.compare_combo:
-                combo.addItem("(none)", None)
-            for r in records:
-                combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]} ({r.status})", r.run_id)
-                combo.setItemData(combo.count() - 1, r.run_id, Qt.ItemDataRole.ToolTipRole)
-            combo.view().setTextElideMode(Qt.TextElideMode.ElideMiddle)
-            index = combo.findData(current)
-            combo.setCurrentIndex(index if index >= 0 else 0)
-            combo.blockSignals(False)
+        fill_run_menu(self.run_combo, records, self.run_id, with_status=True)
+        fill_run_menu(self.compare_combo, records, self.compare_run_id, none_item=True, with_status=True)
 
     def forget_runs(self, run_ids: list[str]) -> None:
         """Runs were deleted: close them here if they are open, and refresh the menus."""

@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 )
 
 from core import engine
-from core.engine import FghashError
 from fghash_gui.panels.classes_model import LABEL_ROLE, SORT_ROLE, ClassTableModel, ConfusionTableModel
 from fghash_gui.panels.code_map import CodeMapView
 from fghash_gui.panels.confusion_matrix import ConfusionMatrixView
 from fghash_gui.widgets.elided_label import ElidedLabel
+from fghash_gui.widgets.run_menu import fill_run_menu
 from fghash_gui.widgets.thumbnails import ThumbnailLoader
 from fghash_gui.workers import RequestRunner
 
@@ -147,18 +147,12 @@ class ClassesPanel(QWidget):
         state.query_changed.connect(
             lambda result: result is not None and self.code_map.set_query(result.run_id, result.query_code))
         state.runs_deleted.connect(self.forget_runs)
+
     def refresh_runs(self) -> None:
         """Fill the comparison menu with the runs that have codes (the state's list; no store read here)."""
         state = getattr(self, "_state", None)  # the run list the application state loaded on the worker
         records = state.runs.searchable() if state is not None else []
-        self.compare_combo.blockSignals(True)
-        self.compare_combo.clear()
-        self.compare_combo.addItem("(none)", None)
-        for r in records:
-            self.compare_combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]}", r.run_id)
-            self.compare_combo.setItemData(self.compare_combo.count() - 1, r.run_id, Qt.ItemDataRole.ToolTipRole)
-        self.compare_combo.setCurrentIndex(max(self.compare_combo.findData(self.compare_run_id), 0))
-        self.compare_combo.blockSignals(False)
+        fill_run_menu(self.compare_combo, records, self.compare_run_id, none_item=True)
 
     def set_compare_run(self, run_id: str | None) -> None:
         """Compare per-class AP with a second run (None: no comparison); computed on the worker."""

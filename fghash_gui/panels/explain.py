@@ -43,6 +43,7 @@ from fghash_gui.panels.explain_draw import (
 from fghash_gui.widgets.elided_label import ElidedLabel
 from fghash_gui.widgets.image_drop import IMAGE_FILTER, ImageDropMixin
 from fghash_gui.widgets.overlay_view import COLORMAPS, OverlayView
+from fghash_gui.widgets.run_menu import fill_run_menu
 from fghash_gui.widgets.thumbnails import load_thumbnail
 from fghash_gui.widgets.titled import titled
 from fghash_gui.workers import RequestRunner
@@ -244,19 +245,12 @@ class ExplainPanel(ImageDropMixin, QWidget):
         state.runs_changed.connect(lambda _runs: self.refresh_runs())
         state.run_opened.connect(lambda opened: self.show_run(opened.run_id, opened.config))
         state.runs_deleted.connect(self.forget_runs)
+
     def refresh_runs(self) -> None:
         """Fill the comparison menu with the runs that have codes (and so a trained model)."""
         state = getattr(self, "_state", None)  # the run list the application state loaded on the worker
         records = state.runs.searchable() if state is not None else []
-        self.compare_combo.blockSignals(True)
-        self.compare_combo.clear()
-        self.compare_combo.addItem("(none)", None)
-        for r in records:
-            if r.run_id != self.run_id:
-                self.compare_combo.addItem(f"{r.method} · {r.dataset_kind} · {r.bits}b · {r.run_id[-4:]}", r.run_id)
-                self.compare_combo.setItemData(self.compare_combo.count() - 1, r.run_id, Qt.ItemDataRole.ToolTipRole)
-        self.compare_combo.setCurrentIndex(max(self.compare_combo.findData(self.compare_run_id), 0))
-        self.compare_combo.blockSignals(False)
+        fill_run_menu(self.compare_combo, records, self.compare_run_id, none_item=True, exclude=self.run_id)
 
     def set_compare_run(self, run_id: str | None) -> None:
         """Explain every image with a second run too, drawn beside this run's (None: no comparison)."""
