@@ -191,11 +191,11 @@ def _markdown(table: MethodBitsTable, digits: int) -> str:
         heads = [f"{kind} {h}" for (kind, _), h in zip(columns, heads)]
     timing = _TIMING_HEADERS if table.timing is not None else []
     head = lead + heads + timing
-    lines = ["| " + " | ".join(map(_markdown_escape, head)) + " |", "|" + "|".join(["---"] * len(lead) + ["---:"] * (len(heads) + len(timing)))
+    lines = ["| " + " | ".join(map(markdown_escape, head)) + " |", "|" + "|".join(["---"] * len(lead) + ["---:"] * (len(heads) + len(timing)))
              + "|"]
     for key, text in zip(keys, texts):
         cells = [_cell_text(_cell_of(table, key, c), digits, "±") for c in columns]
-        lines.append("| " + " | ".join([_markdown_escape(x) for x in text] + cells + _timing_texts(table, key)) + " |")
+        lines.append("| " + " | ".join([markdown_escape(x) for x in text] + cells + _timing_texts(table, key)) + " |")
     return "\n".join(lines + [""] + _footnotes(table, digits)) + "\n"
 
 
@@ -203,19 +203,19 @@ _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}"}
 
 
-def _latex_escape(text: str) -> str:
+def latex_escape(text: str) -> str:
     """User text (run names, dataset kinds) as LaTeX: one pass, so the braces of \\textbackslash{} are not
     escaped again; line breaks become spaces (a blank line would end the tabular's paragraph)."""
     text = " ".join(text.splitlines())
     return re.sub(r"[\\&%$#_{}~^]", lambda m: _LATEX_SPECIAL[m.group(0)], text)
 
 
-def _markdown_escape(text: str) -> str:
+def markdown_escape(text: str) -> str:
     """User text in a Markdown table cell: `|` would start a new cell and a line break a new row."""
     return " ".join(text.splitlines()).replace("\\", "\\\\").replace("|", "\\|")
 
 
-def _csv_text(value):
+def csv_cell(value):
     """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a leading
     apostrophe, as OWASP's CSV-injection advice and the spreadsheets themselves expect."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -231,7 +231,7 @@ def _latex(table: MethodBitsTable, digits: int) -> str:
     if groups:
         spans, rules, start = [], [], len(lead) + 1
         for kind, span in groups:
-            spans.append(r"\multicolumn{" + str(span) + "}{c}{" + _latex_escape(kind) + "}")
+            spans.append(r"\multicolumn{" + str(span) + "}{c}{" + latex_escape(kind) + "}")
             rules.append(r"\cmidrule(lr){" + f"{start}-{start + span - 1}" + "}")
             start += span
         lines.append(" & ".join([""] * len(lead) + spans + [""] * len(timing)) + r" \\")
@@ -239,9 +239,9 @@ def _latex(table: MethodBitsTable, digits: int) -> str:
     lines += [" & ".join([h.capitalize() for h in lead] + heads + timing) + r" \\", r"\midrule"]
     for key, text in zip(keys, texts):
         cells = [_cell_text(_cell_of(table, key, c), digits, r"$\pm$") for c in columns]
-        lines.append(" & ".join([_latex_escape(t) for t in text] + cells + _timing_texts(table, key)) + r" \\")
+        lines.append(" & ".join([latex_escape(t) for t in text] + cells + _timing_texts(table, key)) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
-    notes = " ".join(_latex_escape(n).replace("±", r"$\pm$") for n in _footnotes(table, digits))
+    notes = " ".join(latex_escape(n).replace("±", r"$\pm$") for n in _footnotes(table, digits))
     lines += [r"\caption{" + notes + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -260,6 +260,6 @@ def _csv(table: MethodBitsTable) -> str:
             if cell is not None:
                 extra = ([repr(sum(v) / len(v)) if v else "" for v in table.timing[row]]
                          if table.timing is not None else [])
-                writer.writerow([*map(_csv_text, row), b, repr(cell.mean), repr(cell.std), cell.n,
-                                 repr(table.chance[row[0]]), _csv_text(" ".join(cell.run_ids)), table.metric, *extra])
+                writer.writerow([*map(csv_cell, row), b, repr(cell.mean), repr(cell.std), cell.n,
+                                 repr(table.chance[row[0]]), csv_cell(" ".join(cell.run_ids)), table.metric, *extra])
     return out.getvalue()

@@ -19,7 +19,7 @@ from core.base.errors import ConfigError, FghashError
 from core.config.reported import reported
 from core.evaluation.seed_groups import MeanStd, mean_std
 from core.evaluation.significance import PairedTest, paired_test, with_holm
-from core.figures.table import TABLE_FORMATS, _latex_escape
+from core.figures.table import TABLE_FORMATS, csv_cell, latex_escape, markdown_escape
 from core.retrieval.service import run_chance_map
 from core.runs.paths import RunPaths
 from core.studies.state import CellState
@@ -214,48 +214,49 @@ _TEST_HEAD = ["other method", "n", "mean diff (pp)", "t-test p", "Holm p", "Wilc
 
 def _markdown(table: StudyTable, digits: int) -> str:
     head = ["method", *_head(table)]
-    lines = [f"### {table.title}", "", "| " + " | ".join(head) + " |", "|---|" + "---:|" * len(table.columns)]
+    lines = [f"### {markdown_escape(table.title)}", "", "| " + " | ".join(map(markdown_escape, head)) + " |",
+             "|---|" + "---:|" * len(table.columns)]
     for row in table.rows:
         cells = []
         for column in table.columns:
             text = _entry(table, row, column, digits, "±")
             cells.append(f"**{text}**" if table.best(column) == row and len(table.rows) > 1 else text)
-        lines.append("| " + " | ".join([row, *cells]) + " |")
+        lines.append("| " + " | ".join([markdown_escape(row), *cells]) + " |")
     for label, cells in _extra_rows(table, digits):
-        lines.append("| " + " | ".join([f"*{label}*", *cells]) + " |")
+        lines.append("| " + " | ".join([f"*{markdown_escape(label)}*", *cells]) + " |")
     lines += ["", *_notes(table)]
     if table.reference is not None:
         lines += ["", f"Paired tests of {table.reference} against each method over matched cells (same dataset, "
                       f"bits, seed); mean diff = {table.reference} − other; p two-sided, Holm-corrected over the "
                       f"{len(table.tests)} comparison(s).", "",
                   "| " + " | ".join(_TEST_HEAD) + " |", "|---|" + "---:|" * 6 + "---|"]
-        lines += ["| " + " | ".join(r) + " |" for r in _test_rows(table, digits)]
+        lines += ["| " + " | ".join(map(markdown_escape, r)) + " |" for r in _test_rows(table, digits)]
     return "\n".join(lines) + "\n"
 
 
 def _latex(table: StudyTable, digits: int) -> str:
     lines = [r"% needs \usepackage{booktabs}", r"\begin{table}[t]", r"\centering",
              r"\begin{tabular}{l" + "r" * len(table.columns) + "}", r"\toprule",
-             " & ".join(["Method", *[_latex_escape(h) for h in _head(table)]]) + r" \\", r"\midrule"]
+             " & ".join(["Method", *[latex_escape(h) for h in _head(table)]]) + r" \\", r"\midrule"]
     for row in table.rows:
         cells = []
         for column in table.columns:
-            text = _latex_escape(_entry(table, row, column, digits, "±")).replace("±", r"$\pm$")
+            text = latex_escape(_entry(table, row, column, digits, "±")).replace("±", r"$\pm$")
             cells.append(r"\textbf{" + text + "}" if table.best(column) == row and len(table.rows) > 1 else text)
-        lines.append(" & ".join([_latex_escape(row), *cells]) + r" \\")
+        lines.append(" & ".join([latex_escape(row), *cells]) + r" \\")
     extra = _extra_rows(table, digits)
     if extra:
         lines.append(r"\midrule")
-        lines += [" & ".join([r"\textit{" + _latex_escape(label) + "}", *cells]) + r" \\" for label, cells in extra]
+        lines += [" & ".join([r"\textit{" + latex_escape(label) + "}", *cells]) + r" \\" for label, cells in extra]
     lines += [r"\bottomrule", r"\end{tabular}",
-              r"\caption{" + _latex_escape(f"{table.title}. " + " ".join(_notes(table))).replace("±", r"$\pm$")
+              r"\caption{" + latex_escape(f"{table.title}. " + " ".join(_notes(table))).replace("±", r"$\pm$")
               + "}", r"\end{table}"]
     if table.reference is not None:
         lines += ["", r"\begin{table}[t]", r"\centering", r"\begin{tabular}{lrrrrrrl}", r"\toprule",
-                  " & ".join(_latex_escape(h) for h in _TEST_HEAD) + r" \\", r"\midrule"]
-        lines += [" & ".join(_latex_escape(c) for c in r) + r" \\" for r in _test_rows(table, digits)]
+                  " & ".join(latex_escape(h) for h in _TEST_HEAD) + r" \\", r"\midrule"]
+        lines += [" & ".join(latex_escape(c) for c in r) + r" \\" for r in _test_rows(table, digits)]
         lines += [r"\bottomrule", r"\end{tabular}",
-                  r"\caption{" + _latex_escape(f"Paired tests of {table.reference} against each method over "
+                  r"\caption{" + latex_escape(f"Paired tests of {table.reference} against each method over "
                                                f"matched cells; p two-sided, Holm-corrected.") + "}",
                   r"\end{table}"]
     return "\n".join(lines) + "\n"
@@ -272,20 +273,20 @@ def _csv(table: StudyTable) -> str:
             expected = table.expected.get((row, column), 0)
             if not expected:
                 continue
-            writer.writerow(["measured", row, *column, "" if entry is None else repr(entry.mean),
+            writer.writerow(["measured", csv_cell(row), *map(csv_cell, column), "" if entry is None else repr(entry.mean),
                              "" if entry is None else repr(entry.std), 0 if entry is None else entry.n, expected,
                              int(table.best(column) == row)])
     for dataset, level in table.chance.items():
-        writer.writerow(["chance", "chance (random codes)", dataset, "", repr(level), "", "", "", ""])
+        writer.writerow(["chance", "chance (random codes)", csv_cell(dataset), "", repr(level), "", "", "", ""])
     for reported in table.reported:
         for (dataset, bits), value in reported.values.items():
-            writer.writerow(["reported", f"{reported.label} [{reported.source}]", dataset, bits, repr(value / 100),
+            writer.writerow(["reported", csv_cell(f"{reported.label} [{reported.source}]"), csv_cell(dataset), bits, repr(value / 100),
                              "", "", "", ""])
     if table.reference is not None:
         writer.writerow([])
         writer.writerow(["reference", "other", "n", "mean_diff", "t_p", "t_p_holm", "wilcoxon_p",
                          "wilcoxon_p_holm", "note"])
         for t in table.tests:
-            writer.writerow([table.reference, t.other, t.n, *["" if v is None else repr(v) for v in (
+            writer.writerow([csv_cell(table.reference), csv_cell(t.other), t.n, *["" if v is None else repr(v) for v in (
                 t.mean_diff, t.t_p, t.t_p_holm, t.wilcoxon_p, t.wilcoxon_p_holm)], t.note])
     return out.getvalue()

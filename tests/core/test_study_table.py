@@ -149,3 +149,16 @@ def test_the_papers_numbers_become_labelled_reference_rows():
                                                 rows), "markdown")
     assert "| *FCAENet [reported, FCAENet (Zhao et al. 2022) Table 1]* | 34.76 | 67.67 |" in text
     assert "| ours | not run | not run |" in text
+
+
+def test_study_labels_cannot_inject_into_exports() -> None:
+    """Row labels come from the study file: a `|` or a newline stays inside its Markdown cell, a formula-like
+    label is neutralised in CSV (issue 22's rule for every table export)."""
+    from core.studies.table import StudyTable, format_study_table
+
+    table = StudyTable(study_id="s", title="t|x", rows=("a|b\nc", "=cmd()"), columns=(("demo", 12),), entries={},
+                       expected={("a|b\nc", ("demo", 12)): 1, ("=cmd()", ("demo", 12)): 1}, chance={})
+    markdown = format_study_table(table, "markdown")
+    assert "| a\\|b c |" in markdown and "### t\\|x" in markdown
+    csv_text = format_study_table(table, "csv")
+    assert "'=cmd()" in csv_text and "\n=cmd()" not in csv_text
