@@ -271,6 +271,9 @@ class _Run:
         yield EpochStart(epoch=epoch, epochs=cfg.epochs, step=int(getattr(self.method, "step_count", 0)),
                          unit="epoch" if _encodes_database(self.method) else "outer iteration",
                          resumed_at_batch=self.method.skip_batches)
+        # Until the method counts its batches, the epoch has done exactly those it skips: a cancel before its
+        # first batch (ExchNet's class centres come first) must not read the previous epoch's count.
+        self.method.batches_done = self.method.skip_batches
         for event in self.method.train_epoch(epoch, self.cancel):
             if isinstance(event, BatchEnd):
                 self.loss_guard.observe(event.loss, epoch, event.batch)
