@@ -140,7 +140,9 @@ def test_killed_mid_cell_resumes_that_run_and_finishes_the_rest(tmp_path, fghash
 
 @pytest.mark.skipif(os.name != "posix", reason="signals are POSIX")
 def test_ctrl_c_stops_cleanly(tmp_path, fghash_home):
-    path = _study(tmp_path, methods=("adsh",), seeds=(0,), epochs=3)
+    # long enough (the cell is stopped after its first epoch) that Ctrl-C always lands inside it: 3 epochs took
+    # 2.4 s on an idle machine, and the cell could finish before the signal arrived
+    path = _study(tmp_path, methods=("adsh",), seeds=(0,), epochs=50)
     proc = _cli(["study", "run", str(path)], fghash_home)
     _wait_for_checkpoint(fghash_home, proc)
     proc.send_signal(signal.SIGINT)
