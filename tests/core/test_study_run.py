@@ -105,8 +105,11 @@ def test_every_cell_once_then_none_then_changed_cells_only_when_asked(tmp_path, 
 def _cli(args, home: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "FGHASH_HOME": str(home),
            "PYTHONPATH": str(ROOT)}
+    # Ctrl-C must reach the CLI as in a terminal: a test session started in the background by a shell (`cmd &`)
+    # ignores SIGINT, and a child would inherit that
     return subprocess.Popen([sys.executable, "-m", "core.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+                            stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for_checkpoint(home: Path, proc: subprocess.Popen, timeout: float = 240) -> Path:

@@ -30,7 +30,8 @@ def test_out_of_memory_is_shown_and_the_app_stays_usable(window, qtbot, tiny_con
     assert failed and failed[0].method == "adsh"
 
     out_of_memory = False  # e.g. after lowering the batch size: the app trains again
-    assert panel.start_button.isEnabled()
+    # Start is enabled again once the form's checks (dataset, weights), run on the worker, have answered
+    qtbot.waitUntil(panel.start_button.isEnabled, timeout=30_000)
     panel.start_config(tiny_config("adsh", batch_size=8, epochs=50))
     qtbot.waitUntil(lambda: len(panel.loss_steps) >= 1, timeout=120_000)
     with qtbot.waitSignal(panel.run_finished, timeout=120_000) as stopped:
