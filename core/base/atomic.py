@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from core.base.errors import OutputError, RunError
+from core.base.safe_read import special_file_kind
 
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}  # disk full, or the user's quota
 _NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}  # read-only mount, no permission
@@ -69,21 +70,9 @@ def output_target(path: str | Path) -> Path:
     via = f" (via the link {path})" if target != path else ""
     if stat.S_ISDIR(info.st_mode):
         raise OutputError(f"output {target}{via} is a folder, not a file; give a file name")
-    raise OutputError(f"output {target}{via} is a {_special_kind(info.st_mode)}, not a regular file: fghash "
+    raise OutputError(f"output {target}{via} is a {special_file_kind(info.st_mode)}, not a regular file: fghash "
                       f"writes its outputs to regular files or new names only and never replaces a device, "
                       f"FIFO or socket; give a file name")
-
-
-def _special_kind(mode: int) -> str:
-    if stat.S_ISCHR(mode):
-        return "character device"
-    if stat.S_ISBLK(mode):
-        return "block device"
-    if stat.S_ISFIFO(mode):
-        return "FIFO (named pipe)"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return "special file"
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:

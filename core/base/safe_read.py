@@ -81,7 +81,7 @@ def open_regular(path: str | Path, *, what: str, limit: int, error: type[FghashE
         if stat.S_ISDIR(info.st_mode):
             raise error(f"{what} {path} is a directory, not a file")
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{what} {path} is not a regular file (it is a {_kind(info.st_mode)}); refused, since "
+            raise error(f"{what} {path} is not a regular file (it is a {special_file_kind(info.st_mode)}); refused, since "
                         f"reading it could block or never end")
         if info.st_size > limit:
             raise error(f"{what} {path} is {human_bytes(info.st_size)}, over the {human_bytes(limit)} limit for "
@@ -115,7 +115,8 @@ def read_regular(path: str | Path, *, what: str, limit: int, error: type[FghashE
     return data
 
 
-def _kind(mode: int) -> str:
+def special_file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, from its st_mode (for one-line refusals of reads and writes)."""
     if stat.S_ISFIFO(mode):
         return "FIFO (named pipe)"
     if stat.S_ISCHR(mode):
