@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from core.evaluation.metrics import map_all, per_query_ap
+from core.search.index import faiss_importable
 
 
 def reference_map(query_codes, database_codes, query_labels, database_labels):
@@ -57,6 +58,12 @@ def main() -> None:
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # Imported after torch, as in the product (core imports faiss lazily): faiss brings its own OpenMP
+    # runtime, and imported before torch it made this evaluation 1.7x slower here (0.44 s instead of 0.26 s).
+    if faiss_importable():  # our CPU distances are faiss popcounts (a matrix product without faiss)
+        import faiss
+
+        faiss.omp_set_num_threads(args.threads)
 
     rng = np.random.default_rng(0)
     query_codes = rng.choice([-1.0, 1.0], (args.queries, args.bits)).astype(np.float32)

@@ -15,17 +15,19 @@ relevant item t of query q,
 
     position(t) = 1 + #{j : d_j < d_t} + #{j < t : d_j = d_t}
 
-The first count comes from the query's distance histogram. The second splits the database into blocks of
-B consecutive indices: whole blocks before t come from an exclusive prefix sum of per-block histograms,
-the rest from comparing t with the <= B items of its own block. One augmented matrix product yields, for
-every (query, item) pair, the flat histogram bin `row * nblocks * V + block * V + distance` (V = bits + 1)
-directly, exactly (all values are small integers), so one `bincount` builds every histogram of a chunk.
-Queries are processed in chunks to bound memory; everything runs on the CPU or the GPU.
+Queries are taken class by class, so a group of queries shares its relevant items t_0 < t_1 < ... < t_{r-1}.
+Those cut the database into r + 1 segments: segment(j) = #{i : t_i < j}, so t_s is the last item of segment
+s. One `bincount` of `row * V * (r + 1) + distance * (r + 1) + segment` (V = bits + 1) gives every query's
+histogram over (distance, segment); its cumulative sum over segments, read at (d_t, s), counts the items
+j <= t_s with d_j = d_t (t_s included), and the cumulative sum over distances of the whole histogram
+counts the items with d_j < d_t. Their sum is position(t_s): no sort, no comparison between items.
+The distances come from popcounts on packed codes (faiss) on the CPU and from one matrix product on a
+GPU; queries are processed in chunks that bound memory. A query costs its n distances plus V * (r + 1)
+bins, so datasets with few classes (r large against n / V) pay mostly for the bins.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -34,6 +36,7 @@ import torch
 
 from core.base.events import is_collapsed
 from core.evaluation.tie_expectation import expected_ap, expected_at_k, harmonic
+from core.search.index import faiss_importable, hamming_distances, pack_padded
 
 TIE_MODES = ("stable", "average")  # "stable": ties by database index; "average": exact expectation
 # How the two tie modes are labelled wherever a figure is shown (CLI tables, GUI tooltips).
@@ -41,10 +44,7 @@ TIES_AVERAGED_LABEL = ("ties averaged (the expected value over random orders of 
                        "independent of the order of the database)")
 TIES_BY_INDEX_LABEL = "ties by index (equally distant items ranked by database index, as the published code does)"
 _CHUNK_ELEMENTS = 1 << 22  # pairs per chunk on the CPU: the (c, n) bin matrix stays around 16 MB
-# float32 holds every multiple of 0.5 below 2^23 exactly: the bin numbers and every partial sum of the
-# augmented product (terms of nblocks/2) stay exact below it, whatever order the BLAS sums in.
-_FLOAT32_EXACT = 1 << 23
-_BLOCK = 0  # 0: choose from the data (tests and tuning may fix it)
+_POPCOUNT_DEVICES = ("cpu",)  # device types whose distances come from faiss popcounts (else a matrix product)
 
 
 @dataclass(frozen=True)
@@ -83,17 +83,15 @@ class RetrievalReport:
 
 @dataclass(frozen=True)
 class _ChunkStats:
-    """Ranking facts of one chunk of queries (rows `start:stop`).
+    """Ranking facts of one chunk of queries, all of one class: `rows` (c,) int64, their query indices.
 
-    positions: (c, r_max) int64, 1-based ranking positions of each query's relevant items, ascending;
-    padding entries hold n + 1 and are excluded by `num_relevant`. hist_all / hist_relevant: (c, V) int64
-    counts of database items (all / relevant) at each Hamming distance.
+    positions: (c, r) int64, 1-based ranking positions of each query's r relevant items, ascending (r = 0
+    when the class has no database item). hist_all / hist_relevant: (c, V) int64 counts of database items
+    (all / relevant) at each Hamming distance.
     """
 
-    start: int
-    stop: int
+    rows: torch.Tensor
     positions: torch.Tensor
-    num_relevant: torch.Tensor
     hist_all: torch.Tensor
     hist_relevant: torch.Tensor
 
@@ -113,117 +111,109 @@ def _check_codes(codes: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name} must contain only -1 and +1 (binarise with sign() first)")
 
 
+class _Distances:
+    """Hamming distances between chunks of queries and the whole database, as (c, n) int32 on `device`:
+    popcounts on packed codes (faiss) on the CPU, one matrix product on a GPU or where faiss is absent (the
+    ±1 entries and their integer sums are exact in float32, TF32 included). On the CPU the popcounts are
+    6.8x faster than the product and its conversion to integers (bench/README.md)."""
+
+    def __init__(self, qc: torch.Tensor, dc: torch.Tensor, device: torch.device):
+        self.device = device
+        self.bits = qc.shape[1]
+        self.popcount = device.type in _POPCOUNT_DEVICES and faiss_importable()
+        if self.popcount:
+            self.query_packed = pack_padded(qc)
+            self.database_packed = pack_padded(dc)
+        else:
+            self.query_codes = qc.to(device, torch.float32)
+            self.database_codes_t = dc.to(device, torch.float32).T.contiguous()
+
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        if self.popcount:
+            return torch.from_numpy(hamming_distances(self.query_packed[rows.numpy()], self.database_packed))
+        inner = self.query_codes[rows.to(self.device)] @ self.database_codes_t
+        return ((self.bits - inner) * 0.5).to(torch.int32)
+
+
 def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels, *,
                       device: str | torch.device | None = None,
                       chunk_elements: int | None = None) -> Iterator[_ChunkStats]:
-    """Yield `_ChunkStats` for consecutive chunks of queries. Codes ±1 (q, bits) / (n, bits); labels (q,) / (n,)."""
+    """Yield `_ChunkStats` for chunks of queries, class by class. Codes ±1 (q, bits) / (n, bits); labels (q,) / (n,)."""
     qc = _as_tensor(query_codes, "query_codes", torch.float32)
     dc = _as_tensor(database_codes, "database_codes", torch.float32)
     _check_codes(qc, "query_codes")
     _check_codes(dc, "database_codes")
     if qc.shape[1] != dc.shape[1]:
         raise ValueError(f"query codes have {qc.shape[1]} bits but database codes {dc.shape[1]}")
-    ql = _as_tensor(query_labels, "query_labels", torch.int64).reshape(-1)
-    dl = _as_tensor(database_labels, "database_labels", torch.int64).reshape(-1)
+    ql = _as_tensor(query_labels, "query_labels", torch.int64).reshape(-1).cpu()
+    dl = _as_tensor(database_labels, "database_labels", torch.int64).reshape(-1).cpu()
     if ql.shape[0] != qc.shape[0] or dl.shape[0] != dc.shape[0]:
         raise ValueError(f"labels ({ql.shape[0]}, {dl.shape[0]}) do not match codes ({qc.shape[0]}, {dc.shape[0]})")
     dev = torch.device(device) if device is not None else qc.device
-    q, bits = qc.shape
     n = dc.shape[0]
-    v = bits + 1
+    v = qc.shape[1] + 1
     if n == 0:
         raise ValueError("the database is empty")
+    distances = _Distances(qc, dc, dev)
+    per_chunk = chunk_elements or (_CHUNK_ELEMENTS if dev.type == "cpu" else 1 << 25)
 
-    # Relevant items of each class, ascending database index, padded to the largest class.
-    dl = dl.to(dev)
+    # Relevant items of each class, ascending database index.
     order = torch.argsort(dl, stable=True)
     classes, counts = torch.unique_consecutive(dl[order], return_counts=True)
-    r_max = int(counts.max())
-    starts = torch.cumsum(counts, 0) - counts
-    slot = torch.arange(r_max, device=dev)
-    members = order[(starts[:, None] + slot).clamp(max=n - 1)]  # (num_classes, r_max)
-    member_ok = slot[None, :] < counts[:, None]
-
-    # Block size balances the per-block histograms (V * n / B bins per query) against the in-block
-    # comparisons (r_max * B per query); the factor 2 reflects that a bin costs more passes (measured).
-    block = _BLOCK or int(2 ** round(math.log2(max(8.0, min(1024.0, math.sqrt(2 * n * v / max(1, r_max)))))))
-    nblocks = -(-n // block)
-    bins_per_row = nblocks * v
-    # float64 on the GPU: TF32 could round the bin numbers; float32 on the CPU while it stays exact.
-    per_chunk = chunk_elements or (_CHUNK_ELEMENTS if dev.type == "cpu" else 1 << 25)
-    rows = max(1, per_chunk // max(n, r_max * block, bins_per_row))
-    if dev.type == "cpu" and (rows + 1) * bins_per_row < _FLOAT32_EXACT:
-        fdtype = torch.float32
-    else:
-        fdtype = torch.float64
-        rows = min(rows, max(1, (1 << 52) // bins_per_row))
-    rows = max(1, min(rows, q))
-
-    # Database side of the augmented product: [codes, 1, block]. Bins are laid out (row, distance, block)
-    # so the prefix sum over blocks runs along contiguous memory.
-    # The database is padded to whole blocks with rows whose product is `trash`, a bin past every real
-    # one, so the (c, n_padded) matrix views as (c, nblocks, block) without a copy.
-    trash = rows * bins_per_row
-    padded = nblocks * block
-    db_index = torch.arange(padded, device=dev)
-    real = (db_index < n).to(fdtype)[:, None]
-    db_codes = torch.zeros(padded, bits, device=dev, dtype=fdtype)
-    db_codes[:n] = dc.to(dev, fdtype)
-    db_aug = torch.cat([db_codes, real, torch.where(real[:, 0] > 0, (db_index // block).to(fdtype),
-                                                   torch.full((padded,), float(trash), device=dev, dtype=fdtype))[:, None]],
-                       dim=1)
-    in_block = torch.arange(block, device=dev)
-    idtype = torch.int32 if dev.type == "cpu" and trash < (1 << 31) else torch.int64
-
-    for start in range(0, q, rows):
-        stop = min(q, start + rows)
-        c = stop - start
-        row_offset = torch.arange(c, device=dev, dtype=torch.int64) * bins_per_row
-        # Query side: [-codes * nblocks/2, bits * nblocks/2 + row offset, 1]
-        #   ->  row * V * nblocks + distance * nblocks + block   (exact small integers)
-        q_aug = torch.cat([qc[start:stop].to(dev, fdtype) * (-0.5 * nblocks),
-                           (bits * nblocks / 2 + row_offset.to(fdtype))[:, None],
-                           torch.ones(c, 1, device=dev, dtype=fdtype)], dim=1)
-        flat = (q_aug @ db_aug.T).to(idtype)  # (c, n_padded) flat bin of every pair
-        hist_blocks = torch.bincount(flat.view(-1), minlength=trash + 1)[: c * bins_per_row].view(c, v, nblocks)
-        upto_block = torch.cumsum(hist_blocks, dim=2)  # inclusive prefix over blocks
-        hist_all = upto_block[:, :, -1]  # (c, V)
-        closer = torch.cumsum(hist_all, dim=1) - hist_all  # #{j: d_j < value}
-
-        # Relevant items of each query (padded; padding points at item 0 and is masked).
-        cls = torch.searchsorted(classes, ql[start:stop].to(dev)).clamp(max=classes.numel() - 1)
-        has_class = classes[cls] == ql[start:stop].to(dev)
-        rel = members[cls]  # (c, r_max)
-        ok = member_ok[cls] & has_class[:, None]
-        rel_flat = flat.gather(1, rel)  # (c, r_max)
-        local = rel_flat.to(torch.int64) - row_offset[:, None]
-        dist = local // nblocks
-        same_before = upto_block.view(c, -1).gather(1, local) - hist_blocks.view(c, -1).gather(1, local)
-        # Equal distance, same block, smaller index: compare with the items of t's own block, copied as
-        # whole block rows (padding holds `trash`, which equals no real bin).
-        block_rows = (torch.arange(c, device=dev)[:, None] * nblocks + rel // block).view(-1)
-        mates = flat.view(c * nblocks, block).index_select(0, block_rows).view(c, r_max, block)
-        earlier = in_block[None, None, :] < (rel % block)[:, :, None]
-        same_in_block = ((mates == rel_flat[:, :, None]) & earlier).sum(dim=2, dtype=torch.int32)
-        positions = 1 + closer.gather(1, dist) + same_before + same_in_block
-        positions = torch.where(ok, positions, torch.full_like(positions, n + 1))
-        positions, _ = torch.sort(positions, dim=1)
-        num_relevant = ok.sum(dim=1)
-        hist_rel = torch.zeros(c, v, dtype=torch.int64, device=dev)
-        hist_rel.scatter_add_(1, dist, ok.to(torch.int64))
-        yield _ChunkStats(start, stop, positions, num_relevant, hist_all, hist_rel)
+    first = dict(zip(classes.tolist(), (torch.cumsum(counts, 0) - counts).tolist()))
+    sizes = dict(zip(classes.tolist(), counts.tolist()))
+    query_order = torch.argsort(ql, stable=True)
+    query_classes, query_counts = torch.unique_consecutive(ql[query_order], return_counts=True)
+    group_start = 0
+    for label, group_size in zip(query_classes.tolist(), query_counts.tolist()):
+        group = query_order[group_start:group_start + group_size]
+        group_start += group_size
+        relevant = order[first[label]:first[label] + sizes[label]].to(dev) if label in first else order[:0].to(dev)
+        segments = relevant.numel() + 1
+        is_relevant = torch.zeros(n, dtype=torch.int32, device=dev)
+        is_relevant[relevant] = 1
+        segment = torch.cumsum(is_relevant, 0, dtype=torch.int32) - is_relevant  # #{relevant i < j}
+        bins_per_row = v * segments
+        rows = max(1, min(per_chunk // max(n, bins_per_row), (1 << 31) // bins_per_row - 1))
+        for chunk_start in range(0, group_size, rows):
+            chunk = group[chunk_start:chunk_start + rows]
+            c = chunk.numel()
+            row_offset = torch.arange(c, device=dev, dtype=torch.int32)[:, None] * bins_per_row
+            flat = distances(chunk)  # (c, n) int32, made into the bin of each pair in place
+            flat.mul_(segments).add_(segment).add_(row_offset)
+            hist = torch.bincount(flat.view(-1), minlength=c * bins_per_row).view(c, v, segments)
+            upto = torch.cumsum(hist, dim=2)  # items j <= the segment's relevant item, per distance
+            hist_all = upto[:, :, -1]
+            closer = torch.cumsum(hist_all, dim=1) - hist_all  # #{j: d_j < value}
+            local = (flat[:, relevant] - row_offset).to(torch.int64)  # d_t * (r + 1) + s
+            dist = local // segments
+            positions, _ = torch.sort(closer.gather(1, dist) + upto.view(c, -1).gather(1, local), dim=1)
+            hist_rel = torch.zeros(c, v, dtype=torch.int64, device=dev)
+            hist_rel.scatter_add_(1, dist, torch.ones_like(dist))
+            yield _ChunkStats(chunk.to(dev), positions, hist_all, hist_rel)
 
 
 def _stable_ap(stats: _ChunkStats, k: int | None = None) -> torch.Tensor:
     """AP per query (float64), ranking truncated at k if given (normalised by relevant items in the top k)."""
     pos = stats.positions.to(torch.float64)
     rank = torch.arange(1, pos.shape[1] + 1, device=pos.device, dtype=torch.float64)
-    valid = torch.arange(pos.shape[1], device=pos.device)[None, :] < stats.num_relevant[:, None]
-    if k is not None:
-        valid = valid & (stats.positions <= k)
+    valid = torch.ones_like(stats.positions, dtype=torch.bool) if k is None else stats.positions <= k
     terms = torch.where(valid, rank / pos, torch.zeros_like(pos))
     count = valid.sum(dim=1).to(torch.float64)
     return torch.where(count > 0, terms.sum(dim=1) / count.clamp(min=1), torch.zeros_like(count))
+
+
+class _PerQuery:
+    """One float64 value per query, in query order, filled chunk by chunk (chunks come class by class)."""
+
+    def __init__(self, count: int):
+        self.values = torch.zeros(count, dtype=torch.float64)
+
+    def put(self, stats: _ChunkStats, values: torch.Tensor) -> None:
+        self.values[stats.rows.cpu()] = values.cpu()
+
+    def mean(self) -> float:
+        return float(self.values.mean()) if self.values.numel() else 0.0
 
 
 def per_query_ap(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "average",
@@ -234,16 +224,16 @@ def per_query_ap(query_codes, database_codes, query_labels, database_labels, *, 
     """
     if tie_mode not in TIE_MODES:
         raise ValueError(f"tie_mode must be one of {TIE_MODES}; got {tie_mode!r}")
-    out = []
+    out = _PerQuery(len(query_codes))
     h = None
     for stats in _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels, device=device):
         if tie_mode == "stable":
-            out.append(_stable_ap(stats).cpu())
+            out.put(stats, _stable_ap(stats))
         else:
             if h is None:
                 h = harmonic(int(stats.hist_all[0].sum()), stats.hist_all.device)
-            out.append(expected_ap(stats.hist_all, stats.hist_relevant, h).cpu())
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+            out.put(stats, expected_ap(stats.hist_all, stats.hist_relevant, h))
+    return out.values
 
 
 def map_all(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "average",
@@ -297,28 +287,29 @@ def summarize(query_codes, database_codes, query_labels, database_labels, ks: Se
     ks = tuple(int(k) for k in ks)
     if any(k < 1 for k in ks):
         raise ValueError(f"every k must be >= 1; got {ks}")
-    ap, ap_idx = [], []
-    ap_k = {k: [] for k in ks}
-    ap_k_idx = {k: [] for k in ks}
-    p_k = {k: [] for k in ks}
-    p_k_idx = {k: [] for k in ks}
+    count = len(query_codes)
+    ap, ap_idx = _PerQuery(count), _PerQuery(count)
+    ap_k = {k: _PerQuery(count) for k in ks}
+    ap_k_idx = {k: _PerQuery(count) for k in ks}
+    p_k = {k: _PerQuery(count) for k in ks}
+    p_k_idx = {k: _PerQuery(count) for k in ks}
     pr_prec = pr_prec_n = pr_rec = pr_rec_n = None
     h = None
     for stats in _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels, device=device):
         if h is None:
             h = harmonic(int(stats.hist_all[0].sum()), stats.hist_all.device)
-        ap_idx.append(_stable_ap(stats).cpu())
-        ap.append(expected_ap(stats.hist_all, stats.hist_relevant, h).cpu())
+        ap_idx.put(stats, _stable_ap(stats))
+        ap.put(stats, expected_ap(stats.hist_all, stats.hist_relevant, h))
         for k in ks:
-            ap_k_idx[k].append(_stable_ap(stats, k).cpu())
+            ap_k_idx[k].put(stats, _stable_ap(stats, k))
             within = (stats.positions <= k) & (stats.positions <= stats.hist_all.sum(1, keepdim=True))
-            p_k_idx[k].append((within.sum(1).to(torch.float64) / k).cpu())
+            p_k_idx[k].put(stats, within.sum(1).to(torch.float64) / k)
             expected_ap_k, expected_p_k = expected_at_k(stats.hist_all, stats.hist_relevant, h, k)
-            ap_k[k].append(expected_ap_k.cpu())
-            p_k[k].append(expected_p_k.cpu())
+            ap_k[k].put(stats, expected_ap_k)
+            p_k[k].put(stats, expected_p_k)
         retrieved = torch.cumsum(stats.hist_all, 1).to(torch.float64)
         hits = torch.cumsum(stats.hist_relevant, 1).to(torch.float64)
-        total = stats.num_relevant.to(torch.float64)[:, None]
+        total = stats.hist_relevant.sum(1).to(torch.float64)[:, None]
         prec = torch.where(retrieved > 0, hits / retrieved.clamp(min=1), torch.zeros_like(hits))
         rec = torch.where(total > 0, hits / total.clamp(min=1), torch.zeros_like(hits))
         parts = (prec.sum(0), (retrieved > 0).sum(0), rec.sum(0), (total > 0).sum(0).expand(hits.shape[1]))
@@ -327,17 +318,17 @@ def summarize(query_codes, database_codes, query_labels, database_labels, ks: Se
         else:
             pr_prec, pr_prec_n, pr_rec, pr_rec_n = (old + p.cpu() for old, p in
                                                     zip((pr_prec, pr_prec_n, pr_rec, pr_rec_n), parts))
-    mean = (lambda xs: float(torch.cat(xs).mean()) if xs else 0.0)
-    values = (lambda xs: tuple(float(x) for x in torch.cat(xs)) if xs else ())
+    values = (lambda per_query: tuple(float(x) for x in per_query.values))
     curve = tuple(
         (radius, float(pr_prec[radius] / max(1, int(pr_prec_n[radius]))),
          float(pr_rec[radius] / max(1, int(pr_rec_n[radius]))))
         for radius in range(pr_prec.shape[0])
     ) if pr_prec is not None else ()
-    return _Summary(map_all=mean(ap), map_all_index_order=mean(ap_idx),
-                    map_at_k={k: mean(ap_k[k]) for k in ks}, map_at_k_index_order={k: mean(ap_k_idx[k]) for k in ks},
-                    precision_at_k={k: mean(p_k[k]) for k in ks},
-                    precision_at_k_index_order={k: mean(p_k_idx[k]) for k in ks},
+    return _Summary(map_all=ap.mean(), map_all_index_order=ap_idx.mean(),
+                    map_at_k={k: ap_k[k].mean() for k in ks},
+                    map_at_k_index_order={k: ap_k_idx[k].mean() for k in ks},
+                    precision_at_k={k: p_k[k].mean() for k in ks},
+                    precision_at_k_index_order={k: p_k_idx[k].mean() for k in ks},
                     pr_curve=curve, per_query_ap=values(ap), per_query_ap_index_order=values(ap_idx))
 
 

@@ -70,6 +70,35 @@ def pack_padded(codes_pm1, bits: int | None = None) -> np.ndarray:
 
 
 @functools.cache
+def faiss_importable() -> bool:
+    """Whether faiss imports here: it is a dependency, but some GPU images lack it, and code with a torch
+    fallback (the CPU evaluation's distances) asks before it uses faiss."""
+    try:
+        import faiss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def hamming_distances(query_padded: np.ndarray, database_padded: np.ndarray) -> np.ndarray:
+    """All pairwise Hamming distances, (q, n) int32, of codes packed and padded by `pack_padded` (popcount on
+    64-bit words, faiss's `hammings`, OpenMP-parallel over the queries)."""
+    import faiss
+
+    query_padded = np.ascontiguousarray(query_padded, dtype=np.uint8)
+    database_padded = np.ascontiguousarray(database_padded, dtype=np.uint8)
+    width = query_padded.shape[1]
+    if database_padded.shape[1] != width or width % 8:
+        raise ValueError(f"padded codes must share a width that is a multiple of 8 bytes; got {width} and "
+                         f"{database_padded.shape[1]}")
+    out = np.empty((query_padded.shape[0], database_padded.shape[0]), dtype=np.int32)
+    if out.size:
+        faiss.hammings(faiss.swig_ptr(query_padded), faiss.swig_ptr(database_padded), query_padded.shape[0],
+                       database_padded.shape[0], width, faiss.swig_ptr(out))
+    return out
+
+
+@functools.cache
 def faiss_orders_ties_by_index() -> bool:
     """Whether this faiss build's CPU IndexBinaryFlat returns the top k in (distance, index) order, ties
     included: checked once on codes where almost everything ties (8 significant bits, 20,000 rows), for one

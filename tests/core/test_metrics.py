@@ -146,21 +146,28 @@ def test_bad_input_is_rejected():
         map_all(np.ones((2, 8)), np.ones((3, 8)), [0], [0, 1, 0])
 
 
-def test_float64_bin_path_equals_float32_path(monkeypatch):
-    # The GPU (and huge databases) use float64 bin numbers and int64 bins: force that path on the CPU.
+def test_matrix_product_distances_equal_popcounts(monkeypatch):
+    # A GPU takes the distances from a matrix product, the CPU from faiss popcounts: force the product here.
     qc, dc, ql, dl = _random_case(30, 1500, 12, 8, 7)
-    fast = per_query_ap(qc, dc, ql, dl, tie_mode="stable").numpy()
-    monkeypatch.setattr(metrics, "_FLOAT32_EXACT", 0)
-    np.testing.assert_array_equal(per_query_ap(qc, dc, ql, dl, tie_mode="stable").numpy(), fast)
-    np.testing.assert_allclose(fast, _loop_ap(qc, dc, ql, dl), rtol=0, atol=1e-12)
+    fast = summarize(qc, dc, ql, dl)
+    monkeypatch.setattr(metrics, "_POPCOUNT_DEVICES", ())
+    assert summarize(qc, dc, ql, dl) == fast
+    np.testing.assert_allclose(fast.per_query_ap_index_order, _loop_ap(qc, dc, ql, dl), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("block", [8, 64])
-def test_block_size_does_not_change_results(monkeypatch, block):
-    qc, dc, ql, dl = _random_case(20, 1000, 8, 4, 8)
-    monkeypatch.setattr(metrics, "_BLOCK", block)
-    np.testing.assert_allclose(per_query_ap(qc, dc, ql, dl, tie_mode="stable").numpy(), _loop_ap(qc, dc, ql, dl),
-                               rtol=0, atol=1e-12)
+@pytest.mark.parametrize("database_labels", [[0] * 40, [1] * 39 + [0], [0] + [1] * 39, [0, 1] * 20])
+def test_relevant_items_at_the_ends_of_the_database(monkeypatch, database_labels):
+    # The segments between relevant items: the first or last database item relevant, every item relevant,
+    # and (one query per chunk) the row offsets of groups split into several chunks.
+    rng = np.random.default_rng(11)
+    dl = np.array(database_labels)
+    dc = rng.choice([-1.0, 1.0], (len(dl), 6))
+    qc = rng.choice([-1.0, 1.0], (7, 6))
+    ql = np.array([0, 1, 0, 2, 1, 0, 0])
+    expected = _loop_ap(qc, dc, ql, dl)
+    np.testing.assert_allclose(per_query_ap(qc, dc, ql, dl, tie_mode="stable").numpy(), expected, rtol=0, atol=1e-12)
+    monkeypatch.setattr(metrics, "_CHUNK_ELEMENTS", 1)
+    np.testing.assert_allclose(per_query_ap(qc, dc, ql, dl, tie_mode="stable").numpy(), expected, rtol=0, atol=1e-12)
 
 
 @pytest.mark.cuda
