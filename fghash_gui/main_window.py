@@ -92,9 +92,12 @@ class MainWindow(QMainWindow):
 
     @Slot(str, str)
     def _on_explain_requested(self, run: str, image_path: str) -> None:
-        # Browse's run is the state's open run, which Explain follows already.
+        # Browse's run is the state's open run, which Explain follows already; a run compared in Browse is
+        # compared in Explain too (Explain keeps its own choice when Browse compares with none).
         if self.browse.query_path:
             self.explain.set_sources(self.browse.query_path, self.browse.explain_sources())
+        if self.browse.compare_run_id and self.browse.compare_run_id != self.explain.compare_run_id:
+            self.explain.set_compare_run(self.browse.compare_run_id)
         self.explain.set_image(image_path)
         self.tabs.setCurrentWidget(self.explain)
 

@@ -140,3 +140,19 @@ def test_explain_two_runs_side_by_side(window, trained_runs, qtbot):
     assert ours is None or not np.array_equal(ours.heatmap, shown.args[0].heatmap)  # two models, two maps
     panel.set_compare_run(None)
     assert not panel.compare_column.isVisibleTo(panel)
+
+
+def test_explain_from_browse_carries_the_compared_run(window, trained_runs, qtbot):
+    """Browse compares two runs: Explain… opens the image explained by both, side by side."""
+    first, second = trained_runs["fcaenet"].run_id, trained_runs["adsh"].run_id
+    _first_query(window, qtbot, first)
+    browse, panel = window.browse, window.explain
+    panel.set_compare_run(None)
+    browse.set_compare_run(second)
+    hit_path = browse.grid.result_model.cells[1].path
+    with qtbot.waitSignal(panel.compare_shown, timeout=60_000):
+        browse._request_explain(hit_path)
+    assert panel.compare_run_id == second and panel.compare_column.isVisibleTo(panel)
+    assert panel.current_path() == hit_path and "adsh" in panel.compare_caption.text()
+    browse.set_compare_run(None)
+    panel.set_compare_run(None)
