@@ -34,7 +34,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--method", default="fcaenet")
-    parser.add_argument("--bits", type=int, default=12)
+    parser.add_argument("--bits", type=int, default=None, help="default: the demo's")
     parser.add_argument("--epochs", type=int, default=None, help="default: the demo's")
     parser.add_argument("--image-size", type=int, default=None, help="default: the demo's")
     parser.add_argument("--srem-size", type=int, default=None)
@@ -43,6 +43,7 @@ def main() -> int:
     parser.add_argument("--num-samples", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--gamma", type=float, default=None)
+    parser.add_argument("--v-init", choices=("zeros", "randn"), default=None, help="ADSH's initial database codes")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--eval-every", type=int, default=None)
     parser.add_argument("--erase-images", type=int, default=40, help="test images SREM's share is measured on")
@@ -55,17 +56,17 @@ def main() -> int:
     import torch
 
     from core import engine
-    from core.cli.demo import DEMO_EPOCHS, DEMO_IMAGE_SIZE, demo_config
+    from core.cli.demo import DEMO_BITS, DEMO_EPOCHS, DEMO_IMAGE_SIZE, demo_config
     from core.data.registry import load_dataset
-    from core.evaluation.chance import run_chance_map
+    from core.engine import run_chance_map
 
     print(f"load average at start: {os.getloadavg()[0]:.2f} (torch threads {torch.get_num_threads()})")
     results = []
     for seed in (int(s) for s in args.seeds.split(",")):
-        cfg = demo_config(args.method, args.bits, args.epochs or DEMO_EPOCHS, args.image_size or DEMO_IMAGE_SIZE,
+        cfg = demo_config(args.method, args.bits or DEMO_BITS, args.epochs or DEMO_EPOCHS, args.image_size or DEMO_IMAGE_SIZE,
                           "none", "cpu")
         adsh = {k: v for k, v in (("inner_epochs", args.inner_epochs), ("num_samples", args.num_samples),
-                                  ("gamma", args.gamma)) if v is not None}
+                                  ("gamma", args.gamma), ("v_init", args.v_init)) if v is not None}
         fcae = {k: v for k, v in (("srem_size", args.srem_size), ("srem_regions", args.srem_regions)) if v is not None}
         top = {k: v for k, v in (("lr", args.lr), ("batch_size", args.batch_size), ("eval_every", args.eval_every))
                if v is not None}
@@ -91,7 +92,8 @@ def main() -> int:
           f"load average at end: {os.getloadavg()[0]:.2f}")
     print(f"config: {cfg.image_size} px, {cfg.epochs} outer x {cfg.adsh.inner_epochs} inner epochs (evaluated every "
           f"{cfg.eval_every}), m = "
-          f"{cfg.adsh.num_samples}, batch {cfg.batch_size}, lr {cfg.lr}, gamma {cfg.adsh.gamma}, "
+          f"{cfg.adsh.num_samples}, batch {cfg.batch_size}, lr {cfg.lr}, gamma {cfg.adsh.gamma}, V init {cfg.adsh.v_init}, "
+          f"{cfg.bits} bits, "
           f"SREM s = {cfg.fcae.srem_size} N = {cfg.fcae.srem_regions}")
     return 0
 
