@@ -44,10 +44,11 @@ def form(qtbot):
 def test_allow_missing_switch_shows_counts_and_unblocks_start(window, qtbot, tmp_path):
     _partial_vegfru(tmp_path)
     form = window.training.form
-    form.weights_combo.setCurrentText("none")  # the test needs no network
     form.kind_combo.setCurrentText("vegfru")
+    form.weights_combo.setCurrentText("none")  # the test needs no network (an edit on top of vegfru's preset)
     form.root_edit.setText(str(tmp_path))
-    qtbot.waitUntil(lambda: bool(form.problems), timeout=20_000)
+    qtbot.waitUntil(lambda: any("listed images present" in p for p in form.problems), timeout=20_000)
+    assert form.weights_combo.currentText() == "none", (form.edits, form.problems)
     assert "7 of 8 listed images present (1 missing)" in form.problems[0]
     assert "allow missing" in form.problems[0] and not any("allow_missing=True" in p for p in form.problems)
     assert not window.training.start_button.isEnabled()
