@@ -48,23 +48,16 @@ _POPCOUNT_DEVICES = ("cpu",)  # device types whose distances come from faiss pop
 
 
 @dataclass(frozen=True)
-class RetrievalReport:
-    """Evaluation of one run's codes: query split vs database split.
+class RetrievalFigures:
+    """Every metric of one evaluation (`summarize`), both tie modes.
 
     Headline figures (exact expectations over random orders inside Hamming tie groups, independent of the
     database order): map_all; map_at_k and precision_at_k ({k: value}); per_query_ap (query order).
     The *_index_order twins rank ties by database index, as the published code does (secondary; they
     change when the database is reordered). pr_curve: one (radius, precision, recall) per Hamming radius
-    0..bits (order-free). largest_code_share: fraction of the database holding its most common code;
-    `collapsed` when it exceeds core.base.events.COLLAPSE_SHARE.
+    0..bits (order-free).
     """
 
-    run_id: str
-    method: str
-    dataset_kind: str
-    bits: int
-    num_queries: int
-    num_database: int
     map_all: float
     map_all_index_order: float
     map_at_k: dict[int, float]
@@ -74,6 +67,20 @@ class RetrievalReport:
     pr_curve: tuple[tuple[int, float, float], ...]
     per_query_ap: tuple[float, ...]
     per_query_ap_index_order: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RetrievalReport(RetrievalFigures):
+    """Evaluation of one run's codes, query split vs database split: the `RetrievalFigures`, the run they
+    belong to, and largest_code_share, the fraction of the database holding its most common code
+    (`collapsed` when it exceeds core.base.events.COLLAPSE_SHARE)."""
+
+    run_id: str
+    method: str
+    dataset_kind: str
+    bits: int
+    num_queries: int
+    num_database: int
     largest_code_share: float
 
     @property
@@ -261,22 +268,9 @@ def collapse_note(share: float) -> str:
     return (f"codes collapsed: {100 * share:.0f}% of the database shares one code" if is_collapsed(share) else "")
 
 
-@dataclass(frozen=True)
-class _Summary:
-    map_all: float
-    map_all_index_order: float
-    map_at_k: dict[int, float]
-    map_at_k_index_order: dict[int, float]
-    precision_at_k: dict[int, float]
-    precision_at_k_index_order: dict[int, float]
-    pr_curve: tuple[tuple[int, float, float], ...]
-    per_query_ap: tuple[float, ...]
-    per_query_ap_index_order: tuple[float, ...]
-
-
 def summarize(query_codes, database_codes, query_labels, database_labels, ks: Sequence[int] = (10, 20, 50, 100), *,
-              device: str | torch.device | None = None) -> _Summary:
-    """Every metric in one pass over the queries (see RetrievalReport for the fields), both tie modes.
+              device: str | torch.device | None = None) -> RetrievalFigures:
+    """Every metric in one pass over the queries (the fields: RetrievalFigures), both tie modes.
 
     precision@k = relevant items in the top k / k (with k > n: all relevant items / k). mAP@k: AP over
     the top k, normalised by the relevant items within the top k (0 when there are none). PR curve at
@@ -324,7 +318,7 @@ def summarize(query_codes, database_codes, query_labels, database_labels, ks: Se
          float(pr_rec[radius] / max(1, int(pr_rec_n[radius]))))
         for radius in range(pr_prec.shape[0])
     ) if pr_prec is not None else ()
-    return _Summary(map_all=ap.mean(), map_all_index_order=ap_idx.mean(),
+    return RetrievalFigures(map_all=ap.mean(), map_all_index_order=ap_idx.mean(),
                     map_at_k={k: ap_k[k].mean() for k in ks},
                     map_at_k_index_order={k: ap_k_idx[k].mean() for k in ks},
                     precision_at_k={k: p_k[k].mean() for k in ks},

@@ -19,6 +19,7 @@ from core.evaluation.chance import ChanceLevels, chance_levels, chance_map
 from core.evaluation.metrics import (
     TIES_AVERAGED_LABEL,
     TIES_BY_INDEX_LABEL,
+    RetrievalFigures,
     RetrievalReport,
     collapse_note,
     largest_code_share,
@@ -76,7 +77,7 @@ def evaluate(run: str | Path | RunPaths, ks: Sequence[int] = (10, 20, 50, 100), 
             raise RunError(f"{paths.codes / f'{split}.npz'} holds no codes, so there is nothing to evaluate: train "
                            f"the run again")
     summary = summarize(queries.codes, database.codes, queries.labels, database.labels, ks, device=device)
-    figures = {f.name: getattr(summary, f.name) for f in dataclasses.fields(summary)}
+    figures = {f.name: getattr(summary, f.name) for f in dataclasses.fields(RetrievalFigures)}
     return RetrievalReport(run_id=paths.run_id, method=cfg.method, dataset_kind=cfg.dataset_kind, bits=database.bits,
                            num_queries=len(queries), num_database=len(database),
                            largest_code_share=largest_code_share(database.codes), **figures)
