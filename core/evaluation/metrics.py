@@ -90,7 +90,7 @@ class RetrievalReport(RetrievalFigures):
 
 @dataclass(frozen=True)
 class _ChunkStats:
-    """Ranking facts of one chunk of queries, all of one class: `rows` (c,) int64, their query indices.
+    """Ranking facts of one chunk of queries, all of one class: `rows` (c,) int64, their query indices (CPU).
 
     positions: (c, r) int64, 1-based ranking positions of each query's r relevant items, ascending (r = 0
     when the class has no database item). hist_all / hist_relevant: (c, V) int64 counts of database items
@@ -167,15 +167,14 @@ def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels
     # Relevant items of each class, ascending database index.
     order = torch.argsort(dl, stable=True)
     classes, counts = torch.unique_consecutive(dl[order], return_counts=True)
-    first = dict(zip(classes.tolist(), (torch.cumsum(counts, 0) - counts).tolist()))
-    sizes = dict(zip(classes.tolist(), counts.tolist()))
+    relevant_of = dict(zip(classes.tolist(), torch.split(order, counts.tolist())))
     query_order = torch.argsort(ql, stable=True)
     query_classes, query_counts = torch.unique_consecutive(ql[query_order], return_counts=True)
     group_start = 0
     for label, group_size in zip(query_classes.tolist(), query_counts.tolist()):
         group = query_order[group_start:group_start + group_size]
         group_start += group_size
-        relevant = order[first[label]:first[label] + sizes[label]].to(dev) if label in first else order[:0].to(dev)
+        relevant = relevant_of.get(label, order[:0]).to(dev)
         segments = relevant.numel() + 1
         is_relevant = torch.zeros(n, dtype=torch.int32, device=dev)
         is_relevant[relevant] = 1
@@ -197,7 +196,7 @@ def _iter_chunk_stats(query_codes, database_codes, query_labels, database_labels
             positions, _ = torch.sort(closer.gather(1, dist) + upto.view(c, -1).gather(1, local), dim=1)
             hist_rel = torch.zeros(c, v, dtype=torch.int64, device=dev)
             hist_rel.scatter_add_(1, dist, torch.ones_like(dist))
-            yield _ChunkStats(chunk.to(dev), positions, hist_all, hist_rel)
+            yield _ChunkStats(chunk, positions, hist_all, hist_rel)
 
 
 def _stable_ap(stats: _ChunkStats, k: int | None = None) -> torch.Tensor:
@@ -217,10 +216,13 @@ class _PerQuery:
         self.values = torch.zeros(count, dtype=torch.float64)
 
     def put(self, stats: _ChunkStats, values: torch.Tensor) -> None:
-        self.values[stats.rows.cpu()] = values.cpu()
+        self.values[stats.rows] = values.cpu()
 
     def mean(self) -> float:
         return float(self.values.mean()) if self.values.numel() else 0.0
+
+    def as_tuple(self) -> tuple[float, ...]:
+        return tuple(float(x) for x in self.values)
 
 
 def per_query_ap(query_codes, database_codes, query_labels, database_labels, *, tie_mode: str = "average",
@@ -312,18 +314,17 @@ def summarize(query_codes, database_codes, query_labels, database_labels, ks: Se
         else:
             pr_prec, pr_prec_n, pr_rec, pr_rec_n = (old + p.cpu() for old, p in
                                                     zip((pr_prec, pr_prec_n, pr_rec, pr_rec_n), parts))
-    values = (lambda per_query: tuple(float(x) for x in per_query.values))
     curve = tuple(
         (radius, float(pr_prec[radius] / max(1, int(pr_prec_n[radius]))),
          float(pr_rec[radius] / max(1, int(pr_rec_n[radius]))))
         for radius in range(pr_prec.shape[0])
     ) if pr_prec is not None else ()
     return RetrievalFigures(map_all=ap.mean(), map_all_index_order=ap_idx.mean(),
-                    map_at_k={k: ap_k[k].mean() for k in ks},
-                    map_at_k_index_order={k: ap_k_idx[k].mean() for k in ks},
-                    precision_at_k={k: p_k[k].mean() for k in ks},
-                    precision_at_k_index_order={k: p_k_idx[k].mean() for k in ks},
-                    pr_curve=curve, per_query_ap=values(ap), per_query_ap_index_order=values(ap_idx))
+                            map_at_k={k: ap_k[k].mean() for k in ks},
+                            map_at_k_index_order={k: ap_k_idx[k].mean() for k in ks},
+                            precision_at_k={k: p_k[k].mean() for k in ks},
+                            precision_at_k_index_order={k: p_k_idx[k].mean() for k in ks},
+                            pr_curve=curve, per_query_ap=ap.as_tuple(), per_query_ap_index_order=ap_idx.as_tuple())
 
 
 def map_at_k(query_codes, database_codes, query_labels, database_labels, k: int, *,
