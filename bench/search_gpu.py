@@ -16,18 +16,16 @@ import numpy as np
 import torch
 from timing import best_of  # bench/ is on sys.path when run as a script
 
+from core.search.index import HammingIndex, faiss_importable
 from core.search.torch_search import hamming_topk
 
 
 def cpu_search(database: np.ndarray):
     """(name, search function) of the CPU path: faiss when present, else torch on the CPU."""
-    try:
-        from core.search.index import HammingIndex
-
-        index = HammingIndex.from_codes(database, use_gpu=False)
-        return "faiss HammingIndex (cpu)", lambda q, k: index.search(q, k)
-    except ImportError:
+    if not faiss_importable():
         return "core.search.torch_search (cpu)", lambda q, k: hamming_topk(q, database, k, device="cpu")
+    index = HammingIndex.from_codes(database, use_gpu=False)
+    return "faiss HammingIndex (cpu)", lambda q, k: index.search(q, k)
 
 
 def main() -> None:
