@@ -11,7 +11,7 @@ from core.config.train_config import MultiFusOptions
 from core.models.eca import ECA, eca_kernel_size, fuse
 from core.models.multifusnet import build_multifusnet
 from core.models.zoom import decide_map, saliency_map, saliency_zoom, sampling_grid
-from core.training.methods.proxy_codes import fish_codes, generate_proxy_codes, procrustes_rotation
+from core.training.methods.proxy_codes import _fish, generate_proxy_codes, procrustes_rotation
 from core.training.methods.proxy_losses import balanced_total, multifus_loss, proxy_hash_loss, smoothed_cross_entropy
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -63,7 +63,8 @@ def test_proxy_codes_default_is_the_papers_per_image_fish_codes(bits: int) -> No
     labels = torch.arange(200).repeat_interleave(30)[:5994]
     codes = generate_proxy_codes(labels, 200, bits, seed=68)
     assert codes.targets == "fish" and codes.reassigned_classes == 0
-    assert torch.equal(codes.image_codes, fish_codes(labels, 200, bits, seed=68))
+    fish = _fish(labels, 200, bits, 1.0, 1e-4, 15, "fish_correct", torch.Generator().manual_seed(68))
+    assert torch.equal(codes.image_codes, fish)
     # class_codes are the majority votes; count the classes sharing one by hand
     present = codes.class_codes
     shared = sum(any(torch.equal(present[c], present[d]) for d in range(200) if d != c) for c in range(200))

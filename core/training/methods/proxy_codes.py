@@ -5,7 +5,7 @@ Alternating optimisation of
     min  sigma * ||L - U V||_F^2 + delta * ||B - R V||_F^2,   B in {-1,+1}^{k x N},  R^T R = I
 
 (the objective is reconstructed: the paper's Eq. 2 was lost; the updates below are those of the
-published code). L in {0,1}^{C x N} holds the one-hot training labels. `fish_codes` returns FISH's
+published code). L in {0,1}^{C x N} holds the one-hot training labels. `_fish` computes FISH's
 +-1 code per training image (row i = sign(B^T)_i); `generate_proxy_codes` turns them into the fixed
 regression targets of the hash head in one of two ways (MultiFusOptions.proxy_codes):
 
@@ -147,28 +147,11 @@ def generate_proxy_codes(
     return _targets(codes, labels, num_classes, gen, targets)
 
 
-def fish_codes(
-    labels: torch.Tensor | list[int],
-    num_classes: int,
-    bits: int,
-    *,
-    sigma: float = 1.0,
-    delta: float = 1e-4,
-    iterations: int = 15,
-    procrustes: Procrustes = "fish_correct",
-    seed: int = 0,
-) -> torch.Tensor:
-    """FISH's binary code of every training image: (N,) labels in [0, num_classes) -> (N, k) float32
-    in {-1,+1}, row i = sign(B^T)_i after `iterations` alternating steps. Deterministic in `seed`; the
-    same codes that generate_proxy_codes(..., targets="fish") uses as targets."""
-    labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
-    gen = torch.Generator().manual_seed(int(seed))
-    return _fish(labels, num_classes, bits, sigma, delta, iterations, procrustes, gen)
-
-
 def _fish(labels: torch.Tensor, num_classes: int, bits: int, sigma: float, delta: float, iterations: int,
           procrustes: Procrustes, gen: torch.Generator) -> torch.Tensor:
-    """fish_codes with a caller's generator (the repair draws its random candidates from it afterwards)."""
+    """FISH's binary code of every training image: (N,) labels in [0, num_classes) -> (N, k) float32 in {-1,+1},
+    row i = sign(B^T)_i after `iterations` alternating steps, drawn from the caller's generator (the repair of
+    generate_proxy_codes draws its random candidates from it afterwards)."""
     n = labels.numel()
     if n == 0:
         raise ConfigError("cannot generate proxy codes: the train split is empty")
