@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from core.base.errors import RunError
+from core.base.errors import RunError, one_line
 from core.runs.catalog import open_store, resolve_run
 from core.runs.lock import refuse_if_training
 from core.runs.paths import runs_dir
@@ -68,7 +68,11 @@ def delete_run(run: str) -> str:
     refuse_if_training(root, "delete it")
     with open_store() as store:
         store.delete(paths.run_id)
-    shutil.rmtree(root)
+    try:
+        shutil.rmtree(root)
+    except OSError as exc:  # a file another program holds, a read-only mount
+        raise RunError(f"could not delete {paths.run_id}: its folder {root} could not be deleted completely "
+                       f"({one_line(exc)}); remove what is left by hand") from None
     return f"deleted {paths.run_id}"
 
 

@@ -54,6 +54,25 @@ def test_delete_removes_folder_and_store_entry():
         engine.open_run(run_id)
 
 
+def test_a_folder_that_cannot_be_removed_is_a_clear_error(monkeypatch, capsys):
+    """A folder rmtree cannot finish (a file held open elsewhere, a read-only mount) is reported in one line
+    with what is left to do, not as a traceback."""
+    from core.cli import main
+    from core.runs import admin
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    run_id = _make_run()
+    root = engine.open_run(run_id).root
+    monkeypatch.setattr(admin.shutil, "rmtree", refuse)
+    assert main(["runs", "delete", run_id]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"folder {root} could not be deleted completely" in err
+    assert "Permission denied" in err and "remove what is left by hand" in err
+    assert root.is_dir()
+
+
 def test_delete_refuses_folders_outside_the_store(tmp_path):
     outside = tmp_path / "elsewhere"
     outside.mkdir()
