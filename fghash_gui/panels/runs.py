@@ -165,6 +165,7 @@ class RunsPanel(QWidget):
     def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._requests = requests
+        self._deleting = False  # a deletion is running on the worker: Delete stays greyed until it ends
         self.model = RunTableModel(self)
         self.group_model = SeedGroupTableModel(self)
         self.flat_proxy, self.group_proxy = (self._sorted_filtered(m) for m in (self.model, self.group_model))
@@ -309,7 +310,7 @@ class RunsPanel(QWidget):
         # The store reports "running" only while the trainer holds the run lock (RunStore.list_runs), so a
         # run in training cannot be deleted from here; engine.delete_run refuses it as well.
         training = [r.run_id for r in self.model.records if r.run_id in ids and r.status == "running"]
-        self.delete_button.setEnabled(count >= 1 and not training)
+        self.delete_button.setEnabled(count >= 1 and not training and not self._deleting)
         self.delete_button.setToolTip(
             f"{training[0]} is being trained: stop it before deleting it" if training else "")
 
@@ -384,22 +385,31 @@ class RunsPanel(QWidget):
 
     @Slot()
     def delete_selected(self) -> None:
+        """Delete the selected runs on the worker (a run's folder can hold gigabytes of codes and index), then
+        close them in every tab; a run the engine refuses stops the deletion there, with its reason shown."""
         run_ids = self.selected_run_ids()
         if not run_ids or not self.confirm_delete(run_ids):
             return
-        deleted = []
-        for run_id in run_ids:
-            try:
-                engine.delete_run(run_id)
-            except FghashError as exc:
-                self.error.emit(str(exc))
-                break
-            deleted.append(run_id)
+        self._deleting = True
+        self.delete_button.setEnabled(False)
+        self.status.emit(f"deleting {len(run_ids)} run(s)…")
+        self._requests.submit("delete", _delete_all, run_ids, on_result=self._on_deleted, on_error=self._on_delete_failed)
+
+    def _on_deleted(self, outcome: tuple[list[str], str | None]) -> None:
+        deleted, problem = outcome
+        self._deleting = False
+        if problem is not None:
+            self.error.emit(problem)
         if deleted:
             self._state.forget_runs(deleted)  # every tab closes them; the list reloads
             self.status.emit(f"deleted {len(deleted)} run(s)")
         else:
             self.refresh()
+
+    def _on_delete_failed(self, message: str) -> None:
+        self._deleting = False
+        self.error.emit(message)
+        self.refresh()
 
     def choose_export_folder(self) -> str:
         """Ask for the destination folder (tests replace this method)."""
@@ -420,6 +430,19 @@ class RunsPanel(QWidget):
     def _on_exported(self, paths: list[str]) -> None:
         self.last_export = paths
         self.status.emit(f"exported to {', '.join(paths)}")
+
+
+def _delete_all(run_ids: list[str]) -> tuple[list[str], str | None]:
+    """Runs on the worker: delete the runs in order, stopping at the first the engine refuses; returns the
+    deleted ids and that refusal's message (None when all went)."""
+    deleted = []
+    for run_id in run_ids:
+        try:
+            engine.delete_run(run_id)
+        except FghashError as exc:
+            return deleted, str(exc)
+        deleted.append(run_id)
+    return deleted, None
 
 
 def _load_histories(run_ids: list[str], known_chance: dict[str, float]

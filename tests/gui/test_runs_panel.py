@@ -142,3 +142,29 @@ def test_delete_is_greyed_for_a_run_in_training(window, reload_runs):
     reload_runs()  # the lock is gone: the store now reports the run as interrupted
     panel.select_runs([paths.run_id])
     assert panel.delete_button.isEnabled()
+
+
+def test_delete_runs_on_the_worker_and_shows_a_refusal(window, qtbot, reload_runs):
+    """Deleting runs happens on the worker (a folder can hold gigabytes): Delete is greyed until it ends, and a
+    run the engine refuses (its training started after the list was read) stays, with the engine's reason."""
+    from core.runs.lock import RunLock
+
+    with RunStore() as store:
+        paths = create_run(TrainConfig(backbone="resnet18", weights="none"), store=store)
+    panel = window.runs
+    reload_runs()
+    panel.select_runs([paths.run_id])
+    assert panel.delete_button.isEnabled()
+    panel.confirm_delete = lambda ids: True
+    with RunLock(paths.root), qtbot.waitSignal(panel.error, timeout=30_000) as refused:
+        panel.delete_button.click()
+        assert not panel.delete_button.isEnabled()  # until the worker's answer arrives
+    assert "is being trained" in refused.args[0]
+    assert paths.run_id in [r.run_id for r in engine.list_runs()]
+    reload_runs()
+    panel.select_runs([paths.run_id])
+    assert panel.delete_button.isEnabled()
+    with qtbot.waitSignal(window.state.runs_changed, timeout=30_000):
+        panel.delete_button.click()
+    assert paths.run_id not in [r.run_id for r in engine.list_runs()]
+    assert not paths.root.exists()
