@@ -278,14 +278,18 @@ class ExplainPanel(ImageDropMixin, QWidget):
             self.run_label.setText("No run open: open one in Runs or Browse.")
 
     def _set_query(self, path: str | None) -> None:
+        """Show the query's name now and its preview when the worker has decoded it (a large file takes a
+        while, even at reduced size); a newer query supersedes the decode of an older one."""
         self.query_path = path
-        if path is None:
-            self.query_preview.clear()
-            self.query_caption.setText("")
-            return
-        image = load_thumbnail(path, QUERY_PREVIEW)  # one small decode; JPEGs decode at reduced size
+        self.query_preview.clear()
+        self._requests.invalidate("explain-preview")
+        self.query_caption.setText(Path(path).name if path is not None else "")
+        if path is not None:
+            self._requests.submit("explain-preview", load_thumbnail, path, QUERY_PREVIEW,
+                                  on_result=self._show_query_preview)
+
+    def _show_query_preview(self, image: QImage) -> None:
         self.query_preview.setPixmap(QPixmap.fromImage(image) if not image.isNull() else QPixmap())
-        self.query_caption.setText(Path(path).name)
 
     def set_sources(self, query_path: str, result_paths: list[tuple[str, str]]) -> None:
         """The query and Browse's results ((label, path) pairs) become the image menu."""

@@ -3,6 +3,8 @@ change only the drawing, and Browse hands its query and results over."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from fghash_gui.panels.explain import VIEW_SIZE
@@ -95,6 +97,9 @@ def test_browse_hands_results_to_explain(window, trained_runs, qtbot):
     assert panel.current_path() == hit_path
     assert panel.source_combo.count() == 1 + browse.k()
     assert panel.query_path == browse.query_path
+    assert panel.query_caption.text() == Path(browse.query_path).name
+    qtbot.waitUntil(lambda: panel.query_preview.pixmap() is not None and not panel.query_preview.pixmap().isNull(),
+                    timeout=10_000)  # decoded on the worker
 
 
 def _first_query(window, qtbot, run_id: str) -> str:
