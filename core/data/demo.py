@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -31,20 +32,28 @@ TEST_PER_CLASS = 16
 _SCALE = 1  # draw at the output size: 4x faster than supersampling, and JPEG softens the edges anyway
 MARKER = "fghash-demo.json"
 
-# (name, wing patch RGB, head stripe, breast spot position as a fraction of the body width)
-_CLASSES = (
-    ("crimson_patch", (200, 40, 40), False, 0.15),
-    ("crimson_patch_striped", (200, 40, 40), True, 0.15),
-    ("azure_patch", (40, 90, 210), False, 0.15),
-    ("azure_patch_striped", (40, 90, 210), True, 0.15),
-    ("gold_patch", (225, 185, 30), False, 0.15),
-    ("gold_patch_striped", (225, 185, 30), True, 0.15),
-    ("crimson_patch_lowspot", (200, 40, 40), False, -0.25),
-    ("azure_patch_lowspot", (40, 90, 210), False, -0.25),
-    ("gold_patch_lowspot", (225, 185, 30), False, -0.25),
-    ("jade_patch", (40, 170, 90), False, 0.15),
+class DemoClass(NamedTuple):
+    """One demo species: the traits that tell it from the others (everything else is shared)."""
+
+    name: str
+    patch_rgb: tuple[int, int, int]  # the wing patch's colour
+    striped: bool  # a white stripe over the head
+    spot_position: float  # the breast spot's height, as a fraction of the body width (0.15 high, -0.25 low)
+
+
+CLASSES = (
+    DemoClass("crimson_patch", (200, 40, 40), False, 0.15),
+    DemoClass("crimson_patch_striped", (200, 40, 40), True, 0.15),
+    DemoClass("azure_patch", (40, 90, 210), False, 0.15),
+    DemoClass("azure_patch_striped", (40, 90, 210), True, 0.15),
+    DemoClass("gold_patch", (225, 185, 30), False, 0.15),
+    DemoClass("gold_patch_striped", (225, 185, 30), True, 0.15),
+    DemoClass("crimson_patch_lowspot", (200, 40, 40), False, -0.25),
+    DemoClass("azure_patch_lowspot", (40, 90, 210), False, -0.25),
+    DemoClass("gold_patch_lowspot", (225, 185, 30), False, -0.25),
+    DemoClass("jade_patch", (40, 170, 90), False, 0.15),
 )
-TOTALS = Totals(classes=len(_CLASSES), train=len(_CLASSES) * TRAIN_PER_CLASS, test=len(_CLASSES) * TEST_PER_CLASS)
+TOTALS = Totals(classes=len(CLASSES), train=len(CLASSES) * TRAIN_PER_CLASS, test=len(CLASSES) * TEST_PER_CLASS)
 
 LAYOUT = (
     f"generated automatically: CACHE/demo-v{VERSION}-seed<seed>/train/<NN_class>/*.jpg and test/<NN_class>/*.jpg "
@@ -93,21 +102,21 @@ def load(root: str | Path | None = None, allow_missing: bool = False, seed: int 
 
 def generate(out: Path, seed: int) -> None:
     """Write the whole demo set under `out` (train/, test/, and the marker file last)."""
-    for label, spec in enumerate(_CLASSES):
-        class_dir = f"{label:02d}_{spec[0]}"
+    for label, spec in enumerate(CLASSES):
+        class_dir = f"{label:02d}_{spec.name}"
         for split, count, offset in (("train", TRAIN_PER_CLASS, 0), ("test", TEST_PER_CLASS, TRAIN_PER_CLASS)):
             target = out / split / class_dir
             target.mkdir(parents=True, exist_ok=True)
             for i in range(count):
                 rng = np.random.default_rng([seed, label, offset + i])
                 image = render(spec, rng)
-                image.save(target / f"{spec[0]}_{offset + i:03d}.jpg", quality=int(rng.integers(85, 96)))
-    info = {"version": VERSION, "seed": seed, "classes": [c[0] for c in _CLASSES],
+                image.save(target / f"{spec.name}_{offset + i:03d}.jpg", quality=int(rng.integers(85, 96)))
+    info = {"version": VERSION, "seed": seed, "classes": [c.name for c in CLASSES],
             "train_per_class": TRAIN_PER_CLASS, "test_per_class": TEST_PER_CLASS, "image_size": IMAGE_SIZE}
     (out / MARKER).write_text(json.dumps(info, indent=2, allow_nan=False), encoding="utf-8")
 
 
-def render(spec: tuple, rng: np.random.Generator) -> Image.Image:
+def render(spec: DemoClass, rng: np.random.Generator) -> Image.Image:
     """One 96 x 96 RGB image of the class `spec` with random pose, lighting and background."""
     size = IMAGE_SIZE * _SCALE
     canvas = _background(size, rng)
@@ -143,9 +152,8 @@ def _background(size: int, rng: np.random.Generator) -> Image.Image:
     return img.filter(ImageFilter.GaussianBlur(rng.uniform(2.0, 5.0)))
 
 
-def _bird_layer(size: int, spec: tuple, rng: np.random.Generator) -> Image.Image:
+def _bird_layer(size: int, spec: DemoClass, rng: np.random.Generator) -> Image.Image:
     """The bird in canonical pose (facing right) on a transparent layer of size x size."""
-    _, patch_rgb, striped, spot_pos = spec
     layer = Image.new("RGBA", (size, size), (0, 0, 0, 0))
     d = ImageDraw.Draw(layer)
     s = size / 192  # all coordinates below are for a 192-px layer
@@ -162,14 +170,14 @@ def _bird_layer(size: int, spec: tuple, rng: np.random.Generator) -> Image.Image
     d.polygon([(hx + 18 * s, hy - 5 * s), (hx + 42 * s, hy + 2 * s), (hx + 18 * s, hy + 8 * s)], fill=(70, 60, 40))
     d.ellipse((hx + 6 * s, hy - 9 * s, hx + 13 * s, hy - 2 * s), fill=(15, 15, 15))
     # Class details, each with per-image jitter: wing patch colour, head stripe, breast spot position.
-    patch = tuple(int(v) for v in np.clip(np.array(patch_rgb) + rng.normal(0, 14, 3), 0, 255))
+    patch = tuple(int(v) for v in np.clip(np.array(spec.patch_rgb) + rng.normal(0, 14, 3), 0, 255))
     pw, ph = rng.uniform(26, 36) * s, rng.uniform(12, 18) * s
     px, py = cx - 12 * s + rng.uniform(-4, 4) * s, cy - 6 * s + rng.uniform(-3, 3) * s
     d.ellipse((px - pw, py - ph, px + pw, py + ph), fill=patch)
-    if striped:
+    if spec.striped:
         d.line([(hx - 20 * s, hy - 12 * s), (hx + 16 * s, hy - 14 * s)], fill=(245, 245, 235), width=max(1, round(5 * s)))
     spot_x = cx + 30 * s + rng.uniform(-3, 3) * s
-    spot_y = cy + spot_pos * -60 * s + rng.uniform(-3, 3) * s
+    spot_y = cy + spec.spot_position * -60 * s + rng.uniform(-3, 3) * s
     r = rng.uniform(5, 8) * s
     d.ellipse((spot_x - r, spot_y - r, spot_x + r, spot_y + r), fill=(240, 235, 220))
     return layer

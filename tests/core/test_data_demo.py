@@ -35,7 +35,7 @@ def test_demo_generated_into_cache_with_official_counts(demo_index, fghash_cache
 
 
 def test_demo_is_deterministic_per_seed():
-    spec = demo._CLASSES[3]
+    spec = demo.CLASSES[3]
     a = np.asarray(demo.render(spec, np.random.default_rng([7, 3, 1])))
     b = np.asarray(demo.render(spec, np.random.default_rng([7, 3, 1])))
     c = np.asarray(demo.render(spec, np.random.default_rng([8, 3, 1])))
