@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402  (torch before faiss: see bench/map.py)
+import torch  # before anything that may import faiss: see bench/map.py
 
-from core.cli.demo import DEMO_IMAGE_SIZE  # noqa: E402
-from core.data import demo  # noqa: E402
-from core.evaluation.metrics import map_all  # noqa: E402
+from core.cli.demo import DEMO_IMAGE_SIZE
+from core.data import demo
+from core.evaluation.metrics import map_all
 
 TRAITS = {
     "patch colour only": lambda c: c.patch_rgb,

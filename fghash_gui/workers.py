@@ -180,8 +180,8 @@ class TrainingRunner(QObject):
 
 
 # The lanes of the request worker. Jobs that take seconds to minutes (a class report over the whole test split,
-# an export, a figure, an index build, PR curves of several runs, deleting runs' folders) run on the batch lane, so the interactive lane
-# (thumbnails, queries, CAMs, catalogs, the run list) never waits behind them.
+# an export, a figure, an index build, PR curves of several runs, deleting runs' folders) run on the batch lane,
+# so the interactive lane (thumbnails, queries, CAMs, catalogs, the run list) never waits behind them.
 INTERACTIVE, BATCH = "interactive", "batch"
 LANES = (INTERACTIVE, BATCH)
 BATCH_CHANNELS = ("classes", "code-map", "delete", "export", "figure-export", "index", "run-curves", "compare")

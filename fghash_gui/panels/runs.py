@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from core import engine
 from core.engine import TIES_AVERAGED_LABEL, TIES_BY_INDEX_LABEL, FghashError, RunRecord, collapse_note, run_chance_map
-from fghash_gui.app_state import EXTRA_METRICS, RunList
+from fghash_gui.app_state import RunList
 from fghash_gui.figure_export import FIGURE_FILTER, TABLE_FILTER, FigureExporter
 from fghash_gui.panels.run_curves import RetrievalCurves
 from fghash_gui.panels.run_groups import RUN_IDS_ROLE, SORT_ROLE, SeedGroupTableModel
