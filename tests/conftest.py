@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from shutil import rmtree  # bound now: a test may patch shutil.rmtree until its teardown
 
 import pytest
 
@@ -12,11 +13,26 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Remember each phase's report on the test item, so a fixture can tell at teardown whether its test passed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture(autouse=True)
-def fghash_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fghash_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                request: pytest.FixtureRequest) -> Path:
+    """The test's own FGHASH_HOME. Removed when the test passes: the suite trains hundreds of tiny runs, each
+    keeping two ResNet-18 checkpoints of 90 MB, and kept they filled 16 GB of the temporary folder per run of
+    the suite. A failed test's home stays for a look (pytest keeps the last three sessions' folders)."""
     home = tmp_path_factory.mktemp("fghash_home")
     monkeypatch.setenv("FGHASH_HOME", str(home))
-    return home
+    yield home
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.passed:
+        rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
