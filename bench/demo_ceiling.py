@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 import time
 from pathlib import Path
 
@@ -52,9 +53,7 @@ def split_labels(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def colour_guess_accuracy(labels: torch.Tensor) -> float:
     """Expected accuracy of a guesser that knows the patch colour and picks one class of that colour at random."""
-    sizes = {}
-    for c in demo.CLASSES:
-        sizes[c.patch_rgb] = sizes.get(c.patch_rgb, 0) + 1
+    sizes = Counter(c.patch_rgb for c in demo.CLASSES)
     return float(sum(1 / sizes[demo.CLASSES[int(label)].patch_rgb] for label in labels) / len(labels))
 
 

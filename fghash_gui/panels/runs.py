@@ -165,7 +165,6 @@ class RunsPanel(QWidget):
     def __init__(self, requests: RequestRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._requests = requests
-        self._deleting = False  # a deletion is running on the worker: Delete stays greyed until it ends
         self.model = RunTableModel(self)
         self.group_model = SeedGroupTableModel(self)
         self.flat_proxy, self.group_proxy = (self._sorted_filtered(m) for m in (self.model, self.group_model))
@@ -310,7 +309,8 @@ class RunsPanel(QWidget):
         # The store reports "running" only while the trainer holds the run lock (RunStore.list_runs), so a
         # run in training cannot be deleted from here; engine.delete_run refuses it as well.
         training = [r.run_id for r in self.model.records if r.run_id in ids and r.status == "running"]
-        self.delete_button.setEnabled(count >= 1 and not training and not self._deleting)
+        # A deletion on the worker keeps Delete greyed until it answers.
+        self.delete_button.setEnabled(count >= 1 and not training and not self._requests.running("delete"))
         self.delete_button.setToolTip(
             f"{training[0]} is being trained: stop it before deleting it" if training else "")
 
@@ -390,14 +390,12 @@ class RunsPanel(QWidget):
         run_ids = self.selected_run_ids()
         if not run_ids or not self.confirm_delete(run_ids):
             return
-        self._deleting = True
         self.delete_button.setEnabled(False)
         self.status.emit(f"deleting {len(run_ids)} run(s)…")
         self._requests.submit("delete", _delete_all, run_ids, on_result=self._on_deleted, on_error=self._on_delete_failed)
 
     def _on_deleted(self, outcome: tuple[list[str], str | None]) -> None:
         deleted, problem = outcome
-        self._deleting = False
         if problem is not None:
             self.error.emit(problem)
         if deleted:
@@ -407,7 +405,6 @@ class RunsPanel(QWidget):
             self.refresh()
 
     def _on_delete_failed(self, message: str) -> None:
-        self._deleting = False
         self.error.emit(message)
         self.refresh()
 
